@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from rq import Worker
+from rq.registry import FailedJobRegistry
+
+from api.admin.schemas import QueueStats
+from api.auth import repository as auth_repository
+from api.auth import service as auth_service
+from api.auth.schemas import UserCreate, UserPublic, UsersPublic
+from api.deps import QueueDep, RequireAdmin, SessionDep
+from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
+from api.events import service as event_service
+from api.events.schemas import RematchAccepted
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+_AUTH = (Unauthorized, NotPermitted)
+
+
+@router.post("/users", status_code=201, responses=responses(*_AUTH, Conflict))
+def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserPublic:
+    """Create an account, typically a photographer's."""
+    return UserPublic.model_validate(auth_service.create_user(session, body))
+
+
+@router.get("/users", responses=responses(*_AUTH))
+def list_users(
+    session: SessionDep,
+    _: RequireAdmin,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> UsersPublic:
+    """Every account, newest first."""
+    users, count = auth_repository.list_users(session, offset=offset, limit=limit)
+    return UsersPublic(data=[UserPublic.model_validate(u) for u in users], count=count)
+
+
+@router.get("/queues", responses=responses(*_AUTH))
+def read_queue_stats(_: RequireAdmin, jobs: QueueDep) -> QueueStats:
+    """Jobs waiting and failed per queue, and the number of live workers."""
+    failed = {
+        name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()
+    }
+    return QueueStats(
+        queues=jobs.depths(), workers=Worker.count(connection=jobs.connection), failed=failed
+    )
+
+
+@router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))
+def rematch_event(session: SessionDep, user: RequireAdmin, event_id: uuid.UUID) -> RematchAccepted:
+    """Recompute any event's matches from stored encodings."""
+    event = event_service.get_owned_event(session, user, event_id, for_update=True)
+    return event_service.request_rematch(session, event)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+
+from api.attendees import service
+from api.attendees.schemas import RegisterWithEventCode, Registered, SelfieAccepted, SelfieState
+from api.config import settings
+from api.deps import CurrentAttendee, SessionDep, StorageDep
+from api.errors import (
+    Conflict,
+    ConsentRequired,
+    InvalidImage,
+    NotFound,
+    NotPermitted,
+    PayloadTooLarge,
+    Unauthorized,
+    responses,
+)
+
+router = APIRouter(tags=["attendees"])
+
+
+@router.post(
+    "/register-with-event-code",
+    status_code=201,
+    responses=responses(ConsentRequired, NotFound, Conflict, Unauthorized),
+)
+def register_with_event_code(session: SessionDep, body: RegisterWithEventCode) -> Registered:
+    """Join an event by its code, with explicit consent to face matching."""
+    return service.register(session, body)
+
+
+@router.post(
+    "/upload-selfie",
+    status_code=202,
+    responses=responses(Unauthorized, NotPermitted, Conflict, InvalidImage, PayloadTooLarge),
+)
+def upload_selfie(
+    session: SessionDep,
+    storage: StorageDep,
+    attendee: CurrentAttendee,
+    file: Annotated[UploadFile, File(description="a photo of the attendee's face")],
+) -> SelfieAccepted:
+    """Upload a selfie; it is checked and matched in the background (poll /api/me/selfie)."""
+    data = file.file.read(settings.MAX_SELFIE_BYTES + 1)
+    return service.upload_selfie(session, storage, attendee, data)
+
+
+@router.get("/me/selfie", responses=responses(Unauthorized, NotPermitted, NotFound))
+def read_my_selfie(session: SessionDep, attendee: CurrentAttendee) -> SelfieState:
+    """The latest selfie's status, with the reason when it was rejected."""
+    return service.selfie_state(session, attendee.id)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import EmailStr
+from sqlmodel import Field, SQLModel
+
+from api.models import SelfieStatus
+
+
+class RegisterWithEventCode(SQLModel):
+    event_code: str = Field(min_length=1, max_length=16, description="e.g. K7Q-4MZ")
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=128)
+    name: str = Field(min_length=1, max_length=200)
+    consent: bool = Field(description="explicit consent to processing of the attendee's face")
+
+
+class Registered(SQLModel):
+    access_token: str
+    token_type: str = "bearer"
+    attendee_id: uuid.UUID
+    event_id: uuid.UUID
+
+
+class SelfieAccepted(SQLModel):
+    selfie_id: uuid.UUID
+    status: SelfieStatus
+    status_url: str = "/api/me/selfie"
+
+
+class SelfiePublic(SQLModel):
+    id: uuid.UUID
+    status: SelfieStatus
+    reason: str | None = None
+    detail: str | None = None
+    created_at: datetime
+
+
+class SelfieState(SelfiePublic):
+    """The latest selfie, and every selfie of the attendee, newest first."""
+
+    selfies: list[SelfiePublic]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from api import queue
+from api.attendees import repository
+from api.attendees.schemas import (
+    RegisterWithEventCode,
+    Registered,
+    SelfieAccepted,
+    SelfiePublic,
+    SelfieState,
+)
+from api.auth import repository as auth_repository
+from api.auth.security import TokenClaims, create_access_token, hash_password, verify_password
+from api.config import settings
+from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
+from api.events.codes import normalize_code
+from api.events.repository import get_event_by_code
+from api.images import inspect_image
+from api.models import Attendee, Event, EventStatus, Role, Selfie, SelfieStatus, User, utcnow
+from api.storage import Storage
+
+
+def _open_event(session: Session, typed_code: str) -> Event:
+    code = normalize_code(typed_code)
+    event = get_event_by_code(session, code) if code else None
+    if event is None:
+        raise NotFound("no event has this code", code="event_not_found")
+    if event.status != EventStatus.open:
+        raise Conflict("this event is closed", code="event_closed")
+    return event
+
+
+def _user_for_registration(session: Session, body: RegisterWithEventCode) -> User:
+    """A new attendee account, or the caller's existing one if the password is right."""
+    user = auth_repository.get_user_by_email(session, body.email)
+    if user is not None:
+        if not verify_password(body.password, user.hashed_password):
+            raise Unauthorized(
+                "this email is registered; sign in with its password", code="email_taken"
+            )
+        return user
+    user = User(
+        email=body.email.lower(),
+        full_name=body.name,
+        role=Role.attendee,
+        hashed_password=hash_password(body.password),
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("this email was registered a moment ago", code="email_taken") from None
+    return user
+
+
+def register(session: Session, body: RegisterWithEventCode) -> Registered:
+    if body.consent is not True:
+        raise ConsentRequired(
+            "face matching needs your explicit consent", code="consent_required"
+        )
+    event = _open_event(session, body.event_code)
+    user = _user_for_registration(session, body)
+    attendee = repository.get_attendee(session, user.id, event.id)
+    if attendee is None:
+        attendee = Attendee(
+            user_id=user.id,
+            event_id=event.id,
+            consented_at=utcnow(),
+            consent_policy_version=settings.CONSENT_POLICY_VERSION,
+        )
+        session.add(attendee)
+        session.flush()
+    token = create_access_token(TokenClaims(user.id, user.role, attendee.id))
+    return Registered(access_token=token, attendee_id=attendee.id, event_id=event.id)
+
+
+def upload_selfie(
+    session: Session, storage: Storage, attendee: Attendee, data: bytes
+) -> SelfieAccepted:
+    event = session.get(Event, attendee.event_id)
+    if event is None or event.status != EventStatus.open:
+        raise Conflict("this event is closed", code="event_closed")
+    if repository.count_active_selfies(session, attendee.id) >= settings.MAX_SELFIES_PER_ATTENDEE:
+        raise Conflict(
+            f"at most {settings.MAX_SELFIES_PER_ATTENDEE} selfies per attendee",
+            code="selfie_limit",
+        )
+    info = inspect_image(data, max_bytes=settings.MAX_SELFIE_BYTES)
+    selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id)
+    key = f"events/{attendee.event_id}/selfies/{selfie.id}{info.extension}"
+    storage.put(key, data)
+    queue.on_rollback(session, lambda: storage.delete(key))
+    selfie.storage_key = key
+    session.add(selfie)
+    queue.defer(session, queue.validate_selfie(selfie.id))
+    return SelfieAccepted(selfie_id=selfie.id, status=SelfieStatus.pending)
+
+
+def selfie_state(session: Session, attendee_id: uuid.UUID) -> SelfieState:
+    selfies = [SelfiePublic.model_validate(s) for s in repository.list_selfies(session, attendee_id)]
+    if not selfies:
+        raise NotFound("no selfie uploaded yet", code="no_selfie")
+    return SelfieState(**selfies[0].model_dump(), selfies=selfies)

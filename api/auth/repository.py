@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api.models import Attendee, User
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.lower())).first()
+
+
+def latest_attendee(session: Session, user_id: uuid.UUID) -> Attendee | None:
+    return session.exec(
+        select(Attendee)
+        .where(Attendee.user_id == user_id)
+        .order_by(col(Attendee.created_at).desc())
+        .limit(1)
+    ).first()
+
+
+def list_users(session: Session, *, offset: int, limit: int) -> tuple[list[User], int]:
+    count = session.exec(select(func.count()).select_from(User)).one()
+    users = session.exec(
+        select(User).order_by(col(User.created_at).desc()).offset(offset).limit(limit)
+    ).all()
+    return list(users), count

@@ -1,0 +1,86 @@
+"""Password hashing (argon2id) and access tokens (JWT)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from api.config import settings
+from api.errors import Unauthorized
+from api.models import Role
+
+ALGORITHM = "HS256"
+
+
+@cache
+def _hasher() -> PasswordHash:
+    return PasswordHash(
+        (
+            Argon2Hasher(
+                memory_cost=settings.ARGON2_MEMORY_KIB,
+                time_cost=settings.ARGON2_TIME_COST,
+                parallelism=1,
+            ),
+        )
+    )
+
+
+def hash_password(password: str) -> str:
+    """Blocks for tens of milliseconds by design: call it from a worker thread, never the loop."""
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    return _hasher().verify(password, hashed)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
+
+
+def burn_verify_time(password: str) -> None:
+    """Spend a verification's time for an unknown email, so timing does not reveal accounts."""
+    verify_password(password, _dummy_hash())
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    role: Role
+    attendee_id: uuid.UUID | None = None
+
+
+def create_access_token(claims: TokenClaims, *, minutes: int | None = None) -> str:
+    now = datetime.now(UTC)
+    payload = {
+        "sub": str(claims.user_id),
+        "role": claims.role.value,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes or settings.ACCESS_TOKEN_MINUTES),
+    }
+    if claims.attendee_id:
+        payload["aid"] = str(claims.attendee_id)
+    return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str) -> TokenClaims:
+    try:
+        payload = jwt.decode(
+            token, settings.SECRET_KEY, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+        return TokenClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            role=Role(payload["role"]),
+            attendee_id=uuid.UUID(payload["aid"]) if payload.get("aid") else None,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired", code="token_expired") from None
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        raise Unauthorized("the token is not valid", code="invalid_token") from None

@@ -1,0 +1,95 @@
+"""Settings for every facematch process, read from `FACEMATCH_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACEMATCH_", env_file=".env", extra="ignore")
+
+    # `local` runs the embedded PostgreSQL and Valkey; `cluster` expects external ones.
+    MODE: Literal["local", "cluster"] = "local"
+    DATA_DIR: Path = Path(".data")
+    # Empty means "the embedded server of local mode".
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+
+    SECRET_KEY: str = DEFAULT_SECRET
+    ACCESS_TOKEN_MINUTES: int = 60 * 24
+    # OWASP's argon2id floor: 19 MiB memory, 2 iterations, 1 lane.
+    ARGON2_MEMORY_KIB: int = 19 * 1024
+    ARGON2_TIME_COST: int = 2
+
+    STORAGE_ROOT: Path | None = None
+
+    # Euclidean distance between 128-d dlib encodings; lower is stricter.
+    MATCH_TOLERANCE: float = Field(default=0.5, gt=0, le=1)
+    MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
+    MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
+    MAX_IMAGE_PIXELS: int = 120_000_000
+    MAX_FILES_PER_UPLOAD: int = 200
+    MAX_SELFIES_PER_ATTENDEE: int = 3
+    CONSENT_POLICY_VERSION: str = "2026-11-01"
+
+    # Photos and selfies still pending or indexing after this long are re-enqueued.
+    RECONCILE_STALE_SECONDS: int = 600
+    RECONCILE_INTERVAL_SECONDS: int = 60
+    MAX_JOB_ATTEMPTS: int = 3
+
+    ADMIN_EMAIL: str | None = None
+    ADMIN_PASSWORD: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_local(self) -> Settings:
+        if self.SECRET_KEY == DEFAULT_SECRET:
+            if self.MODE != "local":
+                raise ValueError("FACEMATCH_SECRET_KEY must be set outside local mode")
+            self.SECRET_KEY = _local_secret(self.DATA_DIR)
+        if self.MODE != "local" and not (self.DATABASE_URL and self.REDIS_URL):
+            raise ValueError("FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode")
+        return self
+
+    @property
+    def storage_root(self) -> Path:
+        return self.STORAGE_ROOT or self.DATA_DIR / "storage"
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or _local_url(self.DATA_DIR / "postgres.url")
+
+    @property
+    def redis_url(self) -> str:
+        return self.REDIS_URL or _local_url(self.DATA_DIR / "valkey.url")
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A per-checkout random key, so local tokens survive restarts but never leak between stacks."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _local_url(path: Path) -> str:
+    """The URL the local stack wrote when it started its embedded server."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"{path} is missing: start the local stack with `make dev`, "
+            "or set FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL"
+        ) from None
+
+
+settings = Settings()

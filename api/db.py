@@ -1,0 +1,64 @@
+"""Database engine and sessions.
+
+Each process tags its connections with `application_name` (api, worker, migrate),
+which makes `pg_stat_activity` readable under load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+from sqlalchemy import Engine
+from sqlmodel import Session, create_engine
+
+from api.config import settings
+
+_process_role = "api"
+
+
+def set_process_role(role: str) -> None:
+    """Name the process that owns the connections; call before the first `get_engine()`."""
+    global _process_role
+    _process_role = role
+    get_engine.cache_clear()
+    from api.queue import get_redis
+
+    get_redis.cache_clear()
+
+
+def process_role() -> str:
+    return _process_role
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Pin the psycopg 3 driver whatever scheme the operator gave."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]}")
+
+
+@cache
+def get_engine() -> Engine:
+    return create_engine(
+        sqlalchemy_url(settings.database_url),
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=5,
+        connect_args={"application_name": _process_role, "connect_timeout": 3},
+    )
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (workers and CLI)."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,82 @@
+"""Request dependencies. Tests swap them with `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.auth import repository as auth_repository
+from api.auth.security import decode_access_token
+from api.db import get_engine
+from api.errors import NotPermitted, Unauthorized
+from api.models import Attendee, Role, User
+from api.queue import JobQueue, after_commit, after_rollback, get_job_queue
+from api.storage import Storage, get_storage
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+QueueDep = Annotated[JobQueue, Depends(get_job_queue)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def get_session(jobs: QueueDep) -> Iterator[Session]:
+    """Commits when the endpoint returns, rolls back on error, then enqueues what it deferred."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            after_rollback(session)
+            raise
+        after_commit(session, jobs)
+
+
+# scope="function": commit before the response is sent, so a client never sees
+# a 2xx for a transaction that then failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def get_current_user(session: SessionDep, token: TokenDep) -> User:
+    if not token:
+        raise Unauthorized("not authenticated", code="not_authenticated")
+    claims = decode_access_token(token)
+    user = auth_repository.get_user(session, claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the token's user no longer exists", code="invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_photographer(user: CurrentUser) -> User:
+    if user.role not in (Role.photographer, Role.admin):
+        raise NotPermitted("photographers and admins only", code="role_required")
+    return user
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != Role.admin:
+        raise NotPermitted("admins only", code="role_required")
+    return user
+
+
+RequirePhotographer = Annotated[User, Depends(require_photographer)]
+RequireAdmin = Annotated[User, Depends(require_admin)]
+
+
+def get_current_attendee(session: SessionDep, token: TokenDep, user: CurrentUser) -> Attendee:
+    claims = decode_access_token(token or "")
+    attendee = session.get(Attendee, claims.attendee_id) if claims.attendee_id else None
+    if attendee is None or attendee.user_id != user.id:
+        raise NotPermitted("this token is not an attendee's", code="attendee_required")
+    return attendee
+
+
+CurrentAttendee = Annotated[Attendee, Depends(get_current_attendee)]

@@ -1,0 +1,141 @@
+"""Application errors, rendered as `{"error": "<ClassName>", "detail": "..."}`.
+
+    AppError (500)
+    ├── BadRequest (400)
+    ├── Unauthorized (401)
+    ├── NotPermitted (403)
+    ├── NotFound (404)
+    ├── Conflict (409)
+    ├── PayloadTooLarge (413)
+    ├── InvalidImage (422)
+    ├── ConsentRequired (422)
+    ├── TooManyRequests (429)
+    └── ServiceUnavailable (503)
+
+Expected failures are never 500s: a 500 means a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, detail: Any, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        # A stable machine-readable reason, e.g. "multiple_faces" or "not_an_image".
+        self.code = code
+
+    @classmethod
+    def response_doc(cls) -> dict[int | str, dict[str, Any]]:
+        return {cls.status_code: {"model": ErrorBody, "description": cls.__name__}}
+
+
+class BadRequest(AppError):
+    status_code = 400
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class NotPermitted(AppError):
+    status_code = 403
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+
+class InvalidImage(AppError):
+    status_code = 422
+
+
+class ConsentRequired(AppError):
+    status_code = 422
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any
+    code: str | None = None
+
+
+def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the errors an endpoint can raise."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        docs.update(error.response_doc())
+    return docs
+
+
+def _body(error: str, detail: Any, code: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    if code:
+        body["code"] = code
+    return body
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(
+            _body(type(exc).__name__, exc.detail, exc.code), exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(_body("ValidationError", detail), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            _body("HTTPError", exc.detail), exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("backing service unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            _body("ServiceUnavailable", "a backing service is unavailable, retry shortly"),
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    for exc_type in (OperationalError, RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(exc_type, _unavailable)

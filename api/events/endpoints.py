@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import RequirePhotographer, SessionDep
+from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
+from api.events import repository, service
+from api.events.schemas import (
+    EventCreate,
+    EventDetail,
+    EventPublic,
+    EventsPublic,
+    EventUpdate,
+    RematchAccepted,
+)
+from api.models import Role
+
+router = APIRouter(tags=["events"])
+_AUTH = (Unauthorized, NotPermitted)
+
+
+@router.post("/events", status_code=201, responses=responses(*_AUTH, Conflict))
+def create_event(session: SessionDep, user: RequirePhotographer, body: EventCreate) -> EventPublic:
+    """Create an event; it gets a short code and a join link for its QR code."""
+    return service.to_public(service.create_event(session, user, body))
+
+
+@router.get("/events", responses=responses(*_AUTH))
+def list_events(
+    session: SessionDep,
+    user: RequirePhotographer,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EventsPublic:
+    """The caller's events; every event for an admin."""
+    owner = None if user.role == Role.admin else user.id
+    events, count = repository.list_events(session, owner_id=owner, offset=offset, limit=limit)
+    return EventsPublic(data=[service.to_public(e) for e in events], count=count)
+
+
+@router.get("/events/{event_id}", responses=responses(*_AUTH, NotFound))
+def read_event(session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID) -> EventDetail:
+    """An event with its indexing and matching progress."""
+    return service.read_event(session, service.get_owned_event(session, user, event_id))
+
+
+@router.patch("/events/{event_id}", responses=responses(*_AUTH, NotFound))
+def update_event(
+    session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID, body: EventUpdate
+) -> EventPublic:
+    """Rename, close or re-tune an event; a new tolerance triggers a rematch."""
+    event = service.get_owned_event(session, user, event_id, for_update=True)
+    return service.to_public(service.update_event(session, event, body))
+
+
+@router.post(
+    "/photographer/events/{event_id}/rematch",
+    status_code=202,
+    responses=responses(*_AUTH, NotFound),
+)
+def rematch_own_event(
+    session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID
+) -> RematchAccepted:
+    """Recompute the event's matches from stored encodings."""
+    event = service.get_owned_event(session, user, event_id, for_update=True)
+    return service.request_rematch(session, event)
+

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from api.models import Event
+
+
+def get_event(session: Session, event_id: uuid.UUID, *, for_update: bool = False) -> Event | None:
+    return session.get(Event, event_id, with_for_update=for_update)
+
+
+def get_event_by_code(session: Session, code: str) -> Event | None:
+    return session.exec(select(Event).where(Event.code == code)).first()
+
+
+def list_events(
+    session: Session, *, owner_id: uuid.UUID | None, offset: int, limit: int
+) -> tuple[list[Event], int]:
+    query = select(Event)
+    count_query = select(func.count()).select_from(Event)
+    if owner_id is not None:
+        query = query.where(Event.owner_id == owner_id)
+        count_query = count_query.where(Event.owner_id == owner_id)
+    events = session.exec(
+        query.order_by(col(Event.created_at).desc()).offset(offset).limit(limit)
+    ).all()
+    return list(events), session.exec(count_query).one()
+
+
+_PROGRESS = text(
+    """
+    SELECT
+      (SELECT count(*) FROM photos WHERE event_id = :e) AS photos_total,
+      (SELECT count(*) FROM photos WHERE event_id = :e AND status = 'pending') AS photos_pending,
+      (SELECT count(*) FROM photos WHERE event_id = :e AND status = 'indexing') AS photos_indexing,
+      (SELECT count(*) FROM photos WHERE event_id = :e AND status = 'indexed') AS photos_indexed,
+      (SELECT count(*) FROM photos WHERE event_id = :e AND status = 'failed') AS photos_failed,
+      (SELECT count(*) FROM faces WHERE event_id = :e) AS faces,
+      (SELECT count(*) FROM attendees WHERE event_id = :e) AS attendees,
+      (SELECT count(*) FROM matches WHERE event_id = :e) AS matches
+    """
+)
+
+
+def progress_counts(session: Session, event_id: uuid.UUID) -> dict[str, int]:
+    row = session.connection().execute(_PROGRESS, {"e": event_id}).mappings().one()
+    return dict(row)

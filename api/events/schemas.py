@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from api.models import EventBase, EventStatus
+
+
+class EventCreate(EventBase):
+    tolerance: float | None = Field(default=None, gt=0, le=1)
+
+
+class EventUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    tolerance: float | None = Field(default=None, gt=0, le=1)
+    status: EventStatus | None = None
+
+
+class EventPublic(EventBase):
+    id: uuid.UUID
+    code: str
+    owner_id: uuid.UUID
+    status: EventStatus
+    tolerance: float
+    join_url: str
+    created_at: datetime
+
+
+class EventProgress(SQLModel):
+    photos_total: int = 0
+    photos_pending: int = 0
+    photos_indexing: int = 0
+    photos_indexed: int = 0
+    photos_failed: int = 0
+    faces: int = 0
+    attendees: int = 0
+    matches: int = 0
+    rematch_pending: bool = False
+
+
+class EventDetail(EventPublic):
+    progress: EventProgress
+
+
+class EventsPublic(SQLModel):
+    data: list[EventPublic]
+    count: int
+
+
+class RematchAccepted(SQLModel):
+    event_id: uuid.UUID
+    job_id: str
+    status_url: str

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from api import queue
+from api.config import settings
+from api.errors import Conflict, NotFound, NotPermitted
+from api.events import repository
+from api.events.codes import new_code
+from api.events.schemas import (
+    EventCreate,
+    EventDetail,
+    EventProgress,
+    EventPublic,
+    EventUpdate,
+    RematchAccepted,
+)
+from api.models import Event, Role, User, utcnow
+
+_CODE_ATTEMPTS = 5
+
+
+def effective_tolerance(event: Event) -> float:
+    return event.tolerance if event.tolerance is not None else settings.MATCH_TOLERANCE
+
+
+def to_public(event: Event) -> EventPublic:
+    return EventPublic(
+        id=event.id,
+        name=event.name,
+        code=event.code,
+        owner_id=event.owner_id,
+        status=event.status,
+        tolerance=effective_tolerance(event),
+        join_url=f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}",
+        created_at=event.created_at,
+    )
+
+
+def create_event(session: Session, owner: User, data: EventCreate) -> Event:
+    for _ in range(_CODE_ATTEMPTS):
+        event = Event(name=data.name, tolerance=data.tolerance, owner_id=owner.id, code=new_code())
+        try:
+            with session.begin_nested():
+                session.add(event)
+        except IntegrityError:
+            continue  # a code collision: one in ~10^8 per existing event
+        return event
+    raise Conflict("could not allocate a unique event code, retry", code="code_exhausted")
+
+
+def get_owned_event(
+    session: Session, user: User, event_id: uuid.UUID, *, for_update: bool = False
+) -> Event:
+    """The event, if `user` owns it or is an admin."""
+    event = repository.get_event(session, event_id, for_update=for_update)
+    if event is None:
+        raise NotFound("no such event", code="event_not_found")
+    if user.role != Role.admin and event.owner_id != user.id:
+        raise NotPermitted("this event belongs to another photographer", code="not_owner")
+    return event
+
+
+def read_event(session: Session, event: Event) -> EventDetail:
+    progress = EventProgress(
+        **repository.progress_counts(session, event.id),
+        rematch_pending=rematch_pending(event),
+    )
+    return EventDetail(**to_public(event).model_dump(), progress=progress)
+
+
+def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
+    changes = data.model_dump(exclude_unset=True)
+    tolerance_changed = "tolerance" in changes and changes["tolerance"] != event.tolerance
+    for field, value in changes.items():
+        setattr(event, field, value)
+    session.add(event)
+    if tolerance_changed:
+        request_rematch(session, event)
+    return event
+
+
+def rematch_pending(event: Event) -> bool:
+    requested, done = event.rematch_requested_at, event.rematched_at
+    return requested is not None and (done is None or done < requested)
+
+
+def request_rematch(session: Session, event: Event) -> RematchAccepted:
+    event.rematch_requested_at = utcnow()
+    session.add(event)
+    spec = queue.rematch_event(event.id)
+    queue.defer(session, spec)
+    return RematchAccepted(
+        event_id=event.id, job_id=spec.job_id, status_url=f"/api/events/{event.id}"
+    )

@@ -1,0 +1,85 @@
+"""The facematch API. It enqueues face work by name and never loads a face library."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, FastAPI
+
+from api.admin.endpoints import router as admin_router
+from api.attendees.endpoints import router as attendees_router
+from api.auth.endpoints import router as auth_router
+from api.config import settings
+from api.db import get_engine, session_scope
+from api.errors import install_handlers
+from api.events.endpoints import router as events_router
+from api.health.endpoints import router as health_router
+from api.matches.endpoints import router as matches_router
+from api.photos.endpoints import router as photos_router
+from api.queue import get_job_queue, get_redis
+from api.reconcile import reconcile
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_once() -> None:
+    with session_scope() as session:
+        reconcile(session, get_job_queue())
+
+
+async def _reconcile_forever(interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(reconcile_once)
+        except Exception:
+            log.exception("reconciler pass failed; the next one retries")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    get_engine()
+    get_redis()
+    task = None
+    if app.state.run_reconciler and settings.RECONCILE_INTERVAL_SECONDS > 0:
+        task = asyncio.create_task(_reconcile_forever(settings.RECONCILE_INTERVAL_SECONDS))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        get_engine().dispose()
+        get_redis().close()
+
+
+def create_app(*, run_reconciler: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="facematch",
+        summary="Find every attendee's photos at an event by their face.",
+        lifespan=lifespan,
+    )
+    app.state.run_reconciler = run_reconciler
+    install_handlers(app)
+    api = APIRouter(prefix="/api")
+    for router in (
+        auth_router,
+        events_router,
+        photos_router,
+        attendees_router,
+        matches_router,
+        admin_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from api.models import Match
+
+
+def list_attendee_matches(session: Session, attendee_id: uuid.UUID) -> list[Match]:
+    return list(
+        session.exec(
+            select(Match)
+            .where(Match.attendee_id == attendee_id)
+            .order_by(col(Match.created_at).desc(), col(Match.distance))
+        ).all()
+    )

@@ -1,0 +1,181 @@
+"""Every table, in one module so Alembic sees them all.
+
+Request and response shapes live in each feature's `schemas.py` and build on
+the `*Base` classes here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from pgvector.sqlalchemy import Vector
+from sqlmodel import Column, Field, SQLModel
+
+ENCODING_DIMENSIONS = 128
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(enum: type[StrEnum]) -> sa.Enum:
+    """Store enums as short strings with a CHECK constraint, not as PostgreSQL types."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        name=f"{enum.__name__.lower()}",
+    )
+
+
+def _timestamp(nullable: bool = False, **kwargs: object) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(sa.DateTime(timezone=True), nullable=nullable, **kwargs)  # type: ignore[arg-type]
+
+
+class Role(StrEnum):
+    admin = "admin"
+    photographer = "photographer"
+    attendee = "attendee"
+
+
+class EventStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class PhotoStatus(StrEnum):
+    pending = "pending"
+    indexing = "indexing"
+    indexed = "indexed"
+    failed = "failed"
+
+
+class SelfieStatus(StrEnum):
+    pending = "pending"
+    valid = "valid"
+    rejected = "rejected"
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True})
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role = Field(sa_type=_enum(Role))
+
+
+class User(UserBase, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    hashed_password: str
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class EventBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Event(EventBase, table=True):
+    __tablename__ = "events"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    tolerance: float | None = None
+    status: EventStatus = Field(default=EventStatus.open, sa_type=_enum(EventStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # A rematch is owed while requested is later than done; the reconciler
+    # re-enqueues it if its job was lost.
+    rematch_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    rematched_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+
+class Photo(SQLModel, table=True):
+    __tablename__ = "photos"
+    __table_args__ = (
+        sa.Index("ix_photos_event_status", "event_id", "status"),
+        sa.Index("ix_photos_status_updated", "status", "updated_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    storage_key: str = Field(max_length=300)
+    filename: str = Field(max_length=300)
+    content_type: str = Field(max_length=100)
+    bytes: int
+    width: int
+    height: int
+    status: PhotoStatus = Field(default=PhotoStatus.pending, sa_type=_enum(PhotoStatus))
+    # None until indexed; 0 is a real result and is never re-processed.
+    face_count: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    indexed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+
+class Face(SQLModel, table=True):
+    __tablename__ = "faces"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", index=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    # Box in the photo's own pixels, after EXIF orientation.
+    top: int
+    right: int
+    bottom: int
+    left: int
+    encoding: list[float] = Field(sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=False))
+    # The size of the image the detector ran on.
+    detected_width: int
+    detected_height: int
+
+
+class Attendee(SQLModel, table=True):
+    __tablename__ = "attendees"
+    __table_args__ = (sa.UniqueConstraint("user_id", "event_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    consented_at: datetime = Field(sa_column=_timestamp())
+    consent_policy_version: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Selfie(SQLModel, table=True):
+    __tablename__ = "selfies"
+    __table_args__ = (sa.Index("ix_selfies_status_updated", "status", "updated_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE", index=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    storage_key: str | None = Field(default=None, max_length=300)
+    status: SelfieStatus = Field(default=SelfieStatus.pending, sa_type=_enum(SelfieStatus))
+    reason: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    encoding: list[float] | None = Field(
+        default=None, sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=True)
+    )
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Match(SQLModel, table=True):
+    __tablename__ = "matches"
+    __table_args__ = (sa.UniqueConstraint("attendee_id", "photo_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE")
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", index=True)
+    face_id: uuid.UUID = Field(foreign_key="faces.id", ondelete="CASCADE", index=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    distance: float
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

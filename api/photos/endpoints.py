@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+
+from api.config import settings
+from api.deps import CurrentUser, RequirePhotographer, SessionDep, StorageDep
+from api.errors import (
+    Conflict,
+    InvalidImage,
+    NotFound,
+    NotPermitted,
+    PayloadTooLarge,
+    Unauthorized,
+    responses,
+)
+from api.events.service import get_owned_event
+from api.models import PhotoStatus
+from api.photos import repository, service
+from api.photos.schemas import PhotoPublic, PhotosPublic, UploadAccepted
+
+router = APIRouter(tags=["photos"])
+_AUTH = (Unauthorized, NotPermitted)
+
+
+@router.post(
+    "/events/{event_id}/photos",
+    status_code=202,
+    responses=responses(*_AUTH, NotFound, Conflict, PayloadTooLarge, InvalidImage),
+)
+def upload_event_photos(
+    session: SessionDep,
+    storage: StorageDep,
+    user: RequirePhotographer,
+    event_id: uuid.UUID,
+    files: Annotated[list[UploadFile], File(description="one or many photos")],
+) -> UploadAccepted:
+    """Upload photos; each good file is kept and queued for indexing, each bad one says why."""
+    event = get_owned_event(session, user, event_id)
+    if len(files) > settings.MAX_FILES_PER_UPLOAD:
+        raise PayloadTooLarge(
+            f"at most {settings.MAX_FILES_PER_UPLOAD} files per request", code="too_many_files"
+        )
+    # Read one byte past the limit so an oversized file is refused without reading it all.
+    contents = [(f.filename, f.file.read(settings.MAX_UPLOAD_BYTES + 1)) for f in files]
+    result = service.upload_photos(session, storage, event, contents)
+    if result.accepted == 0:
+        raise InvalidImage([r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files")
+    return result
+
+
+@router.get("/events/{event_id}/photos", responses=responses(*_AUTH, NotFound))
+def list_event_photos(
+    session: SessionDep,
+    user: RequirePhotographer,
+    event_id: uuid.UUID,
+    status: PhotoStatus | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> PhotosPublic:
+    """The event's photos with their indexing status, newest first."""
+    event = get_owned_event(session, user, event_id)
+    photos, count = repository.list_event_photos(
+        session, event.id, status=status, offset=offset, limit=limit
+    )
+    return PhotosPublic(data=[PhotoPublic.model_validate(p) for p in photos], count=count)
+
+
+@router.get(
+    "/photos/{photo_id}/image",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "the photo"},
+        **responses(*_AUTH, NotFound),
+    },
+)
+def read_photo_image(
+    session: SessionDep, storage: StorageDep, user: CurrentUser, photo_id: uuid.UUID
+) -> Response:
+    """The photo itself, for its photographer, an admin, or an attendee matched to it."""
+    photo = service.get_viewable_photo(session, user, photo_id)
+    return Response(
+        storage.get(photo.storage_key),
+        media_type=photo.content_type,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )

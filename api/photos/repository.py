@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import exists, func
+from sqlmodel import Session, col, select
+
+from api.models import Attendee, Match, Photo, PhotoStatus
+
+
+def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
+    return session.get(Photo, photo_id)
+
+
+def list_event_photos(
+    session: Session,
+    event_id: uuid.UUID,
+    *,
+    status: PhotoStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Photo], int]:
+    where = [Photo.event_id == event_id]
+    if status is not None:
+        where.append(Photo.status == status)
+    photos = session.exec(
+        select(Photo).where(*where).order_by(col(Photo.created_at).desc()).offset(offset).limit(limit)
+    ).all()
+    count = session.exec(select(func.count()).select_from(Photo).where(*where)).one()
+    return list(photos), count
+
+
+def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
+    query = select(
+        exists().where(
+            Match.photo_id == photo_id,
+            Match.attendee_id == Attendee.id,
+            Attendee.user_id == user_id,
+        )
+    )
+    return bool(session.exec(query).one())

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import SQLModel
+
+from api.models import PhotoStatus
+
+
+class PhotoPublic(SQLModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    filename: str
+    status: PhotoStatus
+    width: int
+    height: int
+    bytes: int
+    face_count: int | None
+    error: str | None
+    created_at: datetime
+    indexed_at: datetime | None
+
+
+class PhotosPublic(SQLModel):
+    data: list[PhotoPublic]
+    count: int
+
+
+class UploadResult(SQLModel):
+    """One entry per uploaded file: an id and status, or why it was refused."""
+
+    filename: str
+    id: uuid.UUID | None = None
+    status: PhotoStatus | None = None
+    error: str | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class UploadAccepted(SQLModel):
+    data: list[UploadResult]
+    accepted: int
+    rejected: int

@@ -1,0 +1,179 @@
+"""RQ queues, job definitions and the "enqueue only after commit" rule.
+
+The API never imports `workers`: jobs are named by dotted path and carry ids,
+never objects, serialized as JSON on both sides.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from sqlmodel import Session
+
+from api.config import settings
+from api.db import process_role
+
+log = logging.getLogger(__name__)
+
+SELFIES = "selfies"
+"""An attendee is waiting: the highest priority."""
+PHOTOS = "photos"
+"""Bulk photo indexing."""
+MAINTENANCE = "maintenance"
+"""Rematches and clean-ups."""
+QUEUE_NAMES = (SELFIES, PHOTOS, MAINTENANCE)
+"""Every worker listens to these, highest priority first."""
+
+INDEX_PHOTO_TIMEOUT = 300
+"""Seconds one photo may take to decode, detect and encode (a 24 MP crowd photo takes ~10 s)."""
+VALIDATE_SELFIE_TIMEOUT = 120
+"""Seconds one selfie may take to judge and encode."""
+REMATCH_EVENT_TIMEOUT = 900
+"""Seconds a whole event's rematch may take; it is SQL only."""
+RESULT_TTL = 0
+"""Results are in the database, so RQ drops finished jobs at once."""
+FAILURE_TTL = 7 * 24 * 3600
+"""Failed jobs stay a week for inspection."""
+RETRY_INTERVALS = [10, 30, 60]
+"""Seconds between the three retries of a failed job."""
+LONGEST_JOB_SECONDS = max(INDEX_PHOTO_TIMEOUT, VALIDATE_SELFIE_TIMEOUT, REMATCH_EVENT_TIMEOUT)
+"""A worker pod's termination grace period must exceed this."""
+
+_FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    func: str
+    queue: str
+    job_id: str
+    args: tuple[Any, ...]
+    timeout: int
+
+
+def index_photo(photo_id: uuid.UUID) -> JobSpec:
+    return JobSpec(
+        "workers.tasks.index_photo", PHOTOS, f"index-photo:{photo_id}", (str(photo_id),),
+        INDEX_PHOTO_TIMEOUT,
+    )
+
+
+def validate_selfie(selfie_id: uuid.UUID) -> JobSpec:
+    return JobSpec(
+        "workers.tasks.validate_selfie", SELFIES, f"validate-selfie:{selfie_id}",
+        (str(selfie_id),), VALIDATE_SELFIE_TIMEOUT,
+    )
+
+
+def rematch_event(event_id: uuid.UUID) -> JobSpec:
+    return JobSpec(
+        "workers.tasks.rematch_event", MAINTENANCE, f"rematch-event:{event_id}",
+        (str(event_id),), REMATCH_EVENT_TIMEOUT,
+    )
+
+
+@cache
+def get_redis() -> Redis:
+    """The process's Redis client; short timeouts so an outage fails fast instead of hanging."""
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1,
+        socket_timeout=3,
+        health_check_interval=30,
+        client_name=process_role(),
+    )
+
+
+class JobQueue:
+    def __init__(self, connection: Redis) -> None:
+        self.connection = connection
+        self.queues = {
+            name: Queue(name, connection=connection, serializer=JSONSerializer)
+            for name in QUEUE_NAMES
+        }
+
+    def enqueue(self, spec: JobSpec) -> Job:
+        """Enqueue once per entity: a job already queued or running under this id is kept."""
+        queue = self.queues[spec.queue]
+        for _ in range(3):
+            try:
+                return queue.enqueue_call(
+                    spec.func,
+                    args=spec.args,
+                    timeout=spec.timeout,
+                    result_ttl=RESULT_TTL,
+                    failure_ttl=FAILURE_TTL,
+                    retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                    job_id=spec.job_id,
+                    unique=True,
+                )
+            except DuplicateJobError:
+                try:
+                    existing = Job.fetch(
+                        spec.job_id, connection=self.connection, serializer=JSONSerializer
+                    )
+                except NoSuchJobError:
+                    continue
+                if existing.get_status(refresh=False) not in _FINISHED:
+                    return existing
+                # A finished or failed job under this id: the entity needs work again.
+                existing.delete()
+        raise RuntimeError(f"could not enqueue {spec.job_id}")
+
+    def is_active(self, job_id: str) -> bool:
+        """Whether a job is queued, scheduled for retry or running."""
+        try:
+            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) not in _FINISHED
+
+    def depths(self) -> dict[str, int]:
+        return {name: queue.count for name, queue in self.queues.items()}
+
+
+def get_job_queue() -> JobQueue:
+    return JobQueue(get_redis())
+
+
+def defer(session: Session, spec: JobSpec) -> None:
+    """Enqueue `spec` once the session's transaction commits; a rollback drops it."""
+    session.info.setdefault("jobs", []).append(spec)
+
+
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Undo a side effect outside the database (a stored file) if the transaction fails."""
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
+def after_commit(session: Session, jobs: JobQueue | None) -> None:
+    specs: list[JobSpec] = session.info.pop("jobs", [])
+    session.info.pop("on_rollback", None)
+    if not specs:
+        return
+    jobs = jobs or get_job_queue()
+    for spec in specs:
+        try:
+            jobs.enqueue(spec)
+        except Exception:
+            # The row is committed as pending: the reconciler enqueues it later.
+            log.exception("enqueue of %s failed; the reconciler will retry", spec.job_id)
+
+
+def after_rollback(session: Session) -> None:
+    session.info.pop("jobs", None)
+    for callback in session.info.pop("on_rollback", []):
+        try:
+            callback()
+        except Exception:
+            log.exception("rollback clean-up failed")

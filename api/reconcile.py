@@ -1,0 +1,116 @@
+"""The reconciler: the database says what work is owed, and lost jobs are enqueued again.
+
+A worker killed mid-job leaves its photo in `indexing`, and an enqueue that
+failed after a commit leaves a row `pending` with no job. Both are found here
+by age and re-enqueued under their deterministic job ids, so work already
+queued or running is never doubled. A row that keeps killing its worker is
+marked failed after `MAX_JOB_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from api import queue
+from api.config import settings
+from api.models import Event, Photo, PhotoStatus, Selfie, SelfieStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+"""Rows looked at per kind and pass; the next pass takes the rest."""
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
+
+
+@dataclass
+class Report:
+    enqueued: list[str] = field(default_factory=list)
+    gave_up: list[str] = field(default_factory=list)
+    skipped_locked: bool = False
+
+
+def reconcile(
+    session: Session,
+    jobs: queue.JobQueue,
+    *,
+    stale_after: timedelta | None = None,
+    max_attempts: int | None = None,
+) -> Report:
+    """One pass. Only one process at a time does it: the others skip on the advisory lock."""
+    report = Report()
+    if not session.connection().execute(_LOCK).scalar():
+        report.skipped_locked = True
+        return report
+    cutoff = utcnow() - (stale_after or timedelta(seconds=settings.RECONCILE_STALE_SECONDS))
+    max_attempts = max_attempts or settings.MAX_JOB_ATTEMPTS
+
+    photos = session.exec(
+        select(Photo)
+        .where(
+            col(Photo.status).in_([PhotoStatus.pending, PhotoStatus.indexing]),
+            Photo.updated_at < cutoff,
+        )
+        .order_by(col(Photo.updated_at))
+        .limit(BATCH)
+    ).all()
+    for photo in photos:
+        spec = queue.index_photo(photo.id)
+        if jobs.is_active(spec.job_id):
+            continue
+        if photo.attempts >= max_attempts:
+            photo.status = PhotoStatus.failed
+            photo.error = f"gave up after {photo.attempts} attempts"
+            photo.updated_at = utcnow()
+            session.add(photo)
+            report.gave_up.append(spec.job_id)
+        else:
+            jobs.enqueue(spec)
+            report.enqueued.append(spec.job_id)
+
+    selfies = session.exec(
+        select(Selfie)
+        .where(Selfie.status == SelfieStatus.pending, Selfie.updated_at < cutoff)
+        .order_by(col(Selfie.updated_at))
+        .limit(BATCH)
+    ).all()
+    for selfie in selfies:
+        spec = queue.validate_selfie(selfie.id)
+        if jobs.is_active(spec.job_id):
+            continue
+        if selfie.attempts >= max_attempts:
+            selfie.status = SelfieStatus.rejected
+            selfie.reason = "processing_failed"
+            selfie.detail = "we could not process this selfie; please upload another"
+            selfie.updated_at = utcnow()
+            session.add(selfie)
+            report.gave_up.append(spec.job_id)
+        else:
+            jobs.enqueue(spec)
+            report.enqueued.append(spec.job_id)
+
+    owed = session.exec(
+        select(Event).where(
+            col(Event.rematch_requested_at).is_not(None),
+            col(Event.rematch_requested_at) < cutoff,
+            (col(Event.rematched_at).is_(None))
+            | (col(Event.rematched_at) < col(Event.rematch_requested_at)),
+        )
+    ).all()
+    for event in owed:
+        spec = queue.rematch_event(event.id)
+        if not jobs.is_active(spec.job_id):
+            jobs.enqueue(spec)
+            report.enqueued.append(spec.job_id)
+
+    if report.enqueued or report.gave_up:
+        log.info(
+            "reconciler re-enqueued %d jobs and gave up on %d",
+            len(report.enqueued),
+            len(report.gave_up),
+        )
+    return report
