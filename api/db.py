@@ -54,11 +54,18 @@ def get_engine() -> Engine:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on error (workers and CLI)."""
+    """A session that commits on success and rolls back on error (workers and CLI).
+
+    Jobs deferred with `api.queue.defer` are enqueued after the commit.
+    """
+    from api.queue import after_commit, after_rollback
+
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
+            after_rollback(session)
             raise
+        after_commit(session, None)

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
 from sqlmodel import Column, Field, SQLModel
 
+from api.config import settings
+
 ENCODING_DIMENSIONS = 128
 
 
@@ -93,6 +95,10 @@ class Event(EventBase, table=True):
     # re-enqueues it if its job was lost.
     rematch_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     rematched_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+    def effective_tolerance(self) -> float:
+        """The event's own match tolerance, else the platform default."""
+        return self.tolerance if self.tolerance is not None else settings.MATCH_TOLERANCE
 
 
 class Photo(SQLModel, table=True):

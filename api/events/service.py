@@ -23,10 +23,6 @@ from api.models import Event, Role, User, utcnow
 _CODE_ATTEMPTS = 5
 
 
-def effective_tolerance(event: Event) -> float:
-    return event.tolerance if event.tolerance is not None else settings.MATCH_TOLERANCE
-
-
 def to_public(event: Event) -> EventPublic:
     return EventPublic(
         id=event.id,
@@ -34,7 +30,7 @@ def to_public(event: Event) -> EventPublic:
         code=event.code,
         owner_id=event.owner_id,
         status=event.status,
-        tolerance=effective_tolerance(event),
+        tolerance=event.effective_tolerance(),
         join_url=f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}",
         created_at=event.created_at,
     )

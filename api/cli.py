@@ -1,0 +1,138 @@
+"""The `facematch` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.models import Role
+
+app = typer.Typer(help="facematch: find every attendee's photos at an event by their face.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(envvar="PORT", help="HTTP port")] = 8000,
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(envvar="WORKERS", min=0, help="worker processes")] = 2,
+) -> None:
+    """Run the whole platform locally: Postgres, Valkey, API and workers."""
+    from api import devstack
+
+    devstack.run(host=host, port=port, workers=workers)
+
+
+@app.command()
+def api(
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    host: Annotated[str, typer.Option(envvar="HOST")] = "0.0.0.0",  # noqa: S104 (container)
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=True,
+                access_log=False)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context) -> None:
+    """Run one single-threaded worker process (replaces this process: PID 1 stays PID 1)."""
+    # exec, not import: this CLI is part of the API package, which never loads the face engine.
+    argv = [sys.executable, "-m", "workers", *ctx.args]
+    os.execv(sys.executable, argv)
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Apply the database migrations."""
+    from api.cli_support import run_migrations
+    from api.db import set_process_role
+
+    set_process_role("migrate")
+    run_migrations(revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+    role: Annotated[Role, typer.Option()] = Role.photographer,
+    name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create an account (admin, photographer or attendee)."""
+    from api.auth.schemas import UserCreate
+    from api.auth.service import create_user as create
+    from api.db import session_scope
+    from api.errors import AppError
+
+    try:
+        with session_scope() as session:
+            user = create(session, UserCreate(email=email, password=password, role=role,
+                                              full_name=name))
+    except AppError as exc:
+        typer.secho(f"error: {exc.detail}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.role.value} {user.email} ({user.id})")
+
+
+@app.command("import-photos")
+def import_photos(
+    event_code: str,
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+    recursive: bool = True,
+) -> None:
+    """Bulk-import a folder of photos into an event, with a progress bar."""
+    from rich.progress import Progress
+
+    from api.events.codes import normalize_code
+    from api.events.repository import get_event_by_code
+    from api.photos.service import store_photo
+    from api.db import session_scope
+    from api.errors import AppError
+    from api.storage import get_storage
+
+    code = normalize_code(event_code)
+    with session_scope() as session:
+        event = get_event_by_code(session, code) if code else None
+    if event is None:
+        typer.secho(f"no event has the code {event_code!r}", fg="red", err=True)
+        raise typer.Exit(1)
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in directory.glob(pattern) if p.is_file() and not p.name.startswith("."))
+    storage = get_storage()
+    imported, refused = 0, []
+    with Progress() as progress:
+        task = progress.add_task(f"importing into {event.code}", total=len(files))
+        for path in files:
+            try:
+                # One transaction per file: an interrupted import keeps what it finished.
+                with session_scope() as session:
+                    store_photo(session, storage, event, path.name, path.read_bytes())
+                imported += 1
+            except AppError as exc:
+                refused.append(f"{path}: {exc.code} ({exc.detail})")
+            progress.advance(task)
+    typer.echo(f"imported {imported} photo(s) into {event.code}; refused {len(refused)}")
+    for line in refused:
+        typer.echo(f"  refused {line}")
+
+
+@app.command()
+def reconcile() -> None:
+    """Re-enqueue photos, selfies and rematches whose jobs were lost (one pass)."""
+    from api.main import reconcile_once
+
+    reconcile_once()
+    typer.echo("reconciled")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,194 @@
+"""`facematch dev`: the whole platform on one machine, in the foreground.
+
+Starts embedded PostgreSQL and Valkey (unless external URLs are set), runs the
+migrations, makes sure an admin exists, then supervises the API and N worker
+processes. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from api.config import settings
+
+console = Console()
+_PR_SET_PDEATHSIG = 1
+
+RESTART_WINDOW_SECONDS = 60
+"""A child that dies more than MAX_RESTARTS times in this window is not restarted."""
+MAX_RESTARTS = 5
+SHUTDOWN_GRACE_SECONDS = 30
+"""How long workers get to finish their current job on Ctrl-C."""
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        # Own process group: Ctrl-C reaches the supervisor, which stops children in order.
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def ensure_admin() -> None:
+    from sqlmodel import select
+
+    from api.auth.schemas import UserCreate
+    from api.auth.service import create_user
+    from api.db import session_scope
+    from api.models import Role, User
+
+    email, password = settings.ADMIN_EMAIL, settings.ADMIN_PASSWORD
+    with session_scope() as session:
+        if email and password:
+            if session.exec(select(User).where(User.email == email.lower())).first() is None:
+                create_user(session, UserCreate(email=email, password=password, role=Role.admin))
+                console.print(f"[green]created admin {email}[/] (from FACEMATCH_ADMIN_*)")
+            return
+        if session.exec(select(User).where(User.role == Role.admin)).first() is not None:
+            return
+        email, password = "admin@facematch.example.com", secrets.token_urlsafe(12)
+        create_user(session, UserCreate(email=email, password=password, role=Role.admin))
+    credentials = settings.DATA_DIR / "admin-credentials.txt"
+    credentials.write_text(f"{email}\n{password}\n")
+    credentials.chmod(0o600)
+    console.print(
+        f"[bold yellow]generated admin[/] {email} / {password}  (also in {credentials})"
+    )
+
+
+def _wait_ready(url: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run(*, host: str, port: int, workers: int) -> None:
+    from api import local
+    from api.cli_support import run_migrations
+
+    data_dir = settings.DATA_DIR.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    services = None
+    env = dict(os.environ)
+    if not (settings.DATABASE_URL and settings.REDIS_URL):
+        console.print(f"starting embedded PostgreSQL and Valkey in {data_dir} ...")
+        services = local.start(data_dir)
+        env["FACEMATCH_DATABASE_URL"] = settings.DATABASE_URL or services.database_url
+        env["FACEMATCH_REDIS_URL"] = settings.REDIS_URL or services.redis_url
+    env["FACEMATCH_DATA_DIR"] = str(data_dir)
+    env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
+    os.environ.update(env)
+
+    children: list[Child] = []
+    try:
+        run_migrations()
+        ensure_admin()
+        children.append(
+            Child(
+                "api",
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
+                 "--port", str(port), "--no-access-log"],
+                env,
+            )
+        )
+        children += [
+            Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env)
+            for i in range(workers)
+        ]
+        for child in children:
+            child.start()
+        if not _wait_ready(f"http://{host}:{port}/readyz"):
+            console.print("[red]the API did not become ready; see its output above[/]")
+        base = f"http://{host}:{port}"
+        console.print(
+            f"\n[bold green]facematch is up[/] with {workers} worker(s)\n"
+            f"  web UI and API  {base}/\n"
+            f"  API docs        {base}/docs\n"
+            f"  health          {base}/readyz\n"
+            f"  data            {data_dir}\n"
+            "Press Ctrl-C to stop.\n"
+        )
+        _supervise(children)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping ...")
+        _stop(children)
+        if services is not None:
+            services.stop()
+        console.print("stopped.")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _supervise(children: list[Child]) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    while True:
+        time.sleep(1)
+        for child in children:
+            if child.alive():
+                continue
+            now = time.monotonic()
+            child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_SECONDS]
+            if len(child.restarts) >= MAX_RESTARTS:
+                raise SystemExit(f"{child.name} keeps dying; stopping the stack")
+            code = child.process.returncode if child.process else None
+            console.print(f"[yellow]{child.name} exited ({code}); restarting[/]")
+            child.restarts.append(now)
+            child.start()
+
+
+def _stop(children: list[Child]) -> None:
+    for child in children:
+        if child.alive() and child.process is not None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+

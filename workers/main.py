@@ -1,0 +1,71 @@
+"""The worker process: load the models once, then run RQ's forking work loop.
+
+Run it as PID 1 in its container (`facematch worker` execs into it), so
+SIGTERM reaches RQ and triggers a warm shutdown: the current job finishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import uuid
+
+from api.queue import QUEUE_NAMES
+
+log = logging.getLogger("workers")
+
+EXIT_MODELS_MISSING = 3
+"""Exit status when the face models cannot be loaded."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facematch worker")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument("--check", action="store_true", help="load the models, then exit")
+    parser.add_argument(
+        "--queues",
+        default=",".join(QUEUE_NAMES),
+        help="comma-separated, highest priority first (default: %(default)s)",
+    )
+    parser.add_argument("--name", default=None, help="worker name (default: host.pid)")
+    parser.add_argument("--log-level", default=os.environ.get("FACEMATCH_LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    from workers import faces
+
+    try:
+        faces.load_models()
+    except faces.ModelsMissing as exc:
+        print(f"facematch worker: {exc}", file=sys.stderr)
+        return EXIT_MODELS_MISSING
+    if args.check:
+        print("facematch worker: face models loaded")
+        return 0
+
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from api.db import set_process_role
+    from api.queue import get_redis
+
+    set_process_role("worker")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = set(queues) - set(QUEUE_NAMES)
+    if unknown:
+        parser.error(f"unknown queues: {', '.join(sorted(unknown))}")
+    worker = Worker(
+        queues,
+        connection=get_redis(),
+        serializer=JSONSerializer,
+        name=args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}",
+    )
+    worker.work(with_scheduler=True, burst=args.burst, logging_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
