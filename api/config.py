@@ -54,6 +54,8 @@ class Settings(BaseSettings):
             if self.MODE != "local":
                 raise ValueError("FACEMATCH_SECRET_KEY must be set outside local mode")
             self.SECRET_KEY = _local_secret(self.DATA_DIR)
+        if len(self.SECRET_KEY) < 32:
+            raise ValueError("FACEMATCH_SECRET_KEY must be at least 32 characters")
         if self.MODE != "local" and not (self.DATABASE_URL and self.REDIS_URL):
             raise ValueError("FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode")
         return self

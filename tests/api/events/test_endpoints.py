@@ -1,0 +1,108 @@
+import re
+
+from fastapi.testclient import TestClient
+from redis import Redis
+from sqlmodel import Session
+
+from api.models import Event
+from api.queue import JobQueue, rematch_event
+from tests.helpers import create_event, create_user, register_attendee, token_headers
+
+
+def test_photographer_creates_an_event_with_a_code_and_join_link(
+    client: TestClient, session: Session
+) -> None:
+    create_user(session, email="p@example.com")
+    response = client.post(
+        "/api/events", json={"name": "Wedding"}, headers=token_headers(client, "p@example.com")
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}", body["code"])
+    assert body["join_url"].endswith(f"/e/{body['code']}")
+    assert body["status"] == "open"
+    assert body["tolerance"] == 0.5
+
+
+def test_attendees_cannot_create_events(client: TestClient, session: Session) -> None:
+    create_user(session, email="a@example.com", role="attendee")
+    response = client.post(
+        "/api/events", json={"name": "Mine"}, headers=token_headers(client, "a@example.com")
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "NotPermitted"
+
+
+def test_event_shows_progress_counts(client: TestClient, session: Session) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    register_attendee(client, event.code)
+    body = client.get(f"/api/events/{event.id}", headers=token_headers(client, "p@example.com")).json()
+    assert body["progress"]["attendees"] == 1
+    assert body["progress"]["photos_total"] == 0
+    assert body["progress"]["rematch_pending"] is False
+
+
+def test_a_photographer_cannot_touch_another_photographers_event(
+    client: TestClient, session: Session
+) -> None:
+    owner = create_user(session, email="owner@example.com")
+    create_user(session, email="other@example.com")
+    event = create_event(session, owner=owner)
+    other = token_headers(client, "other@example.com")
+    assert client.get(f"/api/events/{event.id}", headers=other).status_code == 403
+    assert client.patch(f"/api/events/{event.id}", json={"name": "x"}, headers=other).status_code == 403
+    assert client.post(f"/api/photographer/events/{event.id}/rematch", headers=other).status_code == 403
+    assert client.get(f"/api/events/{event.id}/photos", headers=other).status_code == 403
+    ids = [e["id"] for e in client.get("/api/events", headers=other).json()["data"]]
+    assert str(event.id) not in ids
+
+
+def test_admins_can_read_and_rematch_any_event(client: TestClient, session: Session) -> None:
+    owner = create_user(session)
+    create_user(session, email="admin@example.com", role="admin")
+    event = create_event(session, owner=owner)
+    admin = token_headers(client, "admin@example.com")
+    assert client.get(f"/api/events/{event.id}", headers=admin).status_code == 200
+    response = client.post(f"/api/admin/events/{event.id}/rematch", headers=admin)
+    assert response.status_code == 202
+
+
+def test_rematch_returns_202_and_enqueues_one_job(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    first = client.post(f"/api/photographer/events/{event.id}/rematch", headers=headers)
+    second = client.post(f"/api/photographer/events/{event.id}/rematch", headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["job_id"] == rematch_event(event.id).job_id
+    assert JobQueue(redis).depths()["maintenance"] == 1
+    detail = client.get(first.json()["status_url"], headers=headers).json()
+    assert detail["progress"]["rematch_pending"] is True
+
+
+def test_changing_the_tolerance_requests_a_rematch(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    response = client.patch(f"/api/events/{event.id}", json={"tolerance": 0.45}, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["tolerance"] == 0.45
+    assert JobQueue(redis).is_active(rematch_event(event.id).job_id)
+    session.expire_all()
+    assert session.get(Event, event.id).rematch_requested_at is not None
+
+
+def test_an_out_of_range_tolerance_is_a_422(client: TestClient, session: Session) -> None:
+    create_user(session, email="p@example.com")
+    response = client.post(
+        "/api/events",
+        json={"name": "x", "tolerance": 3},
+        headers=token_headers(client, "p@example.com"),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "ValidationError"

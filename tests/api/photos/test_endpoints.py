@@ -1,0 +1,163 @@
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from redis import Redis
+from sqlmodel import Session, select
+
+from api.config import settings
+from api.models import Attendee, Face, Match, Photo, utcnow
+from api.queue import JobQueue, index_photo
+from tests.helpers import (
+    create_event,
+    create_user,
+    image_bytes,
+    register_attendee,
+    token_headers,
+)
+
+
+def _stored_files() -> list[Path]:
+    root = settings.storage_root
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_good_files_are_kept_and_bad_ones_refused_with_a_reason(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    good = image_bytes(size=(640, 480))
+    truncated = good[: len(good) // 2]
+    files = [
+        ("files", ("a.jpg", good)),
+        ("files", ("b.png", image_bytes(fmt="PNG", mode="RGBA", color=(0, 0, 0, 0)))),
+        ("files", ("notes.jpg", b"this is not an image")),
+        ("files", ("cut.jpg", truncated)),
+        ("files", ("empty.jpg", b"")),
+    ]
+    response = client.post(
+        f"/api/events/{event.id}/photos", files=files, headers=token_headers(client, "p@example.com")
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (2, 3)
+    codes = {r["filename"]: r.get("code") for r in body["data"]}
+    assert codes == {
+        "a.jpg": None,
+        "b.png": None,
+        "notes.jpg": "not_an_image",
+        "cut.jpg": "truncated_image",
+        "empty.jpg": "empty_file",
+    }
+    photos = session.exec(select(Photo)).all()
+    assert sorted(p.filename for p in photos) == ["a.jpg", "b.png"]
+    assert {p.status for p in photos} == {"pending"}
+    assert len(_stored_files()) == 2
+    jobs = JobQueue(redis)
+    assert all(jobs.is_active(index_photo(p.id).job_id) for p in photos)
+    assert jobs.depths()["photos"] == 2
+
+
+def test_when_every_file_is_bad_nothing_is_stored(client: TestClient, session: Session) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    response = client.post(
+        f"/api/events/{event.id}/photos",
+        files=[("files", ("x.gif", b"GIF89a"))],
+        headers=token_headers(client, "p@example.com"),
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "no_valid_files"
+    assert session.exec(select(Photo)).all() == []
+    assert _stored_files() == []
+
+
+def test_upright_size_honours_exif_orientation(client: TestClient, session: Session) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    rotated = image_bytes(size=(300, 200), exif_orientation=6)
+    response = client.post(
+        f"/api/events/{event.id}/photos",
+        files=[("files", ("r.jpg", rotated))],
+        headers=token_headers(client, "p@example.com"),
+    )
+    assert response.status_code == 202
+    photo = session.exec(select(Photo)).one()
+    assert (photo.width, photo.height) == (200, 300)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(
+    client: TestClient, session: Session, monkeypatch
+) -> None:
+    monkeypatch.setattr(settings, "MAX_IMAGE_PIXELS", 10_000)
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    response = client.post(
+        f"/api/events/{event.id}/photos",
+        files=[("files", ("big.png", image_bytes(size=(200, 200), fmt="PNG")))],
+        headers=token_headers(client, "p@example.com"),
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["code"] == "too_many_pixels"
+
+
+def test_uploads_to_a_closed_event_are_refused(client: TestClient, session: Session) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    client.patch(f"/api/events/{event.id}", json={"status": "closed"}, headers=headers)
+    response = client.post(
+        f"/api/events/{event.id}/photos", files=[("files", ("a.jpg", image_bytes()))], headers=headers
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "event_closed"
+
+
+def _photo_with_match(session: Session, event, attendee_id) -> Photo:  # type: ignore[no-untyped-def]
+    photo = Photo(
+        event_id=event.id, storage_key="k", filename="f.jpg", content_type="image/jpeg",
+        bytes=1, width=1, height=1, status="indexed", face_count=1, indexed_at=utcnow(),
+    )
+    session.add(photo)
+    session.flush()
+    face = Face(
+        photo_id=photo.id, event_id=event.id, top=0, right=1, bottom=1, left=0,
+        encoding=[0.0] * 128, detected_width=1, detected_height=1,
+    )
+    session.add(face)
+    session.flush()
+    if attendee_id is not None:
+        session.add(
+            Match(attendee_id=attendee_id, photo_id=photo.id, face_id=face.id, event_id=event.id,
+                  distance=0.3)
+        )
+    session.commit()
+    return photo
+
+
+def test_photo_image_is_for_its_photographer_and_matched_attendees_only(
+    client: TestClient, session: Session
+) -> None:
+    from api.storage import get_storage
+
+    owner = create_user(session, email="owner@example.com")
+    create_user(session, email="other@example.com")
+    event = create_event(session, owner=owner)
+    alice = register_attendee(client, event.code, email="alice@example.com")
+    bob = register_attendee(client, event.code, email="bob@example.com")
+    alices = _photo_with_match(session, event, alice["attendee_id"])
+    nobodys = _photo_with_match(session, event, None)
+    get_storage().put("k", b"\xff\xd8jpeg bytes\xff\xd9")
+
+    def status(photo: Photo, headers: dict[str, str]) -> int:
+        return client.get(f"/api/photos/{photo.id}/image", headers=headers).status_code
+
+    assert status(alices, alice["headers"]) == 200
+    assert status(alices, bob["headers"]) == 403
+    assert status(nobodys, alice["headers"]) == 403
+    assert status(alices, token_headers(client, "owner@example.com")) == 200
+    assert status(alices, token_headers(client, "other@example.com")) == 403
+    response = client.get(f"/api/photos/{alices.id}/image", headers=alice["headers"])
+    assert response.content == b"\xff\xd8jpeg bytes\xff\xd9"
+    assert response.headers["content-type"] == "image/jpeg"
+    assert session.exec(select(Attendee)).all()

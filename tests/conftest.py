@@ -1,0 +1,94 @@
+"""Session fixtures: embedded PostgreSQL and Valkey, started once, migrated once.
+
+Jobs run in real worker code that opens its own connections, so a test cannot
+hide inside one rolled-back transaction; instead every test that touches the
+services starts from empty tables, an empty Redis and an empty storage folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports api.config: this run's own data folder.
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="facematch-test-"))
+os.environ["FACEMATCH_DATA_DIR"] = str(_DATA_DIR)
+os.environ["FACEMATCH_MODE"] = "local"
+for _var in ("FACEMATCH_DATABASE_URL", "FACEMATCH_REDIS_URL", "FACEMATCH_STORAGE_ROOT"):
+    os.environ.pop(_var, None)
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from redis import Redis  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from tests.helpers import FACES  # noqa: E402
+
+TABLES = "matches, selfies, faces, photos, attendees, events, users"
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Path]:
+    from api import local
+    from api.cli_support import run_migrations
+
+    postgres, database_url = local.start_postgres(_DATA_DIR, cleanup_mode="delete")
+    valkey, redis_url = local.start_valkey(_DATA_DIR, persist=False)
+    (_DATA_DIR / "postgres.url").write_text(database_url)
+    (_DATA_DIR / "valkey.url").write_text(redis_url)
+    run_migrations()
+    yield _DATA_DIR
+    from api.db import get_engine
+
+    get_engine().dispose()
+    valkey.stop()
+    postgres.cleanup()
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def clean(services: Path) -> Iterator[None]:
+    """Empty tables, Redis and storage before each test that uses the services."""
+    from api.config import settings
+    from api.db import get_engine
+    from api.queue import get_redis
+
+    with get_engine().begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    get_redis().flushdb()
+    shutil.rmtree(settings.storage_root, ignore_errors=True)
+    yield
+
+
+@pytest.fixture
+def session(clean: None) -> Iterator[Session]:
+    from api.db import get_engine
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def redis(clean: None) -> Redis:
+    from api.queue import get_redis
+
+    return get_redis()
+
+
+@pytest.fixture
+def client(clean: None) -> Iterator[TestClient]:
+    from api.main import create_app
+
+    with TestClient(create_app(run_reconciler=False)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    if not FACES.is_dir():
+        pytest.skip(f"the shared face photos are not at {FACES} (clone ../shared beside the repo)")
+    return FACES

@@ -1,0 +1,106 @@
+"""Plain helper functions that make test data, with keyword arguments and defaults."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from PIL import Image
+from redis import Redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+from sqlmodel import Session
+
+FACES = Path(
+    os.environ.get("FACEMATCH_FACES", Path(__file__).resolve().parents[2] / "shared/testdata/faces")
+)
+PASSWORD = "correct horse battery"
+_counter = itertools.count()
+
+
+def create_user(
+    session: Session, *, email: str | None = None, role: str = "photographer",
+    password: str = PASSWORD,
+):  # type: ignore[no-untyped-def]
+    from api.auth.security import hash_password
+    from api.models import Role, User
+
+    user = User(
+        email=email or f"user{next(_counter)}@example.com",
+        role=Role(role),
+        hashed_password=hash_password(password),
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def create_event(session: Session, *, owner, name: str = "Summer party", tolerance=None):  # type: ignore[no-untyped-def]
+    from api.events.codes import new_code
+    from api.models import Event
+
+    event = Event(name=name, owner_id=owner.id, code=new_code(), tolerance=tolerance)
+    session.add(event)
+    session.commit()
+    return event
+
+
+def token_headers(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def register_attendee(
+    client: TestClient, event_code: str, *, email: str | None = None, consent: bool = True,
+    password: str = PASSWORD,
+) -> dict:  # type: ignore[type-arg]
+    response = client.post(
+        "/api/register-with-event-code",
+        json={
+            "event_code": event_code,
+            "email": email or f"attendee{next(_counter)}@example.com",
+            "password": password,
+            "name": "Attendee",
+            "consent": consent,
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    body["headers"] = {"Authorization": f"Bearer {body['access_token']}"}
+    return body
+
+
+def image_bytes(
+    *, size: tuple[int, int] = (64, 48), mode: str = "RGB", fmt: str = "JPEG",
+    color: object = (200, 120, 40), exif_orientation: int | None = None,
+) -> bytes:
+    image = Image.new(mode, size, color)  # type: ignore[arg-type]
+    buffer = io.BytesIO()
+    kwargs = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kwargs["exif"] = exif.tobytes()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def face_photo(relative: str) -> bytes:
+    return (FACES / relative).read_bytes()
+
+
+def run_jobs(redis: Redis) -> None:
+    """Run every queued job in this process, as RQ's testing docs suggest."""
+    from api.queue import QUEUE_NAMES, JobQueue
+
+    queues = list(JobQueue(redis).queues[name] for name in QUEUE_NAMES)
+    SimpleWorker(queues, connection=redis, serializer=JSONSerializer).work(burst=True)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
