@@ -1,0 +1,47 @@
+# facematch: `make dev` runs the platform, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 8000
+WORKERS ?= 2
+RUNS ?= 20
+PYTEST_ARGS ?=
+
+# uv manages the environment; it is installed into the user's site if missing.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV_STAMP := .venv/.synced
+
+.PHONY: help install dev test lint format bench clean
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --quiet uv \
+		|| python3 -m pip install --user --quiet --break-system-packages uv \
+		|| { echo "cannot install uv: install python3-pip first (apt-get install python3-pip)"; exit 1; }
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+install: $(VENV_STAMP)  ## Install everything into .venv (uv sync)
+
+dev: $(VENV_STAMP)  ## Run Postgres, Valkey, the API and WORKERS workers on PORT (Ctrl-C stops all)
+	PORT=$(PORT) WORKERS=$(WORKERS) $(UV) run --frozen facematch dev
+
+test: $(VENV_STAMP)  ## Run the whole test suite against embedded Postgres and Valkey
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: $(VENV_STAMP)  ## ruff and mypy
+	$(UV) run --frozen ruff check api workers tests loadtest
+	$(UV) run --frozen ruff format --check api workers tests loadtest
+	$(UV) run --frozen mypy api workers
+
+format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
+	$(UV) run --frozen ruff check --fix api workers tests loadtest
+	$(UV) run --frozen ruff format api workers tests loadtest
+
+bench: $(VENV_STAMP)  ## Benchmarks on a throwaway local stack (RUNS=20)
+	$(UV) run --frozen python loadtest/bench.py --runs $(RUNS) --workers $(WORKERS)
+
+clean:  ## Remove the environment and local data
+	rm -rf .venv .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""Jobs run for real with RQ's SimpleWorker against the embedded services."""
+
+import numpy as np
+import pytest
+from redis import Redis
+from sqlmodel import Session, select
+
+from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
+from api.storage import get_storage
+from tests.helpers import create_event, create_user, face_photo, image_bytes, run_jobs
+from workers import tasks
+
+TWO_PEOPLE = "ageitgey_face_recognition/examples/two_people.jpg"
+OBAMA_2 = "ageitgey_face_recognition/examples/obama2.jpg"
+
+
+def add_photo(session: Session, event: Event, data: bytes, *, status: str = "pending") -> Photo:
+    photo = Photo(
+        event_id=event.id, storage_key=f"events/{event.id}/photos/{len(data)}-{utcnow().timestamp()}.jpg",
+        filename="p.jpg", content_type="image/jpeg", bytes=len(data), width=1, height=1,
+        status=status,
+    )
+    get_storage().put(photo.storage_key, data)
+    session.add(photo)
+    session.commit()
+    return photo
+
+
+def add_attendee(session: Session, event: Event) -> Attendee:
+    user = create_user(session, role="attendee")
+    attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
+                        consent_policy_version="test")
+    session.add(attendee)
+    session.commit()
+    return attendee
+
+
+def add_selfie(session: Session, attendee: Attendee, data: bytes) -> Selfie:
+    selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id)
+    selfie.storage_key = f"selfies/{selfie.id}.jpg"
+    get_storage().put(selfie.storage_key, data)
+    session.add(selfie)
+    session.commit()
+    return selfie
+
+
+def test_a_photo_without_faces_is_indexed_with_zero_and_never_reprocessed(
+    session: Session, redis: Redis
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, image_bytes(size=(640, 480)))
+    assert tasks.index_photo(str(photo.id))["faces"] == 0
+    assert tasks.index_photo(str(photo.id)) == {"photo_id": str(photo.id), "skipped": True}
+    session.refresh(photo)
+    assert (photo.status, photo.face_count, photo.attempts) == ("indexed", 0, 1)
+
+
+def test_a_corrupt_stored_photo_fails_with_its_reason(session: Session, redis: Redis) -> None:
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, b"garbage that passed no check")
+    tasks.index_photo(str(photo.id))
+    session.refresh(photo)
+    assert photo.status == "failed"
+    assert photo.error.startswith("not_an_image")
+
+
+def test_a_job_for_a_deleted_photo_raises_a_named_error(session: Session) -> None:
+    with pytest.raises(tasks.RowGone):
+        tasks.index_photo("00000000-0000-0000-0000-000000000000")
+
+
+@pytest.mark.faces
+def test_reindexing_after_a_killed_worker_replaces_faces_without_duplicates(
+    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(photo.id))
+    first = sorted(f.left for f in session.exec(select(Face)).all())
+    # A worker killed after its commit but before RQ knew: the row says indexing again.
+    photo = session.get(Photo, photo.id)
+    photo.status = "indexing"
+    session.add(photo)
+    session.commit()
+    tasks.index_photo(str(photo.id))
+    session.expire_all()
+    assert sorted(f.left for f in session.exec(select(Face)).all()) == first
+    assert len(first) == 2
+    assert session.get(Photo, photo.id).face_count == 2
+
+
+@pytest.mark.faces
+def test_selfie_then_photo_matches_in_either_order(
+    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    early = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(early.id))
+    attendee = add_attendee(session, event)
+    selfie = add_selfie(session, attendee, face_photo(OBAMA_2))
+    assert tasks.validate_selfie(str(selfie.id))["matches"] == 1
+    late = add_photo(session, event, face_photo(TWO_PEOPLE))
+    assert tasks.index_photo(str(late.id))["matches"] == 1
+    matches = session.exec(select(Match).where(Match.attendee_id == attendee.id)).all()
+    assert {m.photo_id for m in matches} == {early.id, late.id}
+    session.refresh(selfie)
+    assert selfie.status == "valid"
+    assert np.asarray(selfie.encoding).shape == (128,)
+
+
+
+@pytest.mark.faces
+def test_rematch_follows_the_tolerance_without_redetecting(
+    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(photo.id))
+    attendee = add_attendee(session, event)
+    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+    assert len(session.exec(select(Match)).all()) == 1
+    faces_before = [f.id for f in session.exec(select(Face)).all()]
+
+    event = session.get(Event, event.id)
+    event.tolerance = 0.05
+    session.add(event)
+    session.commit()
+    assert tasks.rematch_event(str(event.id))["matches"] == 0
+    session.expire_all()
+    assert session.exec(select(Match)).all() == []
+    assert [f.id for f in session.exec(select(Face)).all()] == faces_before
+    assert session.get(Event, event.id).rematched_at is not None
+
+
+@pytest.mark.faces
+def test_a_two_face_selfie_is_rejected_through_the_queue(
+    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+) -> None:
+    from api import queue
+
+    event = create_event(session, owner=create_user(session))
+    selfie = add_selfie(session, add_attendee(session, event), face_photo(TWO_PEOPLE))
+    queue.JobQueue(redis).enqueue(queue.validate_selfie(selfie.id))
+    run_jobs(redis)
+    session.refresh(selfie)
+    assert (selfie.status, selfie.reason) == ("rejected", "multiple_faces")
+    assert selfie.encoding is None
