@@ -11,8 +11,9 @@ import typer
 
 from api.models import Role
 
-app = typer.Typer(help="facematch: find every attendee's photos at an event by their face.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="facematch: find every attendee's photos at an event by their face.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -30,14 +31,15 @@ def dev(
 @app.command()
 def api(
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
-    host: Annotated[str, typer.Option(envvar="HOST")] = "0.0.0.0",  # noqa: S104 (container)
+    host: Annotated[str, typer.Option(envvar="HOST")] = "0.0.0.0",
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, proxy_headers=True,
-                access_log=False)
+    uvicorn.run(
+        "api.main:app", host=host, port=port, workers=workers, proxy_headers=True, access_log=False
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -62,8 +64,7 @@ def migrate(revision: str = "head") -> None:
 @app.command("create-user")
 def create_user(
     email: Annotated[str, typer.Option(prompt=True)],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     role: Annotated[Role, typer.Option()] = Role.photographer,
     name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -75,8 +76,9 @@ def create_user(
 
     try:
         with session_scope() as session:
-            user = create(session, UserCreate(email=email, password=password, role=role,
-                                              full_name=name))
+            user = create(
+                session, UserCreate(email=email, password=password, role=role, full_name=name)
+            )
     except AppError as exc:
         typer.secho(f"error: {exc.detail}", fg="red", err=True)
         raise typer.Exit(1) from None
@@ -92,11 +94,11 @@ def import_photos(
     """Bulk-import a folder of photos into an event, with a progress bar."""
     from rich.progress import Progress
 
+    from api.db import session_scope
+    from api.errors import AppError
     from api.events.codes import normalize_code
     from api.events.repository import get_event_by_code
     from api.photos.service import store_photo
-    from api.db import session_scope
-    from api.errors import AppError
     from api.storage import get_storage
 
     code = normalize_code(event_code)

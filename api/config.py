@@ -57,7 +57,9 @@ class Settings(BaseSettings):
         if len(self.SECRET_KEY) < 32:
             raise ValueError("FACEMATCH_SECRET_KEY must be at least 32 characters")
         if self.MODE != "local" and not (self.DATABASE_URL and self.REDIS_URL):
-            raise ValueError("FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode")
+            raise ValueError(
+                "FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode"
+            )
         return self
 
     @property

@@ -16,7 +16,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.console import Console
 
@@ -81,16 +80,14 @@ def ensure_admin() -> None:
     credentials = settings.DATA_DIR / "admin-credentials.txt"
     credentials.write_text(f"{email}\n{password}\n")
     credentials.chmod(0o600)
-    console.print(
-        f"[bold yellow]generated admin[/] {email} / {password}  (also in {credentials})"
-    )
+    console.print(f"[bold yellow]generated admin[/] {email} / {password}  (also in {credentials})")
 
 
 def _wait_ready(url: str, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -123,14 +120,22 @@ def run(*, host: str, port: int, workers: int) -> None:
         children.append(
             Child(
                 "api",
-                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
-                 "--port", str(port), "--no-access-log"],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.main:app",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                ],
                 env,
             )
         )
         children += [
-            Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env)
-            for i in range(workers)
+            Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env) for i in range(workers)
         ]
         for child in children:
             child.start()
@@ -190,5 +195,3 @@ def _stop(children: list[Child]) -> None:
         except subprocess.TimeoutExpired:
             child.process.kill()
             child.process.wait()
-
-

@@ -88,4 +88,3 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
     return ImageInfo(content_type, width, height)
-

@@ -38,7 +38,9 @@ def start_postgres(data_dir: Path, *, cleanup_mode: str | None = "stop") -> tupl
     server = get_server(data_dir / "postgres", cleanup_mode=cleanup_mode)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+        ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
     url = server.get_uri(DATABASE)

@@ -35,7 +35,7 @@ def _enum(enum: type[StrEnum]) -> sa.Enum:
     )
 
 
-def _timestamp(nullable: bool = False, **kwargs: object) -> sa.Column:  # type: ignore[type-arg]
+def _timestamp(nullable: bool = False, **kwargs: object) -> sa.Column:
     return sa.Column(sa.DateTime(timezone=True), nullable=nullable, **kwargs)  # type: ignore[arg-type]
 
 

@@ -63,22 +63,31 @@ class JobSpec:
 
 def index_photo(photo_id: uuid.UUID) -> JobSpec:
     return JobSpec(
-        "workers.tasks.index_photo", PHOTOS, f"index-photo-{photo_id}", (str(photo_id),),
+        "workers.tasks.index_photo",
+        PHOTOS,
+        f"index-photo-{photo_id}",
+        (str(photo_id),),
         INDEX_PHOTO_TIMEOUT,
     )
 
 
 def validate_selfie(selfie_id: uuid.UUID) -> JobSpec:
     return JobSpec(
-        "workers.tasks.validate_selfie", SELFIES, f"validate-selfie-{selfie_id}",
-        (str(selfie_id),), VALIDATE_SELFIE_TIMEOUT,
+        "workers.tasks.validate_selfie",
+        SELFIES,
+        f"validate-selfie-{selfie_id}",
+        (str(selfie_id),),
+        VALIDATE_SELFIE_TIMEOUT,
     )
 
 
 def rematch_event(event_id: uuid.UUID) -> JobSpec:
     return JobSpec(
-        "workers.tasks.rematch_event", MAINTENANCE, f"rematch-event-{event_id}",
-        (str(event_id),), REMATCH_EVENT_TIMEOUT,
+        "workers.tasks.rematch_event",
+        MAINTENANCE,
+        f"rematch-event-{event_id}",
+        (str(event_id),),
+        REMATCH_EVENT_TIMEOUT,
     )
 
 

@@ -32,7 +32,7 @@ def wait_ready(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -58,16 +58,29 @@ def main() -> int:
         WORKERS=str(args.workers),
     )
     stack = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "dev"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "api.cli", "dev"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/readyz")
         print(f"== selfie upload to matches ({args.runs} runs, {args.workers} workers)")
         return subprocess.call(
-            [sys.executable, str(HERE / "selfie_latency.py"), "--base", base, "--runs",
-             str(args.runs), "--admin-email", email, "--admin-password", password],
+            [
+                sys.executable,
+                str(HERE / "selfie_latency.py"),
+                "--base",
+                base,
+                "--runs",
+                str(args.runs),
+                "--admin-email",
+                email,
+                "--admin-password",
+                password,
+            ],
             env=env,
         )
     finally:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import httpx
 
-FACES = Path(os.environ.get("FACEMATCH_FACES", Path(__file__).parents[1].parent / "shared/testdata/faces"))
+FACES = Path(
+    os.environ.get("FACEMATCH_FACES", Path(__file__).parents[1].parent / "shared/testdata/faces")
+)
 EVENT_PHOTOS = [
     "ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg",
     "ageitgey_face_recognition/examples/two_people.jpg",
@@ -57,9 +59,13 @@ def main() -> int:
         return 2
 
     client = httpx.Client(base_url=args.base, timeout=30)
-    token = client.post(
-        "/api/auth/token", data={"username": args.admin_email, "password": args.admin_password}
-    ).raise_for_status().json()["access_token"]
+    token = (
+        client.post(
+            "/api/auth/token", data={"username": args.admin_email, "password": args.admin_password}
+        )
+        .raise_for_status()
+        .json()["access_token"]
+    )
     admin = {"Authorization": f"Bearer {token}"}
     suffix = uuid.uuid4().hex[:8]
     event = client.post("/api/events", json={"name": f"latency {suffix}"}, headers=admin)
@@ -75,23 +81,29 @@ def main() -> int:
     else:
         print("photos were not indexed in time", file=sys.stderr)
         return 1
-    print(f"indexed {len(EVENT_PHOTOS)} photos, {progress['faces']} faces, "
-          f"in {time.monotonic() - t0:.1f} s")
+    print(
+        f"indexed {len(EVENT_PHOTOS)} photos, {progress['faces']} faces, "
+        f"in {time.monotonic() - t0:.1f} s"
+    )
 
     latencies: list[float] = []
     identities = list(SELFIES)
     for run in range(args.runs):
         identity = identities[run % len(identities)]
-        registered = client.post(
-            "/api/register-with-event-code",
-            json={
-                "event_code": event["code"],
-                "email": f"{identity}-{suffix}-{run}@example.com",
-                "password": "correct horse battery",
-                "name": identity,
-                "consent": True,
-            },
-        ).raise_for_status().json()
+        registered = (
+            client.post(
+                "/api/register-with-event-code",
+                json={
+                    "event_code": event["code"],
+                    "email": f"{identity}-{suffix}-{run}@example.com",
+                    "password": "correct horse battery",
+                    "name": identity,
+                    "consent": True,
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
         headers = {"Authorization": f"Bearer {registered['access_token']}"}
         selfie = (FACES / SELFIES[identity]).read_bytes()
         start = time.monotonic()
@@ -111,12 +123,15 @@ def main() -> int:
             print(f"run {run}: no matches within {args.timeout} s", file=sys.stderr)
             return 1
         latencies.append(time.monotonic() - start)
-        print(f"run {run:2d} {identity:14s} {photos['count']} photos in {latencies[-1]*1000:.0f} ms")
+        print(
+            f"run {run:2d} {identity:14s} {photos['count']} photos in {latencies[-1] * 1000:.0f} ms"
+        )
 
     print(
         f"selfie upload -> matches over {len(latencies)} runs: "
-        f"p50 {percentile(latencies, 0.5)*1000:.0f} ms, p95 {percentile(latencies, 0.95)*1000:.0f} ms, "
-        f"mean {statistics.mean(latencies)*1000:.0f} ms"
+        f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+        f"mean {statistics.mean(latencies) * 1000:.0f} ms"
     )
     return 0
 

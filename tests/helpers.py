@@ -23,7 +23,10 @@ _counter = itertools.count()
 
 
 def create_user(
-    session: Session, *, email: str | None = None, role: str = "photographer",
+    session: Session,
+    *,
+    email: str | None = None,
+    role: str = "photographer",
     password: str = PASSWORD,
 ):  # type: ignore[no-untyped-def]
     from api.auth.security import hash_password
@@ -56,7 +59,11 @@ def token_headers(client: TestClient, email: str, password: str = PASSWORD) -> d
 
 
 def register_attendee(
-    client: TestClient, event_code: str, *, email: str | None = None, consent: bool = True,
+    client: TestClient,
+    event_code: str,
+    *,
+    email: str | None = None,
+    consent: bool = True,
     password: str = PASSWORD,
 ) -> dict:  # type: ignore[type-arg]
     response = client.post(
@@ -76,8 +83,12 @@ def register_attendee(
 
 
 def image_bytes(
-    *, size: tuple[int, int] = (64, 48), mode: str = "RGB", fmt: str = "JPEG",
-    color: object = (200, 120, 40), exif_orientation: int | None = None,
+    *,
+    size: tuple[int, int] = (64, 48),
+    mode: str = "RGB",
+    fmt: str = "JPEG",
+    color: object = (200, 120, 40),
+    exif_orientation: int | None = None,
 ) -> bytes:
     image = Image.new(mode, size, color)  # type: ignore[arg-type]
     buffer = io.BytesIO()

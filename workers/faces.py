@@ -111,7 +111,7 @@ def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
                 raise ImageError("too_many_pixels", f"{image.width}x{image.height} is too large")
             width, height = image.size
@@ -165,7 +165,7 @@ class FoundFace:
 
 
 def detect(rgb: np.ndarray, *, upsample: int = DETECT_UPSAMPLE, model: str = "hog") -> list[Box]:
-    return [tuple(b) for b in _engine().face_locations(rgb, upsample, model)]  # type: ignore[misc]
+    return [tuple(b) for b in _engine().face_locations(rgb, upsample, model)]
 
 
 def encode(rgb: np.ndarray, boxes: list[Box], *, jitters: int = PHOTO_JITTERS) -> list[np.ndarray]:
@@ -220,7 +220,9 @@ def judge_selfie(data: bytes) -> SelfieVerdict:
         decoded = decode(data, max_side=SELFIE_MAX_SIDE)
     except ImageError as exc:
         return SelfieVerdict("unreadable_image", exc.detail)
-    boxes = detect(decoded.rgb)
+    # A selfie's face is big: a pass without upsampling finds it in a fifth of the
+    # time; the upsampled pass runs only when that finds nothing.
+    boxes = detect(decoded.rgb, upsample=0) or detect(decoded.rgb, upsample=1)
     if not boxes:
         return SelfieVerdict("no_face", "no face was found; face the camera in good light")
     if len(boxes) > 1:
@@ -229,8 +231,6 @@ def judge_selfie(data: bytes) -> SelfieVerdict:
         )
     top, right, bottom, left = boxes[0]
     if min(right - left, bottom - top) < SELFIE_MIN_FACE:
-        return SelfieVerdict(
-            "face_too_small", "the face is too small; hold the camera closer"
-        )
+        return SelfieVerdict("face_too_small", "the face is too small; hold the camera closer")
     (encoding,) = encode(decoded.rgb, boxes, jitters=SELFIE_JITTERS)
     return SelfieVerdict(None, encoding=encoding)

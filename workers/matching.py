@@ -36,7 +36,9 @@ _FOR_ATTENDEE = text(_MATCH.format(filter="AND s.attendee_id = :attendee_id"))
 _FOR_EVENT = text(_MATCH.format(filter=""))
 
 
-def match_photo(session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float) -> int:
+def match_photo(
+    session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float
+) -> int:
     """Match a newly indexed photo's faces against the event's selfies."""
     params = {"event_id": event_id, "photo_id": photo_id, "tolerance": tolerance}
     return session.connection().execute(_FOR_PHOTO, params).rowcount

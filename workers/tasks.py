@@ -10,7 +10,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlmodel import delete
+from sqlmodel import col, delete
 
 from api.db import session_scope
 from api.models import Event, Face, Photo, PhotoStatus, Selfie, SelfieStatus, utcnow
@@ -76,7 +76,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         event = session.get(Event, photo.event_id)
         if event is None:
             raise RowGone(f"event {photo.event_id}")
-        session.exec(delete(Face).where(Face.photo_id == pid))  # type: ignore[call-overload]
+        session.exec(delete(Face).where(col(Face.photo_id) == pid))
         for face in found:
             top, right, bottom, left = face.box
             session.add(
@@ -106,9 +106,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
     return {"photo_id": photo_id, "faces": len(found), "matches": matched}
 
 
-def _finish_selfie(
-    selfie_id: uuid.UUID, verdict: faces.SelfieVerdict
-) -> dict[str, Any]:
+def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[str, Any]:
     with session_scope() as session:
         selfie = session.get(Selfie, selfie_id, with_for_update=True)
         if selfie is None:

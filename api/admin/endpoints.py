@@ -41,9 +41,7 @@ def list_users(
 @router.get("/queues", responses=responses(*_AUTH))
 def read_queue_stats(_: RequireAdmin, jobs: QueueDep) -> QueueStats:
     """Jobs waiting and failed per queue, and the number of live workers."""
-    failed = {
-        name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()
-    }
+    failed = {name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()}
     return QueueStats(
         queues=jobs.depths(), workers=Worker.count(connection=jobs.connection), failed=failed
     )

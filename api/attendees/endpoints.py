@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from api.attendees import service
-from api.attendees.schemas import RegisterWithEventCode, Registered, SelfieAccepted, SelfieState
+from api.attendees.schemas import Registered, RegisterWithEventCode, SelfieAccepted, SelfieState
 from api.config import settings
 from api.deps import CurrentAttendee, SessionDep, StorageDep
 from api.errors import (

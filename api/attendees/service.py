@@ -8,8 +8,8 @@ from sqlmodel import Session
 from api import queue
 from api.attendees import repository
 from api.attendees.schemas import (
-    RegisterWithEventCode,
     Registered,
+    RegisterWithEventCode,
     SelfieAccepted,
     SelfiePublic,
     SelfieState,
@@ -61,9 +61,7 @@ def _user_for_registration(session: Session, body: RegisterWithEventCode) -> Use
 
 def register(session: Session, body: RegisterWithEventCode) -> Registered:
     if body.consent is not True:
-        raise ConsentRequired(
-            "face matching needs your explicit consent", code="consent_required"
-        )
+        raise ConsentRequired("face matching needs your explicit consent", code="consent_required")
     event = _open_event(session, body.event_code)
     user = _user_for_registration(session, body)
     attendee = repository.get_attendee(session, user.id, event.id)
@@ -103,7 +101,9 @@ def upload_selfie(
 
 
 def selfie_state(session: Session, attendee_id: uuid.UUID) -> SelfieState:
-    selfies = [SelfiePublic.model_validate(s) for s in repository.list_selfies(session, attendee_id)]
+    selfies = [
+        SelfiePublic.model_validate(s) for s in repository.list_selfies(session, attendee_id)
+    ]
     if not selfies:
         raise NotFound("no selfie uploaded yet", code="no_selfie")
     return SelfieState(**selfies[0].model_dump(), selfies=selfies)

@@ -29,9 +29,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
 def login(session: Session, email: str, password: str) -> str:
     user = authenticate(session, email, password)
     attendee = repository.latest_attendee(session, user.id) if user.role == Role.attendee else None
-    return create_access_token(
-        TokenClaims(user.id, user.role, attendee.id if attendee else None)
-    )
+    return create_access_token(TokenClaims(user.id, user.role, attendee.id if attendee else None))
 
 
 def create_user(session: Session, data: UserCreate) -> User:

@@ -67,4 +67,3 @@ def rematch_own_event(
     """Recompute the event's matches from stored encodings."""
     event = service.get_owned_event(session, user, event_id, for_update=True)
     return service.request_rematch(session, event)
-

@@ -47,7 +47,9 @@ def upload_event_photos(
     contents = [(f.filename, f.file.read(settings.MAX_UPLOAD_BYTES + 1)) for f in files]
     result = service.upload_photos(session, storage, event, contents)
     if result.accepted == 0:
-        raise InvalidImage([r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files")
+        raise InvalidImage(
+            [r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files"
+        )
     return result
 
 

@@ -24,7 +24,11 @@ def list_event_photos(
     if status is not None:
         where.append(Photo.status == status)
     photos = session.exec(
-        select(Photo).where(*where).order_by(col(Photo.created_at).desc()).offset(offset).limit(limit)
+        select(Photo)
+        .where(*where)
+        .order_by(col(Photo.created_at).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
     count = session.exec(select(func.count()).select_from(Photo).where(*where)).one()
     return list(photos), count
@@ -33,9 +37,9 @@ def list_event_photos(
 def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
     query = select(
         exists().where(
-            Match.photo_id == photo_id,
-            Match.attendee_id == Attendee.id,
-            Attendee.user_id == user_id,
+            col(Match.photo_id) == photo_id,
+            col(Match.attendee_id) == col(Attendee.id),
+            col(Attendee.user_id) == user_id,
         )
     )
     return bool(session.exec(query).one())

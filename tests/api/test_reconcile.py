@@ -13,10 +13,19 @@ from tests.helpers import create_event, create_user
 STALE = timedelta(minutes=10)
 
 
-def _photo(session: Session, event: Event, *, status: str, attempts: int = 0, age=STALE * 2) -> Photo:  # type: ignore[no-untyped-def]
+def _photo(
+    session: Session, event: Event, *, status: str, attempts: int = 0, age=STALE * 2
+) -> Photo:  # type: ignore[no-untyped-def]
     photo = Photo(
-        event_id=event.id, storage_key="k", filename="f.jpg", content_type="image/jpeg",
-        bytes=1, width=1, height=1, status=status, attempts=attempts,
+        event_id=event.id,
+        storage_key="k",
+        filename="f.jpg",
+        content_type="image/jpeg",
+        bytes=1,
+        width=1,
+        height=1,
+        status=status,
+        attempts=attempts,
         updated_at=utcnow() - age,
     )
     session.add(photo)
@@ -67,8 +76,9 @@ def test_lost_selfies_and_owed_rematches_are_enqueued(session: Session, redis: R
 
     event = create_event(session, owner=create_user(session))
     user = create_user(session, role="attendee")
-    attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                        consent_policy_version="t")
+    attendee = Attendee(
+        user_id=user.id, event_id=event.id, consented_at=utcnow(), consent_policy_version="t"
+    )
     session.add(attendee)
     session.commit()
     selfie = Selfie(attendee_id=attendee.id, event_id=event.id, updated_at=utcnow() - STALE * 2)

@@ -20,15 +20,16 @@ from tests.helpers import create_user, face_photo, register_attendee, token_head
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e]
 
+KNN = "ageitgey_face_recognition/examples/knn_examples"
 EVENT_PHOTOS = {
-    "obama_and_biden.jpg": "ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg",
+    "obama_and_biden.jpg": f"{KNN}/test/obama_and_biden.jpg",
     "two_people.jpg": "ageitgey_face_recognition/examples/two_people.jpg",
-    "kit_with_rose.jpg": "ageitgey_face_recognition/examples/knn_examples/test/kit_with_rose.jpg",
+    "kit_with_rose.jpg": f"{KNN}/test/kit_with_rose.jpg",
     "friends.jpg": "pypi_insightface/t1.jpg",
     "obama.jpg": "ageitgey_face_recognition/examples/obama.jpg",
     "biden.jpg": "ageitgey_face_recognition/examples/biden.jpg",
-    "kit.jpeg": "ageitgey_face_recognition/examples/knn_examples/train/kit_harington/john1.jpeg",
-    "rose.jpg": "ageitgey_face_recognition/examples/knn_examples/train/rose_leslie/img1.jpg",
+    "kit.jpeg": f"{KNN}/train/kit_harington/john1.jpeg",
+    "rose.jpg": f"{KNN}/train/rose_leslie/img1.jpg",
     "lin.png": "ageitgey_face_recognition/examples/lin-manuel-miranda.png",
     "dogs.jpg": "dlib_examples_faces/dogs.jpg",
 }
@@ -38,7 +39,7 @@ IN_PHOTOS = {
 }
 SELFIES = {
     "obama": "ageitgey_face_recognition/examples/obama2.jpg",
-    "kit_harington": "ageitgey_face_recognition/examples/knn_examples/test/johnsnow_test1.jpg",
+    "kit_harington": f"{KNN}/test/johnsnow_test1.jpg",
 }
 
 
@@ -47,7 +48,10 @@ def run_forking_worker(data_dir: Path) -> None:
     env = dict(os.environ, FACEMATCH_DATA_DIR=str(data_dir))
     result = subprocess.run(
         [sys.executable, "-m", "workers", "--burst", "--log-level", "WARNING"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -83,7 +87,7 @@ def _selfie_flow(client: TestClient, data_dir: Path, code: str, identity: str) -
 
 
 def test_attendees_see_exactly_the_photos_they_are_in(event_with_photos, client, services) -> None:  # type: ignore[no-untyped-def]
-    event, ids, photographer = event_with_photos
+    event, ids, _ = event_with_photos
     names = {v: k for k, v in ids.items()}
     seen = {}
     for identity in IN_PHOTOS:
@@ -101,10 +105,15 @@ def test_attendees_see_exactly_the_photos_they_are_in(event_with_photos, client,
     assert client.get(mine, headers=kit["headers"]).status_code == 403
     theirs = kit_photos["data"][0]["url"]
     assert client.get(theirs, headers=obama["headers"]).status_code == 403
-    assert client.get(f"/api/photos/{ids['dogs.jpg']}/image", headers=obama["headers"]).status_code == 403
+    assert (
+        client.get(f"/api/photos/{ids['dogs.jpg']}/image", headers=obama["headers"]).status_code
+        == 403
+    )
 
 
-def test_a_selfie_with_two_faces_is_rejected_with_multiple_faces(event_with_photos, client, services) -> None:  # type: ignore[no-untyped-def]
+def test_a_selfie_with_two_faces_is_rejected_with_multiple_faces(
+    event_with_photos, client, services
+) -> None:  # type: ignore[no-untyped-def]
     event, _, _ = event_with_photos
     attendee = register_attendee(client, event["code"])
     client.post(
@@ -119,7 +128,9 @@ def test_a_selfie_with_two_faces_is_rejected_with_multiple_faces(event_with_phot
     assert client.get("/api/me/photos", headers=attendee["headers"]).json()["count"] == 0
 
 
-def test_photos_uploaded_after_the_selfie_show_up_by_themselves(faces_dir, client, session, services) -> None:  # type: ignore[no-untyped-def]
+def test_photos_uploaded_after_the_selfie_show_up_by_themselves(
+    faces_dir, client, session, services
+) -> None:  # type: ignore[no-untyped-def]
     create_user(session, email="photographer@example.com")
     headers = token_headers(client, "photographer@example.com")
     event = client.post("/api/events", json={"name": "Later"}, headers=headers).json()

@@ -24,7 +24,10 @@ def test_missing_models_make_the_worker_exit_non_zero_not_quit_with_0(tmp_path: 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]))
     result = subprocess.run(
         [sys.executable, "-m", "workers", "--check"],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == EXIT_MODELS_MISSING
     assert "could not load its models" in result.stderr

@@ -16,8 +16,13 @@ OBAMA_2 = "ageitgey_face_recognition/examples/obama2.jpg"
 
 def add_photo(session: Session, event: Event, data: bytes, *, status: str = "pending") -> Photo:
     photo = Photo(
-        event_id=event.id, storage_key=f"events/{event.id}/photos/{len(data)}-{utcnow().timestamp()}.jpg",
-        filename="p.jpg", content_type="image/jpeg", bytes=len(data), width=1, height=1,
+        event_id=event.id,
+        storage_key=f"events/{event.id}/photos/{len(data)}-{utcnow().timestamp()}.jpg",
+        filename="p.jpg",
+        content_type="image/jpeg",
+        bytes=len(data),
+        width=1,
+        height=1,
         status=status,
     )
     get_storage().put(photo.storage_key, data)
@@ -28,8 +33,9 @@ def add_photo(session: Session, event: Event, data: bytes, *, status: str = "pen
 
 def add_attendee(session: Session, event: Event) -> Attendee:
     user = create_user(session, role="attendee")
-    attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                        consent_policy_version="test")
+    attendee = Attendee(
+        user_id=user.id, event_id=event.id, consented_at=utcnow(), consent_policy_version="test"
+    )
     session.add(attendee)
     session.commit()
     return attendee
@@ -71,7 +77,9 @@ def test_a_job_for_a_deleted_photo_raises_a_named_error(session: Session) -> Non
 
 @pytest.mark.faces
 def test_reindexing_after_a_killed_worker_replaces_faces_without_duplicates(
-    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+    faces_dir,
+    session: Session,
+    redis: Redis,  # type: ignore[no-untyped-def]
 ) -> None:
     event = create_event(session, owner=create_user(session))
     photo = add_photo(session, event, face_photo(TWO_PEOPLE))
@@ -91,7 +99,9 @@ def test_reindexing_after_a_killed_worker_replaces_faces_without_duplicates(
 
 @pytest.mark.faces
 def test_selfie_then_photo_matches_in_either_order(
-    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+    faces_dir,
+    session: Session,
+    redis: Redis,  # type: ignore[no-untyped-def]
 ) -> None:
     event = create_event(session, owner=create_user(session))
     early = add_photo(session, event, face_photo(TWO_PEOPLE))
@@ -108,10 +118,11 @@ def test_selfie_then_photo_matches_in_either_order(
     assert np.asarray(selfie.encoding).shape == (128,)
 
 
-
 @pytest.mark.faces
 def test_rematch_follows_the_tolerance_without_redetecting(
-    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+    faces_dir,
+    session: Session,
+    redis: Redis,  # type: ignore[no-untyped-def]
 ) -> None:
     event = create_event(session, owner=create_user(session))
     photo = add_photo(session, event, face_photo(TWO_PEOPLE))
@@ -134,7 +145,9 @@ def test_rematch_follows_the_tolerance_without_redetecting(
 
 @pytest.mark.faces
 def test_a_two_face_selfie_is_rejected_through_the_queue(
-    faces_dir, session: Session, redis: Redis  # type: ignore[no-untyped-def]
+    faces_dir,
+    session: Session,
+    redis: Redis,  # type: ignore[no-untyped-def]
 ) -> None:
     from api import queue
 

@@ -12,7 +12,6 @@ import sqlmodel
 from alembic import op
 from pgvector.sqlalchemy import Vector
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

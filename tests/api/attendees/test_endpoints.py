@@ -104,7 +104,9 @@ def test_at_most_three_selfies_are_active(client: TestClient, session: Session) 
     attendee = register_attendee(client, event.code)
     for _ in range(settings.MAX_SELFIES_PER_ATTENDEE):
         ok = client.post(
-            "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=attendee["headers"]
+            "/api/upload-selfie",
+            files={"file": ("me.jpg", image_bytes())},
+            headers=attendee["headers"],
         )
         assert ok.status_code == 202
     response = client.post(

@@ -31,7 +31,9 @@ def test_login_with_a_wrong_password_is_401_with_a_json_error(
 
 
 def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
-    response = client.post("/api/auth/token", data={"username": "x@example.com", "password": PASSWORD})
+    response = client.post(
+        "/api/auth/token", data={"username": "x@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 401
     assert response.json()["code"] == "bad_credentials"
 
@@ -54,7 +56,11 @@ def test_a_forged_token_is_refused(client: TestClient, session: Session) -> None
     import jwt
 
     user = create_user(session)
-    forged = jwt.encode({"sub": str(user.id), "role": "admin", "exp": 4102444800}, "a-guessed-secret-that-is-long-enough!", "HS256")
+    forged = jwt.encode(
+        {"sub": str(user.id), "role": "admin", "exp": 4102444800},
+        "a-guessed-secret-that-is-long-enough!",
+        "HS256",
+    )
     response = client.get("/api/users/me", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"

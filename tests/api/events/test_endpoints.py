@@ -37,7 +37,9 @@ def test_event_shows_progress_counts(client: TestClient, session: Session) -> No
     owner = create_user(session, email="p@example.com")
     event = create_event(session, owner=owner)
     register_attendee(client, event.code)
-    body = client.get(f"/api/events/{event.id}", headers=token_headers(client, "p@example.com")).json()
+    body = client.get(
+        f"/api/events/{event.id}", headers=token_headers(client, "p@example.com")
+    ).json()
     assert body["progress"]["attendees"] == 1
     assert body["progress"]["photos_total"] == 0
     assert body["progress"]["rematch_pending"] is False
@@ -51,8 +53,14 @@ def test_a_photographer_cannot_touch_another_photographers_event(
     event = create_event(session, owner=owner)
     other = token_headers(client, "other@example.com")
     assert client.get(f"/api/events/{event.id}", headers=other).status_code == 403
-    assert client.patch(f"/api/events/{event.id}", json={"name": "x"}, headers=other).status_code == 403
-    assert client.post(f"/api/photographer/events/{event.id}/rematch", headers=other).status_code == 403
+    assert (
+        client.patch(f"/api/events/{event.id}", json={"name": "x"}, headers=other).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/api/photographer/events/{event.id}/rematch", headers=other).status_code
+        == 403
+    )
     assert client.get(f"/api/events/{event.id}/photos", headers=other).status_code == 403
     ids = [e["id"] for e in client.get("/api/events", headers=other).json()["data"]]
     assert str(event.id) not in ids

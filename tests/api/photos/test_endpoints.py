@@ -36,7 +36,9 @@ def test_good_files_are_kept_and_bad_ones_refused_with_a_reason(
         ("files", ("empty.jpg", b"")),
     ]
     response = client.post(
-        f"/api/events/{event.id}/photos", files=files, headers=token_headers(client, "p@example.com")
+        f"/api/events/{event.id}/photos",
+        files=files,
+        headers=token_headers(client, "p@example.com"),
     )
     assert response.status_code == 202
     body = response.json()
@@ -107,7 +109,9 @@ def test_uploads_to_a_closed_event_are_refused(client: TestClient, session: Sess
     headers = token_headers(client, "p@example.com")
     client.patch(f"/api/events/{event.id}", json={"status": "closed"}, headers=headers)
     response = client.post(
-        f"/api/events/{event.id}/photos", files=[("files", ("a.jpg", image_bytes()))], headers=headers
+        f"/api/events/{event.id}/photos",
+        files=[("files", ("a.jpg", image_bytes()))],
+        headers=headers,
     )
     assert response.status_code == 409
     assert response.json()["code"] == "event_closed"
@@ -115,21 +119,41 @@ def test_uploads_to_a_closed_event_are_refused(client: TestClient, session: Sess
 
 def _photo_with_match(session: Session, event, attendee_id) -> Photo:  # type: ignore[no-untyped-def]
     photo = Photo(
-        event_id=event.id, storage_key="k", filename="f.jpg", content_type="image/jpeg",
-        bytes=1, width=1, height=1, status="indexed", face_count=1, indexed_at=utcnow(),
+        event_id=event.id,
+        storage_key="k",
+        filename="f.jpg",
+        content_type="image/jpeg",
+        bytes=1,
+        width=1,
+        height=1,
+        status="indexed",
+        face_count=1,
+        indexed_at=utcnow(),
     )
     session.add(photo)
     session.flush()
     face = Face(
-        photo_id=photo.id, event_id=event.id, top=0, right=1, bottom=1, left=0,
-        encoding=[0.0] * 128, detected_width=1, detected_height=1,
+        photo_id=photo.id,
+        event_id=event.id,
+        top=0,
+        right=1,
+        bottom=1,
+        left=0,
+        encoding=[0.0] * 128,
+        detected_width=1,
+        detected_height=1,
     )
     session.add(face)
     session.flush()
     if attendee_id is not None:
         session.add(
-            Match(attendee_id=attendee_id, photo_id=photo.id, face_id=face.id, event_id=event.id,
-                  distance=0.3)
+            Match(
+                attendee_id=attendee_id,
+                photo_id=photo.id,
+                face_id=face.id,
+                event_id=event.id,
+                distance=0.3,
+            )
         )
     session.commit()
     return photo
