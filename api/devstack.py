@@ -7,7 +7,6 @@ processes. Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import signal
@@ -20,9 +19,9 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from api.config import settings
+from api.local import die_with_parent
 
 console = Console()
-_PR_SET_PDEATHSIG = 1
 
 RESTART_WINDOW_SECONDS = 60
 """A child that dies more than MAX_RESTARTS times in this window is not restarted."""
@@ -42,20 +41,11 @@ class Child:
     def start(self) -> None:
         # Own process group: Ctrl-C reaches the supervisor, which stops children in order.
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
         )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def ensure_admin() -> None:
@@ -100,6 +90,9 @@ def run(*, host: str, port: int, workers: int) -> None:
     from api import local
     from api.cli_support import run_migrations
 
+    # Explicit handlers: a shell that started us in the background may have set SIGINT to ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     data_dir = settings.DATA_DIR.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     services = None
@@ -166,7 +159,6 @@ def _interrupt(*_: object) -> None:
 
 
 def _supervise(children: list[Child]) -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
     while True:
         time.sleep(1)
         for child in children:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
@@ -79,6 +80,11 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+
+    @app.get("/", include_in_schema=False)
+    def read_root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     return app
 
 

@@ -46,7 +46,7 @@ def services() -> Iterator[Path]:
 
     get_engine().dispose()
     valkey.stop()
-    postgres.cleanup()
+    local.stop_postgres(postgres)
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
