@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     # Euclidean distance between 128-d dlib encodings; lower is stricter.
     MATCH_TOLERANCE: float = Field(default=0.5, gt=0, le=1)
+    # A face goes to its nearest attendee only if the runner-up is this much further.
+    MATCH_MARGIN: float = Field(default=0.0, ge=0, le=0.5)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
     MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
     MAX_IMAGE_PIXELS: int = 120_000_000

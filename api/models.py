@@ -141,6 +141,10 @@ class Face(SQLModel, table=True):
     # The size of the image the detector ran on.
     detected_width: int
     detected_height: int
+    size_px: int = 0
+    """The face box's width in the photo's own pixels."""
+    quality: float = 0.0
+    """0..1 from size and sharpness (workers.faces.quality)."""
 
 
 class Attendee(SQLModel, table=True):
@@ -169,6 +173,7 @@ class Selfie(SQLModel, table=True):
     encoding: list[float] | None = Field(
         default=None, sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=True)
     )
+    quality: float | None = None
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -184,4 +189,16 @@ class Match(SQLModel, table=True):
     face_id: uuid.UUID = Field(foreign_key="faces.id", ondelete="CASCADE", index=True)
     event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
     distance: float
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class MatchRejection(SQLModel, table=True):
+    """An attendee said "not me" on a photo: it is never matched to them again."""
+
+    __tablename__ = "match_rejections"
+    __table_args__ = (sa.UniqueConstraint("attendee_id", "photo_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE")
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -91,6 +91,16 @@ def rematch_event(event_id: uuid.UUID) -> JobSpec:
     )
 
 
+def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
+    return JobSpec(
+        "workers.tasks.rematch_photo",
+        MAINTENANCE,
+        f"rematch-photo-{photo_id}",
+        (str(photo_id),),
+        VALIDATE_SELFIE_TIMEOUT,
+    )
+
+
 @cache
 def get_redis() -> Redis:
     """The process's Redis client; short timeouts so an outage fails fast instead of hanging."""

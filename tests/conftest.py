@@ -28,7 +28,7 @@ from sqlmodel import Session  # noqa: E402
 
 from tests.helpers import FACES  # noqa: E402
 
-TABLES = "matches, selfies, faces, photos, attendees, events, users"
+TABLES = "match_rejections, matches, selfies, faces, photos, attendees, events, users"
 
 
 @pytest.fixture(scope="session")

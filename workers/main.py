@@ -54,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     # Import the jobs' code here, once: RQ forks a work horse per job, and a module
     # first imported in the horse is imported again for every job (seconds, here).
     import workers.tasks  # noqa: F401
-
     from api.db import set_process_role
     from api.queue import get_redis
 

@@ -1,8 +1,16 @@
-"""Matching is SQL over stored encodings: one pgvector query, never a loop over photos.
+"""Matching is SQL over stored encodings: pgvector queries, never a loop over photos.
 
-Each (attendee, photo) pair keeps its best face: the smallest L2 distance
-between any of the photo's faces and any of the attendee's valid selfies, if
-it is within the event's tolerance.
+The rules, at event scale:
+- each face goes to at most one attendee: the nearest, if its distance is
+  within the event's tolerance and, when a margin is set, the runner-up
+  attendee is at least `margin` further away (an ambiguous face goes to nobody);
+- an attendee's distance to a face is the smallest over their valid selfies;
+- an attendee gets each photo at most once, through their best face in it;
+- a photo the attendee said "not me" to is never matched to them again.
+
+Every function recomputes the matches of a set of photos from scratch and
+writes only the difference, so running it twice changes nothing and a match
+that survives keeps its `created_at`.
 """
 
 from __future__ import annotations
@@ -12,48 +20,91 @@ import uuid
 from sqlalchemy import text
 from sqlmodel import Session
 
-_MATCH = """
-WITH best AS (
-  SELECT DISTINCT ON (s.attendee_id, f.photo_id)
-         s.attendee_id, f.photo_id, f.id AS face_id, f.event_id,
-         f.encoding <-> s.encoding AS distance
+_RECOMPUTE = """
+WITH scope AS ({scope}),
+pair AS (
+  SELECT f.id AS face_id, f.photo_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
   FROM faces f
+  JOIN scope ON scope.photo_id = f.photo_id
   JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
   WHERE f.event_id = :event_id
-    AND f.encoding <-> s.encoding <= :tolerance
-    {filter}
-  ORDER BY s.attendee_id, f.photo_id, distance
+    AND f.encoding <-> s.encoding <= :tolerance + :margin
+    AND NOT EXISTS (
+      SELECT 1 FROM match_rejections r
+      WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
+    )
+  GROUP BY f.id, f.photo_id, s.attendee_id
+),
+ranked AS (
+  SELECT pair.*,
+         row_number() OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS rank,
+         lead(distance) OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS runner_up
+  FROM pair
+),
+best AS (
+  SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
+  FROM ranked
+  WHERE rank = 1
+    AND distance <= :tolerance
+    AND (runner_up IS NULL OR runner_up - distance >= :margin)
+  ORDER BY attendee_id, photo_id, distance
+),
+gone AS (
+  DELETE FROM matches m
+  USING scope
+  WHERE m.photo_id = scope.photo_id
+    AND NOT EXISTS (
+      SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
+    )
+  RETURNING m.id
 )
 INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
-SELECT gen_random_uuid(), attendee_id, photo_id, face_id, event_id, distance, now()
+SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
 FROM best
 ON CONFLICT (attendee_id, photo_id) DO UPDATE
   SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
-  WHERE EXCLUDED.distance < matches.distance
+  WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
+     OR matches.distance IS DISTINCT FROM EXCLUDED.distance
 """
-_FOR_PHOTO = text(_MATCH.format(filter="AND f.photo_id = :photo_id"))
-_FOR_ATTENDEE = text(_MATCH.format(filter="AND s.attendee_id = :attendee_id"))
-_FOR_EVENT = text(_MATCH.format(filter=""))
+_PHOTO = text(_RECOMPUTE.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id"))
+# The photos a new selfie can change: those with a face near any of the attendee's
+# selfies, plus those already matched to them.
+_ATTENDEE = text(
+    _RECOMPUTE.format(
+        scope="""
+        SELECT DISTINCT f.photo_id FROM faces f
+        JOIN selfies s ON s.attendee_id = :attendee_id AND s.status = 'valid'
+        WHERE f.event_id = :event_id AND f.encoding <-> s.encoding <= :tolerance + :margin
+        UNION
+        SELECT photo_id FROM matches WHERE attendee_id = :attendee_id
+        """
+    )
+)
+_EVENT = text(
+    _RECOMPUTE.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id")
+)
+
+
+def _params(event_id: uuid.UUID, tolerance: float, margin: float, **extra: object) -> dict:  # type: ignore[type-arg]
+    return {"event_id": event_id, "tolerance": tolerance, "margin": margin, **extra}
 
 
 def match_photo(
-    session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float
+    session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
-    """Match a newly indexed photo's faces against the event's selfies."""
-    params = {"event_id": event_id, "photo_id": photo_id, "tolerance": tolerance}
-    return session.connection().execute(_FOR_PHOTO, params).rowcount
+    """Match a newly indexed photo's faces against the event's attendees."""
+    params = _params(event_id, tolerance, margin, photo_id=photo_id)
+    return session.connection().execute(_PHOTO, params).rowcount
 
 
 def match_attendee(
-    session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float
+    session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
-    """Match an attendee's valid selfies against every face of the event."""
-    params = {"event_id": event_id, "attendee_id": attendee_id, "tolerance": tolerance}
-    return session.connection().execute(_FOR_ATTENDEE, params).rowcount
+    """Re-match every photo a new or removed selfie of this attendee can affect."""
+    params = _params(event_id, tolerance, margin, attendee_id=attendee_id)
+    return session.connection().execute(_ATTENDEE, params).rowcount
 
 
-def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float) -> int:
+def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:
     """Recompute every match of the event from stored encodings."""
-    connection = session.connection()
-    connection.execute(text("DELETE FROM matches WHERE event_id = :e"), {"e": event_id})
-    return connection.execute(_FOR_EVENT, {"event_id": event_id, "tolerance": tolerance}).rowcount
+    return session.connection().execute(_EVENT, _params(event_id, tolerance, margin)).rowcount

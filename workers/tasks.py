@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import col, delete
 
+from api.config import settings
 from api.db import session_scope
 from api.models import Event, Face, Photo, PhotoStatus, Selfie, SelfieStatus, utcnow
 from api.storage import get_storage
@@ -63,7 +64,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         return {"photo_id": photo_id, "error": "missing_file"}
     try:
         _, found = faces.index_photo(data)
-    except faces.ImageError as exc:
+    except faces.InvalidImage as exc:
         _fail_photo(pid, f"{exc.code}: {exc.detail}")
         return {"photo_id": photo_id, "error": exc.code}
 
@@ -90,6 +91,8 @@ def index_photo(photo_id: str) -> dict[str, Any]:
                     encoding=face.encoding.tolist(),
                     detected_width=face.detected_width,
                     detected_height=face.detected_height,
+                    size_px=face.size,
+                    quality=face.quality,
                 )
             )
         photo.status = PhotoStatus.indexed
@@ -99,7 +102,9 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         session.add(photo)
         session.flush()
         matched = (
-            matching.match_photo(session, event.id, pid, event.effective_tolerance())
+            matching.match_photo(
+                session, event.id, pid, event.effective_tolerance(), settings.MATCH_MARGIN
+            )
             if found
             else 0
         )
@@ -123,13 +128,18 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         assert verdict.encoding is not None
         selfie.status = SelfieStatus.valid
         selfie.encoding = verdict.encoding.tolist()
+        selfie.quality = verdict.quality
         session.add(selfie)
         session.flush()
         event = session.get(Event, selfie.event_id)
         if event is None:
             raise RowGone(f"event {selfie.event_id}")
         matched = matching.match_attendee(
-            session, event.id, selfie.attendee_id, event.effective_tolerance()
+            session,
+            event.id,
+            selfie.attendee_id,
+            event.effective_tolerance(),
+            settings.MATCH_MARGIN,
         )
         return {"selfie_id": str(selfie_id), "matches": matched}
 
@@ -165,7 +175,25 @@ def rematch_event(event_id: str) -> dict[str, Any]:
         event = session.get(Event, eid, with_for_update=True)
         if event is None:
             raise RowGone(f"event {event_id}")
-        matched = matching.rematch_event(session, eid, event.effective_tolerance())
+        matched = matching.rematch_event(
+            session, eid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
         event.rematched_at = utcnow()
         session.add(event)
     return {"event_id": event_id, "matches": matched}
+
+
+def rematch_photo(photo_id: str) -> dict[str, Any]:
+    """Recompute one photo's matches, e.g. after a "not me" freed one of its faces."""
+    pid = uuid.UUID(photo_id)
+    with session_scope() as session:
+        photo = session.get(Photo, pid)
+        if photo is None:
+            raise RowGone(f"photo {photo_id}")
+        event = session.get(Event, photo.event_id)
+        if event is None:
+            raise RowGone(f"event {photo.event_id}")
+        matched = matching.match_photo(
+            session, event.id, pid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
+    return {"photo_id": photo_id, "matches": matched}

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Response
 
 from api.deps import CurrentAttendee, SessionDep
-from api.errors import NotPermitted, Unauthorized, responses
-from api.matches import repository
+from api.errors import NotFound, NotPermitted, Unauthorized, responses
+from api.matches import repository, service
 from api.matches.schemas import MatchedPhoto, MatchedPhotos
 
 router = APIRouter(tags=["matches"])
@@ -24,3 +26,16 @@ def list_my_photos(session: SessionDep, attendee: CurrentAttendee) -> MatchedPho
         for m in matches
     ]
     return MatchedPhotos(data=data, count=len(data))
+
+
+@router.post(
+    "/me/photos/{photo_id}/not-me",
+    status_code=204,
+    responses=responses(Unauthorized, NotPermitted, NotFound),
+)
+def reject_my_photo(
+    session: SessionDep, attendee: CurrentAttendee, photo_id: uuid.UUID
+) -> Response:
+    """Say "not me": the photo leaves your matches and stays out through rematches."""
+    service.reject_match(session, attendee, photo_id)
+    return Response(status_code=204)

@@ -63,14 +63,14 @@ def test_decode_downscales_big_jpegs_and_keeps_the_original_size() -> None:
     ],
 )
 def test_bad_images_raise_with_a_code(data: bytes, code: str) -> None:
-    with pytest.raises(faces.ImageError) as error:
+    with pytest.raises(faces.InvalidImage) as error:
         faces.decode(data)
     assert error.value.code == code
 
 
 def test_decompression_bombs_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(faces, "MAX_PIXELS", 1000)
-    with pytest.raises(faces.ImageError) as error:
+    with pytest.raises(faces.InvalidImage) as error:
         faces.decode(image_bytes(size=(100, 100), fmt="PNG"))
     assert error.value.code == "too_many_pixels"
 
@@ -128,3 +128,75 @@ def test_a_tiny_face_is_too_small_for_a_selfie(faces_dir) -> None:  # type: igno
     canvas.save(buffer, "JPEG", quality=95)
     verdict = faces.judge_selfie(buffer.getvalue())
     assert verdict.reason == "face_too_small"
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def test_heic_selfies_from_iphones_decode() -> None:
+    import pillow_heif
+
+    image = Image.new("RGB", (80, 60), (10, 200, 30))
+    heif = pillow_heif.from_pillow(image)
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=90)
+    decoded = faces.decode(buffer.getvalue())
+    assert decoded.rgb.shape == (60, 80, 3)
+    assert decoded.rgb[30, 40, 1] > 150
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda im: im.filter(__import__("PIL.ImageFilter").ImageFilter.GaussianBlur(6)),
+            "too_blurry",
+        ),
+        (
+            lambda im: __import__("PIL.ImageEnhance").ImageEnhance.Brightness(im).enhance(0.2),
+            "too_dark",
+        ),
+        (
+            lambda im: __import__("PIL.ImageEnhance").ImageEnhance.Brightness(im).enhance(3.0),
+            "too_bright",
+        ),
+    ],
+)
+def test_poor_selfies_are_rejected_with_a_retake_hint(faces_dir, change, reason) -> None:  # type: ignore[no-untyped-def]
+    image = Image.open(io.BytesIO(face_photo(OBAMA))).convert("RGB")
+    verdict = faces.judge_selfie(_jpeg(change(image)))
+    assert verdict.reason == reason
+    assert verdict.detail == faces.SELFIE_HINTS[reason]
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize("name", ["obama_partial_face.jpg", "obama_partial_face2.jpg"])
+def test_a_face_cut_by_the_border_is_rejected(faces_dir, name: str) -> None:  # type: ignore[no-untyped-def]
+    data = face_photo(f"ageitgey_face_recognition/tests/test_images/{name}")
+    assert faces.judge_selfie(data).reason == "face_cut_off"
+
+
+@pytest.mark.faces
+def test_a_small_face_in_the_background_is_tolerated(faces_dir) -> None:  # type: ignore[no-untyped-def]
+    main = Image.open(io.BytesIO(face_photo(OBAMA))).convert("RGB")
+    background = Image.open(io.BytesIO(face_photo(BIDEN))).convert("RGB")
+    background = background.resize((background.width // 3, background.height // 3))
+    canvas = main.copy()
+    canvas.paste(background, (canvas.width - background.width, 0))
+    verdict = faces.judge_selfie(_jpeg(canvas))
+    assert verdict.ok, verdict.reason
+
+
+@pytest.mark.faces
+def test_every_identity_photo_makes_a_valid_selfie(faces_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    monkeypatch.setattr(faces, "SELFIE_JITTERS", 1)  # the verdict, not the encoding, is tested
+
+    rows = list(csv.DictReader((faces_dir / "identities.csv").read_text().splitlines()))
+    rejected = {r["path"]: faces.judge_selfie(face_photo(r["path"])).reason for r in rows}
+    assert {p: r for p, r in rejected.items() if r is not None} == {}

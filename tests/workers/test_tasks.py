@@ -158,3 +158,60 @@ def test_a_two_face_selfie_is_rejected_through_the_queue(
     session.refresh(selfie)
     assert (selfie.status, selfie.reason) == ("rejected", "multiple_faces")
     assert selfie.encoding is None
+
+
+@pytest.mark.faces
+def test_not_me_removes_the_match_for_good_even_through_a_rematch(
+    faces_dir,
+    session: Session,
+    redis: Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.auth.security import TokenClaims, create_access_token
+    from api.main import create_app
+    from api.models import MatchRejection, Role
+
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(photo.id))
+    attendee = add_attendee(session, event)
+    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+    token = create_access_token(TokenClaims(attendee.user_id, Role.attendee, attendee.id))
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(run_reconciler=False)) as client:
+        assert client.get("/api/me/photos", headers=headers).json()["count"] == 1
+        response = client.post(f"/api/me/photos/{photo.id}/not-me", headers=headers)
+        assert response.status_code == 204
+        assert client.get("/api/me/photos", headers=headers).json()["count"] == 0
+        again = client.post(f"/api/me/photos/{photo.id}/not-me", headers=headers)
+        assert again.status_code == 404
+    run_jobs(redis)
+    tasks.rematch_event(str(event.id))
+    session.expire_all()
+    assert session.exec(select(Match)).all() == []
+    assert len(session.exec(select(MatchRejection)).all()) == 1
+
+
+@pytest.mark.faces
+def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
+    faces_dir,
+    session: Session,
+    redis: Redis,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from api.config import settings
+
+    event = create_event(session, owner=create_user(session), tolerance=0.6)
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(photo.id))
+    # Two attendees with the very same selfie: one face, two equally near people.
+    first, second = add_attendee(session, event), add_attendee(session, event)
+    tasks.validate_selfie(str(add_selfie(session, first, face_photo(OBAMA_2)).id))
+    tasks.validate_selfie(str(add_selfie(session, second, face_photo(OBAMA_2)).id))
+    matches = session.exec(select(Match)).all()
+    assert len(matches) == 1  # the face went to exactly one of them
+    monkeypatch.setattr(settings, "MATCH_MARGIN", 0.05)
+    tasks.rematch_event(str(event.id))
+    session.expire_all()
+    assert session.exec(select(Match)).all() == []  # too close to call: nobody gets it
