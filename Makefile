@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PORT ?= 8000
 WORKERS ?= 2
 RUNS ?= 20
+BIG ?= 3
 PYTEST_ARGS ?=
 
 # uv manages the environment; it is installed into the user's site if missing.
@@ -40,7 +41,8 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix api workers tests loadtest
 	$(UV) run --frozen ruff format api workers tests loadtest
 
-bench: $(VENV_STAMP)  ## Benchmarks on a throwaway local stack (RUNS=20)
+bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
+	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python loadtest/bench.py --runs $(RUNS) --workers $(WORKERS)
 
 clean:  ## Remove the environment and local data

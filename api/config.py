@@ -32,9 +32,11 @@ class Settings(BaseSettings):
     STORAGE_ROOT: Path | None = None
 
     # Euclidean distance between 128-d dlib encodings; lower is stricter.
-    MATCH_TOLERANCE: float = Field(default=0.5, gt=0, le=1)
+    MATCH_TOLERANCE: float = Field(default=0.55, gt=0, le=1)
     # A face goes to its nearest attendee only if the runner-up is this much further.
-    MATCH_MARGIN: float = Field(default=0.0, ge=0, le=0.5)
+    MATCH_MARGIN: float = Field(default=0.03, ge=0, le=0.5)
+    # HOG on the CPU is the default; CNN finds more profile faces at many times the cost.
+    DETECTOR: Literal["hog", "cnn"] = "hog"
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
     MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
     MAX_IMAGE_PIXELS: int = 120_000_000

@@ -19,6 +19,8 @@ pillow_heif.register_heif_opener()
 
 MAX_PIXELS = 120_000_000
 """Images above this many pixels are refused before decoding (decompression bombs)."""
+MAX_BYTES = 100 * 1024 * 1024
+"""Files above this size are refused unread (the API's limit is lower; this is the backstop)."""
 DETECT_MAX_SIDE = 2000
 """Photos are detected at most this long on their long side (measured: loadtest/bench_engine.py)."""
 DETECT_UPSAMPLE = 1
@@ -143,6 +145,8 @@ class Decoded:
 
 def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
     """Decode with EXIF orientation applied, as 8-bit RGB, at most `max_side` long."""
+    if len(data) > MAX_BYTES:
+        raise InvalidImage("file_too_large", f"the file is over {MAX_BYTES} bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -210,12 +214,11 @@ def detect(
     rgb: np.ndarray, *, upsample: int = DETECT_UPSAMPLE, model: str = "hog", clip: bool = True
 ) -> list[Box]:
     """Face boxes in `rgb`'s pixels, clipped to the image unless `clip` is false."""
-    models = _engine()
     if model == "cnn":
-        cnn = load_models(cnn=True).cnn_detector
+        cnn: Any = load_models(cnn=True).cnn_detector
         rects = [d.rect for d in cnn(rgb, upsample)]
     else:
-        rects = models.detector(rgb, upsample)
+        rects = _engine().detector(rgb, upsample)
     h, w = rgb.shape[:2]
     boxes = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
     if clip:
@@ -301,7 +304,7 @@ def encode_at_full_resolution(
     return results
 
 
-def index_photo(data: bytes) -> tuple[Decoded, list[FoundFace]]:
+def index_photo(data: bytes, *, model: str = "hog") -> tuple[Decoded, list[FoundFace]]:
     """Every face in a photo, each encoded once on full-resolution pixels.
 
     Detection runs on a draft-decoded copy at most DETECT_MAX_SIDE long with one
@@ -310,7 +313,7 @@ def index_photo(data: bytes) -> tuple[Decoded, list[FoundFace]]:
     then decoded at full size, for landmarks and encodings.
     """
     small = decode(data, max_side=DETECT_MAX_SIDE)
-    boxes = detect(small.rgb)
+    boxes = detect(small.rgb, model=model)
     if not boxes:
         return small, []
     full = small if small.scale == 1 else decode(data)

@@ -85,7 +85,9 @@ _EVENT = text(
 )
 
 
-def _params(event_id: uuid.UUID, tolerance: float, margin: float, **extra: object) -> dict:  # type: ignore[type-arg]
+def _params(
+    event_id: uuid.UUID, tolerance: float, margin: float, **extra: object
+) -> dict[str, object]:
     return {"event_id": event_id, "tolerance": tolerance, "margin": margin, **extra}
 
 

@@ -63,7 +63,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         _fail_photo(pid, "the stored file is missing")
         return {"photo_id": photo_id, "error": "missing_file"}
     try:
-        _, found = faces.index_photo(data)
+        _, found = faces.index_photo(data, model=settings.DETECTOR)
     except faces.InvalidImage as exc:
         _fail_photo(pid, f"{exc.code}: {exc.detail}")
         return {"photo_id": photo_id, "error": exc.code}

@@ -200,3 +200,9 @@ def test_every_identity_photo_makes_a_valid_selfie(faces_dir, monkeypatch) -> No
     rows = list(csv.DictReader((faces_dir / "identities.csv").read_text().splitlines()))
     rejected = {r["path"]: faces.judge_selfie(face_photo(r["path"])).reason for r in rows}
     assert {p: r for p, r in rejected.items() if r is not None} == {}
+
+
+@pytest.mark.faces
+def test_the_cnn_detector_is_an_option(faces_dir) -> None:  # type: ignore[no-untyped-def]
+    decoded = faces.decode(face_photo("ageitgey_face_recognition/examples/obama_small.jpg"))
+    assert len(faces.detect(decoded.rgb, upsample=0, model="cnn")) == 1

@@ -202,6 +202,7 @@ def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
 ) -> None:
     from api.config import settings
 
+    monkeypatch.setattr(settings, "MATCH_MARGIN", 0.0)
     event = create_event(session, owner=create_user(session), tolerance=0.6)
     photo = add_photo(session, event, face_photo(TWO_PEOPLE))
     tasks.index_photo(str(photo.id))
