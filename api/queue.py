@@ -175,9 +175,19 @@ def on_rollback(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("on_rollback", []).append(callback)
 
 
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Do a side effect outside the database (delete a file) once the transaction commits."""
+    session.info.setdefault("on_commit", []).append(callback)
+
+
 def after_commit(session: Session, jobs: JobQueue | None) -> None:
     specs: list[JobSpec] = session.info.pop("jobs", [])
     session.info.pop("on_rollback", None)
+    for callback in session.info.pop("on_commit", []):
+        try:
+            callback()
+        except Exception:
+            log.exception("post-commit clean-up failed")
     if not specs:
         return
     jobs = jobs or get_job_queue()
@@ -191,6 +201,7 @@ def after_commit(session: Session, jobs: JobQueue | None) -> None:
 
 def after_rollback(session: Session) -> None:
     session.info.pop("jobs", None)
+    session.info.pop("on_commit", None)
     for callback in session.info.pop("on_rollback", []):
         try:
             callback()

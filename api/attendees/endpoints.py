@@ -5,7 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from api.attendees import service
-from api.attendees.schemas import Registered, RegisterWithEventCode, SelfieAccepted, SelfieState
+from api.attendees.schemas import (
+    FaceDataDeleted,
+    Registered,
+    RegisterWithEventCode,
+    SelfieAccepted,
+    SelfieState,
+)
 from api.config import settings
 from api.deps import CurrentAttendee, SessionDep, StorageDep
 from api.errors import (
@@ -52,3 +58,11 @@ def upload_selfie(
 def read_my_selfie(session: SessionDep, attendee: CurrentAttendee) -> SelfieState:
     """The latest selfie's status, with the reason when it was rejected."""
     return service.selfie_state(session, attendee.id)
+
+
+@router.delete("/me/face-data", responses=responses(Unauthorized, NotPermitted))
+def delete_my_face_data(
+    session: SessionDep, storage: StorageDep, attendee: CurrentAttendee
+) -> FaceDataDeleted:
+    """Delete your selfie images, face encodings and matches; says what was deleted."""
+    return service.delete_face_data(session, storage, attendee)

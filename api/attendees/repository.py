@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Selfie, SelfieStatus
+from api.models import Attendee, Match, Selfie, SelfieStatus
 
 
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:
@@ -33,3 +33,10 @@ def count_active_selfies(session: Session, attendee_id: uuid.UUID) -> int:
             col(Selfie.status).in_([SelfieStatus.pending, SelfieStatus.valid]),
         )
     ).one()
+
+
+def delete_matches(session: Session, attendee_id: uuid.UUID) -> int:
+    result = session.connection().execute(
+        delete(Match).where(col(Match.attendee_id) == attendee_id)
+    )
+    return result.rowcount

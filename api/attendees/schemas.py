@@ -42,3 +42,11 @@ class SelfieState(SelfiePublic):
     """The latest selfie, and every selfie of the attendee, newest first."""
 
     selfies: list[SelfiePublic]
+
+
+class FaceDataDeleted(SQLModel):
+    """What `DELETE /api/me/face-data` removed."""
+
+    selfies: int
+    selfie_images: int
+    matches: int

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 
 from sqlalchemy.exc import IntegrityError
@@ -8,6 +9,7 @@ from sqlmodel import Session
 from api import queue
 from api.attendees import repository
 from api.attendees.schemas import (
+    FaceDataDeleted,
     Registered,
     RegisterWithEventCode,
     SelfieAccepted,
@@ -107,3 +109,19 @@ def selfie_state(session: Session, attendee_id: uuid.UUID) -> SelfieState:
     if not selfies:
         raise NotFound("no selfie uploaded yet", code="no_selfie")
     return SelfieState(**selfies[0].model_dump(), selfies=selfies)
+
+
+def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> FaceDataDeleted:
+    """Remove the attendee's selfie images, encodings and matches; keep the account."""
+    selfies = repository.list_selfies(session, attendee.id)
+    keys = [s.storage_key for s in selfies if s.storage_key]
+    matches = repository.delete_matches(session, attendee.id)
+    for selfie in selfies:
+        session.delete(selfie)
+    # Files go only once the rows are gone for good.
+    for key in keys:
+        queue.on_commit(session, functools.partial(storage.delete, key))
+    if selfies:
+        # Faces this attendee competed for may now belong to someone else.
+        queue.defer(session, queue.rematch_event(attendee.event_id))
+    return FaceDataDeleted(selfies=len(selfies), selfie_images=len(keys), matches=matches)

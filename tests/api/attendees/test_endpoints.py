@@ -125,3 +125,41 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
         "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=headers
     )
     assert response.status_code == 403
+
+
+def test_deleting_face_data_removes_selfies_images_and_matches(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    from api.models import Face, Match, Photo
+    from api.queue import rematch_event
+    from api.storage import get_storage
+
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    uploaded = client.post(
+        "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=attendee["headers"]
+    ).json()
+    key = session.get(Selfie, uploaded["selfie_id"]).storage_key
+    assert get_storage().exists(key)
+    photo = Photo(event_id=event.id, storage_key="p", filename="p.jpg", content_type="image/jpeg",
+                  bytes=1, width=1, height=1, status="indexed")  # fmt: skip
+    session.add(photo)
+    session.flush()
+    face = Face(photo_id=photo.id, event_id=event.id, top=0, right=1, bottom=1, left=0,
+                encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
+    session.add(face)
+    session.flush()
+    session.add(Match(attendee_id=attendee["attendee_id"], photo_id=photo.id, face_id=face.id,
+                      event_id=event.id, distance=0.3))  # fmt: skip
+    session.commit()
+
+    response = client.delete("/api/me/face-data", headers=attendee["headers"])
+    assert response.status_code == 200
+    assert response.json() == {"selfies": 1, "selfie_images": 1, "matches": 1}
+    session.expire_all()
+    assert session.exec(select(Selfie)).all() == []
+    assert session.exec(select(Match)).all() == []
+    assert not get_storage().exists(key)
+    assert JobQueue(redis).is_active(rematch_event(event.id).job_id)
+    again = client.delete("/api/me/face-data", headers=attendee["headers"])
+    assert again.json() == {"selfies": 0, "selfie_images": 0, "matches": 0}
