@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlmodel import Session, create_engine
 
 from api.config import settings
+
+if TYPE_CHECKING:
+    from api.queue import JobQueue
 
 _process_role = "api"
 
@@ -53,10 +57,11 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on error (workers and CLI).
+def session_scope(jobs: JobQueue | None = None) -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on error.
 
-    Jobs deferred with `api.queue.defer` are enqueued after the commit.
+    Jobs deferred with `api.queue.defer` are enqueued, and `on_commit` callbacks
+    run, only after the commit; a rollback runs the `on_rollback` clean-ups.
     """
     from api.queue import after_commit, after_rollback
 
@@ -68,4 +73,4 @@ def session_scope() -> Iterator[Session]:
             session.rollback()
             after_rollback(session)
             raise
-        after_commit(session, None)
+        after_commit(session, jobs)

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from api.auth import repository as auth_repository
 from api.auth.security import decode_access_token
-from api.db import get_engine
+from api.db import session_scope
 from api.errors import NotPermitted, Unauthorized
 from api.models import Attendee, Role, User
-from api.queue import JobQueue, after_commit, after_rollback, get_job_queue
+from api.queue import JobQueue, get_job_queue
 from api.storage import Storage, get_storage
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -25,15 +25,8 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 
 def get_session(jobs: QueueDep) -> Iterator[Session]:
     """Commits when the endpoint returns, rolls back on error, then enqueues what it deferred."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            after_rollback(session)
-            raise
-        after_commit(session, jobs)
+    with session_scope(jobs) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a client never sees

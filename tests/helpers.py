@@ -115,3 +115,41 @@ def run_jobs(redis: Redis) -> None:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def create_photo(session: Session, *, event, data: bytes | None = None, **fields):  # type: ignore[no-untyped-def]
+    """A photo row; with `data`, its file is stored too."""
+    from api.models import Photo
+    from api.storage import get_storage
+
+    photo_id = uuid.uuid4()
+    values = {
+        "storage_key": f"events/{event.id}/photos/{photo_id}.jpg",
+        "filename": "photo.jpg",
+        "content_type": "image/jpeg",
+        "bytes": len(data) if data else 1,
+        "width": 1,
+        "height": 1,
+        **fields,
+    }
+    photo = Photo(id=photo_id, event_id=event.id, **values)
+    if data is not None:
+        get_storage().put(photo.storage_key, data)
+    session.add(photo)
+    session.commit()
+    return photo
+
+
+def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3):  # type: ignore[no-untyped-def]
+    """A face in `photo` matched to the attendee."""
+    from api.models import Face, Match
+
+    face = Face(photo_id=photo.id, event_id=photo.event_id, top=0, right=1, bottom=1, left=0,
+                encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
+    session.add(face)
+    session.flush()
+    match = Match(attendee_id=attendee_id, photo_id=photo.id, face_id=face.id,
+                  event_id=photo.event_id, distance=distance)  # fmt: skip
+    session.add(match)
+    session.commit()
+    return match

@@ -6,31 +6,17 @@ from redis import Redis
 from sqlmodel import Session
 
 from api import queue
-from api.models import Event, Photo, Selfie, utcnow
+from api.models import Event, Selfie, utcnow
 from api.reconcile import reconcile
-from tests.helpers import create_event, create_user
+from tests.helpers import create_event, create_photo, create_user
 
 STALE = timedelta(minutes=10)
 
 
-def _photo(
-    session: Session, event: Event, *, status: str, attempts: int = 0, age=STALE * 2
-) -> Photo:  # type: ignore[no-untyped-def]
-    photo = Photo(
-        event_id=event.id,
-        storage_key="k",
-        filename="f.jpg",
-        content_type="image/jpeg",
-        bytes=1,
-        width=1,
-        height=1,
-        status=status,
-        attempts=attempts,
-        updated_at=utcnow() - age,
+def _photo(session: Session, event: Event, *, status: str, attempts: int = 0, age=STALE * 2):  # type: ignore[no-untyped-def]
+    return create_photo(
+        session, event=event, status=status, attempts=attempts, updated_at=utcnow() - age
     )
-    session.add(photo)
-    session.commit()
-    return photo
 
 
 def test_a_photo_stuck_indexing_after_a_killed_worker_is_enqueued_again(

@@ -7,7 +7,14 @@ from sqlmodel import Session, select
 
 from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
 from api.storage import get_storage
-from tests.helpers import create_event, create_user, face_photo, image_bytes, run_jobs
+from tests.helpers import (
+    create_event,
+    create_photo,
+    create_user,
+    face_photo,
+    image_bytes,
+    run_jobs,
+)
 from workers import tasks
 
 TWO_PEOPLE = "ageitgey_face_recognition/examples/two_people.jpg"
@@ -15,20 +22,7 @@ OBAMA_2 = "ageitgey_face_recognition/examples/obama2.jpg"
 
 
 def add_photo(session: Session, event: Event, data: bytes, *, status: str = "pending") -> Photo:
-    photo = Photo(
-        event_id=event.id,
-        storage_key=f"events/{event.id}/photos/{len(data)}-{utcnow().timestamp()}.jpg",
-        filename="p.jpg",
-        content_type="image/jpeg",
-        bytes=len(data),
-        width=1,
-        height=1,
-        status=status,
-    )
-    get_storage().put(photo.storage_key, data)
-    session.add(photo)
-    session.commit()
-    return photo
+    return create_photo(session, event=event, data=data, status=status)
 
 
 def add_attendee(session: Session, event: Event) -> Attendee:

@@ -5,7 +5,15 @@ from sqlmodel import Session, select
 from api.config import settings
 from api.models import Attendee, Selfie, User
 from api.queue import JobQueue, validate_selfie
-from tests.helpers import create_event, create_user, image_bytes, register_attendee, token_headers
+from tests.helpers import (
+    create_event,
+    create_match,
+    create_photo,
+    create_user,
+    image_bytes,
+    register_attendee,
+    token_headers,
+)
 
 
 def _register(client: TestClient, code: str, **overrides: object):  # type: ignore[no-untyped-def]
@@ -130,7 +138,7 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
 def test_deleting_face_data_removes_selfies_images_and_matches(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.models import Face, Match, Photo
+    from api.models import Match
     from api.queue import rematch_event
     from api.storage import get_storage
 
@@ -141,17 +149,8 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
     ).json()
     key = session.get(Selfie, uploaded["selfie_id"]).storage_key
     assert get_storage().exists(key)
-    photo = Photo(event_id=event.id, storage_key="p", filename="p.jpg", content_type="image/jpeg",
-                  bytes=1, width=1, height=1, status="indexed")  # fmt: skip
-    session.add(photo)
-    session.flush()
-    face = Face(photo_id=photo.id, event_id=event.id, top=0, right=1, bottom=1, left=0,
-                encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
-    session.add(face)
-    session.flush()
-    session.add(Match(attendee_id=attendee["attendee_id"], photo_id=photo.id, face_id=face.id,
-                      event_id=event.id, distance=0.3))  # fmt: skip
-    session.commit()
+    photo = create_photo(session, event=event, status="indexed")
+    create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
 
     response = client.delete("/api/me/face-data", headers=attendee["headers"])
     assert response.status_code == 200

@@ -5,10 +5,12 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from api.config import settings
-from api.models import Attendee, Face, Match, Photo, utcnow
+from api.models import Attendee, Photo
 from api.queue import JobQueue, index_photo
 from tests.helpers import (
     create_event,
+    create_match,
+    create_photo,
     create_user,
     image_bytes,
     register_attendee,
@@ -118,44 +120,9 @@ def test_uploads_to_a_closed_event_are_refused(client: TestClient, session: Sess
 
 
 def _photo_with_match(session: Session, event, attendee_id) -> Photo:  # type: ignore[no-untyped-def]
-    photo = Photo(
-        event_id=event.id,
-        storage_key="k",
-        filename="f.jpg",
-        content_type="image/jpeg",
-        bytes=1,
-        width=1,
-        height=1,
-        status="indexed",
-        face_count=1,
-        indexed_at=utcnow(),
-    )
-    session.add(photo)
-    session.flush()
-    face = Face(
-        photo_id=photo.id,
-        event_id=event.id,
-        top=0,
-        right=1,
-        bottom=1,
-        left=0,
-        encoding=[0.0] * 128,
-        detected_width=1,
-        detected_height=1,
-    )
-    session.add(face)
-    session.flush()
+    photo = create_photo(session, event=event, storage_key="k", status="indexed", face_count=1)
     if attendee_id is not None:
-        session.add(
-            Match(
-                attendee_id=attendee_id,
-                photo_id=photo.id,
-                face_id=face.id,
-                event_id=event.id,
-                distance=0.3,
-            )
-        )
-    session.commit()
+        create_match(session, photo=photo, attendee_id=attendee_id)
     return photo
 
 
