@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
 
-.PHONY: help install dev test lint format bench clean
+.PHONY: help install dev test lint format bench requirements images clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,16 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python loadtest/bench.py --runs $(RUNS) --workers $(WORKERS)
+
+requirements: $(VENV_STAMP)  ## Re-export the images' pinned requirements from uv.lock
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header -q -o api/requirements.txt
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --extra worker -q -o workers/requirements.txt
+
+images: requirements  ## Build the api and worker images with podman (wheels fetched here, builds offline)
+	python3 -m pip download --quiet --only-binary=:all: --no-deps -d .wheels \
+		-r api/requirements.txt -r workers/requirements.txt
+	podman build -f api/Containerfile -t localhost/facematch-api:dev $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
+	podman build -f workers/Containerfile -t localhost/facematch-worker:dev $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
 clean:  ## Remove the environment and local data
 	rm -rf .venv .data .pytest_cache .mypy_cache .ruff_cache

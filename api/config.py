@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,13 @@ DEFAULT_SECRET = "change-me"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACEMATCH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FACEMATCH_",
+        env_file=".env",
+        extra="ignore",
+        # In the cluster, secrets are files (FACEMATCH_DATABASE_URL, ...) in this folder.
+        secrets_dir=os.environ.get("FACEMATCH_SECRETS_DIR") or None,
+    )
 
     # `local` runs the embedded PostgreSQL and Valkey; `cluster` expects external ones.
     MODE: Literal["local", "cluster"] = "local"

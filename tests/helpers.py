@@ -15,9 +15,9 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlmodel import Session
 
-FACES = Path(
-    os.environ.get("FACEMATCH_FACES", Path(__file__).resolve().parents[2] / "shared/testdata/faces")
-)
+SHARED = Path(os.environ.get("FACEMATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+"""The workplace's shared folder beside the repository: test photos and schemas."""
+FACES = Path(os.environ.get("FACEMATCH_FACES", SHARED / "testdata/faces"))
 PASSWORD = "correct horse battery"
 _counter = itertools.count()
 

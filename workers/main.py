@@ -11,7 +11,10 @@ import logging
 import os
 import socket
 import sys
+import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 from api.queue import QUEUE_NAMES
 
@@ -19,6 +22,16 @@ log = logging.getLogger("workers")
 
 EXIT_MODELS_MISSING = 3
 """Exit status when the face models cannot be loaded."""
+HEARTBEAT_FILE = Path(os.environ.get("FACEMATCH_HEARTBEAT_FILE", "/tmp/facematch-worker-heartbeat"))
+"""Touched on every RQ heartbeat; the pod's liveness probe reads its age (no HTTP needed)."""
+
+
+def is_alive(max_age: float) -> bool:
+    """True if the worker process touched its heartbeat file within `max_age` seconds."""
+    try:
+        return time.time() - HEARTBEAT_FILE.stat().st_mtime < max_age
+    except FileNotFoundError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated, highest priority first (default: %(default)s)",
     )
     parser.add_argument("--name", default=None, help="worker name (default: host.pid)")
+    parser.add_argument(
+        "--alive",
+        type=float,
+        metavar="SECONDS",
+        help="probe: exit 0 if the worker's heartbeat is younger than SECONDS",
+    )
     parser.add_argument("--log-level", default=os.environ.get("FACEMATCH_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
+    if args.alive is not None:
+        return 0 if is_alive(args.alive) else 1
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -62,7 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(queues) - set(QUEUE_NAMES)
     if unknown:
         parser.error(f"unknown queues: {', '.join(sorted(unknown))}")
-    worker = Worker(
+
+    class HeartbeatWorker(Worker):
+        def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+            super().heartbeat(timeout, pipeline)
+            HEARTBEAT_FILE.touch()
+
+    HEARTBEAT_FILE.touch()
+    worker = HeartbeatWorker(
         queues,
         connection=get_redis(),
         serializer=JSONSerializer,

@@ -31,3 +31,20 @@ def test_missing_models_make_the_worker_exit_non_zero_not_quit_with_0(tmp_path: 
     )
     assert result.returncode == EXIT_MODELS_MISSING
     assert "could not load its models" in result.stderr
+
+
+def test_the_liveness_probe_reads_the_heartbeat_age(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    env = dict(os.environ, FACEMATCH_HEARTBEAT_FILE=str(heartbeat))
+
+    def probe() -> int:
+        return subprocess.run(
+            [sys.executable, "-m", "workers", "--alive", "60"], env=env, timeout=60
+        ).returncode
+
+    assert probe() == 1
+    heartbeat.touch()
+    assert probe() == 0
+    old = heartbeat.stat().st_mtime - 120
+    os.utime(heartbeat, (old, old))
+    assert probe() == 1

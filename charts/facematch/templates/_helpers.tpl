@@ -1,0 +1,116 @@
+{{/* Chart name. */}}
+{{- define "facematch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name: release-chart, unless the release already carries the chart name. */}}
+{{- define "facematch.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "facematch.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "facematch.labels" -}}
+helm.sh/chart: {{ include "facematch.chart" . }}
+{{ include "facematch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: facematch
+{{- end -}}
+
+{{/* Labels selectors match on. */}}
+{{- define "facematch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "facematch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "facematch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "facematch.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "facematch.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+
+{{- define "facematch.secretName" -}}
+{{- .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{- define "facematch.redisAddress" -}}
+{{- if .Values.worker.autoscaling.keda.redisAddress -}}
+{{- .Values.worker.autoscaling.keda.redisAddress -}}
+{{- else -}}
+{{- printf "%s-redis.%s.svc:6379" (include "facematch.fullname" .) .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secrets reach the app as files, read by pydantic-settings' secrets_dir. */}}
+{{- define "facematch.env" -}}
+- name: FACEMATCH_SECRETS_DIR
+  value: /run/secrets/facematch
+{{- end -}}
+
+{{- define "facematch.secretVolume" -}}
+- name: secrets
+  secret:
+    secretName: {{ include "facematch.secretName" . }}
+    defaultMode: 0400
+    items:
+      - {key: database-url, path: FACEMATCH_DATABASE_URL}
+      - {key: redis-url, path: FACEMATCH_REDIS_URL}
+      - {key: secret-key, path: FACEMATCH_SECRET_KEY}
+{{- end -}}
+
+{{/* Volumes every facematch pod mounts: tmp (the root filesystem is read-only) and photos. */}}
+{{- define "facematch.volumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: photos
+  persistentVolumeClaim:
+    claimName: {{ default (printf "%s-photos" (include "facematch.fullname" .)) .Values.storage.pvc.existingClaim }}
+{{ include "facematch.secretVolume" . }}
+{{- end -}}
+
+{{- define "facematch.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: photos
+  mountPath: /data/storage
+- name: secrets
+  mountPath: /run/secrets/facematch
+  readOnly: true
+{{- end -}}
+
+{{/* Egress both workloads need: DNS, PostgreSQL and Redis, nothing else. */}}
+{{- define "facematch.egress" -}}
+- ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+- ports:
+    {{- range .Values.networkPolicy.egressPorts }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+{{- end -}}
+
+
+{{/* Justified checkov skips for pods running our own images. */}}
+{{- define "facematch.imageSkips" -}}
+checkov.io/skip1: CKV_K8S_43=Images are pinned by immutable tags set by skaffold or CI.
+checkov.io/skip2: CKV_K8S_15=Tags are immutable, so IfNotPresent is safe and avoids a pull per pod.
+{{- end -}}

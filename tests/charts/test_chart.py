@@ -1,0 +1,269 @@
+"""The chart, checked offline: Helm's own engine renders it, kubernetes-validate,
+the KEDA CRD schemas and checkov judge the output. No API server is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from api.queue import LONGEST_JOB_SECONDS, QUEUE_NAMES
+from tests.helpers import SHARED
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "facematch"
+KUBERNETES_VERSION = "1.33.0"
+CHECKOV = "checkov==3.3.30"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "keda": {"worker": {"autoscaling": {"keda": {"enabled": True, "redisAddress": "redis:6379"}}}},
+    "dev-datastores": {
+        "redis": {"enabled": True},
+        "postgresql": {"enabled": True},
+        "secrets": {"create": True},
+        "api": {"ingress": {"enabled": True, "tls": {"enabled": True}}},
+    },
+    "fixed-replicas": {
+        "api": {"autoscaling": {"enabled": False}, "replicaCount": 3},
+        "worker": {"autoscaling": {"enabled": False}},
+        "storage": {"pvc": {"existingClaim": "shared-photos"}},
+    },
+}
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    with helm.Chart.load(str(CHART)) as chart:
+        manifests = chart.render(values, name="fm", namespace="facematch")
+    return [
+        doc
+        for name, text in manifests.items()
+        if name.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+@pytest.fixture(scope="module", params=list(PROFILES))
+def profile(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    return request.param, render(PROFILES[request.param])
+
+
+def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj["spec"]
+    pod = spec if obj["kind"] == "Pod" else spec["template"]["spec"]
+    return pod.get("initContainers", []) + pod["containers"]
+
+
+def test_every_object_passes_strict_kubernetes_validation(profile) -> None:  # type: ignore[no-untyped-def]
+    _, objects = profile
+    crds = {"ScaledObject", "TriggerAuthentication"}
+    for obj in objects:
+        if obj["kind"] not in crds:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_keda_objects_match_the_crd_schema(profile) -> None:  # type: ignore[no-untyped-def]
+    name, objects = profile
+    scaled = of_kind(objects, "ScaledObject")
+    assert bool(scaled) == (name == "keda")
+    if not scaled:
+        return
+    crd_path = SHARED / "schemas" / "keda.sh_scaledobjects.yaml"
+    if not crd_path.exists():
+        pytest.skip(f"KEDA schemas not found at {crd_path}")
+    schema = yaml.safe_load(crd_path.read_text())["spec"]["versions"][0]["schema"][
+        "openAPIV3Schema"
+    ]
+    for obj in scaled:
+        jsonschema.validate(obj, schema)
+        lists = {t["metadata"]["listName"] for t in obj["spec"]["triggers"]}
+        assert lists <= {f"rq:queue:{q}" for q in QUEUE_NAMES}
+    assert not of_kind(objects, "HorizontalPodAutoscaler") or all(
+        h["spec"]["scaleTargetRef"]["name"].endswith("-api")
+        for h in of_kind(objects, "HorizontalPodAutoscaler")
+    )
+
+
+def test_every_container_has_requests_limits_and_a_hardened_context(profile) -> None:  # type: ignore[no-untyped-def]
+    _, objects = profile
+    for obj in objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "Pod"):
+            continue
+        pod = obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in containers(obj):
+            assert set(container["resources"]) == {"requests", "limits"}, obj["metadata"]["name"]
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+
+
+def test_deployments_omit_replicas_when_autoscaling(profile) -> None:  # type: ignore[no-untyped-def]
+    name, objects = profile
+    for deployment in of_kind(objects, "Deployment"):
+        component = deployment["metadata"]["labels"].get("app.kubernetes.io/component")
+        if component in ("api", "worker"):
+            assert ("replicas" in deployment["spec"]) == (name == "fixed-replicas")
+
+
+def test_workers_outlive_their_longest_job_and_need_no_http() -> None:
+    objects = render({})
+    workers = [
+        d
+        for d in of_kind(objects, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    ]
+    assert {w["metadata"]["labels"]["facematch.io/pool"] for w in workers} == {
+        "interactive",
+        "bulk",
+    }
+    for worker in workers:
+        pod = worker["spec"]["template"]["spec"]
+        assert pod["terminationGracePeriodSeconds"] > LONGEST_JOB_SECONDS
+        (container,) = pod["containers"]
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            assert "exec" in container[probe] and "httpGet" not in container[probe]
+        assert "ports" not in container
+    interactive = next(
+        w for w in workers if w["metadata"]["labels"]["facematch.io/pool"] == "interactive"
+    )
+    assert interactive["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "--queues",
+        "selfies",
+    ]
+
+
+def test_secrets_are_referenced_by_name_and_mounted_as_files() -> None:
+    objects = render({})
+    assert of_kind(objects, "Secret") == []
+    api = next(
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "fm-facematch-api"
+    )
+    volumes = {v["name"]: v for v in api["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "facematch"
+    env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["FACEMATCH_SECRETS_DIR"]["value"] == "/run/secrets/facematch"
+    assert not any("valueFrom" in e for e in env.values())
+
+
+def test_migrations_run_as_a_pre_install_hook() -> None:
+    (job,) = of_kind(render({}), "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
+
+
+def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(render({}), "NetworkPolicy")}
+    worker = policies["fm-facematch-worker"]
+    assert worker["ingress"] == []
+    api = policies["fm-facematch-api"]
+    assert [rule["ports"] for rule in api["ingress"]] == [[{"port": 8000, "protocol": "TCP"}]]
+    egress_ports = {p["port"] for rule in worker["egress"] for p in rule["ports"]}
+    assert egress_ports == {53, 5432, 6379}
+
+
+def test_unknown_values_are_refused_by_the_schema() -> None:
+    with pytest.raises(helm.HelmError):
+        render({"worker": {"replicas": 3}})
+    with pytest.raises(helm.HelmError):
+        render(
+            {
+                "worker": {
+                    "pools": [
+                        {
+                            "name": "x",
+                            "queues": ["nope"],
+                            "replicaCount": 1,
+                            "autoscaling": {"minReplicas": 1, "maxReplicas": 2},
+                        }
+                    ]
+                }
+            }
+        )
+
+
+def test_helm_lint_strict_passes() -> None:
+    report = helm.lint(str(CHART), strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] > 1] == []
+
+
+def _uv() -> str | None:
+    return os.environ.get("UV") or shutil.which("uv")
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_checkov_finds_no_failed_check(name: str, tmp_path: Path) -> None:
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is needed to run checkov in its own environment")
+    for i, obj in enumerate(render(PROFILES[name])):
+        (tmp_path / f"{i:02d}-{obj['kind']}.yaml").write_text(yaml.safe_dump(obj))
+    result = subprocess.run(
+        [uv, "tool", "run", "--from", CHECKOV, "checkov", "-d", str(tmp_path),
+         "--framework", "kubernetes", "--output", "json", "--skip-download"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert summary["failed"] == 0, failed
+    assert summary["passed"] > 100
+    for skipped in report["results"]["skipped_checks"]:
+        assert skipped["check_result"].get("suppress_comment"), skipped["check_id"]
+
+
+def test_skaffold_config_matches_its_schema() -> None:
+    schema_path = SHARED / "schemas" / "skaffold-v4beta14.json"
+    if not schema_path.exists():
+        pytest.skip(f"the skaffold schema is not at {schema_path}")
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    assert config["apiVersion"] == "skaffold/v4beta14"
+    validator = jsonschema.Draft7Validator(json.loads(schema_path.read_text()))
+    errors = list(validator.iter_errors(config))
+    assert errors == [], [e.message for e in errors]
+    assert [a["image"] for a in config["build"]["artifacts"]] == ["api", "worker"]
+    templates = config["deploy"]["helm"]["releases"][0]["setValueTemplates"]
+    assert templates["api.image.tag"] == "{{.IMAGE_TAG_api}}"
+    for artifact in config["build"]["artifacts"]:
+        assert (ROOT / artifact["docker"]["dockerfile"]).is_file()
+
+
+def test_image_requirements_match_the_lock_and_the_api_has_no_face_library() -> None:
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is needed to export the lock")
+    for path, extra in (
+        ("api/requirements.txt", []),
+        ("workers/requirements.txt", ["--extra", "worker"]),
+    ):
+        exported = subprocess.run(
+            [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project",
+             "--no-header", *extra],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        ).stdout  # fmt: skip
+        assert (ROOT / path).read_text() == exported, f"{path} is stale: run `make requirements`"
+    api_packages = [
+        line.split("==")[0].lower()
+        for line in (ROOT / "api/requirements.txt").read_text().splitlines()
+        if line and not line.startswith(" ")
+    ]
+    assert not {"dlib", "dlib-bin", "face-recognition", "opencv-python-headless"} & set(
+        api_packages
+    )
