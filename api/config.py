@@ -36,7 +36,17 @@ class Settings(BaseSettings):
     ARGON2_MEMORY_KIB: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
 
+    # Where photos live: a local (or shared ReadWriteMany) folder, or an S3-compatible bucket.
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
     STORAGE_ROOT: Path | None = None
+    S3_BUCKET: str = ""
+    S3_PREFIX: str = ""
+    # For MinIO, Ceph, R2 and the like; empty means AWS.
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+    # Empty means boto3's own chain (IRSA, instance profile, AWS_* variables).
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
 
     # Euclidean distance between 128-d dlib encodings; lower is stricter.
     MATCH_TOLERANCE: float = Field(default=0.55, gt=0, le=1)
@@ -67,6 +77,8 @@ class Settings(BaseSettings):
             self.SECRET_KEY = _local_secret(self.DATA_DIR)
         if len(self.SECRET_KEY) < 32:
             raise ValueError("FACEMATCH_SECRET_KEY must be at least 32 characters")
+        if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
+            raise ValueError("FACEMATCH_S3_BUCKET is required with the s3 storage backend")
         if self.MODE != "local" and not (self.DATABASE_URL and self.REDIS_URL):
             raise ValueError(
                 "FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode"

@@ -1,11 +1,13 @@
-"""Where image bytes live. Locally a directory; the interface is all callers see."""
+"""Where image bytes live: a directory (local mode, or a ReadWriteMany volume) or an
+S3-compatible bucket. The interface is all callers see."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from api.config import settings
 
@@ -51,5 +53,64 @@ class LocalStorage:
         return self._path(key).is_file()
 
 
+class S3Storage:
+    """Objects in an S3-compatible bucket. A put is atomic on S3: readers see all or nothing."""
+
+    def __init__(self, bucket: str, *, prefix: str = "", client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client or _s3_client()
+
+    def _key(self, key: str) -> str:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad storage key: {key!r}")
+        return self.prefix + key
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from None
+            raise
+        return bytes(response["Body"].read())
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
+            raise
+        return True
+
+
+@cache
+def _s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.S3_ENDPOINT_URL,
+        region_name=settings.S3_REGION,
+        aws_access_key_id=settings.S3_ACCESS_KEY_ID,
+        aws_secret_access_key=settings.S3_SECRET_ACCESS_KEY,
+        config=Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 3}),
+    )
+
+
 def get_storage() -> Storage:
+    if settings.STORAGE_BACKEND == "s3":
+        return S3Storage(settings.S3_BUCKET, prefix=settings.S3_PREFIX)
     return LocalStorage(settings.storage_root)

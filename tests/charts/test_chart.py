@@ -33,6 +33,17 @@ PROFILES: dict[str, dict[str, Any]] = {
         "secrets": {"create": True},
         "api": {"ingress": {"enabled": True, "tls": {"enabled": True}}},
     },
+    "external-s3": {
+        "storage": {
+            "backend": "s3",
+            "s3": {
+                "bucket": "photos",
+                "endpointUrl": "https://s3.example.com",
+                "credentialsFromSecret": True,
+            },
+        },
+        "worker": {"autoscaling": {"keda": {"enabled": True, "redisAddress": "redis.db:6379"}}},
+    },
     "fixed-replicas": {
         "api": {"autoscaling": {"enabled": False}, "replicaCount": 3},
         "worker": {"autoscaling": {"enabled": False}},
@@ -79,7 +90,7 @@ def test_every_object_passes_strict_kubernetes_validation(profile) -> None:  # t
 def test_keda_objects_match_the_crd_schema(profile) -> None:  # type: ignore[no-untyped-def]
     name, objects = profile
     scaled = of_kind(objects, "ScaledObject")
-    assert bool(scaled) == (name == "keda")
+    assert bool(scaled) == (name in ("keda", "external-s3"))
     if not scaled:
         return
     crd_path = SHARED / "schemas" / "keda.sh_scaledobjects.yaml"
@@ -267,3 +278,23 @@ def test_image_requirements_match_the_lock_and_the_api_has_no_face_library() -> 
     assert not {"dlib", "dlib-bin", "face-recognition", "opencv-python-headless"} & set(
         api_packages
     )
+
+
+def test_s3_storage_replaces_the_volume_and_opens_egress_to_the_store() -> None:
+    objects = render(PROFILES["external-s3"])
+    assert of_kind(objects, "PersistentVolumeClaim") == []
+    (config,) = of_kind(objects, "ConfigMap")
+    assert config["data"]["FACEMATCH_STORAGE_BACKEND"] == "s3"
+    assert config["data"]["FACEMATCH_S3_BUCKET"] == "photos"
+    worker = next(d for d in of_kind(objects, "Deployment") if "worker" in d["metadata"]["name"])
+    volumes = {v["name"]: v for v in worker["spec"]["template"]["spec"]["volumes"]}
+    assert "photos" not in volumes
+    paths = {i["path"] for i in volumes["secrets"]["secret"]["items"]}
+    assert "FACEMATCH_S3_SECRET_ACCESS_KEY" in paths
+    policy = next(
+        p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-worker")
+    )
+    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert 443 in ports
+    with pytest.raises(helm.HelmError):
+        render({"storage": {"backend": "s3"}})  # a bucket is required

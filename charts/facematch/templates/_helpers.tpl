@@ -75,23 +75,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       - {key: database-url, path: FACEMATCH_DATABASE_URL}
       - {key: redis-url, path: FACEMATCH_REDIS_URL}
       - {key: secret-key, path: FACEMATCH_SECRET_KEY}
+      {{- if and (eq .Values.storage.backend "s3") .Values.storage.s3.credentialsFromSecret }}
+      - {key: s3-access-key-id, path: FACEMATCH_S3_ACCESS_KEY_ID}
+      - {key: s3-secret-access-key, path: FACEMATCH_S3_SECRET_ACCESS_KEY}
+      {{- end }}
 {{- end -}}
 
 {{/* Volumes every facematch pod mounts: tmp (the root filesystem is read-only) and photos. */}}
 {{- define "facematch.volumes" -}}
 - name: tmp
   emptyDir: {}
+{{- if eq .Values.storage.backend "pvc" }}
 - name: photos
   persistentVolumeClaim:
     claimName: {{ default (printf "%s-photos" (include "facematch.fullname" .)) .Values.storage.pvc.existingClaim }}
+{{- end }}
 {{ include "facematch.secretVolume" . }}
 {{- end -}}
 
 {{- define "facematch.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- if eq .Values.storage.backend "pvc" }}
 - name: photos
   mountPath: /data/storage
+{{- end }}
 - name: secrets
   mountPath: /run/secrets/facematch
   readOnly: true
@@ -105,6 +113,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - ports:
     {{- range .Values.networkPolicy.egressPorts }}
     - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+    {{- if eq .Values.storage.backend "s3" }}
+    {{- range .Values.storage.s3.egressPorts }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
     {{- end }}
 {{- end -}}
 
