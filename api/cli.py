@@ -136,5 +136,28 @@ def reconcile() -> None:
     typer.echo("reconciled")
 
 
+cluster_app = typer.Typer(help="Look at a facematch deployment in Kubernetes.")
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("status")
+def cluster_status(
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "facematch",
+    context: Annotated[str | None, typer.Option(help="kubeconfig context")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis for queue depths")] = None,
+) -> None:
+    """Worker pods, HPA or KEDA state, and queue depths."""
+    from redis import Redis
+
+    from api import cluster
+    from api.queue import JobQueue
+
+    cluster.load_client_config(context)
+    status = cluster.collect(namespace)
+    if redis_url:
+        status.queues = JobQueue(Redis.from_url(redis_url, socket_connect_timeout=2)).depths()
+    typer.echo(cluster.render(status))
+
+
 if __name__ == "__main__":
     app()
