@@ -33,13 +33,13 @@ test: $(VENV_STAMP)  ## Run the whole test suite against embedded Postgres and V
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 lint: $(VENV_STAMP)  ## ruff and mypy
-	$(UV) run --frozen ruff check api workers tests loadtest
-	$(UV) run --frozen ruff format --check api workers tests loadtest
+	$(UV) run --frozen ruff check api workers tests loadtest k8s
+	$(UV) run --frozen ruff format --check api workers tests loadtest k8s
 	$(UV) run --frozen mypy api workers
 
 format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
-	$(UV) run --frozen ruff check --fix api workers tests loadtest
-	$(UV) run --frozen ruff format api workers tests loadtest
+	$(UV) run --frozen ruff check --fix api workers tests loadtest k8s
+	$(UV) run --frozen ruff format api workers tests loadtest k8s
 
 bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
