@@ -1,5 +1,7 @@
 """Jobs run for real with RQ's SimpleWorker against the embedded services."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from redis import Redis
@@ -33,6 +35,16 @@ def add_attendee(session: Session, event: Event) -> Attendee:
     session.add(attendee)
     session.commit()
     return attendee
+
+
+def obama_matched_in_two_people(session: Session) -> tuple[Event, Photo, Attendee]:
+    """An indexed two_people.jpg and an attendee whose obama selfie matched it."""
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    tasks.index_photo(str(photo.id))
+    attendee = add_attendee(session, event)
+    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+    return event, photo, attendee
 
 
 def add_selfie(session: Session, attendee: Attendee, data: bytes) -> Selfie:
@@ -71,9 +83,9 @@ def test_a_job_for_a_deleted_photo_raises_a_named_error(session: Session) -> Non
 
 @pytest.mark.faces
 def test_reindexing_after_a_killed_worker_replaces_faces_without_duplicates(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
-    redis: Redis,  # type: ignore[no-untyped-def]
+    redis: Redis,
 ) -> None:
     event = create_event(session, owner=create_user(session))
     photo = add_photo(session, event, face_photo(TWO_PEOPLE))
@@ -93,9 +105,9 @@ def test_reindexing_after_a_killed_worker_replaces_faces_without_duplicates(
 
 @pytest.mark.faces
 def test_selfie_then_photo_matches_in_either_order(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
-    redis: Redis,  # type: ignore[no-untyped-def]
+    redis: Redis,
 ) -> None:
     event = create_event(session, owner=create_user(session))
     early = add_photo(session, event, face_photo(TWO_PEOPLE))
@@ -114,15 +126,11 @@ def test_selfie_then_photo_matches_in_either_order(
 
 @pytest.mark.faces
 def test_rematch_follows_the_tolerance_without_redetecting(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
-    redis: Redis,  # type: ignore[no-untyped-def]
+    redis: Redis,
 ) -> None:
-    event = create_event(session, owner=create_user(session))
-    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
-    tasks.index_photo(str(photo.id))
-    attendee = add_attendee(session, event)
-    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+    event, _, _ = obama_matched_in_two_people(session)
     assert len(session.exec(select(Match)).all()) == 1
     faces_before = [f.id for f in session.exec(select(Face)).all()]
 
@@ -139,9 +147,9 @@ def test_rematch_follows_the_tolerance_without_redetecting(
 
 @pytest.mark.faces
 def test_a_two_face_selfie_is_rejected_through_the_queue(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
-    redis: Redis,  # type: ignore[no-untyped-def]
+    redis: Redis,
 ) -> None:
     from api import queue
 
@@ -156,9 +164,9 @@ def test_a_two_face_selfie_is_rejected_through_the_queue(
 
 @pytest.mark.faces
 def test_not_me_removes_the_match_for_good_even_through_a_rematch(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
-    redis: Redis,  # type: ignore[no-untyped-def]
+    redis: Redis,
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -166,11 +174,7 @@ def test_not_me_removes_the_match_for_good_even_through_a_rematch(
     from api.main import create_app
     from api.models import MatchRejection, Role
 
-    event = create_event(session, owner=create_user(session))
-    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
-    tasks.index_photo(str(photo.id))
-    attendee = add_attendee(session, event)
-    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+    event, photo, attendee = obama_matched_in_two_people(session)
     token = create_access_token(TokenClaims(attendee.user_id, Role.attendee, attendee.id))
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(run_reconciler=False)) as client:
@@ -189,10 +193,10 @@ def test_not_me_removes_the_match_for_good_even_through_a_rematch(
 
 @pytest.mark.faces
 def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
-    faces_dir,
+    faces_dir: Path,
     session: Session,
     redis: Redis,
-    monkeypatch,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from api.config import settings
 
