@@ -153,3 +153,10 @@ def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3)
     session.add(match)
     session.commit()
     return match
+
+
+def upload_selfie(client: TestClient, headers: dict[str, str], data: bytes | None = None):  # type: ignore[no-untyped-def]
+    """POST /api/upload-selfie; the response, whatever its status."""
+    return client.post(
+        "/api/upload-selfie", files={"file": ("me.jpg", data or image_bytes())}, headers=headers
+    )

@@ -10,9 +10,9 @@ from tests.helpers import (
     create_match,
     create_photo,
     create_user,
-    image_bytes,
     register_attendee,
     token_headers,
+    upload_selfie,
 )
 
 
@@ -81,9 +81,7 @@ def test_selfie_upload_is_accepted_at_once_and_queued(
 ) -> None:
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
-    response = client.post(
-        "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=attendee["headers"]
-    )
+    response = upload_selfie(client, attendee["headers"])
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending"
@@ -98,9 +96,7 @@ def test_a_selfie_that_is_not_an_image_is_422_and_not_stored(
 ) -> None:
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
-    response = client.post(
-        "/api/upload-selfie", files={"file": ("me.jpg", b"%PDF-1.4")}, headers=attendee["headers"]
-    )
+    response = upload_selfie(client, attendee["headers"], b"%PDF-1.4")
     assert response.status_code == 422
     assert response.json()["code"] == "not_an_image"
     assert session.exec(select(Selfie)).all() == []
@@ -111,15 +107,8 @@ def test_at_most_three_selfies_are_active(client: TestClient, session: Session) 
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
     for _ in range(settings.MAX_SELFIES_PER_ATTENDEE):
-        ok = client.post(
-            "/api/upload-selfie",
-            files={"file": ("me.jpg", image_bytes())},
-            headers=attendee["headers"],
-        )
-        assert ok.status_code == 202
-    response = client.post(
-        "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=attendee["headers"]
-    )
+        assert upload_selfie(client, attendee["headers"]).status_code == 202
+    response = upload_selfie(client, attendee["headers"])
     assert response.status_code == 409
     assert response.json()["code"] == "selfie_limit"
 
@@ -129,9 +118,7 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
     headers = token_headers(client, "p@example.com")
     assert client.get("/api/me/selfie", headers=headers).status_code == 403
     assert client.get("/api/me/photos", headers=headers).status_code == 403
-    response = client.post(
-        "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=headers
-    )
+    response = upload_selfie(client, headers)
     assert response.status_code == 403
 
 
@@ -144,9 +131,7 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
 
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
-    uploaded = client.post(
-        "/api/upload-selfie", files={"file": ("me.jpg", image_bytes())}, headers=attendee["headers"]
-    ).json()
+    uploaded = upload_selfie(client, attendee["headers"]).json()
     key = session.get(Selfie, uploaded["selfie_id"]).storage_key
     assert get_storage().exists(key)
     photo = create_photo(session, event=event, status="indexed")
