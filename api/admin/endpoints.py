@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
-from api.admin.schemas import QueueStats
+from api.admin import service
+from api.admin.schemas import QueueStats, Throughput
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
 from api.deps import QueueDep, RequireAdmin, SessionDep
-from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
+from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import RematchAccepted
 
@@ -45,6 +47,18 @@ def read_queue_stats(_: RequireAdmin, jobs: QueueDep) -> QueueStats:
     return QueueStats(
         queues=jobs.depths(), workers=Worker.count(connection=jobs.connection), failed=failed
     )
+
+
+@router.get("/throughput", responses=responses(*_AUTH, BadRequest))
+def read_throughput(
+    session: SessionDep,
+    _: RequireAdmin,
+    since: Annotated[
+        datetime | None, Query(description="start of the window; the last 15 minutes if omitted")
+    ] = None,
+) -> Throughput:
+    """Photos indexed and selfie latency percentiles since a moment."""
+    return service.throughput(session, since)
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

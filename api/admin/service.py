@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from api.admin import repository
+from api.admin.schemas import Throughput
+from api.errors import BadRequest
+from api.models import utcnow
+
+DEFAULT_WINDOW = timedelta(minutes=15)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def throughput(session: Session, since: datetime | None) -> Throughput:
+    now = utcnow()
+    since = since or now - DEFAULT_WINDOW
+    if since.tzinfo is None:
+        raise BadRequest("since needs a timezone, e.g. 2026-11-22T10:00:00Z")
+    seconds = max((now - since).total_seconds(), 1e-3)
+    row = repository.throughput(session, since)
+    return Throughput(
+        since=since,
+        seconds=round(seconds, 3),
+        photos_indexed=row["photos_indexed"],
+        photos_indexed_per_second=round(row["photos_indexed"] / seconds, 3),
+        photos_failed=row["photos_failed"],
+        photos_waiting=row["photos_waiting"],
+        faces_found=row["faces_found"],
+        selfies_done=row["selfies_done"],
+        selfies_waiting=row["selfies_waiting"],
+        selfie_p50_ms=_ms(row["selfie_p50_s"]),
+        selfie_p95_ms=_ms(row["selfie_p95_s"]),
+        selfie_max_ms=_ms(row["selfie_max_s"]),
+    )

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tests.helpers import create_event, create_photo, create_user, token_headers
+
+
+def _selfie(session: Session, event, *, status: str, seconds: float, minutes_ago: float = 1):  # type: ignore[no-untyped-def]
+    from api.models import Attendee, Selfie, SelfieStatus, utcnow
+
+    created = utcnow() - timedelta(minutes=minutes_ago)
+    user = create_user(session, role="attendee")
+    attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=created,
+                        consent_policy_version="test")  # fmt: skip
+    session.add(attendee)
+    session.flush()
+    session.add(
+        Selfie(
+            attendee_id=attendee.id,
+            event_id=event.id,
+            status=SelfieStatus(status),
+            created_at=created,
+            updated_at=created + timedelta(seconds=seconds),
+        )
+    )
+    session.commit()
+
+
+def test_throughput_reports_selfie_latency_and_indexing_rate(
+    client: TestClient, session: Session
+) -> None:
+    from api.models import PhotoStatus, utcnow
+
+    admin = create_user(session, email="admin@example.com", role="admin")
+    event = create_event(session, owner=admin)
+    for seconds in (1.0, 2.0, 3.0, 4.0):
+        _selfie(session, event, status="valid", seconds=seconds)
+    _selfie(session, event, status="rejected", seconds=5.0)
+    _selfie(session, event, status="pending", seconds=0)
+    _selfie(session, event, status="valid", seconds=60, minutes_ago=120)  # before the window
+    for _ in range(3):
+        create_photo(session, event=event, status=PhotoStatus.indexed, indexed_at=utcnow())
+    create_photo(session, event=event, status=PhotoStatus.pending)
+
+    since = (utcnow() - timedelta(minutes=10)).isoformat()
+    response = client.get(
+        "/api/admin/throughput", params={"since": since}, headers=token_headers(client, admin.email)
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["selfies_done"] == 5
+    assert body["selfies_waiting"] == 1
+    assert body["selfie_p50_ms"] == 3000.0
+    assert body["selfie_max_ms"] == 5000.0
+    assert 4000.0 < body["selfie_p95_ms"] < 5000.0
+    assert body["photos_indexed"] == 3
+    assert body["photos_waiting"] == 1
+    assert 0 < body["photos_indexed_per_second"] <= 3 / 600 + 1e-3
+
+
+def test_throughput_is_for_admins_and_wants_an_aware_time(
+    client: TestClient, session: Session
+) -> None:
+    create_user(session, email="admin@example.com", role="admin")
+    photographer = create_user(session)
+    admin = token_headers(client, "admin@example.com")
+
+    naive = client.get(
+        "/api/admin/throughput", params={"since": "2026-01-01T00:00:00"}, headers=admin
+    )
+    forbidden = client.get(
+        "/api/admin/throughput", headers=token_headers(client, photographer.email)
+    )
+
+    assert naive.status_code == 400
+    assert naive.json()["error"] == "BadRequest"
+    assert forbidden.status_code == 403
