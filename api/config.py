@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # OWASP's argon2id floor: 19 MiB memory, 2 iterations, 1 lane.
     ARGON2_MEMORY_KIB: int = 19 * 1024
     ARGON2_TIME_COST: int = 2
+    # Requests inside the app at once per API process; keep it under the DB pool (40) and
+    # anyio's 40 threads (api/concurrency.py says why). Others wait, then get a 503.
+    API_MAX_CONCURRENT_REQUESTS: int = Field(default=24, ge=1, le=39)
+    API_QUEUE_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # Hashes running at once per API process: each holds ARGON2_MEMORY_KIB and a core.
+    PASSWORD_HASH_CONCURRENCY: int = Field(default=4, ge=1)
 
     # Where photos live: a local (or shared ReadWriteMany) folder, or an S3-compatible bucket.
     STORAGE_BACKEND: Literal["local", "s3"] = "local"
@@ -54,6 +60,8 @@ class Settings(BaseSettings):
     MATCH_MARGIN: float = Field(default=0.03, ge=0, le=0.5)
     # HOG on the CPU is the default; CNN finds more profile faces at many times the cost.
     DETECTOR: Literal["hog", "cnn"] = "hog"
+    # Encoder passes per selfie, averaged; each adds ~200 ms to the verdict (loadtest/README.md).
+    SELFIE_JITTERS: int = Field(default=1, ge=1, le=20)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
     MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
     MAX_IMAGE_PIXELS: int = 120_000_000
@@ -65,6 +73,12 @@ class Settings(BaseSettings):
     RECONCILE_STALE_SECONDS: int = 600
     RECONCILE_INTERVAL_SECONDS: int = 60
     MAX_JOB_ATTEMPTS: int = 3
+
+    # uvicorn processes `facematch dev` runs; one process is one core at most (the GIL).
+    # In the cluster the API scales by pods instead.
+    API_PROCESSES: int = Field(default=2, ge=1)
+    # `facematch dev` runs workers at this niceness so the API keeps its share of a shared CPU.
+    WORKER_NICE: int = Field(default=10, ge=0, le=19)
 
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None

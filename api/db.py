@@ -49,8 +49,10 @@ def get_engine() -> Engine:
     return create_engine(
         sqlalchemy_url(settings.database_url),
         pool_pre_ping=True,
+        # 10 + 30 = anyio's 40 threads that run sync endpoints: a request never waits
+        # for a connection only because the pool is smaller than the thread pool.
         pool_size=10,
-        max_overflow=20,
+        max_overflow=30,
         pool_timeout=5,
         connect_args={"application_name": _process_role, "connect_timeout": 3},
     )

@@ -26,6 +26,9 @@ console = Console()
 RESTART_WINDOW_SECONDS = 60
 """A child that dies more than MAX_RESTARTS times in this window is not restarted."""
 MAX_RESTARTS = 5
+KEEP_ALIVE_SECONDS = 65
+"""Longer than clients' and load balancers' idle timeouts (60 s is common): a server that
+closes first races the client's next request on that connection (a reset, seen in Locust)."""
 SHUTDOWN_GRACE_SECONDS = 30
 """How long workers get to finish their current job on Ctrl-C."""
 
@@ -35,14 +38,20 @@ class Child:
     name: str
     argv: list[str]
     env: dict[str, str]
+    nice: int = 0
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
         # Own process group: Ctrl-C reaches the supervisor, which stops children in order.
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=self._prepare
         )
+
+    def _prepare(self) -> None:
+        die_with_parent()
+        if self.nice:
+            os.nice(self.nice)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -104,6 +113,8 @@ def run(*, host: str, port: int, workers: int) -> None:
         env["FACEMATCH_REDIS_URL"] = settings.REDIS_URL or services.redis_url
     env["FACEMATCH_DATA_DIR"] = str(data_dir)
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
+    # As in the API image: with one malloc arena per thread, argon2's 19 MiB blocks pile up.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ.update(env)
 
     children: list[Child] = []
@@ -122,13 +133,18 @@ def run(*, host: str, port: int, workers: int) -> None:
                     host,
                     "--port",
                     str(port),
+                    "--workers",
+                    str(settings.API_PROCESSES),
+                    "--timeout-keep-alive",
+                    str(KEEP_ALIVE_SECONDS),
                     "--no-access-log",
                 ],
                 env,
             )
         )
         children += [
-            Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env) for i in range(workers)
+            Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env, settings.WORKER_NICE)
+            for i in range(workers)
         ]
         for child in children:
             child.start()

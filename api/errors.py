@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -137,5 +138,6 @@ def install_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
-    for exc_type in (OperationalError, RedisConnectionError, RedisTimeoutError):
+    # A pool that stays exhausted for pool_timeout is overload: retry later, not a bug.
+    for exc_type in (OperationalError, PoolTimeoutError, RedisConnectionError, RedisTimeoutError):
         app.add_exception_handler(exc_type, _unavailable)

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
+from api.concurrency import ConcurrencyLimit
 from api.config import settings
 from api.db import get_engine, session_scope
 from api.errors import install_handlers
@@ -68,6 +69,11 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
     )
     app.state.run_reconciler = run_reconciler
     install_handlers(app)
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=settings.API_MAX_CONCURRENT_REQUESTS,
+        queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
+    )
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,13 +32,19 @@ def _hasher() -> PasswordHash:
     )
 
 
+_hash_slots = threading.BoundedSemaphore(settings.PASSWORD_HASH_CONCURRENCY)
+"""Bounds the memory and cores that a burst of logins and registrations can take."""
+
+
 def hash_password(password: str) -> str:
     """Blocks for tens of milliseconds by design: call it from a worker thread, never the loop."""
-    return _hasher().hash(password)
+    with _hash_slots:
+        return _hasher().hash(password)
 
 
 def verify_password(password: str, hashed: str) -> bool:
-    return _hasher().verify(password, hashed)
+    with _hash_slots:
+        return _hasher().verify(password, hashed)
 
 
 @cache
