@@ -164,7 +164,7 @@ def validate_selfie(selfie_id: str) -> dict[str, Any]:
     if data is None:
         verdict = faces.SelfieVerdict("unreadable_image", "the uploaded file is missing")
     else:
-        verdict = faces.judge_selfie(data)
+        verdict = faces.judge_selfie(data, jitters=settings.SELFIE_JITTERS)
     return _finish_selfie(sid, verdict)
 
 

@@ -48,3 +48,34 @@ def test_the_liveness_probe_reads_the_heartbeat_age(tmp_path: Path) -> None:
     old = heartbeat.stat().st_mtime - 120
     os.utime(heartbeat, (old, old))
     assert probe() == 1
+
+
+WARM_UP_PROBE = """
+import sys
+from workers.main import warm_up
+from api.db import get_engine
+before = {m for m in sys.modules if m.startswith(("psycopg", "PIL.JpegImagePlugin"))}
+warm_up()
+after = {m for m in sys.modules if m.startswith(("psycopg", "PIL.JpegImagePlugin"))}
+pool = get_engine().pool
+print(len(before), len(after) > len(before), pool.checkedin(), pool.checkedout())
+"""
+
+
+def test_warm_up_imports_what_jobs_need_and_leaves_no_connection_to_fork(services: Path) -> None:
+    env = dict(os.environ, FACEMATCH_DATA_DIR=str(services))
+    result = subprocess.run([sys.executable, "-c", WARM_UP_PROBE], capture_output=True,
+                            text=True, timeout=120, env=env)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    before, grew, idle, busy = result.stdout.split()
+    assert (before, grew, idle, busy) == ("0", "True", "0", "0")
+
+
+def test_warm_up_survives_a_database_that_is_not_up_yet() -> None:
+    env = dict(os.environ, FACEMATCH_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    result = subprocess.run([sys.executable, "-c", WARM_UP_PROBE], capture_output=True,
+                            text=True, timeout=120, env=env)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "database not reachable while warming up" in result.stderr
