@@ -5,6 +5,11 @@ SHELL := /bin/bash
 PORT ?= 8000
 WORKERS ?= 2
 RUNS ?= 20
+USERS ?= 300
+SPAWN ?= 10
+DURATION ?= 5m
+PHOTOS ?= 1000
+TARGET ?=
 BIG ?= 3
 PYTEST_ARGS ?=
 
@@ -12,7 +17,7 @@ PYTEST_ARGS ?=
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
 
-.PHONY: help install dev test lint format bench requirements images clean
+.PHONY: help install dev test lint format bench loadtest requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +48,11 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 
 bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
-	$(UV) run --frozen python loadtest/bench.py --runs $(RUNS) --workers $(WORKERS)
+	$(UV) run --frozen python -m loadtest.bench --runs $(RUNS) --workers $(WORKERS)
+
+loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url
+	$(UV) run --frozen python -m loadtest.run --users $(USERS) --spawn-rate $(SPAWN) \
+		--duration $(DURATION) --workers $(WORKERS) --photos $(PHOTOS) $(if $(TARGET),--target $(TARGET))
 
 requirements: $(VENV_STAMP)  ## Re-export the images' pinned requirements from uv.lock
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header -q -o api/requirements.txt
@@ -54,6 +63,9 @@ images: requirements  ## Build the api and worker images with podman (wheels fet
 		-r api/requirements.txt -r workers/requirements.txt
 	podman build -f api/Containerfile -t localhost/facematch-api:dev $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 	podman build -f workers/Containerfile -t localhost/facematch-worker:dev $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
+
+cluster-smoke: $(VENV_STAMP)  ## Chart Deployments in podman under their limits, driven end to end (root, minutes)
+	$(UV) run --frozen python -m k8s.smoke
 
 clean:  ## Remove the environment and local data
 	rm -rf .venv .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""A throwaway local stack for benchmarks and load tests.
+
+`facematch dev` with its own data folder, port and admin, so it never touches
+a `make dev` stack; stopped and deleted on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Stack:
+    base: str
+    admin_email: str
+    admin_password: str
+    pid: int
+    """The supervisor's pid: API and workers are its children."""
+    data_dir: Path
+    """Holds `postgres.url` and `valkey.url` of the embedded servers."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"the stack did not become ready at {url}")
+
+
+@contextmanager
+def local_stack(workers: int, *, quiet: bool = True) -> Iterator[Stack]:
+    data_dir = Path(tempfile.mkdtemp(prefix="facematch-bench-"))
+    port = free_port()
+    email, password = "bench-admin@example.com", secrets.token_urlsafe(16)
+    env = dict(
+        os.environ,
+        FACEMATCH_DATA_DIR=str(data_dir),
+        FACEMATCH_ADMIN_EMAIL=email,
+        FACEMATCH_ADMIN_PASSWORD=password,
+        PORT=str(port),
+        WORKERS=str(workers),
+    )
+    output = subprocess.DEVNULL if quiet else None
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "dev", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=output,
+        stderr=output,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/readyz")
+        yield Stack(
+            base=base,
+            admin_email=email,
+            admin_password=password,
+            pid=supervisor.pid,
+            data_dir=data_dir,
+        )
+    finally:
+        os.killpg(supervisor.pid, signal.SIGINT)
+        try:
+            supervisor.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+        shutil.rmtree(data_dir, ignore_errors=True)
