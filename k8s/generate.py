@@ -4,6 +4,8 @@
 
 The base is the chart rendered with its defaults as release `facematch` in
 namespace `facematch`; the overlays and the load-test RBAC are written by hand.
+`k8s/loadtest/locust.yaml` is the chart's Locust objects (`loadtest.enabled`),
+which `facematch loadtest --in-cluster` creates and deletes itself.
 """
 
 from __future__ import annotations
@@ -18,23 +20,36 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "facematch"
 BASE = ROOT / "k8s" / "base"
+LOCUST = ROOT / "k8s" / "loadtest" / "locust.yaml"
 HEADER = "# Generated from charts/facematch by k8s/generate.py; do not edit.\n"
+
+
+def _objects(values: dict[str, Any], under: str = "") -> list[dict[str, Any]]:
+    """The chart's objects as release `facematch` from templates under `under`, unmarked."""
+    with helm.Chart.load(str(CHART)) as chart:
+        manifests = chart.render(values, name="facematch", namespace="facematch")
+    objects = []
+    for template, text in sorted(manifests.items()):
+        if not template.endswith(".yaml") or "/tests/" in template or under not in template:
+            continue
+        for obj in yaml.safe_load_all(text):
+            if obj:
+                _strip_helm(obj)
+                objects.append(obj)
+    return objects
+
+
+def render_locust() -> str:
+    objects = _objects({"loadtest": {"enabled": True}}, under="/loadtest/")
+    return HEADER + yaml.safe_dump_all(objects, sort_keys=False)
 
 
 def render_base() -> dict[str, str]:
     """File name -> YAML text of every object, the kustomization included."""
-    with helm.Chart.load(str(CHART)) as chart:
-        manifests = chart.render({}, name="facematch", namespace="facematch")
     files: dict[str, str] = {}
-    for template, text in sorted(manifests.items()):
-        if not template.endswith(".yaml") or "/tests/" in template:
-            continue
-        for obj in yaml.safe_load_all(text):
-            if not obj:
-                continue
-            _strip_helm(obj)
-            name = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-            files[name] = HEADER + yaml.safe_dump(obj, sort_keys=False)
+    for obj in _objects({}):
+        name = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        files[name] = HEADER + yaml.safe_dump(obj, sort_keys=False)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -66,7 +81,8 @@ def main() -> int:
             stale.unlink()
     for name, text in files.items():
         (BASE / name).write_text(text)
-    print(f"wrote {len(files)} files to {BASE.relative_to(ROOT)}")
+    LOCUST.write_text(render_locust())
+    print(f"wrote {len(files)} files to {BASE.relative_to(ROOT)}, and {LOCUST.relative_to(ROOT)}")
     return 0
 
 

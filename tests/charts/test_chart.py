@@ -44,6 +44,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "worker": {"autoscaling": {"keda": {"enabled": True, "redisAddress": "redis.db:6379"}}},
     },
+    "loadtest": {
+        "loadtest": {"enabled": True, "users": 50, "workers": 3},
+        "redis": {"enabled": True},
+        "postgresql": {"enabled": True},
+        "secrets": {"create": True},
+    },
     "fixed-replicas": {
         "api": {"autoscaling": {"enabled": False}, "replicaCount": 3},
         "worker": {"autoscaling": {"enabled": False}},
@@ -244,11 +250,16 @@ def test_skaffold_config_matches_its_schema() -> None:
     schema_path = SHARED / "schemas" / "skaffold-v4beta14.json"
     if not schema_path.exists():
         pytest.skip(f"the skaffold schema is not at {schema_path}")
-    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
-    assert config["apiVersion"] == "skaffold/v4beta14"
+    config, loadtest = yaml.safe_load_all((ROOT / "skaffold.yaml").read_text())
     validator = jsonschema.Draft7Validator(json.loads(schema_path.read_text()))
-    errors = list(validator.iter_errors(config))
-    assert errors == [], [e.message for e in errors]
+    for document in (config, loadtest):
+        assert document["apiVersion"] == "skaffold/v4beta14"
+        errors = list(validator.iter_errors(document))
+        assert errors == [], [e.message for e in errors]
+    # The load test is its own config that requires the app's.
+    assert loadtest["requires"] == [{"configs": [config["metadata"]["name"]]}]
+    for manifest in loadtest["manifests"]["rawYaml"]:
+        assert (ROOT / manifest).is_file()
     assert [a["image"] for a in config["build"]["artifacts"]] == ["api", "worker"]
     templates = config["deploy"]["helm"]["releases"][0]["setValueTemplates"]
     assert templates["api.image.tag"] == "{{.IMAGE_TAG_api}}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-from k8s.generate import BASE, render_base
+from k8s.generate import BASE, LOCUST, render_base, render_locust
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,6 +18,10 @@ def test_the_kustomize_base_matches_the_chart() -> None:
     assert sorted(actual) == sorted(expected), "run `uv run python k8s/generate.py`"
     for name, text in expected.items():
         assert actual[name] == text, f"{name} drifted: run `uv run python k8s/generate.py`"
+
+
+def test_the_locust_objects_match_the_chart() -> None:
+    assert LOCUST.read_text() == render_locust(), "run `uv run python k8s/generate.py`"
 
 
 def test_every_manifest_under_k8s_is_valid_kubernetes() -> None:
@@ -57,10 +61,24 @@ def test_overlays_patch_objects_that_exist_in_the_base() -> None:
         assert {i["name"] for i in kustomization["images"]} == images
 
 
-def test_the_load_test_runner_may_only_touch_its_own_namespace() -> None:
+def test_the_load_test_runner_may_only_make_what_it_runs() -> None:
     objects = list(yaml.safe_load_all((ROOT / "k8s/loadtest/rbac.yaml").read_text()))
     (role,) = [o for o in objects if o["kind"] == "Role"]
-    assert role["metadata"]["namespace"] == "facematch-loadtest"
+    (binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "facematch"
+    assert binding["subjects"][0]["namespace"] == "facematch-loadtest"
     assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
     verbs = {v for rule in role["rules"] for v in rule["verbs"]}
-    assert "*" not in verbs and "escalate" not in verbs
+    assert "*" not in verbs and "escalate" not in verbs and "update" not in verbs
+    granted = {
+        (g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
+    resource = {
+        "ConfigMap": ("", "configmaps"),
+        "Service": ("", "services"),
+        "Job": ("batch", "jobs"),
+        "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
+    }
+    runs = {resource[o["kind"]] for o in yaml.safe_load_all(LOCUST.read_text()) if o}
+    # and the faces ConfigMap and admin Secret it makes itself
+    assert runs | {("", "secrets")} <= granted
