@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
 import subprocess
@@ -84,13 +85,50 @@ def run_pipeline(pipeline: str, photos_file: str, out: str) -> None:
 
 
 def _in_child(pipeline: str, photos: list[datasets.Photo]) -> dict:  # type: ignore[type-arg]
+    return _in_children(pipeline, photos, 1)[0]
+
+
+def _in_children(pipeline: str, photos: list[datasets.Photo], n: int) -> list[dict]:  # type: ignore[type-arg]
+    """n worker-like processes at once, each indexing every photo after loading its models."""
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "photos.pkl", Path(tmp) / "out.pkl"
+        src = Path(tmp) / "photos.pkl"
         src.write_bytes(pickle.dumps(photos))
-        subprocess.run(
-            [sys.executable, __file__, "_child", pipeline, str(src), str(out)], check=True
+        outs = [Path(tmp) / f"out{i}.pkl" for i in range(n)]
+        children = [
+            subprocess.Popen([sys.executable, __file__, "_child", pipeline, str(src), str(out)])
+            for out in outs
+        ]
+        for child in children:
+            if child.wait() != 0:
+                raise SystemExit(f"a benchmark child failed: {child.args}")
+        return [pickle.loads(out.read_bytes()) for out in outs]
+
+
+def scaling(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
+    """Indexing throughput of N single-threaded worker processes side by side."""
+    photos = _photos("shared", args.big, args.collages)
+    rows = []
+    for n in [int(x) for x in args.processes.split(",")]:
+        runs = _in_children(OURS, photos, n)
+        seconds = max(r["seconds"] for r in runs)
+        rows.append(
+            {
+                "processes": n,
+                "photos": n * len(photos),
+                "seconds": seconds,
+                "photos_per_s": n * len(photos) / seconds,
+            }
         )
-        return pickle.loads(out.read_bytes())
+    single = rows[0]["photos_per_s"] / rows[0]["processes"]
+    print(f"\n== indexing throughput by worker processes ({os.cpu_count()} cores here)")
+    print(f"{'processes':>9} {'photos':>6} {'seconds':>8} {'photos/s':>9} {'efficiency':>10}")
+    for r in rows:
+        r["efficiency"] = r["photos_per_s"] / (r["processes"] * single)
+        print(
+            f"{r['processes']:9d} {r['photos']:6d} {r['seconds']:8.1f} "
+            f"{r['photos_per_s']:9.2f} {r['efficiency']:9.0%}"
+        )
+    return rows
 
 
 def throughput(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
@@ -144,8 +182,9 @@ def recall(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         datasets.Photo(name, (datasets.FACES / "dlib_examples_faces" / name).read_bytes())
         for name in truth
     ]
-    crowds = [datasets.Photo(Path(p).name, (datasets.FACES / p).read_bytes())
-              for p in datasets.CROWDS]  # fmt: skip
+    crowds = [
+        datasets.Photo(Path(p).name, (datasets.FACES / p).read_bytes()) for p in datasets.CROWDS
+    ]
     report: dict = {}  # type: ignore[type-arg]
     for pipeline in (OURS, NAIVE):
         found = _in_child(pipeline, pascal + crowds)["faces"]
@@ -183,7 +222,8 @@ def main() -> int:
         run_pipeline(*sys.argv[2:5])
         return 0
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["throughput", "recall", "accuracy", "all"])
+    parser.add_argument("what", choices=["throughput", "recall", "accuracy", "scaling", "all"])
+    parser.add_argument("--processes", default="1,2", help="scaling: process counts to run")
     parser.add_argument("--big", type=int, default=3, help="6000x4000 photos (naive is slow)")
     parser.add_argument("--collages", type=int, default=30)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -192,7 +232,13 @@ def main() -> int:
         print(f"face photos not found at {datasets.FACES}", file=sys.stderr)
         return 2
     results = {}
-    for name, fn in (("throughput", throughput), ("recall", recall), ("accuracy", accuracy)):
+    steps = (
+        ("throughput", throughput),
+        ("recall", recall),
+        ("accuracy", accuracy),
+        ("scaling", scaling),
+    )
+    for name, fn in steps:
         if args.what in (name, "all"):
             results[name] = fn(args)
     if args.json:
