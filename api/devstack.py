@@ -82,7 +82,7 @@ def ensure_admin() -> None:
     console.print(f"[bold yellow]generated admin[/] {email} / {password}  (also in {credentials})")
 
 
-def _wait_ready(url: str, timeout: float = 60) -> bool:
+def wait_ready(url: str, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -148,7 +148,7 @@ def run(*, host: str, port: int, workers: int) -> None:
         ]
         for child in children:
             child.start()
-        if not _wait_ready(f"http://{host}:{port}/readyz"):
+        if not wait_ready(f"http://{host}:{port}/readyz"):
             console.print("[red]the API did not become ready; see its output above[/]")
         base = f"http://{host}:{port}"
         console.print(

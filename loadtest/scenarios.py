@@ -333,11 +333,15 @@ def photographer_uploads(user: UserLike, host: str) -> bool:
     return True
 
 
-def photographer_checks_progress(user: UserLike, host: str) -> None:
+def _any_event(host: str) -> tuple[Fixture, Slot] | None:
     fixture = Fixture.get(host)
-    if not fixture.slots:
+    return (fixture, random.choice(fixture.slots)) if fixture.slots else None
+
+
+def photographer_checks_progress(user: UserLike, host: str) -> None:
+    if (picked := _any_event(host)) is None:
         return
-    slot = random.choice(fixture.slots)
+    fixture, slot = picked
     with checked(
         user.client,
         "GET",
@@ -349,10 +353,9 @@ def photographer_checks_progress(user: UserLike, host: str) -> None:
 
 
 def admin_rematches(user: UserLike, host: str) -> None:
-    fixture = Fixture.get(host)
-    if not fixture.slots:
+    if (picked := _any_event(host)) is None:
         return
-    slot = random.choice(fixture.slots)
+    fixture, slot = picked
     with checked(
         user.client,
         "POST",

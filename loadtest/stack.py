@@ -14,12 +14,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from api import devstack
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,8 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the stack did not become ready at {url}")
+    if not devstack.wait_ready(url, timeout):
+        raise SystemExit(f"the stack did not become ready at {url}")
 
 
 @contextmanager
