@@ -1,6 +1,6 @@
 """Simulate a 10,000-photo burst with attendees arriving, under CPU HPA and under KEDA.
 
-    uv run python -m loadtest.simulate_autoscaling --png loadtest/autoscaling.png
+    uv run python -m loadtest.simulate_autoscaling --png loadtest/results/autoscaling.png
 
 The chart's two worker pools are modelled: `interactive` takes selfies only,
 `bulk` takes selfies first, then photos. Each worker pod runs one job at a
@@ -226,6 +226,7 @@ def plot(outcomes: list[Outcome], path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle("10,000-photo burst with attendees arriving: CPU HPA against KEDA")
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
