@@ -9,7 +9,7 @@ from rq import Worker
 from rq.registry import FailedJobRegistry
 
 from api.admin import service
-from api.admin.schemas import QueueStats, Throughput
+from api.admin.schemas import QueueStats, Throughput, WorkerStatus
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
@@ -42,10 +42,24 @@ def list_users(
 
 @router.get("/queues", responses=responses(*_AUTH))
 def read_queue_stats(_: RequireAdmin, jobs: QueueDep) -> QueueStats:
-    """Jobs waiting and failed per queue, and the number of live workers."""
+    """Jobs waiting and failed per queue, and each live worker's state."""
     failed = {name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()}
+    workers = [
+        WorkerStatus(
+            name=w.name,
+            hostname=w.hostname,
+            pid=w.pid,
+            state=str(w.get_state()),
+            queues=w.queue_names(),
+            current_job=w.get_current_job_id(),
+            last_heartbeat=w.last_heartbeat,
+            successful_jobs=w.successful_job_count,
+            failed_jobs=w.failed_job_count,
+        )
+        for w in Worker.all(connection=jobs.connection)
+    ]
     return QueueStats(
-        queues=jobs.depths(), workers=Worker.count(connection=jobs.connection), failed=failed
+        queues=jobs.depths(), workers=len(workers), failed=failed, worker_list=workers
     )
 
 

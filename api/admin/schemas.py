@@ -5,10 +5,25 @@ from datetime import datetime
 from sqlmodel import SQLModel
 
 
+class WorkerStatus(SQLModel):
+    """One live RQ worker, as it reports itself in Redis."""
+
+    name: str
+    hostname: str | None
+    pid: int | None
+    state: str
+    queues: list[str]
+    current_job: str | None
+    last_heartbeat: datetime | None
+    successful_jobs: int
+    failed_jobs: int
+
+
 class QueueStats(SQLModel):
     queues: dict[str, int]
     workers: int
     failed: dict[str, int]
+    worker_list: list[WorkerStatus] = []
 
 
 class Throughput(SQLModel):

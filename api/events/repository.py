@@ -40,7 +40,8 @@ _PROGRESS = text(
       (SELECT count(*) FROM photos WHERE event_id = :e AND status = 'failed') AS photos_failed,
       (SELECT count(*) FROM faces WHERE event_id = :e) AS faces,
       (SELECT count(*) FROM attendees WHERE event_id = :e) AS attendees,
-      (SELECT count(*) FROM matches WHERE event_id = :e) AS matches
+      (SELECT count(*) FROM matches WHERE event_id = :e) AS matches,
+      (SELECT count(DISTINCT attendee_id) FROM matches WHERE event_id = :e) AS attendees_matched
     """
 )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import computed_field
 from sqlmodel import Field, SQLModel
 
 from api.models import EventBase, EventStatus
@@ -37,7 +38,15 @@ class EventProgress(SQLModel):
     faces: int = 0
     attendees: int = 0
     matches: int = 0
+    attendees_matched: int = 0
+    """Attendees with at least one photo."""
     rematch_pending: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def match_rate(self) -> float | None:
+        """The share of attendees with at least one photo; None before anyone joins."""
+        return round(self.attendees_matched / self.attendees, 4) if self.attendees else None
 
 
 class EventDetail(EventPublic):

@@ -23,6 +23,11 @@ from api.models import Event, Role, User, utcnow
 _CODE_ATTEMPTS = 5
 
 
+def join_url(event: Event) -> str:
+    """The link attendees open from the event's QR code."""
+    return f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}"
+
+
 def to_public(event: Event) -> EventPublic:
     return EventPublic(
         id=event.id,
@@ -31,7 +36,7 @@ def to_public(event: Event) -> EventPublic:
         owner_id=event.owner_id,
         status=event.status,
         tolerance=event.effective_tolerance(),
-        join_url=f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}",
+        join_url=join_url(event),
         created_at=event.created_at,
     )
 

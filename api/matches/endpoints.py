@@ -1,31 +1,63 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentAttendee, SessionDep
+from api.deps import CurrentAttendee, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
-from api.matches import repository, service
-from api.matches.schemas import MatchedPhoto, MatchedPhotos
+from api.matches import service
+from api.matches.schemas import MatchedPhotos
 
 router = APIRouter(tags=["matches"])
 
 
-@router.get("/me/photos", responses=responses(Unauthorized, NotPermitted))
-def list_my_photos(session: SessionDep, attendee: CurrentAttendee) -> MatchedPhotos:
-    """The event's photos the attendee is in, newest match first."""
-    matches = repository.list_attendee_matches(session, attendee.id)
-    data = [
-        MatchedPhoto(
-            id=m.photo_id,
-            url=f"/api/photos/{m.photo_id}/image",
-            distance=round(m.distance, 4),
-            matched_at=m.created_at,
-        )
-        for m in matches
-    ]
-    return MatchedPhotos(data=data, count=len(data))
+@router.get(
+    "/me/photos",
+    response_model=MatchedPhotos,
+    responses={
+        304: {"description": "unchanged since the ETag sent"},
+        **responses(Unauthorized, NotPermitted),
+    },
+)
+def list_my_photos(
+    session: SessionDep,
+    attendee: CurrentAttendee,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> MatchedPhotos | Response:
+    """The event's photos the attendee is in, newest match first; send If-None-Match to poll."""
+    photos, etag = service.my_photos(session, attendee.id)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if if_none_match == etag:
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return photos
+
+
+@router.get(
+    "/me/photos/archive",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "a zip of the photos"},
+        **responses(Unauthorized, NotPermitted),
+    },
+)
+def download_my_photos(
+    session: SessionDep, storage: StorageDep, attendee: CurrentAttendee
+) -> StreamingResponse:
+    """Every photo the attendee is in, as originals in one zip."""
+    entries = service.archive_entries(session, attendee.id)
+    return StreamingResponse(
+        service.stream_archive(storage, entries),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="my-photos.zip"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post(

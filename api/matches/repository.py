@@ -5,17 +5,18 @@ import uuid
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.models import Match
+from api.models import Match, Photo
 
 
-def list_attendee_matches(session: Session, attendee_id: uuid.UUID) -> list[Match]:
-    return list(
-        session.exec(
-            select(Match)
-            .where(Match.attendee_id == attendee_id)
-            .order_by(col(Match.created_at).desc(), col(Match.distance))
-        ).all()
-    )
+def list_attendee_matches(session: Session, attendee_id: uuid.UUID) -> list[tuple[Match, Photo]]:
+    """The attendee's matches with their photos, newest match first."""
+    rows = session.exec(
+        select(Match, Photo)
+        .join(Photo, col(Photo.id) == col(Match.photo_id))
+        .where(Match.attendee_id == attendee_id)
+        .order_by(col(Match.created_at).desc(), col(Match.distance))
+    ).all()
+    return [(match, photo) for match, photo in rows]
 
 
 def has_match(session: Session, attendee_id: uuid.UUID, photo_id: uuid.UUID) -> bool:

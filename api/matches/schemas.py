@@ -8,7 +8,15 @@ from sqlmodel import SQLModel
 
 class MatchedPhoto(SQLModel):
     id: uuid.UUID
+    filename: str
+    width: int
+    height: int
     url: str
+    """The original file."""
+    preview_url: str
+    """An upright JPEG, 1600 px on its longest side."""
+    thumb_url: str
+    """An upright JPEG, 480 px on its longest side."""
     distance: float
     matched_at: datetime
 

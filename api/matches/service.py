@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import PurePath
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete
@@ -8,7 +13,91 @@ from sqlmodel import Session, col, delete
 from api import queue
 from api.errors import NotFound
 from api.matches import repository
+from api.matches.schemas import MatchedPhoto, MatchedPhotos
 from api.models import Attendee, Match, MatchRejection, utcnow
+from api.storage import Storage
+
+
+def my_photos(session: Session, attendee_id: uuid.UUID) -> tuple[MatchedPhotos, str]:
+    """The attendee's photos, and an ETag that changes whenever the list does."""
+    data = []
+    for match, photo in repository.list_attendee_matches(session, attendee_id):
+        image = f"/api/photos/{photo.id}/image"
+        data.append(
+            MatchedPhoto(
+                id=photo.id,
+                filename=photo.filename,
+                width=photo.width,
+                height=photo.height,
+                url=image,
+                preview_url=f"{image}?size=preview",
+                thumb_url=f"{image}?size=thumb",
+                distance=round(match.distance, 4),
+                matched_at=match.created_at,
+            )
+        )
+    digest = hashlib.sha256()
+    for item in data:
+        digest.update(f"{item.id}:{item.matched_at.isoformat()};".encode())
+    return MatchedPhotos(data=data, count=len(data)), f'"{digest.hexdigest()[:32]}"'
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, unseekable file: zipfile then writes data descriptors and streams."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+def archive_names(filenames: list[str]) -> list[str]:
+    """File names for the zip, unique, with a counter before the extension of repeats."""
+    seen: dict[str, int] = {}
+    names = []
+    for filename in filenames:
+        name = PurePath(filename).name or "photo"
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
+        if count:
+            path = PurePath(name)
+            name = f"{path.stem}-{count + 1}{path.suffix}"
+        names.append(name)
+    return names
+
+
+def stream_archive(storage: Storage, entries: list[tuple[str, str]]) -> Iterator[bytes]:
+    """A zip of (name, storage key) entries, one photo in memory at a time.
+
+    Photos are stored, not deflated: JPEGs do not compress, and the CPU is
+    better spent elsewhere.
+    """
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, key in entries:
+            try:
+                data = storage.get(key)
+            except FileNotFoundError:
+                continue  # deleted since the list was read
+            archive.writestr(name, data)
+            yield sink.take()
+    yield sink.take()
+
+
+def archive_entries(session: Session, attendee_id: uuid.UUID) -> list[tuple[str, str]]:
+    photos = [photo for _, photo in repository.list_attendee_matches(session, attendee_id)]
+    names = archive_names([p.filename for p in photos])
+    return [(name, photo.storage_key) for name, photo in zip(names, photos, strict=True)]
 
 
 def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
@@ -19,7 +19,7 @@ from api.errors import (
 from api.events.service import get_owned_event
 from api.models import PhotoStatus
 from api.photos import repository, service
-from api.photos.schemas import PhotoPublic, PhotosPublic, UploadAccepted
+from api.photos.schemas import PhotosPublic, UploadAccepted
 
 router = APIRouter(tags=["photos"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -67,7 +67,7 @@ def list_event_photos(
     photos, count = repository.list_event_photos(
         session, event.id, status=status, offset=offset, limit=limit
     )
-    return PhotosPublic(data=[PhotoPublic.model_validate(p) for p in photos], count=count)
+    return service.to_public_list(session, photos, count)
 
 
 @router.get(
@@ -79,12 +79,20 @@ def list_event_photos(
     },
 )
 def read_photo_image(
-    session: SessionDep, storage: StorageDep, user: CurrentUser, photo_id: uuid.UUID
+    session: SessionDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    photo_id: uuid.UUID,
+    size: Annotated[
+        Literal["full", "preview", "thumb"],
+        Query(description="the original, or an upright JPEG 1600 or 480 px on its longest side"),
+    ] = "full",
+    download: Annotated[bool, Query(description="as an attachment with its file name")] = False,
 ) -> Response:
-    """The photo itself, for its photographer, an admin, or an attendee matched to it."""
+    """The photo, for its photographer, an admin, or an attendee matched to it."""
     photo = service.get_viewable_photo(session, user, photo_id)
-    return Response(
-        storage.get(photo.storage_key),
-        media_type=photo.content_type,
-        headers={"Cache-Control": "private, max-age=3600"},
-    )
+    data, media_type = service.read_image(storage, photo, size)
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if download:
+        headers["Content-Disposition"] = service.attachment(photo.filename)
+    return Response(data, media_type=media_type, headers=headers)

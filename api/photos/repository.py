@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
 from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Match, Photo, PhotoStatus
+from api.models import Attendee, Face, Match, Photo, PhotoStatus
 
 
 def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
@@ -43,3 +44,19 @@ def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID
         )
     )
     return bool(session.exec(query).one())
+
+
+def list_face_boxes(
+    session: Session, photo_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[int, int, int, int]]]:
+    """Face boxes (top, right, bottom, left) per photo, left to right."""
+    query = (
+        sa.select(Face.photo_id, Face.top, Face.right, Face.bottom, Face.left)  # type: ignore[call-overload]
+        .where(col(Face.photo_id).in_(photo_ids))
+        .order_by(col(Face.left))
+    )
+    rows = session.connection().execute(query).all()
+    boxes: dict[uuid.UUID, list[tuple[int, int, int, int]]] = {}
+    for photo_id, top, right, bottom, left in rows:
+        boxes.setdefault(photo_id, []).append((top, right, bottom, left))
+    return boxes

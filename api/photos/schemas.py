@@ -8,6 +8,15 @@ from sqlmodel import SQLModel
 from api.models import PhotoStatus
 
 
+class FaceBox(SQLModel):
+    """Where a face is, in the photo's own upright pixels. Never its encoding."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
 class PhotoPublic(SQLModel):
     id: uuid.UUID
     event_id: uuid.UUID
@@ -20,6 +29,7 @@ class PhotoPublic(SQLModel):
     error: str | None
     created_at: datetime
     indexed_at: datetime | None
+    faces: list[FaceBox] = []
 
 
 class PhotosPublic(SQLModel):

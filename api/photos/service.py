@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import uuid
 from pathlib import PurePath
+from urllib.parse import quote
 
 from sqlmodel import Session
 
 from api import queue
 from api.config import settings
 from api.errors import AppError, Conflict, NotFound, NotPermitted
-from api.images import inspect_image
+from api.images import PREVIEW_SIDES, inspect_image, make_preview
 from api.models import Event, EventStatus, Photo, PhotoStatus, Role, User
 from api.photos import repository
-from api.photos.schemas import UploadAccepted, UploadResult
+from api.photos.schemas import FaceBox, PhotoPublic, PhotosPublic, UploadAccepted, UploadResult
 from api.storage import Storage
 
 
@@ -78,3 +79,41 @@ def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Pho
     if repository.user_is_matched_to(session, user.id, photo.id):
         return photo
     raise NotPermitted("you are not matched to this photo", code="not_matched")
+
+
+def to_public_list(session: Session, photos: list[Photo], count: int) -> PhotosPublic:
+    """Photos with their face boxes, in one query for the page."""
+    boxes = repository.list_face_boxes(session, [p.id for p in photos])
+    data = []
+    for photo in photos:
+        public = PhotoPublic.model_validate(photo)
+        public.faces = [
+            FaceBox(top=top, right=right, bottom=bottom, left=left)
+            for top, right, bottom, left in boxes.get(photo.id, [])
+        ]
+        data.append(public)
+    return PhotosPublic(data=data, count=count)
+
+
+def preview_key(photo: Photo, size: str) -> str:
+    return f"events/{photo.event_id}/previews/{photo.id}-{size}.jpg"
+
+
+def read_image(storage: Storage, photo: Photo, size: str) -> tuple[bytes, str]:
+    """The original, or a derived upright JPEG made on first use and kept beside it."""
+    if size == "full":
+        return storage.get(photo.storage_key), photo.content_type
+    key = preview_key(photo, size)
+    try:
+        return storage.get(key), "image/jpeg"
+    except FileNotFoundError:
+        pass
+    data = make_preview(storage.get(photo.storage_key), PREVIEW_SIDES[size])
+    storage.put(key, data)
+    return data, "image/jpeg"
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that survives any file name (RFC 6266 / 5987)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

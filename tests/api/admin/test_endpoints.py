@@ -79,3 +79,26 @@ def test_throughput_is_for_admins_and_wants_an_aware_time(
     assert naive.status_code == 400
     assert naive.json()["error"] == "BadRequest"
     assert forbidden.status_code == 403
+
+
+def test_queue_stats_list_each_live_worker(client: TestClient, session: Session) -> None:
+    from rq import Worker
+
+    from api.queue import QUEUE_NAMES, JobQueue, get_redis
+
+    create_user(session, email="admin@example.com", role="admin")
+    queues = list(JobQueue(get_redis()).queues[name] for name in QUEUE_NAMES)
+    worker = Worker(queues, connection=get_redis(), name="pod-a.1")
+    worker.register_birth()
+    try:
+        stats = client.get(
+            "/api/admin/queues", headers=token_headers(client, "admin@example.com")
+        ).json()
+    finally:
+        worker.register_death()
+    assert stats["workers"] == 1
+    [listed] = stats["worker_list"]
+    assert listed["name"] == "pod-a.1"
+    assert listed["queues"] == list(QUEUE_NAMES)
+    assert listed["current_job"] is None
+    assert (listed["successful_jobs"], listed["failed_jobs"]) == (0, 0)

@@ -6,7 +6,14 @@ from sqlmodel import Session
 
 from api.models import Event
 from api.queue import JobQueue, rematch_event
-from tests.helpers import create_event, create_user, register_attendee, token_headers
+from tests.helpers import (
+    create_event,
+    create_match,
+    create_photo,
+    create_user,
+    register_attendee,
+    token_headers,
+)
 
 
 def test_photographer_creates_an_event_with_a_code_and_join_link(
@@ -43,6 +50,28 @@ def test_event_shows_progress_counts(client: TestClient, session: Session) -> No
     assert body["progress"]["attendees"] == 1
     assert body["progress"]["photos_total"] == 0
     assert body["progress"]["rematch_pending"] is False
+    assert body["progress"]["match_rate"] == 0
+
+
+def test_the_match_rate_is_the_share_of_attendees_with_a_photo(
+    client: TestClient, session: Session
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    assert (
+        client.get(f"/api/events/{event.id}", headers=headers).json()["progress"]["match_rate"]
+        is None
+    )
+    attendees = [register_attendee(client, event.code) for _ in range(4)]
+    for photo_number in range(2):  # two photos of the first attendee: still one attendee
+        photo = create_photo(session, event=event, filename=f"{photo_number}.jpg")
+        create_match(session, photo=photo, attendee_id=attendees[0]["attendee_id"])
+    photo = create_photo(session, event=event)
+    create_match(session, photo=photo, attendee_id=attendees[1]["attendee_id"])
+    progress = client.get(f"/api/events/{event.id}", headers=headers).json()["progress"]
+    assert (progress["matches"], progress["attendees_matched"]) == (3, 2)
+    assert progress["match_rate"] == 0.5
 
 
 def test_a_photographer_cannot_touch_another_photographers_event(

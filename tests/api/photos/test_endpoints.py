@@ -152,3 +152,67 @@ def test_photo_image_is_for_its_photographer_and_matched_attendees_only(
     assert response.content == b"\xff\xd8jpeg bytes\xff\xd9"
     assert response.headers["content-type"] == "image/jpeg"
     assert session.exec(select(Attendee)).all()
+
+
+def test_previews_are_upright_jpegs_made_once_and_kept(
+    client: TestClient, session: Session
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from api.photos.service import preview_key
+
+    owner = create_user(session, email="owner@example.com")
+    event = create_event(session, owner=owner)
+    # 1200x800 on the sensor, rotated 90° by EXIF: 800x1200 upright.
+    data = image_bytes(size=(1200, 800), exif_orientation=6)
+    photo = create_photo(session, event=event, data=data, width=800, height=1200)
+    headers = token_headers(client, "owner@example.com")
+
+    sizes = {}
+    for size in ("thumb", "preview"):
+        response = client.get(f"/api/photos/{photo.id}/image?size={size}", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/jpeg"
+        sizes[size] = Image.open(io.BytesIO(response.content)).size
+    assert sizes == {"thumb": (320, 480), "preview": (800, 1200)}
+    assert (settings.storage_root / preview_key(photo, "thumb")).is_file()
+
+    original = client.get(f"/api/photos/{photo.id}/image?download=true", headers=headers)
+    assert original.content == data
+    assert original.headers["content-disposition"].startswith('attachment; filename="photo.jpg"')
+
+
+def test_attachment_names_survive_any_file_name() -> None:
+    from api.photos.service import attachment
+
+    header = attachment('Zoë "best" shot.jpg')
+    assert header == (
+        'attachment; filename="Zo_ _best_ shot.jpg"; '
+        "filename*=UTF-8''Zo%C3%AB%20%22best%22%20shot.jpg"
+    )
+
+
+def test_event_photos_list_their_face_boxes_but_never_encodings(
+    client: TestClient, session: Session
+) -> None:
+    from api.models import Face
+
+    owner = create_user(session, email="owner@example.com")
+    event = create_event(session, owner=owner)
+    photo = create_photo(session, event=event, width=400, height=300, face_count=2)
+    for left in (200, 20):
+        session.add(Face(photo_id=photo.id, event_id=event.id, top=10, right=left + 50,
+                         bottom=60, left=left, encoding=[0.5] * 128, detected_width=400,
+                         detected_height=300))  # fmt: skip
+    session.commit()
+    response = client.get(
+        f"/api/events/{event.id}/photos", headers=token_headers(client, "owner@example.com")
+    )
+    [listed] = response.json()["data"]
+    assert listed["faces"] == [
+        {"top": 10, "right": 70, "bottom": 60, "left": 20},
+        {"top": 10, "right": 250, "bottom": 60, "left": 200},
+    ]
+    assert "encoding" not in response.text

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import io
+import zipfile
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tests.helpers import (
+    create_event,
+    create_match,
+    create_photo,
+    create_user,
+    image_bytes,
+    register_attendee,
+)
+
+
+def test_my_photos_answers_304_until_the_list_changes(client: TestClient, session: Session) -> None:
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    headers = attendee["headers"]
+
+    first = client.get("/api/me/photos", headers=headers)
+    assert first.json()["count"] == 0
+    etag = first.headers["etag"]
+    unchanged = client.get("/api/me/photos", headers={**headers, "If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+
+    photo = create_photo(session, event=event, filename="dance.jpg", width=30, height=20)
+    create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
+    changed = client.get("/api/me/photos", headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    [item] = changed.json()["data"]
+    assert item["filename"] == "dance.jpg"
+    assert item["thumb_url"] == f"/api/photos/{photo.id}/image?size=thumb"
+    assert (item["width"], item["height"]) == (30, 20)
+
+
+def test_the_archive_holds_exactly_my_photos_under_unique_names(
+    client: TestClient, session: Session
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    me = register_attendee(client, event.code)
+    other = register_attendee(client, event.code)
+    mine = {}
+    for color in ("red", "green"):
+        data = image_bytes(color=color)
+        photo = create_photo(session, event=event, data=data, filename="IMG_0001.JPG")
+        create_match(session, photo=photo, attendee_id=me["attendee_id"])
+        mine[photo.id] = data
+    theirs = create_photo(session, event=event, data=image_bytes(), filename="theirs.jpg")
+    create_match(session, photo=theirs, attendee_id=other["attendee_id"])
+
+    response = client.get("/api/me/photos/archive", headers=me["headers"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == ["IMG_0001-2.JPG", "IMG_0001.JPG"]
+        assert sorted(archive.read(n) for n in archive.namelist()) == sorted(mine.values())
+
+
+def test_archive_names_number_repeats_before_the_extension() -> None:
+    from api.matches.service import archive_names
+
+    names = archive_names(["a.jpg", "A.jpg", "b.png", "a.jpg", "../../etc/passwd", ""])
+    assert names == ["a.jpg", "A-2.jpg", "b.png", "a-3.jpg", "passwd", "photo"]
