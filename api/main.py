@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
@@ -25,6 +25,8 @@ from api.matches.endpoints import router as matches_router
 from api.photos.endpoints import router as photos_router
 from api.queue import get_job_queue, get_redis
 from api.reconcile import reconcile
+from api.web.endpoints import STATIC_DIR
+from api.web.endpoints import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +88,8 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
-
-    @app.get("/", include_in_schema=False)
-    def read_root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

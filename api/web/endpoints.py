@@ -1,0 +1,109 @@
+"""The web app's pages. Each is a server-rendered shell; its script talks to the JSON API."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import SessionDep
+from api.events.codes import normalize_code
+from api.events.repository import get_event_by_code
+from api.events.service import join_url
+from api.models import Event
+from api.web import service
+
+STATIC_DIR = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: object) -> Response:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _event_for_code(session: SessionDep, code: str) -> Event | None:
+    canonical = normalize_code(code)
+    return get_event_by_code(session, canonical) if canonical else None
+
+
+@router.get("/")
+def read_home(request: Request) -> Response:
+    """Join an event by its code, or sign in."""
+    return _page(request, "home.html")
+
+
+@router.get("/join")
+def join_by_code(request: Request, session: SessionDep, code: str = "") -> Response:
+    """The home page's code form: on to the event's page, or back with a message."""
+    event = _event_for_code(session, code)
+    if event is None:
+        return _page(request, "home.html", status_code=404, code=code, unknown=True)
+    return RedirectResponse(f"/e/{event.code}", status_code=303)
+
+
+@router.get("/e/{code}")
+def read_event_page(request: Request, session: SessionDep, code: str) -> Response:
+    """The page an event's QR code opens: register, take a selfie, see your photos."""
+    event = _event_for_code(session, code)
+    if event is None:
+        return _page(request, "home.html", status_code=404, code=code, unknown=True)
+    if event.code != code:
+        return RedirectResponse(f"/e/{event.code}", status_code=308)
+    return _page(
+        request,
+        "attendee.html",
+        event=event,
+        join_url=join_url(event),
+        policy=service.privacy_policy(),
+    )
+
+
+@router.get("/e/{code}/qr.{kind}", response_class=Response)
+def read_event_qr(
+    session: SessionDep, code: str, kind: Literal["svg", "png"], download: bool = False
+) -> Response:
+    """The QR code of the event's join link, as SVG or PNG."""
+    event = _event_for_code(session, code)
+    if event is None:
+        return Response("no event has this code", status_code=404, media_type="text/plain")
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="facematch-{event.code}.{kind}"'
+    return Response(
+        service.join_qr(event, kind), media_type=service.QR_MEDIA_TYPES[kind], headers=headers
+    )
+
+
+@router.get("/login")
+def read_login(request: Request) -> Response:
+    """Sign in for photographers and admins."""
+    return _page(request, "login.html")
+
+
+@router.get("/studio")
+def read_studio(request: Request) -> Response:
+    """A photographer's events, and a form to create one."""
+    return _page(request, "studio.html")
+
+
+@router.get("/studio/events/{event_id}")
+def read_studio_event(request: Request, event_id: uuid.UUID) -> Response:
+    """One event: its QR code, bulk upload, indexing progress, photos and matching."""
+    return _page(request, "event.html", event_id=event_id)
+
+
+@router.get("/admin")
+def read_admin(request: Request) -> Response:
+    """Users, events, queues and workers."""
+    return _page(request, "admin.html")
+
+
+@router.get("/privacy")
+def read_privacy(request: Request) -> Response:
+    """What facematch does with faces, how long it keeps them, and how to delete them."""
+    return _page(request, "privacy.html", policy=service.privacy_policy())

@@ -1,0 +1,43 @@
+"""What the web pages need beyond the JSON API: the join QR code and the privacy policy."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+import segno
+
+from api.config import settings
+from api.events.service import join_url
+from api.models import Event
+
+QR_MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def join_qr(event: Event, kind: Literal["svg", "png"]) -> bytes:
+    """The QR code of the event's join link, dark on white with a quiet zone."""
+    qr = segno.make(join_url(event), error="m")
+    out = io.BytesIO()
+    if kind == "svg":
+        qr.save(out, kind="svg", scale=10, border=4, xmldecl=False, title=f"Join {event.name}")
+    else:
+        qr.save(out, kind="png", scale=16, border=4)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """The facts the consent text and /privacy state, from the running settings."""
+
+    version: str
+    selfie_limit: int
+    tolerance: float
+
+
+def privacy_policy() -> PrivacyPolicy:
+    return PrivacyPolicy(
+        version=settings.CONSENT_POLICY_VERSION,
+        selfie_limit=settings.MAX_SELFIES_PER_ATTENDEE,
+        tolerance=settings.MATCH_TOLERANCE,
+    )

@@ -1,0 +1,220 @@
+// Shared helpers for every page: the API client, token storage, polling and images.
+
+const STAFF_KEY = "facematch.token";
+const attendeeKey = (code) => `facematch.attendee.${code}`;
+
+export const tokens = {
+  staff: () => localStorage.getItem(STAFF_KEY),
+  setStaff: (token) => localStorage.setItem(STAFF_KEY, token),
+  clearStaff: () => localStorage.removeItem(STAFF_KEY),
+  attendee: (code) => localStorage.getItem(attendeeKey(code)),
+  setAttendee: (code, token) => localStorage.setItem(attendeeKey(code), token),
+  clearAttendee: (code) => localStorage.removeItem(attendeeKey(code)),
+};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(describe(body) || `request failed (${status})`);
+    this.status = status;
+    this.code = body?.code ?? body?.error ?? null;
+    this.body = body;
+  }
+}
+
+// The API's errors are {"error", "detail", "code"}; detail may be a string or a list.
+export function describe(body) {
+  if (!body) return "";
+  const detail = body.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail.map((d) => d.detail || d.msg || JSON.stringify(d)).join("; ");
+  }
+  return body.error || "";
+}
+
+// fetch() with the bearer token, JSON in and out, and an ApiError for anything not 2xx/304.
+export async function api(path, { method = "GET", token, json, form, headers = {}, raw } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form;
+  }
+  const response = await fetch(path, init);
+  if (raw) {
+    if (!response.ok && response.status !== 304) throw new ApiError(response.status, await safeJson(response));
+    return response;
+  }
+  if (response.status === 204 || response.status === 304) return null;
+  const body = await safeJson(response);
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+async function safeJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+// Call `tick` again and again, waiting longer while nothing changes, resetting on change,
+// and pausing while the page is hidden. `tick` returns true when something changed,
+// or "stop" to end the loop.
+export function poll(tick, { min = 1000, max = 30000, factor = 1.6 } = {}) {
+  let delay = min;
+  let timer = null;
+  let stopped = false;
+  const run = async () => {
+    timer = null;
+    if (stopped) return;
+    if (document.hidden) return; // resumed by visibilitychange
+    let changed = false;
+    try {
+      changed = await tick();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        stopped = true; // the page's own handler has signed the user out
+        return;
+      }
+      changed = false;
+    }
+    if (changed === "stop") {
+      stopped = true;
+      return;
+    }
+    delay = changed ? min : Math.min(max, delay * factor);
+    if (!stopped) timer = setTimeout(run, delay);
+  };
+  const onVisible = () => {
+    if (!document.hidden && !stopped && timer === null) {
+      delay = min;
+      run();
+    }
+  };
+  document.addEventListener("visibilitychange", onVisible);
+  run();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisible);
+    },
+    now() {
+      delay = min;
+      if (timer) clearTimeout(timer);
+      if (!stopped) run();
+    },
+  };
+}
+
+// Images need the bearer token, so they are fetched and shown as object URLs.
+const objectUrls = new WeakMap();
+export async function loadImage(img, url, token) {
+  const response = await api(url, { token, raw: true });
+  const blob = await response.blob();
+  const previous = objectUrls.get(img);
+  if (previous) URL.revokeObjectURL(previous);
+  const objectUrl = URL.createObjectURL(blob);
+  objectUrls.set(img, objectUrl);
+  img.src = objectUrl;
+}
+
+// Lazy: an image loads when it scrolls near the viewport.
+const lazy = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const img = entry.target;
+      lazy.unobserve(img);
+      loadImage(img, img.dataset.src, img.dataset.token || undefined).catch(() => {
+        img.closest("li")?.classList.add("broken");
+      });
+    }
+  },
+  { rootMargin: "400px" },
+);
+export function lazyImage(img, url, token) {
+  img.dataset.src = url;
+  if (token) img.dataset.token = token;
+  lazy.observe(img);
+}
+
+// Save a response body as a file, with the name from Content-Disposition if it has one.
+export async function download(url, token, fallbackName) {
+  const response = await api(url, { token, raw: true });
+  const blob = await response.blob();
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename\*=UTF-8''([^;]+)/.exec(disposition) || /filename="([^"]+)"/.exec(disposition);
+  const name = match ? decodeURIComponent(match[1]) : fallbackName;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  return name;
+}
+
+// document.createElement with properties and children.
+export function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "style") Object.assign(node.style, value); // CSSOM, allowed by a strict CSP
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key in node && typeof value !== "string") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+export function show(node, visible = true) {
+  node.hidden = !visible;
+}
+
+export function showError(node, error) {
+  node.textContent = error ? error.message || String(error) : "";
+  node.hidden = !error;
+}
+
+let toastTimer = null;
+export function toast(message) {
+  const node = document.getElementById("toast");
+  node.textContent = message;
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (node.hidden = true), 4000);
+}
+
+// The signed-in staff user, or a redirect to the sign-in page.
+export async function requireStaff(roles = ["photographer", "admin"]) {
+  const token = tokens.staff();
+  const next = encodeURIComponent(location.pathname);
+  if (!token) {
+    location.replace(`/login?next=${next}`);
+    return new Promise(() => {});
+  }
+  try {
+    const user = await api("/api/users/me", { token });
+    if (!roles.includes(user.role)) throw new ApiError(403, { detail: "not allowed here" });
+    return { token, user };
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      tokens.clearStaff();
+      location.replace(`/login?next=${next}&expired=1`);
+      return new Promise(() => {});
+    }
+    throw error;
+  }
+}
+
+export const percent = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
+export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");

@@ -1,0 +1,319 @@
+// The attendee's page: register with consent, take or pick a selfie, watch "my photos".
+import { ApiError, api, download, h, lazyImage, loadImage, poll, show, showError, toast, tokens } from "/static/app.js";
+
+const root = document.getElementById("attendee");
+const code = root.dataset.code;
+const $ = (id) => document.getElementById(id);
+const sections = { closed: $("closed"), register: $("register"), selfie: $("selfie"), gallery: $("gallery") };
+
+const REJECTION_TITLES = {
+  unreadable_image: "We could not read that image",
+  no_face: "No face found",
+  multiple_faces: "More than one face",
+  face_too_small: "Your face is too small",
+  too_blurry: "The photo is blurry",
+  too_dark: "The photo is too dark",
+  too_bright: "The photo is too bright",
+  face_cut_off: "Part of your face is cut off",
+  not_an_image: "That file is not a photo",
+  unsupported_format: "That format is not supported",
+  file_too_large: "That file is too big",
+  empty_file: "That file is empty",
+  truncated_image: "That photo is incomplete",
+  too_many_pixels: "That image is too large",
+  unreadable: "We could not read that image",
+};
+
+const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+let token = tokens.attendee(code);
+let galleryPoll = null;
+
+function only(...names) {
+  for (const [name, node] of Object.entries(sections)) show(node, names.includes(name));
+}
+
+function signedOut(message) {
+  tokens.clearAttendee(code);
+  token = null;
+  galleryPoll?.stop();
+  if (root.dataset.status !== "open") {
+    only("closed");
+    return;
+  }
+  only("register");
+  if (message) showError($("register-error"), new Error(message));
+}
+
+// 401 anywhere: the token expired or its account is gone; register again signs back in.
+function onFailure(error) {
+  if (error instanceof ApiError && (error.status === 401 || error.code === "attendee_required")) {
+    signedOut("Your session has ended. Enter your email and password again to continue.");
+    return true;
+  }
+  toast(error.message || "Something went wrong; try again.");
+  return false;
+}
+
+async function start() {
+  if (!token) return signedOut();
+  try {
+    const state = await api("/api/me/selfie", { token });
+    if (state.selfies.some((s) => s.status === "valid")) return openGallery();
+    showSelfie();
+    if (state.status === "pending") return watchSelfie();
+    if (state.status === "rejected") showRejection(state.reason, state.detail);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "no_selfie") return showSelfie();
+    onFailure(error);
+  }
+}
+
+// --- registration -----------------------------------------------------------------------
+
+$("register-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const button = form.querySelector("button[type=submit]");
+  showError($("register-error"), null);
+  button.disabled = true;
+  try {
+    const data = new FormData(form);
+    const registered = await api("/api/register-with-event-code", {
+      method: "POST",
+      json: {
+        event_code: code,
+        name: data.get("name"),
+        email: data.get("email"),
+        password: data.get("password"),
+        consent: data.get("consent") === "on",
+      },
+    });
+    token = registered.access_token;
+    tokens.setAttendee(code, token);
+    await start();
+  } catch (error) {
+    showError($("register-error"), error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// --- selfie -----------------------------------------------------------------------------
+
+function showSelfie() {
+  only("selfie");
+  show($("camera-open"), Boolean(navigator.mediaDevices?.getUserMedia));
+}
+
+function setStatus(text) {
+  $("selfie-status").textContent = text;
+  show($("selfie-status"), Boolean(text));
+}
+
+function showRejection(reason, hint) {
+  setStatus("");
+  $("selfie-rejected-title").textContent = REJECTION_TITLES[reason] || "Please retake your selfie";
+  const text = hint || "try another photo: just you, facing the camera, in good light";
+  $("selfie-hint").textContent = `${text[0].toUpperCase()}${text.slice(1)}.`.replace(/\.\.$/, ".");
+  show($("selfie-rejected"));
+  show($("selfie-actions"));
+}
+
+async function uploadSelfie(file) {
+  show($("selfie-rejected"), false);
+  show($("selfie-actions"), false);
+  setStatus("Uploading your selfie…");
+  const form = new FormData();
+  form.append("file", file, file.name || "selfie.jpg");
+  try {
+    await api("/api/upload-selfie", { method: "POST", token, form });
+  } catch (error) {
+    if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 401) {
+      return showRejection(error.code, error.message);
+    }
+    show($("selfie-actions"));
+    setStatus("");
+    return onFailure(error);
+  }
+  watchSelfie();
+}
+
+function watchSelfie() {
+  show($("selfie-actions"), false);
+  const started = Date.now();
+  setStatus("Checking your selfie…");
+  const watcher = poll(
+    async () => {
+      const state = await api("/api/me/selfie", { token });
+      if (state.status === "pending") {
+        setStatus(`Checking your selfie… ${Math.round((Date.now() - started) / 1000)} s`);
+        return false;
+      }
+      if (state.status === "valid") {
+        setStatus("Looks good! Finding your photos…");
+        openGallery();
+      } else {
+        showRejection(state.reason, state.detail);
+      }
+      return "stop";
+    },
+    { min: 500, max: 3000, factor: 1.3 },
+  );
+  return watcher;
+}
+
+$("selfie-file").addEventListener("change", (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (file) uploadSelfie(file);
+});
+
+let stream = null;
+function stopCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  show($("camera"), false);
+  show($("selfie-actions"));
+}
+
+$("camera-open").addEventListener("click", async () => {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 1280 } },
+      audio: false,
+    });
+  } catch {
+    toast("The camera is not available; choose a photo instead.");
+    return;
+  }
+  const video = $("camera-video");
+  video.srcObject = stream;
+  await video.play();
+  show($("selfie-actions"), false);
+  show($("camera"));
+});
+
+$("camera-cancel").addEventListener("click", stopCamera);
+
+$("camera-shoot").addEventListener("click", () => {
+  const video = $("camera-video");
+  const canvas = h("canvas", { width: video.videoWidth, height: video.videoHeight });
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  stopCamera();
+  canvas.toBlob((blob) => uploadSelfie(new File([blob], "selfie.jpg", { type: "image/jpeg" })), "image/jpeg", 0.92);
+});
+
+// --- my photos --------------------------------------------------------------------------
+
+const tiles = new Map();
+let etag = null;
+let current = null;
+
+function openGallery() {
+  only("gallery");
+  galleryPoll?.stop();
+  etag = null;
+  galleryPoll = poll(refreshPhotos, { min: 2000, max: 30000 });
+}
+
+async function refreshPhotos() {
+  let response;
+  try {
+    response = await api("/api/me/photos", { token, raw: true, headers: etag ? { "If-None-Match": etag } : {} });
+  } catch (error) {
+    onFailure(error);
+    throw error;
+  }
+  $("gallery-live").textContent = `Checked ${new Date().toLocaleTimeString()}; new photos appear by themselves.`;
+  if (response.status === 304) return false;
+  etag = response.headers.get("ETag");
+  const { data } = await response.json();
+  renderPhotos(data);
+  return true;
+}
+
+function renderPhotos(photos) {
+  const grid = $("photo-grid");
+  const keep = new Set(photos.map((p) => p.id));
+  for (const [id, tile] of tiles) {
+    if (!keep.has(id)) {
+      tile.remove();
+      tiles.delete(id);
+    }
+  }
+  const nodes = photos.map((photo) => {
+    let tile = tiles.get(photo.id);
+    if (!tile) {
+      const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
+      lazyImage(img, photo.thumb_url, token);
+      tile = h("li", { class: "tile", dataset: { photoId: photo.id } },
+        h("button", { type: "button", class: "tile-open", "aria-label": `Open ${photo.filename}`, onclick: () => openViewer(photo) }, img));
+      tiles.set(photo.id, tile);
+    }
+    return tile;
+  });
+  grid.replaceChildren(...nodes);
+  $("photo-count").textContent = String(photos.length);
+  show($("gallery-empty"), photos.length === 0);
+  $("download-all").disabled = photos.length === 0;
+}
+
+function openViewer(photo) {
+  current = photo;
+  const img = $("viewer-img");
+  img.removeAttribute("src");
+  img.alt = photo.filename;
+  loadImage(img, photo.preview_url, token).catch(onFailure);
+  $("viewer").showModal();
+}
+
+$("viewer-close").addEventListener("click", () => $("viewer").close());
+$("viewer-download").addEventListener("click", () =>
+  download(`${current.url}?download=1`, token, current.filename).catch(onFailure));
+$("viewer-not-me").addEventListener("click", async () => {
+  try {
+    await api(`/api/me/photos/${current.id}/not-me`, { method: "POST", token });
+  } catch (error) {
+    return onFailure(error);
+  }
+  $("viewer").close();
+  tiles.get(current.id)?.remove();
+  tiles.delete(current.id);
+  toast("Removed. This photo will not be matched to you again.");
+  galleryPoll?.now();
+});
+
+$("download-all").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  button.textContent = "Preparing zip…";
+  try {
+    await download("/api/me/photos/archive", token, "my-photos.zip");
+  } catch (error) {
+    onFailure(error);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Download all (zip)";
+  }
+});
+
+$("delete-face-data").addEventListener("click", async () => {
+  if (!confirm("Delete your selfies, face encodings and matches? Your photos will disappear from this page.")) return;
+  try {
+    const deleted = await api("/api/me/face-data", { method: "DELETE", token });
+    galleryPoll?.stop();
+    tiles.clear();
+    $("photo-grid").replaceChildren();
+    showSelfie();
+    show($("selfie-actions"));
+    setStatus(
+      `Deleted ${count(deleted.selfie_images, "selfie image")}, ${count(deleted.selfies, "face encoding")} ` +
+        `and ${count(deleted.matches, "match", "matches")}. Upload a new selfie any time.`,
+    );
+  } catch (error) {
+    onFailure(error);
+  }
+});
+
+start();

@@ -1,0 +1,295 @@
+// One event for its photographer: QR code, bulk upload, live progress, photos with face boxes.
+import { ApiError, api, describe, h, lazyImage, percent, poll, requireStaff, show, toast } from "/static/app.js";
+
+const { token } = await requireStaff();
+const $ = (id) => document.getElementById(id);
+const eventId = $("event").dataset.eventId;
+const PAGE = 48;
+const PARALLEL_UPLOADS = 3;
+const MAX_ATTEMPTS = 4;
+
+// --- the event and its progress -------------------------------------------------------
+
+let lastProgress = "";
+let lastCounts = "";
+
+async function refreshEvent() {
+  let event;
+  try {
+    event = await api(`/api/events/${eventId}`, { token });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) location.replace(`/login?next=${location.pathname}&expired=1`);
+    if (error instanceof ApiError && (error.status === 404 || error.status === 403)) {
+      $("event-name").textContent = error.message;
+      return "stop";
+    }
+    throw error;
+  }
+  renderHead(event);
+  const p = event.progress;
+  $("rematch-status").textContent = p.rematch_pending ? "Rematch running…" : "Matches are up to date.";
+  const snapshot = JSON.stringify(p);
+  if (snapshot === lastProgress) return false;
+  lastProgress = snapshot;
+  const stats = {
+    ...p,
+    photos_waiting: p.photos_pending + p.photos_indexing,
+    match_rate: percent(p.match_rate),
+  };
+  for (const node of document.querySelectorAll("[data-stat]")) node.textContent = String(stats[node.dataset.stat] ?? 0);
+  const done = p.photos_indexed + p.photos_failed;
+  $("index-progress").max = Math.max(1, p.photos_total);
+  $("index-progress").value = done;
+  const counts = `${p.photos_total}/${p.photos_indexed}/${p.photos_failed}/${p.photos_indexing}`;
+  if (counts !== lastCounts) {
+    lastCounts = counts;
+    scheduleGridRefresh();
+  }
+  return true;
+}
+
+let headDone = false;
+function renderHead(event) {
+  $("event-status").textContent = event.status;
+  $("event-status").className = `badge ${event.status}`;
+  if (headDone) return;
+  headDone = true;
+  document.title = `${event.name} · facematch`;
+  $("event-name").textContent = event.name;
+  $("event-code").textContent = event.code;
+  $("join-link").textContent = event.join_url;
+  $("join-link").href = event.join_url;
+  $("qr").src = `/e/${event.code}/qr.svg`;
+  $("qr-png").href = `/e/${event.code}/qr.png?download=1`;
+  $("qr-svg").href = `/e/${event.code}/qr.svg?download=1`;
+  $("tolerance").value = event.tolerance;
+}
+
+const progressPoll = poll(refreshEvent, { min: 1500, max: 15000, factor: 1.5 });
+
+// --- photo grid -----------------------------------------------------------------------
+
+const tiles = new Map();
+let shown = PAGE;
+let gridTimer = null;
+
+function scheduleGridRefresh() {
+  clearTimeout(gridTimer);
+  gridTimer = setTimeout(refreshGrid, 300);
+}
+
+async function refreshGrid() {
+  const page = await api(`/api/events/${eventId}/photos?limit=${Math.min(shown, 500)}`, { token });
+  const nodes = page.data.map(tileFor);
+  $("photo-grid").replaceChildren(...nodes);
+  show($("more-photos"), page.count > page.data.length);
+}
+
+function tileFor(photo) {
+  const key = `${photo.id}:${photo.status}:${photo.face_count}`;
+  const existing = tiles.get(photo.id);
+  if (existing?.dataset.key === key) return existing;
+  const frame = existing?.querySelector(".frame") ?? h("div", { class: "frame" }, thumb(photo));
+  frame.querySelectorAll(".face-box").forEach((b) => b.remove());
+  for (const box of photo.faces) {
+    frame.append(h("span", {
+      class: "face-box",
+      style: {
+        left: `${(100 * box.left) / photo.width}%`,
+        top: `${(100 * box.top) / photo.height}%`,
+        width: `${(100 * (box.right - box.left)) / photo.width}%`,
+        height: `${(100 * (box.bottom - box.top)) / photo.height}%`,
+      },
+    }));
+  }
+  frame.style.aspectRatio = `${photo.width} / ${photo.height}`;
+  const caption = h("figcaption", {},
+    h("span", { class: "filename", title: photo.filename }, photo.filename),
+    h("span", { class: `badge ${photo.status}` }, photo.status === "indexed" ? faceCount(photo.face_count) : photo.status),
+    photo.error ? h("small", { class: "error" }, photo.error) : null);
+  const tile = h("li", { class: "tile", dataset: { photoId: photo.id, key, status: photo.status } }, frame, caption);
+  tiles.set(photo.id, tile);
+  return tile;
+}
+
+const faceCount = (n) => (n === 1 ? "1 face" : `${n} faces`);
+
+function thumb(photo) {
+  const img = h("img", { alt: photo.filename, loading: "lazy" });
+  lazyImage(img, `/api/photos/${photo.id}/image?size=thumb`, token);
+  return img;
+}
+
+$("more-photos").addEventListener("click", () => {
+  shown += PAGE;
+  refreshGrid();
+});
+$("show-boxes").addEventListener("change", (e) => $("photo-grid").classList.toggle("hide-boxes", !e.target.checked));
+
+// --- bulk upload ----------------------------------------------------------------------
+
+const uploads = [];
+let active = 0;
+
+function addFiles(fileList) {
+  const files = [...fileList];
+  if (!files.length) return;
+  for (const file of files) {
+    const bar = h("progress", { max: file.size || 1, value: 0 });
+    const state = h("span", { class: "state" }, "queued");
+    const li = h("li", { class: "upload queued" }, h("span", { class: "filename", title: file.name }, file.name), bar, state);
+    uploads.push({ file, li, bar, stateNode: state, status: "queued", loaded: 0, attempts: 0 });
+    $("upload-list").append(li);
+  }
+  show($("upload-summary"));
+  renderTotals();
+  pump();
+}
+
+function setState(item, status, text) {
+  item.status = status;
+  item.li.className = `upload ${status}`;
+  item.stateNode.textContent = text;
+}
+
+function renderTotals() {
+  const total = uploads.reduce((sum, u) => sum + (u.file.size || 1), 0);
+  const loaded = uploads.reduce((sum, u) => sum + (u.status === "done" ? u.file.size || 1 : u.loaded), 0);
+  $("upload-total").max = Math.max(1, total);
+  $("upload-total").value = loaded;
+  const done = uploads.filter((u) => u.status === "done").length;
+  const failed = uploads.filter((u) => u.status === "failed").length;
+  const busy = uploads.length - done - failed;
+  $("upload-counts").textContent =
+    `${done} of ${uploads.length} uploaded` + (failed ? `, ${failed} failed` : "") + (busy ? `, ${busy} to go` : "");
+  show($("retry-failed"), uploads.some((u) => u.status === "failed" && u.retryable));
+}
+
+function pump() {
+  while (active < PARALLEL_UPLOADS) {
+    const next = uploads.find((u) => u.status === "queued");
+    if (!next) return;
+    active += 1;
+    send(next).finally(() => {
+      active -= 1;
+      renderTotals();
+      pump();
+    });
+  }
+}
+
+function post(item) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/events/${eventId}/photos`);
+    xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (e) => {
+      item.loaded = e.loaded;
+      item.bar.value = e.loaded;
+      renderTotals();
+    };
+    xhr.onload = () => resolve({ status: xhr.status, body: xhr.response, retryAfter: xhr.getResponseHeader("Retry-After") });
+    xhr.onerror = () => resolve({ status: 0, body: null });
+    xhr.ontimeout = () => resolve({ status: 0, body: null });
+    const form = new FormData();
+    form.append("files", item.file, item.file.name);
+    xhr.send(form);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function send(item) {
+  while (true) {
+    item.attempts += 1;
+    setState(item, "uploading", item.attempts > 1 ? `retry ${item.attempts - 1}…` : "uploading…");
+    const { status, body, retryAfter } = await post(item);
+    if (status === 202) {
+      item.bar.value = item.bar.max;
+      setState(item, "done", "uploaded");
+      progressPoll.now();
+      return;
+    }
+    if (status === 401) {
+      location.replace(`/login?next=${location.pathname}&expired=1`);
+      return;
+    }
+    // Busy or unreachable: worth another try. Anything else is about the file itself.
+    const transient = status === 0 || status === 429 || status >= 500;
+    if (!transient) {
+      setState(item, "failed", describe(body) || `refused (${status})`);
+      item.retryable = false;
+      return;
+    }
+    if (item.attempts >= MAX_ATTEMPTS) {
+      setState(item, "failed", status ? `server busy (${status}); retry later` : "network error; retry later");
+      item.retryable = true;
+      return;
+    }
+    item.loaded = 0;
+    setState(item, "retrying", `waiting to retry (${status || "network"})`);
+    const wait = retryAfter ? Number(retryAfter) * 1000 : 1000 * 3 ** (item.attempts - 1);
+    await sleep(Math.min(wait, 30000));
+  }
+}
+
+$("retry-failed").addEventListener("click", () => {
+  for (const item of uploads) {
+    if (item.status === "failed" && item.retryable) {
+      item.attempts = 0;
+      item.loaded = 0;
+      item.bar.value = 0;
+      setState(item, "queued", "queued");
+    }
+  }
+  renderTotals();
+  pump();
+});
+
+const dropzone = $("dropzone");
+$("photo-files").addEventListener("change", (e) => {
+  addFiles(e.target.files);
+  e.target.value = "";
+});
+for (const type of ["dragenter", "dragover"]) {
+  dropzone.addEventListener(type, (e) => {
+    e.preventDefault();
+    dropzone.classList.add("over");
+  });
+}
+for (const type of ["dragleave", "drop"]) {
+  dropzone.addEventListener(type, () => dropzone.classList.remove("over"));
+}
+dropzone.addEventListener("drop", (e) => {
+  e.preventDefault();
+  addFiles(e.dataTransfer.files);
+});
+dropzone.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") $("photo-files").click();
+});
+window.addEventListener("beforeunload", (e) => {
+  if (uploads.some((u) => u.status === "queued" || u.status === "uploading" || u.status === "retrying")) e.preventDefault();
+});
+
+// --- matching -------------------------------------------------------------------------
+
+$("tolerance-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api(`/api/events/${eventId}`, { method: "PATCH", token, json: { tolerance: Number($("tolerance").value) } });
+    toast("Tolerance saved; the event is being rematched.");
+    progressPoll.now();
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+$("rematch").addEventListener("click", async () => {
+  try {
+    await api(`/api/photographer/events/${eventId}/rematch`, { method: "POST", token });
+    progressPoll.now();
+  } catch (error) {
+    toast(error.message);
+  }
+});

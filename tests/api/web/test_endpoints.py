@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.config import settings
+from tests.helpers import create_event, create_user
+
+
+def test_the_event_page_shows_the_event_and_the_consent_text(
+    client: TestClient, session: Session
+) -> None:
+    event = create_event(session, owner=create_user(session), name="Harbour <b>party</b>")
+    response = client.get(f"/e/{event.code}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "Harbour &lt;b&gt;party&lt;/b&gt;" in page  # escaped, never markup
+    assert f'data-code="{event.code}"' in page
+    assert "How we use your face" in page
+    assert f"policy {settings.CONSENT_POLICY_VERSION}" in page
+    assert "DELETE /api/me/face-data" in page
+
+
+def test_a_code_typed_loosely_redirects_to_the_canonical_page(
+    client: TestClient, session: Session
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    loose = event.code.replace("-", "").lower()
+    response = client.get(f"/e/{loose}", follow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["location"] == f"/e/{event.code}"
+    joined = client.get("/join", params={"code": f" {loose} "}, follow_redirects=False)
+    assert (joined.status_code, joined.headers["location"]) == (303, f"/e/{event.code}")
+
+
+def test_an_unknown_code_gets_a_404_page_that_says_so(client: TestClient, session: Session) -> None:
+    response = client.get("/e/AAA-AAA")
+    assert response.status_code == 404
+    assert "No event has the code “AAA-AAA”" in response.text
+    assert client.get("/join", params={"code": "nope"}).status_code == 404
+    assert client.get("/e/AAA-AAA/qr.svg").status_code == 404
+
+
+def test_the_qr_code_opens_the_join_link(client: TestClient, session: Session) -> None:
+    event = create_event(session, owner=create_user(session))
+    png = client.get(f"/e/{event.code}/qr.png")
+    assert png.headers["content-type"] == "image/png"
+    image = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert text == f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}"
+
+    svg = client.get(f"/e/{event.code}/qr.svg", params={"download": True})
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.startswith("<svg")
+    assert svg.headers["content-disposition"] == (
+        f'attachment; filename="facematch-{event.code}.svg"'
+    )
+
+
+def test_every_page_and_its_assets_are_served(client: TestClient, session: Session) -> None:
+    for path in ("/", "/login", "/studio", "/admin", "/privacy", "/studio/events/" + "0" * 32):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        for asset in ("/static/app.css", "/static/nav.js"):
+            assert asset in response.text
+    for name in ("app.js", "attendee.js", "event.js", "studio.js", "admin.js", "login.js"):
+        script = client.get(f"/static/{name}")
+        assert script.status_code == 200
+        assert "javascript" in script.headers["content-type"]
+
+
+def test_the_privacy_page_states_the_policy_version(client: TestClient) -> None:
+    page = client.get("/privacy").text
+    assert f"Policy version {settings.CONSENT_POLICY_VERSION}" in page
+    assert "How long we keep it" in page
+
+
+def test_pages_are_not_in_the_api_schema(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz")]
