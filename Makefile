@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
 
-.PHONY: help install dev test lint format bench loadtest requirements images cluster-smoke clean
+.PHONY: help install dev test chromium lint format bench loadtest requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,14 @@ dev: $(VENV_STAMP)  ## Run Postgres, Valkey, the API and WORKERS workers on PORT
 
 test: $(VENV_STAMP)  ## Run the whole test suite against embedded Postgres and Valkey
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+chromium:  ## Install Debian's Chromium for the browser tests (root or sudo; they skip without it)
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "chromium: not installed, and no root or sudo to install it: the browser tests will skip"; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core \
+	  || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
 
 lint: $(VENV_STAMP)  ## ruff and mypy
 	$(UV) run --frozen ruff check api workers tests loadtest k8s

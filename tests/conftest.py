@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +95,40 @@ def faces_dir() -> Path:
     if not FACES.is_dir():
         pytest.skip(f"the shared face photos are not at {FACES} (clone ../shared beside the repo)")
     return FACES
+
+
+def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def live_api(services: Path, clean: None) -> Iterator[str]:
+    """uvicorn and one forking `python -m workers` on the test's Postgres and Valkey."""
+    from loadtest.stack import free_port, wait_ready
+
+    port = free_port()
+    env = dict(
+        os.environ,
+        FACEMATCH_DATA_DIR=str(services),
+        FACEMATCH_RECONCILE_INTERVAL_SECONDS="3600",
+        FACEMATCH_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    api = _start([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)], env)
+    worker = _start([sys.executable, "-m", "workers", "--log-level", "WARNING"], env)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(api)
+        _stop(worker)

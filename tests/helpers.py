@@ -19,6 +19,29 @@ SHARED = Path(os.environ.get("FACEMATCH_SHARED", Path(__file__).resolve().parent
 """The workplace's shared folder beside the repository: test photos and schemas."""
 FACES = Path(os.environ.get("FACEMATCH_FACES", SHARED / "testdata/faces"))
 PASSWORD = "correct horse battery"
+
+KNN = "ageitgey_face_recognition/examples/knn_examples"
+EVENT_PHOTOS = {
+    "obama_and_biden.jpg": f"{KNN}/test/obama_and_biden.jpg",
+    "two_people.jpg": "ageitgey_face_recognition/examples/two_people.jpg",
+    "kit_with_rose.jpg": f"{KNN}/test/kit_with_rose.jpg",
+    "friends.jpg": "pypi_insightface/t1.jpg",
+    "obama.jpg": "ageitgey_face_recognition/examples/obama.jpg",
+    "biden.jpg": "ageitgey_face_recognition/examples/biden.jpg",
+    "kit.jpeg": f"{KNN}/train/kit_harington/john1.jpeg",
+    "rose.jpg": f"{KNN}/train/rose_leslie/img1.jpg",
+    "lin.png": "ageitgey_face_recognition/examples/lin-manuel-miranda.png",
+    "dogs.jpg": "dlib_examples_faces/dogs.jpg",
+}
+IN_PHOTOS = {
+    "obama": {"obama_and_biden.jpg", "two_people.jpg", "obama.jpg"},
+    "kit_harington": {"kit_with_rose.jpg", "kit.jpeg"},
+}
+SELFIES = {
+    "obama": "ageitgey_face_recognition/examples/obama2.jpg",
+    "kit_harington": f"{KNN}/test/johnsnow_test1.jpg",
+}
+
 _counter = itertools.count()
 
 

@@ -16,31 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.helpers import create_user, face_photo, register_attendee, token_headers
+from tests.helpers import (
+    EVENT_PHOTOS,
+    IN_PHOTOS,
+    SELFIES,
+    create_user,
+    face_photo,
+    register_attendee,
+    token_headers,
+)
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e]
-
-KNN = "ageitgey_face_recognition/examples/knn_examples"
-EVENT_PHOTOS = {
-    "obama_and_biden.jpg": f"{KNN}/test/obama_and_biden.jpg",
-    "two_people.jpg": "ageitgey_face_recognition/examples/two_people.jpg",
-    "kit_with_rose.jpg": f"{KNN}/test/kit_with_rose.jpg",
-    "friends.jpg": "pypi_insightface/t1.jpg",
-    "obama.jpg": "ageitgey_face_recognition/examples/obama.jpg",
-    "biden.jpg": "ageitgey_face_recognition/examples/biden.jpg",
-    "kit.jpeg": f"{KNN}/train/kit_harington/john1.jpeg",
-    "rose.jpg": f"{KNN}/train/rose_leslie/img1.jpg",
-    "lin.png": "ageitgey_face_recognition/examples/lin-manuel-miranda.png",
-    "dogs.jpg": "dlib_examples_faces/dogs.jpg",
-}
-IN_PHOTOS = {
-    "obama": {"obama_and_biden.jpg", "two_people.jpg", "obama.jpg"},
-    "kit_harington": {"kit_with_rose.jpg", "kit.jpeg"},
-}
-SELFIES = {
-    "obama": "ageitgey_face_recognition/examples/obama2.jpg",
-    "kit_harington": f"{KNN}/test/johnsnow_test1.jpg",
-}
 
 
 def run_forking_worker(data_dir: Path) -> None:

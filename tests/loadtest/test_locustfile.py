@@ -4,54 +4,19 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from loadtest.stack import free_port, wait_ready
 from tests.helpers import create_user
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-@pytest.fixture
-def live_api(services: Path, clean: None) -> Iterator[str]:
-    """uvicorn and one `python -m workers` on the test's Postgres and Valkey."""
-    port = free_port()
-    env = dict(
-        os.environ, FACEMATCH_DATA_DIR=str(services), FACEMATCH_RECONCILE_INTERVAL_SECONDS="3600"
-    )
-    api = _start([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)], env)
-    worker = _start([sys.executable, "-m", "workers", "--log-level", "WARNING"], env)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(api)
-        _stop(worker)
 
 
 def test_the_traffic_mix_runs_without_failures(

@@ -1,0 +1,152 @@
+"""An attendee on a phone: the QR link, registration with consent, a selfie, "my photos"."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+from sqlmodel import Session
+
+from tests.helpers import EVENT_PHOTOS, PASSWORD, SELFIES, create_user, face_photo
+from tests.web.conftest import Api, shot
+
+pytestmark = [pytest.mark.faces, pytest.mark.e2e, pytest.mark.browser]
+
+# Obama is in three of these; obama.jpg is uploaded after his selfie, to show up by itself.
+BEFORE = ["obama_and_biden.jpg", "two_people.jpg", "kit_with_rose.jpg", "dogs.jpg"]
+LATER = "obama.jpg"
+
+
+def _event_with_photos(api: Api, session: Session, names: list[str]) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+    create_user(session, email="photographer@example.com")
+    headers = api.login("photographer@example.com")
+    event = api.create_event(headers)
+    ids = api.upload(headers, event, {n: face_photo(EVENT_PHOTOS[n]) for n in names})
+    api.wait_indexed(headers, event, len(names))
+    return event, ids, headers
+
+
+def _register(page: Any, event: dict[str, Any], email: str) -> None:  # type: ignore[type-arg]
+    page.goto(event["join_url"])
+    expect(page.locator("h1")).to_have_text(event["name"])
+    form = page.locator("#register-form")
+    expect(form.get_by_text("How we use your face")).to_be_visible()
+    expect(form.get_by_text("We keep it until you delete it")).to_be_visible()
+    form.get_by_label("Your name", exact=True).fill("Barack")
+    form.get_by_label("Email", exact=True).fill(email)
+    form.locator("input[name=password]").fill(PASSWORD)
+    form.get_by_label("I consent").check()
+    form.get_by_role("button", name="Join").click()
+    expect(page.locator("#selfie")).to_be_visible()
+
+
+def _pick_selfie(page: Any, name: str, data: bytes, mime: str = "image/jpeg") -> None:
+    page.locator("#selfie-file").set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}]
+    )
+
+
+def _photo_ids(page: Any) -> set[str]:
+    return set(
+        page.locator("#photo-grid li").evaluate_all("els => els.map(e => e.dataset.photoId)")
+    )
+
+
+def test_an_attendee_finds_their_photos_from_the_qr_link(
+    api: Api, phone: Any, session: Session, faces_dir: Path, tmp_path: Path
+) -> None:
+    event, ids, headers = _event_with_photos(api, session, BEFORE)
+    page = phone
+    page.goto(event["join_url"])
+    shot(page, "attendee-1-register")
+    _register(page, event, "barack@example.com")
+    shot(page, "attendee-2-selfie")
+
+    _pick_selfie(page, "selfie.jpg", face_photo(SELFIES["obama"]))
+    expect(page.locator("#gallery")).to_be_visible(timeout=60_000)
+    expect(page.locator("#photo-grid li")).to_have_count(2)
+    assert _photo_ids(page) == {ids["obama_and_biden.jpg"], ids["two_people.jpg"]}
+    page.wait_for_function(
+        "[...document.querySelectorAll('#photo-grid img')].every(i => i.naturalWidth > 0)"
+    )
+    shot(page, "attendee-3-my-photos")
+
+    # The full-size view, and a download of the original file.
+    page.locator(f"li[data-photo-id='{ids['two_people.jpg']}'] button").click()
+    expect(page.locator("#viewer")).to_be_visible()
+    page.wait_for_function("document.getElementById('viewer-img').naturalWidth > 0")
+    shot(page, "attendee-4-full-size")
+    with page.expect_download() as download:
+        page.locator("#viewer-download").click()
+    assert download.value.suggested_filename == "two_people.jpg"
+    assert Path(download.value.path()).read_bytes() == face_photo(EVENT_PHOTOS["two_people.jpg"])
+    page.locator("#viewer-close").click()
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all (zip)").click()
+    with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
+        assert sorted(archive.namelist()) == ["obama_and_biden.jpg", "two_people.jpg"]
+
+    # A photo uploaded now appears without a reload.
+    later = api.upload(headers, event, {LATER: face_photo(EVENT_PHOTOS[LATER])})
+    expect(page.locator("#photo-grid li")).to_have_count(3, timeout=60_000)
+    assert later[LATER] in _photo_ids(page)
+
+    # "Not me" takes a photo out, for good.
+    page.locator(f"li[data-photo-id='{ids['two_people.jpg']}'] button").click()
+    page.locator("#viewer-not-me").click()
+    expect(page.locator("#photo-grid li")).to_have_count(2)
+    assert ids["two_people.jpg"] not in _photo_ids(page)
+    rejected = session.connection().execute(text("SELECT count(*) FROM match_rejections"))
+    assert rejected.scalar_one() == 1
+
+    # Deleting the face data empties the page and the database.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete my face data").click()
+    expect(page.locator("#selfie-status")).to_contain_text(
+        "Deleted 1 selfie image, 1 face encoding and 2 matches"
+    )
+    expect(page.locator("#gallery")).to_be_hidden()
+    shot(page, "attendee-5-deleted")
+    left = session.connection().execute(
+        text("SELECT (SELECT count(*) FROM selfies), (SELECT count(*) FROM matches)")
+    )
+    assert tuple(left.one()) == (0, 0)
+
+
+def test_a_rejected_selfie_shows_its_retake_hint(
+    api: Api, phone: Any, session: Session, faces_dir: Path
+) -> None:
+    event, _, _ = _event_with_photos(api, session, ["obama_and_biden.jpg"])
+    page = phone
+    _register(page, event, "pair@example.com")
+
+    _pick_selfie(page, "us.jpg", face_photo(EVENT_PHOTOS["two_people.jpg"]))
+    hint = page.locator("#selfie-rejected")
+    expect(hint).to_be_visible(timeout=60_000)
+    expect(hint.locator("h3")).to_have_text("More than one face")
+    expect(hint).to_contain_text("take a selfie on your own")
+    shot(page, "attendee-6-rejected-two-faces")
+
+    # Refused at upload, before any worker: not an image at all.
+    _pick_selfie(page, "selfie.jpg", b"these are not the pixels you are looking for")
+    expect(hint.locator("h3")).to_have_text("That file is not a photo")
+    shot(page, "attendee-7-rejected-not-an-image")
+
+    # A good selfie afterwards is accepted.
+    _pick_selfie(page, "selfie.jpg", face_photo(SELFIES["obama"]))
+    expect(page.locator("#gallery")).to_be_visible(timeout=60_000)
+    expect(page.locator("#photo-grid li")).to_have_count(1)
+
+
+def test_an_unknown_event_code_says_so(phone: Any) -> None:
+    phone.goto("/e/AAA-AAA")
+    expect(phone.get_by_role("alert")).to_contain_text("No event has the code")
+    phone.get_by_label("Event code").fill("nope")
+    phone.get_by_role("button", name="Continue").click()
+    expect(phone.get_by_role("alert")).to_contain_text("“nope”")

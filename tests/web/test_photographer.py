@@ -1,0 +1,171 @@
+"""A photographer at a laptop: an event, its QR code, a bulk upload, indexing, matching."""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import Session
+
+from api.models import Event
+from tests.helpers import FACES, PASSWORD, create_user
+from tests.web.conftest import Api, shot
+
+pytestmark = [pytest.mark.faces, pytest.mark.e2e, pytest.mark.browser]
+
+UPLOADS = 20
+REFUSED_BY_THE_FAKE_PROXY = 2
+
+# Records, as the page changes, how many uploads run at once and the whole upload's progress.
+WATCH_UPLOADS = """() => {
+  window.seen = { parallel: 0, progress: [] };
+  new MutationObserver(() => {
+    const running = document.querySelectorAll('#upload-list .uploading').length;
+    window.seen.parallel = Math.max(window.seen.parallel, running);
+    const total = document.getElementById('upload-total');
+    window.seen.progress.push(total.value / total.max);
+  }).observe(document.getElementById('upload-list'),
+             { subtree: true, attributes: true, childList: true });
+}"""
+
+
+def _identity_photos() -> list[Path]:
+    with (FACES / "identities.csv").open() as f:
+        return [FACES / row["path"] for row in csv.DictReader(f)][:UPLOADS]
+
+
+def _wait_rematched(session: Session, event_id: uuid.UUID, requested: Any) -> None:
+    """Until a rematch at least as recent as `requested` has been done."""
+    deadline = time.monotonic() + 60
+    while True:
+        session.expire_all()
+        event = session.get(Event, event_id)
+        assert event is not None and requested is not None
+        if event.rematched_at is not None and event.rematched_at >= requested:
+            return
+        assert time.monotonic() < deadline, "the rematch was not done within 60 s"
+        time.sleep(0.3)
+
+
+def _sign_in(page: Any, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_photographer_creates_an_event_and_bulk_uploads_photos(
+    api: Api, laptop: Any, session: Session, faces_dir: Path
+) -> None:
+    create_user(session, email="photographer@example.com")
+    page = laptop
+    page.goto("/studio")
+    expect(page).to_have_url("/login?next=%2Fstudio")
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    expect(page.get_by_text("No events yet")).to_be_visible()
+    shot(page, "photographer-1-studio")
+
+    page.get_by_label("Event name").fill("Summer gala")
+    page.get_by_role("button", name="Create event").click()
+    expect(page.locator("#event-name")).to_have_text("Summer gala")
+    code = page.locator("#event-code").inner_text()
+    assert len(code) == 7
+    page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    with page.expect_download() as download:
+        page.locator("#qr-png").click()
+    assert download.value.suggested_filename == f"facematch-{code}.png"
+    assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # A proxy that is busy for the first requests: those files must be retried, not lost.
+    refused: list[str] = []
+
+    def busy_then_through(route: Any) -> None:
+        if len(refused) < REFUSED_BY_THE_FAKE_PROXY:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"error": "busy"})
+        else:
+            route.continue_()
+
+    page.route("**/api/events/*/photos", busy_then_through)
+    page.evaluate(WATCH_UPLOADS)
+    photos = _identity_photos()
+    broken = {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}
+    files = [{"name": p.name, "mimeType": "image/jpeg", "buffer": p.read_bytes()} for p in photos]
+    page.locator("#photo-files").set_input_files([*files, broken])
+    expect(page.locator("#upload-counts")).to_have_text(
+        f"{UPLOADS} of {UPLOADS + 1} uploaded, 1 failed", timeout=60_000
+    )
+    assert len(refused) == REFUSED_BY_THE_FAKE_PROXY
+    expect(page.locator("#upload-list .done")).to_have_count(UPLOADS)
+    failed = page.locator("#upload-list .failed")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("notes.jpg")
+    expect(failed).to_contain_text("not an image")
+    seen = page.evaluate("window.seen")
+    assert seen["parallel"] >= 2, seen
+    assert any(0 < p < 1 for p in seen["progress"]), "the whole upload's progress was never shown"
+    assert page.locator("#upload-total").evaluate("p => p.value === p.max")
+    shot(page, "photographer-2-uploaded")
+
+    # Live indexing progress, and face boxes on the photos.
+    expect(page.locator("[data-stat=photos_indexed]")).to_have_text(str(UPLOADS), timeout=180_000)
+    expect(page.locator("[data-stat=photos_waiting]")).to_have_text("0")
+    faces = int(page.locator("[data-stat=faces]").inner_text())
+    assert faces >= UPLOADS
+    expect(page.locator("#photo-grid li")).to_have_count(UPLOADS)
+    expect(page.locator("#photo-grid .face-box")).to_have_count(faces)
+    for tile in page.locator("#photo-grid li").all():
+        tile.scroll_into_view_if_needed()  # thumbnails load as they come into view
+    page.wait_for_function(
+        "[...document.querySelectorAll('#photo-grid img')].every(i => i.naturalWidth > 0)"
+    )
+    shot(page, "photographer-3-indexed")
+
+    # A stricter tolerance is saved and rematches the event.
+    page.locator("#tolerance").fill("0.5")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#toast")).to_contain_text("Tolerance saved")
+    event_id = page.locator("#event").get_attribute("data-event-id")
+    headers = api.login("photographer@example.com")
+    assert api.http.get(f"/api/events/{event_id}", headers=headers).json()["tolerance"] == 0.5
+    with page.expect_response(lambda r: r.url.endswith("/rematch")) as response:
+        page.get_by_role("button", name="Rematch now").click()
+    assert response.value.status == 202
+    requested = session.get(Event, uuid.UUID(event_id)).rematch_requested_at  # type: ignore[union-attr]
+    expect(page.locator("#rematch-status")).to_have_text("Matches are up to date.", timeout=60_000)
+    _wait_rematched(session, uuid.UUID(event_id), requested)
+    shot(page, "photographer-4-matching")
+
+
+def test_an_admin_sees_users_events_queues_and_workers(
+    api: Api, laptop: Any, session: Session
+) -> None:
+    create_user(session, email="admin@example.com", role="admin")
+    photographer = create_user(session, email="photographer@example.com")
+    api.create_event(api.login(photographer.email), name="Winter ball")
+    page = laptop
+    _sign_in(page, "admin@example.com")
+    expect(page).to_have_url("/admin")
+    expect(page.locator("#users")).to_contain_text("photographer@example.com")
+    expect(page.locator("#admin-events")).to_contain_text("Winter ball")
+    expect(page.locator("[data-stat=workers]")).to_have_text("1", timeout=30_000)
+    expect(page.locator("#workers tr")).to_have_count(1)
+    expect(page.locator("#workers")).to_contain_text("photos")
+
+    page.get_by_label("Email").fill("second@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator("#users")).to_contain_text("second@example.com")
+    shot(page, "admin-1-overview")
+
+
+def test_an_attendee_cannot_use_the_studio(api: Api, laptop: Any, session: Session) -> None:
+    create_user(session, email="attendee@example.com", role="attendee")
+    _sign_in(laptop, "attendee@example.com")
+    expect(laptop.get_by_role("alert")).to_contain_text("Attendees sign in on their event's page")
