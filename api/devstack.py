@@ -153,7 +153,7 @@ def run(*, host: str, port: int, workers: int) -> None:
         base = f"http://{host}:{port}"
         console.print(
             f"\n[bold green]facematch is up[/] with {workers} worker(s)\n"
-            f"  web UI and API  {base}/\n"
+            f"  web app         {base}/  (photographers and admins sign in at {base}/login)\n"
             f"  API docs        {base}/docs\n"
             f"  health          {base}/readyz\n"
             f"  data            {data_dir}\n"

@@ -51,6 +51,16 @@ def _pick_selfie(page: Any, name: str, data: bytes, mime: str = "image/jpeg") ->
     )
 
 
+def _heic(jpeg: bytes) -> bytes:
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(out, format="HEIF", quality=85)
+    return out.getvalue()
+
+
 def _photo_ids(page: Any) -> set[str]:
     return set(
         page.locator("#photo-grid li").evaluate_all("els => els.map(e => e.dataset.photoId)")
@@ -138,8 +148,8 @@ def test_a_rejected_selfie_shows_its_retake_hint(
     expect(hint.locator("h3")).to_have_text("That file is not a photo")
     shot(page, "attendee-7-rejected-not-an-image")
 
-    # A good selfie afterwards is accepted.
-    _pick_selfie(page, "selfie.jpg", face_photo(SELFIES["obama"]))
+    # A good selfie afterwards is accepted, in the HEIC an iPhone takes.
+    _pick_selfie(page, "IMG_0042.HEIC", _heic(face_photo(SELFIES["obama"])), mime="image/heic")
     expect(page.locator("#gallery")).to_be_visible(timeout=60_000)
     expect(page.locator("#photo-grid li")).to_have_count(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import time
 import uuid
@@ -31,6 +32,14 @@ WATCH_UPLOADS = """() => {
     window.seen.progress.push(total.value / total.max);
   }).observe(document.getElementById('upload-list'),
              { subtree: true, attributes: true, childList: true });
+}"""
+
+
+DROP = """([name, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+  return transfer;
 }"""
 
 
@@ -94,15 +103,21 @@ def test_a_photographer_creates_an_event_and_bulk_uploads_photos(
 
     page.route("**/api/events/*/photos", busy_then_through)
     page.evaluate(WATCH_UPLOADS)
-    photos = _identity_photos()
+    *picked, dropped = _identity_photos()
+    # One file dragged onto the drop zone, then the rest picked with a broken one among them.
+    transfer = page.evaluate_handle(
+        DROP, [dropped.name, base64.b64encode(dropped.read_bytes()).decode()]
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
     broken = {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}
-    files = [{"name": p.name, "mimeType": "image/jpeg", "buffer": p.read_bytes()} for p in photos]
+    files = [{"name": p.name, "mimeType": "image/jpeg", "buffer": p.read_bytes()} for p in picked]
     page.locator("#photo-files").set_input_files([*files, broken])
     expect(page.locator("#upload-counts")).to_have_text(
         f"{UPLOADS} of {UPLOADS + 1} uploaded, 1 failed", timeout=60_000
     )
     assert len(refused) == REFUSED_BY_THE_FAKE_PROXY
     expect(page.locator("#upload-list .done")).to_have_count(UPLOADS)
+    expect(page.locator("#upload-list .done", has_text=dropped.name)).to_have_count(1)
     failed = page.locator("#upload-list .failed")
     expect(failed).to_have_count(1)
     expect(failed).to_contain_text("notes.jpg")
