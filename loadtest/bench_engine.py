@@ -5,6 +5,7 @@ and "my photos" accuracy across tolerances through the real matching SQL.
     uv run python loadtest/bench_engine.py throughput --big 3
     uv run python loadtest/bench_engine.py recall
     uv run python loadtest/bench_engine.py accuracy --collages 30
+    uv run python loadtest/bench_engine.py previews --big 3   # the web app's thumbnails, in the API
 
 Each pipeline runs in a fresh process of its own, so its peak RSS is its own.
 """
@@ -217,12 +218,42 @@ def accuracy(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
     return run_accuracy(args.collages)
 
 
+def previews(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
+    """The API's cost to make a thumbnail and a preview of a 6000x4000 JPEG, once per photo."""
+    from api.images import PREVIEW_SIDES, make_preview
+
+    photos = datasets.event_sized(list(datasets.GROUPS)[: args.big])
+    rows = []
+    for size, side in PREVIEW_SIDES.items():
+        times, sizes = [], []
+        for photo in photos:
+            for _ in range(3):
+                started = time.perf_counter()
+                out = make_preview(photo.data, side)
+                times.append(time.perf_counter() - started)
+            sizes.append(len(out))
+        times.sort()
+        row = {
+            "size": size,
+            "side_px": side,
+            "photos": len(photos),
+            "median_ms": round(1000 * times[len(times) // 2], 1),
+            "max_ms": round(1000 * times[-1], 1),
+            "mean_kib": round(sum(sizes) / len(sizes) / 1024, 1),
+        }
+        print(json.dumps(row))
+        rows.append(row)
+    return rows
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         run_pipeline(*sys.argv[2:5])
         return 0
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["throughput", "recall", "accuracy", "scaling", "all"])
+    parser.add_argument(
+        "what", choices=["throughput", "recall", "accuracy", "scaling", "previews", "all"]
+    )
     parser.add_argument("--processes", default="1,2", help="scaling: process counts to run")
     parser.add_argument("--big", type=int, default=3, help="6000x4000 photos (naive is slow)")
     parser.add_argument("--collages", type=int, default=30)
@@ -237,6 +268,7 @@ def main() -> int:
         ("recall", recall),
         ("accuracy", accuracy),
         ("scaling", scaling),
+        ("previews", previews),
     )
     for name, fn in steps:
         if args.what in (name, "all"):
