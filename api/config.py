@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     MAX_IMAGE_PIXELS: int = 120_000_000
     MAX_FILES_PER_UPLOAD: int = 200
     MAX_SELFIES_PER_ATTENDEE: int = 3
-    CONSENT_POLICY_VERSION: str = "2026-11-01"
+    CONSENT_POLICY_VERSION: str = "2026-11-23"
+    # Privacy: a selfie image is deleted once it is judged; its encoding is what matching needs.
+    KEEP_SELFIE_IMAGES: bool = False
+    # Encodings of faces that matched no attendee (bystanders who never consented) are
+    # deleted this long after their event closes.
+    UNMATCHED_FACE_RETENTION_HOURS: float = Field(default=72, ge=0)
 
     # Photos and selfies still pending or indexing after this long are re-enqueued.
     RECONCILE_STALE_SECONDS: int = 600

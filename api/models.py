@@ -23,13 +23,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _enum(enum: type[StrEnum]) -> sa.Enum:
+def _enum(enum: type[StrEnum], length: int = 16) -> sa.Enum:
     """Store enums as short strings with a CHECK constraint, not as PostgreSQL types."""
     return sa.Enum(
         enum,
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
         name=f"{enum.__name__.lower()}",
     )
@@ -61,6 +61,18 @@ class SelfieStatus(StrEnum):
     pending = "pending"
     valid = "valid"
     rejected = "rejected"
+
+
+class AuditAction(StrEnum):
+    """Each creation and deletion of biometric data (BIPA, GDPR art. 9)."""
+
+    selfie_image_stored = "selfie_image.stored"
+    selfie_image_deleted = "selfie_image.deleted"
+    selfie_encoding_created = "selfie_encoding.created"
+    selfie_encoding_deleted = "selfie_encoding.deleted"
+    face_encodings_created = "face_encodings.created"
+    face_encodings_deleted = "face_encodings.deleted"
+    matches_deleted = "matches.deleted"
 
 
 class UserBase(SQLModel):
@@ -95,6 +107,8 @@ class Event(EventBase, table=True):
     # re-enqueues it if its job was lost.
     rematch_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     rematched_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    # Unmatched faces' encodings are deleted UNMATCHED_FACE_RETENTION_HOURS after this.
+    closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
 
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
@@ -202,3 +216,22 @@ class MatchRejection(SQLModel, table=True):
     attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE")
     photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class AuditEntry(SQLModel, table=True):
+    """One creation or deletion of biometric data. Rows outlive what they describe,
+    so ids are plain values, not foreign keys; they never hold the data itself."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_event_at", "event_id", "at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    action: AuditAction = Field(sa_type=_enum(AuditAction, length=32))
+    event_id: uuid.UUID | None = None
+    subject_id: uuid.UUID | None = None
+    """The photo, selfie or attendee concerned."""
+    count: int = 1
+    actor: str = Field(max_length=64)
+    """Who did it: "attendee:<user id>", "photographer:<user id>", "worker", "retention"."""
+    reason: str | None = Field(default=None, max_length=64)

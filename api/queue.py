@@ -101,6 +101,16 @@ def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
     )
 
 
+def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
+    return JobSpec(
+        "workers.tasks.purge_unmatched_faces",
+        MAINTENANCE,
+        f"purge-unmatched-faces-{event_id}",
+        (str(event_id),),
+        REMATCH_EVENT_TIMEOUT,
+    )
+
+
 @cache
 def get_redis() -> Redis:
     """The process's Redis client; short timeouts so an outage fails fast instead of hanging."""

@@ -13,12 +13,22 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import exists, text
 from sqlmodel import Session, col, select
 
 from api import queue
 from api.config import settings
-from api.models import Event, Photo, PhotoStatus, Selfie, SelfieStatus, utcnow
+from api.models import (
+    Event,
+    EventStatus,
+    Face,
+    Match,
+    Photo,
+    PhotoStatus,
+    Selfie,
+    SelfieStatus,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +117,8 @@ def reconcile(
             jobs.enqueue(spec)
             report.enqueued.append(spec.job_id)
 
+    report.enqueued.extend(_enqueue_purges(session, jobs))
+
     if report.enqueued or report.gave_up:
         log.info(
             "reconciler re-enqueued %d jobs and gave up on %d",
@@ -114,3 +126,35 @@ def reconcile(
             len(report.gave_up),
         )
     return report
+
+
+def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
+    """Closed events past retention that still hold unmatched faces, with no rematch owed."""
+    closed_before = utcnow() - timedelta(hours=settings.UNMATCHED_FACE_RETENTION_HOURS)
+    unmatched_face = (
+        select(Face.id)
+        .where(
+            col(Face.event_id) == col(Event.id),
+            ~exists().where(col(Match.face_id) == col(Face.id)),
+        )
+        .exists()
+    )
+    rematch_owed = col(Event.rematch_requested_at).is_not(None) & (
+        col(Event.rematched_at).is_(None)
+        | (col(Event.rematched_at) < col(Event.rematch_requested_at))
+    )
+    due = session.exec(
+        select(Event.id).where(
+            Event.status == EventStatus.closed,
+            col(Event.closed_at) < closed_before,
+            ~rematch_owed,
+            unmatched_face,
+        )
+    ).all()
+    enqueued = []
+    for event_id in due:
+        spec = queue.purge_unmatched_faces(event_id)
+        if not jobs.is_active(spec.job_id):
+            jobs.enqueue(spec)
+            enqueued.append(spec.job_id)
+    return enqueued

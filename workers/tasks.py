@@ -6,15 +6,31 @@ results replace earlier ones in a single transaction, and matches are upserts.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, delete
+from sqlalchemy import exists, func
+from sqlmodel import col, delete, select
 
+from api import queue
 from api.config import settings
 from api.db import session_scope
-from api.models import Event, Face, Photo, PhotoStatus, Selfie, SelfieStatus, utcnow
+from api.models import (
+    AuditAction,
+    AuditEntry,
+    Event,
+    EventStatus,
+    Face,
+    Match,
+    Photo,
+    PhotoStatus,
+    Selfie,
+    SelfieStatus,
+    utcnow,
+)
 from api.storage import get_storage
 from workers import faces, matching
 
@@ -77,7 +93,11 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         event = session.get(Event, photo.event_id)
         if event is None:
             raise RowGone(f"event {photo.event_id}")
-        session.exec(delete(Face).where(col(Face.photo_id) == pid))
+        replaced = session.exec(delete(Face).where(col(Face.photo_id) == pid)).rowcount
+        if replaced:
+            session.add(_audit(AuditAction.face_encodings_deleted, photo, replaced, "reindexed"))
+        if found:
+            session.add(_audit(AuditAction.face_encodings_created, photo, len(found)))
         for face in found:
             top, right, bottom, left = face.box
             session.add(
@@ -111,7 +131,21 @@ def index_photo(photo_id: str) -> dict[str, Any]:
     return {"photo_id": photo_id, "faces": len(found), "matches": matched}
 
 
+def _audit(
+    action: AuditAction, row: Photo | Selfie, count: int = 1, reason: str | None = None
+) -> AuditEntry:
+    return AuditEntry(
+        action=action,
+        event_id=row.event_id,
+        subject_id=row.id,
+        count=count,
+        actor="worker",
+        reason=reason,
+    )
+
+
 def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[str, Any]:
+    """Store the verdict, and (by default) delete the selfie image once it is committed."""
     with session_scope() as session:
         selfie = session.get(Selfie, selfie_id, with_for_update=True)
         if selfie is None:
@@ -119,6 +153,11 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         if selfie.status != SelfieStatus.pending:
             return {"selfie_id": str(selfie_id), "skipped": True}
         selfie.updated_at = utcnow()
+        if selfie.storage_key and not settings.KEEP_SELFIE_IMAGES:
+            # The verdict and encoding are all that is kept; the file goes after the commit.
+            queue.on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
+            selfie.storage_key = None
+            session.add(_audit(AuditAction.selfie_image_deleted, selfie, reason="judged"))
         if not verdict.ok:
             selfie.status = SelfieStatus.rejected
             selfie.reason = verdict.reason
@@ -130,6 +169,7 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         selfie.encoding = verdict.encoding.tolist()
         selfie.quality = verdict.quality
         session.add(selfie)
+        session.add(_audit(AuditAction.selfie_encoding_created, selfie))
         session.flush()
         event = session.get(Event, selfie.event_id)
         if event is None:
@@ -197,3 +237,44 @@ def rematch_photo(photo_id: str) -> dict[str, Any]:
             session, event.id, pid, event.effective_tolerance(), settings.MATCH_MARGIN
         )
     return {"photo_id": photo_id, "matches": matched}
+
+
+def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
+    """Delete the encodings of a closed event's faces that matched no attendee.
+
+    Those are bystanders who never consented. It runs once the retention
+    period after closing has passed, and again whenever matches are dropped
+    later (an attendee deleting their face data), until none is left.
+    """
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        event = session.get(Event, eid, with_for_update=True)
+        if event is None:
+            raise RowGone(f"event {event_id}")
+        retention = timedelta(hours=settings.UNMATCHED_FACE_RETENTION_HOURS)
+        if (
+            event.status != EventStatus.closed
+            or event.closed_at is None
+            or event.closed_at + retention > utcnow()
+        ):
+            return {"event_id": event_id, "skipped": True}
+        unmatched = ~exists().where(col(Match.face_id) == col(Face.id))
+        photo_counts = session.exec(
+            select(Face.photo_id, func.count())
+            .where(col(Face.event_id) == eid, unmatched)
+            .group_by(col(Face.photo_id))
+        ).all()
+        deleted = session.exec(delete(Face).where(col(Face.event_id) == eid, unmatched)).rowcount
+        for photo_id, count in photo_counts:
+            session.add(
+                AuditEntry(
+                    action=AuditAction.face_encodings_deleted,
+                    event_id=eid,
+                    subject_id=photo_id,
+                    count=count,
+                    actor="retention",
+                    reason="unmatched_after_close",
+                )
+            )
+    log.info("deleted %d unmatched face encodings of closed event %s", deleted, event_id)
+    return {"event_id": event_id, "deleted": deleted}

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
-from api.admin import service
-from api.admin.schemas import QueueStats, Throughput, WorkerStatus
+from api.admin import repository, service
+from api.admin.schemas import AuditEntryPublic, AuditLog, QueueStats, Throughput, WorkerStatus
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
@@ -73,6 +73,19 @@ def read_throughput(
 ) -> Throughput:
     """Photos indexed and selfie latency percentiles since a moment."""
     return service.throughput(session, since)
+
+
+@router.get("/audit", responses=responses(*_AUTH))
+def list_audit_log(
+    session: SessionDep,
+    _: RequireAdmin,
+    event_id: uuid.UUID | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditLog:
+    """Every creation and deletion of biometric data, newest first; never the data itself."""
+    entries, count = repository.list_audit(session, event_id=event_id, offset=offset, limit=limit)
+    return AuditLog(data=[AuditEntryPublic.model_validate(e) for e in entries], count=count)
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

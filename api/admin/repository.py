@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from api.models import AuditEntry
 
 _THROUGHPUT = text(
     """
@@ -34,3 +37,18 @@ _THROUGHPUT = text(
 def throughput(session: Session, since: datetime) -> dict[str, Any]:
     """Work finished since a moment; a selfie waits from upload to its verdict and matches."""
     return dict(session.execute(_THROUGHPUT, {"since": since}).mappings().one())
+
+
+def list_audit(
+    session: Session, *, event_id: uuid.UUID | None, offset: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    where = [] if event_id is None else [col(AuditEntry.event_id) == event_id]
+    entries = session.exec(
+        select(AuditEntry)
+        .where(*where)
+        .order_by(col(AuditEntry.at).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    count = session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one()
+    return list(entries), count

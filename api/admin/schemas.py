@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlmodel import SQLModel
+
+from api.models import AuditAction
 
 
 class WorkerStatus(SQLModel):
@@ -46,3 +49,18 @@ class Throughput(SQLModel):
     selfie_p50_ms: float | None
     selfie_p95_ms: float | None
     selfie_max_ms: float | None
+
+
+class AuditEntryPublic(SQLModel):
+    at: datetime
+    action: AuditAction
+    event_id: uuid.UUID | None
+    subject_id: uuid.UUID | None
+    count: int
+    actor: str
+    reason: str | None
+
+
+class AuditLog(SQLModel):
+    data: list[AuditEntryPublic]
+    count: int

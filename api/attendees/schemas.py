@@ -49,4 +49,7 @@ class FaceDataDeleted(SQLModel):
 
     selfies: int
     selfie_images: int
+    """Selfie image files; 0 once judged unless FACEMATCH_KEEP_SELFIE_IMAGES is on."""
+    encodings: int
+    """Face encodings computed from the selfies."""
     matches: int

@@ -23,7 +23,18 @@ from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
 from api.events.codes import normalize_code
 from api.events.repository import get_event_by_code
 from api.images import inspect_image
-from api.models import Attendee, Event, EventStatus, Role, Selfie, SelfieStatus, User, utcnow
+from api.models import (
+    Attendee,
+    AuditAction,
+    AuditEntry,
+    Event,
+    EventStatus,
+    Role,
+    Selfie,
+    SelfieStatus,
+    User,
+    utcnow,
+)
 from api.storage import Storage
 
 
@@ -98,6 +109,14 @@ def upload_selfie(
     queue.on_rollback(session, lambda: storage.delete(key))
     selfie.storage_key = key
     session.add(selfie)
+    session.add(
+        AuditEntry(
+            action=AuditAction.selfie_image_stored,
+            event_id=attendee.event_id,
+            subject_id=selfie.id,
+            actor=f"attendee:{attendee.user_id}",
+        )
+    )
     queue.defer(session, queue.validate_selfie(selfie.id))
     return SelfieAccepted(selfie_id=selfie.id, status=SelfieStatus.pending)
 
@@ -115,13 +134,33 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
     """Remove the attendee's selfie images, encodings and matches; keep the account."""
     selfies = repository.list_selfies(session, attendee.id)
     keys = [s.storage_key for s in selfies if s.storage_key]
+    encodings = sum(1 for s in selfies if s.encoding is not None)
     matches = repository.delete_matches(session, attendee.id)
     for selfie in selfies:
         session.delete(selfie)
+    actor = f"attendee:{attendee.user_id}"
+    for action, count in (
+        (AuditAction.selfie_image_deleted, len(keys)),
+        (AuditAction.selfie_encoding_deleted, encodings),
+        (AuditAction.matches_deleted, matches),
+    ):
+        if count:
+            session.add(
+                AuditEntry(
+                    action=action,
+                    event_id=attendee.event_id,
+                    subject_id=attendee.id,
+                    count=count,
+                    actor=actor,
+                    reason="attendee_request",
+                )
+            )
     # Files go only once the rows are gone for good.
     for key in keys:
         queue.on_commit(session, functools.partial(storage.delete, key))
     if selfies:
         # Faces this attendee competed for may now belong to someone else.
         queue.defer(session, queue.rematch_event(attendee.event_id))
-    return FaceDataDeleted(selfies=len(selfies), selfie_images=len(keys), matches=matches)
+    return FaceDataDeleted(
+        selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches
+    )

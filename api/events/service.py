@@ -18,7 +18,7 @@ from api.events.schemas import (
     EventUpdate,
     RematchAccepted,
 )
-from api.models import Event, Role, User, utcnow
+from api.models import Event, EventStatus, Role, User, utcnow
 
 _CODE_ATTEMPTS = 5
 
@@ -76,6 +76,9 @@ def read_event(session: Session, event: Event) -> EventDetail:
 def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
     changes = data.model_dump(exclude_unset=True)
     tolerance_changed = "tolerance" in changes and changes["tolerance"] != event.tolerance
+    if "status" in changes and changes["status"] != event.status:
+        # Closing starts the retention clock for unmatched faces' encodings.
+        event.closed_at = utcnow() if changes["status"] == EventStatus.closed else None
     for field, value in changes.items():
         setattr(event, field, value)
     session.add(event)

@@ -33,6 +33,8 @@ class PrivacyPolicy:
     version: str
     selfie_limit: int
     tolerance: float
+    keep_selfie_images: bool
+    unmatched_retention_hours: float
 
 
 def privacy_policy() -> PrivacyPolicy:
@@ -40,4 +42,6 @@ def privacy_policy() -> PrivacyPolicy:
         version=settings.CONSENT_POLICY_VERSION,
         selfie_limit=settings.MAX_SELFIES_PER_ATTENDEE,
         tolerance=settings.MATCH_TOLERANCE,
+        keep_selfie_images=settings.KEEP_SELFIE_IMAGES,
+        unmatched_retention_hours=settings.UNMATCHED_FACE_RETENTION_HOURS,
     )

@@ -36,7 +36,7 @@ def _register(page: Any, event: dict[str, Any], email: str) -> None:  # type: ig
     expect(page.locator("h1")).to_have_text(event["name"])
     form = page.locator("#register-form")
     expect(form.get_by_text("How we use your face")).to_be_visible()
-    expect(form.get_by_text("We keep it until you delete it")).to_be_visible()
+    expect(form.get_by_text("The selfie image is deleted once it is checked")).to_be_visible()
     form.get_by_label("Your name", exact=True).fill("Barack")
     form.get_by_label("Email", exact=True).fill(email)
     form.locator("input[name=password]").fill(PASSWORD)
@@ -118,9 +118,7 @@ def test_an_attendee_finds_their_photos_from_the_qr_link(
     # Deleting the face data empties the page and the database.
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete my face data").click()
-    expect(page.locator("#selfie-status")).to_contain_text(
-        "Deleted 1 selfie image, 1 face encoding and 2 matches"
-    )
+    expect(page.locator("#selfie-status")).to_contain_text("Deleted 1 face encoding and 2 matches")
     expect(page.locator("#gallery")).to_be_hidden()
     shot(page, "attendee-5-deleted")
     left = session.connection().execute(

@@ -307,10 +307,12 @@ $("delete-face-data").addEventListener("click", async () => {
     $("photo-grid").replaceChildren();
     showSelfie();
     show($("selfie-actions"));
-    setStatus(
-      `Deleted ${count(deleted.selfie_images, "selfie image")}, ${count(deleted.selfies, "face encoding")} ` +
-        `and ${count(deleted.matches, "match", "matches")}. Upload a new selfie any time.`,
-    );
+    const parts = [
+      deleted.selfie_images ? count(deleted.selfie_images, "selfie image") : null,
+      count(deleted.encodings, "face encoding"),
+      count(deleted.matches, "match", "matches"),
+    ].filter(Boolean);
+    setStatus(`Deleted ${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}. Upload a new selfie any time.`);
   } catch (error) {
     onFailure(error);
   }

@@ -102,3 +102,34 @@ def test_queue_stats_list_each_live_worker(client: TestClient, session: Session)
     assert listed["queues"] == list(QUEUE_NAMES)
     assert listed["current_job"] is None
     assert (listed["successful_jobs"], listed["failed_jobs"]) == (0, 0)
+
+
+def test_the_audit_log_is_for_admins_and_filters_by_event(
+    client: TestClient, session: Session
+) -> None:
+    from api.models import AuditAction, AuditEntry
+
+    create_user(session, email="admin@example.com", role="admin")
+    owner = create_user(session, email="p@example.com")
+    events = [create_event(session, owner=owner) for _ in range(2)]
+    for event in events:
+        session.add(AuditEntry(action=AuditAction.face_encodings_created, event_id=event.id,
+                               count=3, actor="worker"))  # fmt: skip
+    session.commit()
+    assert (
+        client.get("/api/admin/audit", headers=token_headers(client, "p@example.com")).status_code
+        == 403
+    )
+    headers = token_headers(client, "admin@example.com")
+    assert client.get("/api/admin/audit", headers=headers).json()["count"] == 2
+    body = client.get(
+        "/api/admin/audit", params={"event_id": str(events[0].id)}, headers=headers
+    ).json()
+    assert body["count"] == 1
+    [entry] = body["data"]
+    assert (entry["action"], entry["count"], entry["actor"]) == (
+        "face_encodings.created",
+        3,
+        "worker",
+    )
+    assert entry["event_id"] == str(events[0].id)

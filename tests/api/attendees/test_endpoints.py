@@ -125,25 +125,36 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
 def test_deleting_face_data_removes_selfies_images_and_matches(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.models import Match
+    from api.models import AuditEntry, Match
     from api.queue import rematch_event
     from api.storage import get_storage
 
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
     uploaded = upload_selfie(client, attendee["headers"]).json()
-    key = session.get(Selfie, uploaded["selfie_id"]).storage_key
+    selfie = session.get(Selfie, uploaded["selfie_id"])
+    key = selfie.storage_key
     assert get_storage().exists(key)
+    selfie.encoding = [0.1] * 128  # as if judged, with the image kept (KEEP_SELFIE_IMAGES)
+    session.add(selfie)
+    session.commit()
     photo = create_photo(session, event=event, status="indexed")
     create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
 
     response = client.delete("/api/me/face-data", headers=attendee["headers"])
     assert response.status_code == 200
-    assert response.json() == {"selfies": 1, "selfie_images": 1, "matches": 1}
+    assert response.json() == {"selfies": 1, "selfie_images": 1, "encodings": 1, "matches": 1}
     session.expire_all()
     assert session.exec(select(Selfie)).all() == []
     assert session.exec(select(Match)).all() == []
     assert not get_storage().exists(key)
     assert JobQueue(redis).is_active(rematch_event(event.id).job_id)
     again = client.delete("/api/me/face-data", headers=attendee["headers"])
-    assert again.json() == {"selfies": 0, "selfie_images": 0, "matches": 0}
+    assert again.json() == {"selfies": 0, "selfie_images": 0, "encodings": 0, "matches": 0}
+    audit = {(e.action.value, e.count, e.reason) for e in session.exec(select(AuditEntry))}
+    assert audit == {
+        ("selfie_image.stored", 1, None),
+        ("selfie_image.deleted", 1, "attendee_request"),
+        ("selfie_encoding.deleted", 1, "attendee_request"),
+        ("matches.deleted", 1, "attendee_request"),
+    }

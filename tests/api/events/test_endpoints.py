@@ -143,3 +143,18 @@ def test_an_out_of_range_tolerance_is_a_422(client: TestClient, session: Session
     )
     assert response.status_code == 422
     assert response.json()["error"] == "ValidationError"
+
+
+def test_closing_an_event_starts_the_retention_clock_and_reopening_stops_it(
+    client: TestClient, session: Session
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    closed = client.patch(f"/api/events/{event.id}", json={"status": "closed"}, headers=headers)
+    assert closed.json()["status"] == "closed"
+    session.refresh(event)
+    assert event.closed_at is not None
+    client.patch(f"/api/events/{event.id}", json={"status": "open"}, headers=headers)
+    session.refresh(event)
+    assert event.closed_at is None

@@ -73,9 +73,13 @@ def test_every_page_and_its_assets_are_served(client: TestClient, session: Sessi
 
 
 def test_the_privacy_page_states_the_policy_version(client: TestClient) -> None:
-    page = client.get("/privacy").text
+    page = " ".join(client.get("/privacy").text.split())
     assert f"Policy version {settings.CONSENT_POLICY_VERSION}" in page
     assert "How long we keep it" in page
+    assert "deleted as soon as it has been checked" in page
+    hours = round(settings.UNMATCHED_FACE_RETENTION_HOURS)
+    assert f"deleted {hours} hours after the event closes" in page
+    assert "audit log" in page
 
 
 def test_pages_are_not_in_the_api_schema(client: TestClient) -> None:
