@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # anyio's 40 threads (api/concurrency.py says why). Others wait, then get a 503.
     API_MAX_CONCURRENT_REQUESTS: int = Field(default=24, ge=1, le=39)
     API_QUEUE_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # Rate limits per minute on the routes that hash passwords; 0 turns one off.
+    LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT: int = Field(default=10, ge=0)
+    LOGIN_ATTEMPTS_PER_MINUTE_PER_IP: int = Field(default=60, ge=0)
+    REGISTRATIONS_PER_MINUTE_PER_IP: int = Field(default=30, ge=0)
     # Hashes running at once per API process: each holds ARGON2_MEMORY_KIB and a core.
     PASSWORD_HASH_CONCURRENCY: int = Field(default=4, ge=1)
 

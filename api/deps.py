@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from redis import Redis
 from sqlmodel import Session
 
 from api.auth import repository as auth_repository
@@ -14,12 +15,13 @@ from api.auth.security import decode_access_token
 from api.db import session_scope
 from api.errors import NotPermitted, Unauthorized
 from api.models import Attendee, Role, User
-from api.queue import JobQueue, get_job_queue
+from api.queue import JobQueue, get_job_queue, get_redis
 from api.storage import Storage, get_storage
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 QueueDep = Annotated[JobQueue, Depends(get_job_queue)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 
 

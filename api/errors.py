@@ -36,11 +36,14 @@ log = logging.getLogger(__name__)
 class AppError(Exception):
     status_code: ClassVar[int] = 500
 
-    def __init__(self, detail: Any, *, code: str | None = None) -> None:
+    def __init__(
+        self, detail: Any, *, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         # A stable machine-readable reason, e.g. "multiple_faces" or "not_an_image".
         self.code = code
+        self.headers = headers
 
     @classmethod
     def response_doc(cls) -> dict[int | str, dict[str, Any]]:
@@ -111,7 +114,9 @@ def _body(error: str, detail: Any, code: str | None = None) -> dict[str, Any]:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = dict(exc.headers or {})
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             _body(type(exc).__name__, exc.detail, exc.code), exc.status_code, headers=headers
         )

@@ -25,6 +25,7 @@ from api.matches.endpoints import router as matches_router
 from api.photos.endpoints import router as photos_router
 from api.queue import get_job_queue, get_redis
 from api.reconcile import reconcile
+from api.security import SecurityHeaders
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
 
@@ -76,6 +77,7 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         limit=settings.API_MAX_CONCURRENT_REQUESTS,
         queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
     )
+    app.add_middleware(SecurityHeaders)  # outermost: even an "overloaded" 503 carries them
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,

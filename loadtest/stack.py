@@ -54,6 +54,9 @@ def local_stack(workers: int, *, quiet: bool = True) -> Iterator[Stack]:
         FACEMATCH_DATA_DIR=str(data_dir),
         FACEMATCH_ADMIN_EMAIL=email,
         FACEMATCH_ADMIN_PASSWORD=password,
+        # Every simulated user comes from 127.0.0.1: per-address limits would throttle the test.
+        FACEMATCH_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP="0",
+        FACEMATCH_REGISTRATIONS_PER_MINUTE_PER_IP="0",
         PORT=str(port),
         WORKERS=str(workers),
     )

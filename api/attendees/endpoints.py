@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 
+from api import ratelimit
 from api.attendees import service
 from api.attendees.schemas import (
     FaceDataDeleted,
@@ -13,7 +14,7 @@ from api.attendees.schemas import (
     SelfieState,
 )
 from api.config import settings
-from api.deps import CurrentAttendee, SessionDep, StorageDep
+from api.deps import CurrentAttendee, RedisDep, SessionDep, StorageDep
 from api.errors import (
     Conflict,
     ConsentRequired,
@@ -21,6 +22,7 @@ from api.errors import (
     NotFound,
     NotPermitted,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     responses,
 )
@@ -31,10 +33,13 @@ router = APIRouter(tags=["attendees"])
 @router.post(
     "/register-with-event-code",
     status_code=201,
-    responses=responses(ConsentRequired, NotFound, Conflict, Unauthorized),
+    responses=responses(ConsentRequired, NotFound, Conflict, Unauthorized, TooManyRequests),
 )
-def register_with_event_code(session: SessionDep, body: RegisterWithEventCode) -> Registered:
-    """Join an event by its code, with explicit consent to face matching."""
+def register_with_event_code(
+    session: SessionDep, redis: RedisDep, request: Request, body: RegisterWithEventCode
+) -> Registered:
+    """Join an event by its code, with explicit consent to face matching (rate-limited)."""
+    ratelimit.check_registration(redis, request)
     return service.register(session, body)
 
 

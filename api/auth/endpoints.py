@@ -2,22 +2,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api import ratelimit
 from api.auth import service
 from api.auth.schemas import Token, UserPublic
-from api.deps import CurrentUser, SessionDep
-from api.errors import Unauthorized, responses
+from api.deps import CurrentUser, RedisDep, SessionDep
+from api.errors import TooManyRequests, Unauthorized, responses
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", responses=responses(Unauthorized))
+@router.post("/auth/token", responses=responses(Unauthorized, TooManyRequests))
 def login_access_token(
-    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    session: SessionDep,
+    redis: RedisDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
-    """Exchange an email and password for a bearer token."""
+    """Exchange an email and password for a bearer token (rate-limited per account and address)."""
+    ratelimit.check_login(redis, request, form.username)
     return Token(access_token=service.login(session, form.username, form.password))
 
 

@@ -1,0 +1,59 @@
+"""Fixed-window rate limits in Redis for the routes that hash passwords: login and registration.
+
+Each hit is one INCR; the first in a window sets its expiry. Accounts are keyed
+by a hash of the email, so Redis never holds addresses. A limit of 0 turns a
+check off (load tests from one address do that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from fastapi import Request
+from redis import Redis
+
+from api.config import settings
+from api.errors import TooManyRequests
+
+WINDOW_SECONDS = 60
+
+
+def _hit(redis: Redis, key: str, limit: int) -> None:
+    if limit <= 0:
+        return
+    window = int(time.time()) // WINDOW_SECONDS
+    name = f"ratelimit:{key}:{window}"
+    pipe = redis.pipeline()
+    pipe.incr(name)
+    pipe.expire(name, WINDOW_SECONDS * 2)
+    count, _ = pipe.execute()
+    if count > limit:
+        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        raise TooManyRequests(
+            f"too many attempts; retry in {retry_after} s",
+            code="rate_limited",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def client_address(request: Request) -> str:
+    """The caller's address; behind a proxy, uvicorn's --proxy-headers has already set it."""
+    return request.client.host if request.client else "unknown"
+
+
+def _account(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
+def check_login(redis: Redis, request: Request, email: str) -> None:
+    _hit(redis, f"login:ip:{client_address(request)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_IP)
+    _hit(redis, f"login:account:{_account(email)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT)
+
+
+def check_registration(redis: Redis, request: Request) -> None:
+    _hit(
+        redis,
+        f"register:ip:{client_address(request)}",
+        settings.REGISTRATIONS_PER_MINUTE_PER_IP,
+    )
