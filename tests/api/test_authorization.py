@@ -1,0 +1,179 @@
+"""Who may call what: every route x every kind of caller, generated from the app's route table.
+
+A route added without a rule here fails `test_every_route_has_a_rule`. Callers:
+anonymous; an attendee matched to the photo; another attendee of the same event
+(not matched); the event's photographer; another photographer; an admin. A
+caller the rule leaves out gets 401 (no token) or 403; one it lets in gets
+anything but those.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+from starlette.routing import BaseRoute, Mount
+
+from api.main import create_app
+from tests.helpers import (
+    PASSWORD,
+    create_event,
+    create_match,
+    create_photo,
+    create_user,
+    image_bytes,
+    register_attendee,
+)
+
+CALLERS = ("anonymous", "attendee", "other_attendee", "owner", "photographer", "admin")
+PUBLIC = frozenset(CALLERS)
+SIGNED_IN = PUBLIC - {"anonymous"}
+ATTENDEES = frozenset({"attendee", "other_attendee"})
+STAFF = frozenset({"owner", "photographer", "admin"})
+OWNER = frozenset({"owner", "admin"})
+ADMIN = frozenset({"admin"})
+
+RULES: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/api/auth/token"): PUBLIC,
+    ("GET", "/api/users/me"): SIGNED_IN,
+    ("POST", "/api/events"): STAFF,
+    ("GET", "/api/events"): STAFF,
+    ("GET", "/api/events/{event_id}"): OWNER,
+    ("PATCH", "/api/events/{event_id}"): OWNER,
+    ("POST", "/api/photographer/events/{event_id}/rematch"): OWNER,
+    ("POST", "/api/events/{event_id}/photos"): OWNER,
+    ("GET", "/api/events/{event_id}/photos"): OWNER,
+    ("GET", "/api/photos/{photo_id}/image"): OWNER | {"attendee"},
+    ("POST", "/api/register-with-event-code"): PUBLIC,
+    ("POST", "/api/upload-selfie"): ATTENDEES,
+    ("GET", "/api/me/selfie"): ATTENDEES,
+    ("DELETE", "/api/me/face-data"): ATTENDEES,
+    ("GET", "/api/me/photos"): ATTENDEES,
+    ("GET", "/api/me/photos/archive"): ATTENDEES,
+    ("POST", "/api/me/photos/{photo_id}/not-me"): ATTENDEES,
+    ("POST", "/api/admin/users"): ADMIN,
+    ("GET", "/api/admin/users"): ADMIN,
+    ("GET", "/api/admin/queues"): ADMIN,
+    ("GET", "/api/admin/throughput"): ADMIN,
+    ("GET", "/api/admin/audit"): ADMIN,
+    ("POST", "/api/admin/events/{event_id}/rematch"): ADMIN,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    # The web pages are shells; what they show comes from the API routes above.
+    ("GET", "/"): PUBLIC,
+    ("GET", "/join"): PUBLIC,
+    ("GET", "/e/{code}"): PUBLIC,
+    ("GET", "/e/{code}/qr.{kind}"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/studio"): PUBLIC,
+    ("GET", "/studio/events/{event_id}"): PUBLIC,
+    ("GET", "/admin"): PUBLIC,
+    ("GET", "/privacy"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+}
+_emails = itertools.count()
+
+
+def _routes(routes: list[BaseRoute]) -> list[tuple[str, str]]:
+    """(method, path) of every route, through included routers; HEAD is GET's twin."""
+    found = []
+    for route in routes:
+        if hasattr(route, "effective_route_contexts"):
+            found += _routes(route.effective_route_contexts())
+        elif not isinstance(route, Mount):
+            methods = getattr(route, "methods", None) or set()
+            found += [(m, route.path) for m in sorted(methods - {"HEAD"})]  # type: ignore[attr-defined]
+    return found
+
+
+ROUTES = _routes(create_app(run_reconciler=False).routes)
+
+
+def test_every_route_has_a_rule() -> None:
+    assert set(ROUTES) == set(RULES), "add a rule for each new route; drop rules of removed ones"
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    values: dict[str, str]
+
+
+@pytest.fixture
+def world(client: TestClient, session: Session) -> World:
+    from api.auth.security import TokenClaims, create_access_token
+
+    def staff(role: str) -> dict[str, str]:
+        user = create_user(session, role=role)
+        return {"Authorization": f"Bearer {create_access_token(TokenClaims(user.id, user.role))}"}
+
+    owner_user = create_user(session, email="owner@example.com")
+    event = create_event(session, owner=owner_user)
+    attendee = register_attendee(client, event.code)
+    other = register_attendee(client, event.code)
+    photo = create_photo(session, event=event, data=image_bytes(), status="indexed")
+    create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
+    owner_token = create_access_token(TokenClaims(owner_user.id, owner_user.role))
+    return World(
+        headers={
+            "anonymous": {},
+            "attendee": attendee["headers"],
+            "other_attendee": other["headers"],
+            "owner": {"Authorization": f"Bearer {owner_token}"},
+            "photographer": staff("photographer"),
+            "admin": staff("admin"),
+        },
+        values={
+            "event_id": str(event.id),
+            "photo_id": str(photo.id),
+            "code": event.code,
+            "kind": "svg",
+            "owner_email": owner_user.email,
+        },
+    )
+
+
+def _request(client: TestClient, method: str, path: str, world: World, caller: str) -> Any:
+    url = path.format(**world.values)
+    headers = world.headers[caller]
+    n = next(_emails)
+    if (method, path) == ("POST", "/api/auth/token"):
+        form = {"username": world.values["owner_email"], "password": PASSWORD}
+        return client.post(url, data=form, headers=headers)
+    if path.endswith("/photos") and method == "POST":
+        return client.post(url, files=[("files", ("a.jpg", image_bytes()))], headers=headers)
+    if path == "/api/upload-selfie":
+        return client.post(url, files={"file": ("me.jpg", image_bytes())}, headers=headers)
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/api/events"): {"name": "New"},
+        ("PATCH", "/api/events/{event_id}"): {"name": "Renamed"},
+        ("POST", "/api/register-with-event-code"): {
+            "event_code": world.values["code"], "email": f"new{n}@example.com",
+            "password": PASSWORD, "name": "New", "consent": True,
+        },
+        ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},
+    }  # fmt: skip
+    return client.request(method, url, json=bodies.get((method, path)), headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_each_caller_gets_what_the_rule_says(
+    client: TestClient, world: World, method: str, path: str
+) -> None:
+    allowed = RULES[(method, path)]
+    # Refusals first: they must not depend on what an allowed call changed.
+    for caller in sorted(CALLERS, key=lambda c: c in allowed):
+        status = _request(client, method, path, world, caller).status_code
+        if caller in allowed:
+            assert status not in (401, 403), f"{caller} was refused: {status}"
+            assert status < 500, f"{caller} got {status}"
+        else:
+            expected = 401 if caller == "anonymous" else 403
+            assert status == expected, f"{caller} got {status}, not {expected}"
