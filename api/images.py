@@ -36,7 +36,61 @@ EXTENSIONS = {
     "image/tiff": ".tiff",
 }
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
-_JPEG_EOI = b"\xff\xd9"
+_PAYLOAD_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"Rar!", b"7z\xbc\xaf", b"MZ", b"\x7fELF",
+                       b"%PDF", b"<script", b"<html", b"<?php", b"#!")  # fmt: skip
+"""What a JPEG/archive or JPEG/script polyglot carries after the image."""
+_PNG_IEND = b"IEND\xaeB`\x82"
+
+
+def jpeg_end(data: bytes) -> int | None:
+    """Offset just past the first image's end-of-image marker, or None if it never ends.
+
+    Marker segments are skipped by their lengths, and entropy-coded data by its
+    byte stuffing (0xFF is followed by 0x00 or a restart marker there), so an
+    0xFFD9 inside metadata or pixels is not mistaken for the end.
+    """
+    i, size = 2, len(data)
+    while i + 1 < size:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xD9:
+            return i + 2
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if i + 4 > size:
+            return None
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker != 0xDA:  # not a start of scan
+            continue
+        while True:
+            i = data.find(b"\xff", i)
+            if i < 0 or i + 1 >= size:
+                return None
+            following = data[i + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7:
+                i += 2
+                continue
+            break
+    return None
+
+
+def _check_jpeg_end(data: bytes) -> None:
+    end = jpeg_end(data)
+    if end is None:
+        raise InvalidImage("the JPEG is truncated", code="truncated_image")
+    # Phones append motion-photo videos and cameras a second image (MPO) after the
+    # end: those are fine. An archive, program or script there is a polyglot.
+    trailer = data[end:].lstrip(b"\x00")
+    if trailer.startswith(_PAYLOAD_SIGNATURES) or b"PK\x05\x06" in trailer[-65_557:]:
+        raise InvalidImage(
+            "the JPEG carries another file after the image (an archive or a script)",
+            code="embedded_payload",
+        )
 
 
 @dataclass(frozen=True)
@@ -83,8 +137,10 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
             f"the image is {width}x{height}; at most {settings.MAX_IMAGE_PIXELS} pixels",
             code="too_many_pixels",
         )
-    if content_type == "image/jpeg" and _JPEG_EOI not in data[-4096:]:
-        raise InvalidImage("the JPEG is truncated", code="truncated_image")
+    if content_type == "image/jpeg":
+        _check_jpeg_end(data)
+    if content_type == "image/png" and _PNG_IEND not in data[-64:]:
+        raise InvalidImage("the PNG is truncated (no end chunk)", code="truncated_image")
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
     return ImageInfo(content_type, width, height)
