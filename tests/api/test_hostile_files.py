@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the corpus reads best one case per line)
 """A corpus of broken and hostile files, made here: each is refused with a clear 4xx and a code,
 as an event photo and as a selfie, and nothing of it is stored. The odd but real photos
 beside them (CMYK, 16-bit, HEIC, EXIF-rotated, a misnamed PNG) are taken and indexed."""
