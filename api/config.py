@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     REDIS_URL: str = ""
     PUBLIC_URL: str = "http://127.0.0.1:8000"
 
+    LOG_LEVEL: str = "INFO"
+    # One JSON object per line (for log collectors), or text for a terminal.
+    LOG_FORMAT: Literal["json", "text"] = "json"
+
     SECRET_KEY: str = DEFAULT_SECRET
     ACCESS_TOKEN_MINUTES: int = 60 * 24
     # OWASP's argon2id floor: 19 MiB memory, 2 iterations, 1 lane.

@@ -113,6 +113,7 @@ def run(*, host: str, port: int, workers: int) -> None:
         env["FACEMATCH_REDIS_URL"] = settings.REDIS_URL or services.redis_url
     env["FACEMATCH_DATA_DIR"] = str(data_dir)
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
+    env.setdefault("FACEMATCH_LOG_FORMAT", "text")  # a terminal, not a log collector
     # As in the API image: with one malloc arena per thread, argon2's 19 MiB blocks pile up.
     env.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ.update(env)

@@ -21,6 +21,7 @@ from api.db import get_engine, session_scope
 from api.errors import install_handlers
 from api.events.endpoints import router as events_router
 from api.health.endpoints import router as health_router
+from api.logs import RequestContext, configure
 from api.matches.endpoints import router as matches_router
 from api.photos.endpoints import router as photos_router
 from api.queue import get_job_queue, get_redis
@@ -77,7 +78,8 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         limit=settings.API_MAX_CONCURRENT_REQUESTS,
         queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: even an "overloaded" 503 carries them
+    app.add_middleware(SecurityHeaders)  # even an "overloaded" 503 carries them
+    app.add_middleware(RequestContext)  # outermost: every answer has an id and a log line
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,
@@ -95,4 +97,5 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
     return app
 
 
+configure(settings.LOG_LEVEL, settings.LOG_FORMAT)
 app = create_app()

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from api.config import settings
 from api.db import process_role
+from api.logs import request_id
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,8 @@ class JobQueue:
                     retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                     job_id=spec.job_id,
                     unique=True,
+                    # The request that asked for the work, for the job's log lines.
+                    meta={"request_id": request_id.get()} if request_id.get() else None,
                 )
             except DuplicateJobError:
                 try:

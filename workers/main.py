@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,19 @@ def warm_up() -> None:
         faces.decode(_tiny_jpeg())
 
 
+@contextlib.contextmanager
+def job_context(job: Any) -> Iterator[None]:
+    """Set the log context (job id, and the request id from its meta) while a job runs."""
+    from api.logs import job_id, request_id
+
+    tokens = (job_id.set(job.id), request_id.set((job.meta or {}).get("request_id")))
+    try:
+        yield
+    finally:
+        job_id.reset(tokens[0])
+        request_id.reset(tokens[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facematch worker")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -91,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.alive is not None:
         return 0 if is_alive(args.alive) else 1
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    from api.config import settings
+    from api.logs import configure
+
+    configure(args.log_level, settings.LOG_FORMAT)
 
     from workers import faces
 
@@ -126,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
             super().heartbeat(timeout, pipeline)
             HEARTBEAT_FILE.touch()
+
+        def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+            """In the work horse: the job's log lines carry its id and its request's id."""
+            with job_context(job):
+                return bool(super().perform_job(job, queue, execution))
 
     HEARTBEAT_FILE.touch()
     worker = HeartbeatWorker(
