@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     REDIS_URL: str = ""
     PUBLIC_URL: str = "http://127.0.0.1:8000"
 
+    # If set, /metrics answers only `Authorization: Bearer <this>` (Prometheus' bearer_token).
+    METRICS_TOKEN: str = ""
     LOG_LEVEL: str = "INFO"
     # One JSON object per line (for log collectors), or text for a terminal.
     LOG_FORMAT: Literal["json", "text"] = "json"

@@ -23,6 +23,7 @@ from api.events.endpoints import router as events_router
 from api.health.endpoints import router as health_router
 from api.logs import RequestContext, configure
 from api.matches.endpoints import router as matches_router
+from api.metrics import Metrics, RequestMetrics
 from api.photos.endpoints import router as photos_router
 from api.queue import get_job_queue, get_redis
 from api.reconcile import reconcile
@@ -78,6 +79,8 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         limit=settings.API_MAX_CONCURRENT_REQUESTS,
         queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
     )
+    app.state.metrics = Metrics(get_redis)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # overload 503s count too
     app.add_middleware(SecurityHeaders)  # even an "overloaded" 503 carries them
     app.add_middleware(RequestContext)  # outermost: every answer has an id and a log line
     api = APIRouter(prefix="/api")

@@ -11,6 +11,7 @@ import contextlib
 import io
 import logging
 import os
+import resource
 import socket
 import sys
 import time
@@ -85,6 +86,15 @@ def job_context(job: Any) -> Iterator[None]:
         request_id.reset(tokens[1])
 
 
+def memory() -> tuple[int, int]:
+    """This process's resident memory and its largest finished child's peak, in bytes."""
+    try:
+        resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return resident, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facematch worker")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -128,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     # first imported in the horse is imported again for every job (seconds, here).
     import workers.tasks  # noqa: F401
     from api.db import set_process_role
+    from api.metrics import record_job, record_worker_memory
     from api.queue import get_redis
 
     set_process_role("worker")
@@ -141,11 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
             super().heartbeat(timeout, pipeline)
             HEARTBEAT_FILE.touch()
+            with contextlib.suppress(Exception):  # metrics never stop the work
+                record_worker_memory(self.connection, self.name, *memory())
 
         def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-            """In the work horse: the job's log lines carry its id and its request's id."""
+            """In the work horse: log context for the job, then its duration and outcome."""
+            started = time.perf_counter()
             with job_context(job):
-                return bool(super().perform_job(job, queue, execution))
+                ok = bool(super().perform_job(job, queue, execution))
+            with contextlib.suppress(Exception):
+                record_job(self.connection, job.func_name, time.perf_counter() - started, ok)
+            return ok
 
     HEARTBEAT_FILE.touch()
     worker = HeartbeatWorker(

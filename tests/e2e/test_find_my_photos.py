@@ -53,6 +53,11 @@ def event_with_photos(faces_dir, client: TestClient, session: Session, services:
     assert response.json()["accepted"] == len(EVENT_PHOTOS)
     ids = {r["filename"]: r["id"] for r in response.json()["data"]}
     run_forking_worker(services)
+    metrics = client.get("/metrics").text
+    assert (
+        f'facematch_job_duration_seconds_count{{job="index_photo"}} {len(EVENT_PHOTOS)}.0'
+        in metrics
+    )
     progress = client.get(f"/api/events/{event['id']}", headers=headers).json()["progress"]
     assert progress["photos_indexed"] == len(EVENT_PHOTOS)
     assert progress["faces"] >= 15
