@@ -1,6 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, against a live API and worker.
 
-Each page records uncaught script errors, and a test fails if any happened.
+Each page records uncaught script errors and CSP violations; a test fails if any happened.
 Screenshots go to tests/web/screenshots/ (git-ignored) for a person to look at.
 """
 
@@ -48,6 +48,12 @@ def _page(browser: Any, base_url: str, options: dict[str, Any]) -> Iterator[Any]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The app must work under its own Content-Security-Policy: a blocked script,
+    # style or image is a bug even where the test happens not to notice it.
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield page
     context.close()
     assert errors == [], f"script errors on the page: {errors}"
@@ -63,6 +69,23 @@ def phone(browser: Any, live_api: str) -> Iterator[Any]:
 def laptop(browser: Any, live_api: str) -> Iterator[Any]:
     """A laptop-sized page, as a photographer or an admin would have."""
     yield from _page(browser, live_api, LAPTOP)
+
+
+ALL_IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('#photo-grid img')].every(i => i.naturalWidth > 0)"
+)
+
+
+def wait_until(page: Any, function: str, timeout: float = 20) -> None:
+    """Poll a JS function from here until it returns true.
+
+    Playwright's wait_for_function evaluates its predicate with eval() inside the
+    page, which the app's CSP forbids (rightly); page.evaluate is not subject to it.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(function):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {function}"
+        time.sleep(0.1)
 
 
 def shot(page: Any, name: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tests.helpers import EVENT_PHOTOS, PASSWORD, SELFIES, create_user, face_photo
-from tests.web.conftest import Api, shot
+from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e, pytest.mark.browser]
 
@@ -81,15 +81,13 @@ def test_an_attendee_finds_their_photos_from_the_qr_link(
     expect(page.locator("#gallery")).to_be_visible(timeout=60_000)
     expect(page.locator("#photo-grid li")).to_have_count(2)
     assert _photo_ids(page) == {ids["obama_and_biden.jpg"], ids["two_people.jpg"]}
-    page.wait_for_function(
-        "[...document.querySelectorAll('#photo-grid img')].every(i => i.naturalWidth > 0)"
-    )
+    wait_until(page, ALL_IMAGES_LOADED)
     shot(page, "attendee-3-my-photos")
 
     # The full-size view, and a download of the original file.
     page.locator(f"li[data-photo-id='{ids['two_people.jpg']}'] button").click()
     expect(page.locator("#viewer")).to_be_visible()
-    page.wait_for_function("document.getElementById('viewer-img').naturalWidth > 0")
+    wait_until(page, "() => document.getElementById('viewer-img').naturalWidth > 0")
     shot(page, "attendee-4-full-size")
     with page.expect_download() as download:
         page.locator("#viewer-download").click()

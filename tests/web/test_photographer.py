@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from api.models import Event
 from tests.helpers import FACES, PASSWORD, create_user
-from tests.web.conftest import Api, shot
+from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e, pytest.mark.browser]
 
@@ -85,7 +85,7 @@ def test_a_photographer_creates_an_event_and_bulk_uploads_photos(
     expect(page.locator("#event-name")).to_have_text("Summer gala")
     code = page.locator("#event-code").inner_text()
     assert len(code) == 7
-    page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    wait_until(page, "() => document.getElementById('qr').naturalWidth > 0")
     with page.expect_download() as download:
         page.locator("#qr-png").click()
     assert download.value.suggested_filename == f"facematch-{code}.png"
@@ -137,9 +137,7 @@ def test_a_photographer_creates_an_event_and_bulk_uploads_photos(
     expect(page.locator("#photo-grid .face-box")).to_have_count(faces)
     for tile in page.locator("#photo-grid li").all():
         tile.scroll_into_view_if_needed()  # thumbnails load as they come into view
-    page.wait_for_function(
-        "[...document.querySelectorAll('#photo-grid img')].every(i => i.naturalWidth > 0)"
-    )
+    wait_until(page, ALL_IMAGES_LOADED)
     shot(page, "photographer-3-indexed")
 
     # A stricter tolerance is saved and rematches the event.
