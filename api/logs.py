@@ -16,9 +16,12 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from api.metrics import Metrics
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
@@ -99,14 +102,16 @@ access_log = logging.getLogger("facematch.access")
 
 
 class RequestContext:
-    """Gives each request an id (echoed as X-Request-ID) and logs one line when it ends.
+    """Gives each request an id (echoed as X-Request-ID); when it ends, logs one line
+    and hands its status and duration to the metrics.
 
     The line has the route's path without its query string, so no token or
     search term in a URL is logged.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,6 +134,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, time.perf_counter() - started)
             if scope["path"] not in ("/healthz", "/readyz"):
                 access_log.info(
                     "%s %s %d",

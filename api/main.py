@@ -23,7 +23,7 @@ from api.events.endpoints import router as events_router
 from api.health.endpoints import router as health_router
 from api.logs import RequestContext, configure
 from api.matches.endpoints import router as matches_router
-from api.metrics import Metrics, RequestMetrics
+from api.metrics import Metrics
 from api.photos.endpoints import router as photos_router
 from api.queue import get_job_queue, get_redis
 from api.reconcile import reconcile
@@ -80,9 +80,9 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
     )
     app.state.metrics = Metrics(get_redis)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # overload 503s count too
     app.add_middleware(SecurityHeaders)  # even an "overloaded" 503 carries them
-    app.add_middleware(RequestContext)  # outermost: every answer has an id and a log line
+    # Outermost: every answer, overload 503s included, has an id, a log line and metrics.
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,
