@@ -134,9 +134,9 @@ class Metrics:
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """One finished request, under its route template (ids would explode the labels)."""
-        method = scope["method"]
-        self.requests.labels(method, _template(scope), str(status)).inc()
-        self.duration.labels(method, _template(scope)).observe(seconds)
+        method, route = scope["method"], _template(scope)
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(seconds)
 
 
 def _template(scope: Scope) -> str:
