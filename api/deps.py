@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from fastapi.security import OAuth2PasswordBearer
 from redis import Redis
 from sqlmodel import Session
@@ -21,6 +21,8 @@ from api.storage import Storage, get_storage
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 QueueDep = Annotated[JobQueue, Depends(get_job_queue)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")]
+"""Every list's offset; bounded, since PostgreSQL refuses one past its integer range."""
 RedisDep = Annotated[Redis, Depends(get_redis)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 

@@ -13,7 +13,7 @@ from api.admin.schemas import AuditEntryPublic, AuditLog, QueueStats, Throughput
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
-from api.deps import QueueDep, RequireAdmin, SessionDep
+from api.deps import Offset, QueueDep, RequireAdmin, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import RematchAccepted
@@ -32,7 +32,7 @@ def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserP
 def list_users(
     session: SessionDep,
     _: RequireAdmin,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> UsersPublic:
     """Every account, newest first."""
@@ -80,7 +80,7 @@ def list_audit_log(
     session: SessionDep,
     _: RequireAdmin,
     event_id: uuid.UUID | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditLog:
     """Every creation and deletion of biometric data, newest first; never the data itself."""

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import RequirePhotographer, SessionDep
+from api.deps import Offset, RequirePhotographer, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import repository, service
 from api.events.schemas import (
@@ -32,7 +32,7 @@ def create_event(session: SessionDep, user: RequirePhotographer, body: EventCrea
 def list_events(
     session: SessionDep,
     user: RequirePhotographer,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventsPublic:
     """The caller's events; every event for an admin."""

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.config import settings
-from api.deps import CurrentUser, RequirePhotographer, SessionDep, StorageDep
+from api.deps import CurrentUser, Offset, RequirePhotographer, SessionDep, StorageDep
 from api.errors import (
     Conflict,
     InvalidImage,
@@ -59,7 +59,7 @@ def list_event_photos(
     user: RequirePhotographer,
     event_id: uuid.UUID,
     status: PhotoStatus | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PhotosPublic:
     """The event's photos with their indexing status, newest first."""

@@ -34,3 +34,19 @@ def test_an_exhausted_connection_pool_is_a_503_not_a_500(client: TestClient, cle
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.json()["error"] == "ServiceUnavailable"
+
+
+def test_an_offset_past_the_database_range_is_a_422_on_every_list(
+    client: TestClient, session: Session
+) -> None:
+    """Found by schemathesis: offset=2**63 reached PostgreSQL and came back a 500."""
+    from tests.helpers import create_event, create_user, token_headers
+
+    create_user(session, email="admin@example.com", role="admin")
+    event = create_event(session, owner=create_user(session))
+    headers = token_headers(client, "admin@example.com")
+    for path in ("/api/events", f"/api/events/{event.id}/photos", "/api/admin/users",
+                 "/api/admin/audit"):  # fmt: skip
+        response = client.get(path, params={"offset": 2**63}, headers=headers)
+        assert response.status_code == 422, path
+        assert client.get(path, params={"offset": 2**31 - 1}, headers=headers).status_code == 200
