@@ -11,13 +11,15 @@ DURATION ?= 5m
 PHOTOS ?= 1000
 TARGET ?=
 BIG ?= 3
+SOAK_USERS ?= 100
+SOAK_DURATION ?= 30m
 PYTEST_ARGS ?=
 
 # uv manages the environment; it is installed into the user's site if missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
 
-.PHONY: help install dev test chromium lint format bench loadtest chaos requirements images cluster-smoke clean
+.PHONY: help install dev test chromium lint format bench loadtest soak chaos requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +63,11 @@ bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwa
 loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url
 	$(UV) run --frozen python -m loadtest.run --users $(USERS) --spawn-rate $(SPAWN) \
 		--duration $(DURATION) --workers $(WORKERS) --photos $(PHOTOS) $(if $(TARGET),--target $(TARGET))
+
+soak: $(VENV_STAMP)  ## SOAK_USERS attendees coming and going for SOAK_DURATION: no 5xx, RSS growth < 10%
+	$(UV) run --frozen python -m loadtest.run --users $(SOAK_USERS) --spawn-rate 1 \
+		--duration $(SOAK_DURATION) --workers $(WORKERS) --photos 100000 --photo-interval 12 \
+		--attendee-visits 18 --max-rss-growth 10
 
 chaos: $(VENV_STAMP)  ## Faults on a local stack: workers SIGKILLed, Valkey and PostgreSQL restarted (minutes)
 	$(UV) run --frozen python -m loadtest.chaos

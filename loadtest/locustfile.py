@@ -13,30 +13,48 @@ from __future__ import annotations
 import scenarios  # type: ignore[import-not-found]
 from locust import HttpUser, between, task
 
+SETTINGS = scenarios.Settings()
+
 
 class Attendee(HttpUser):
-    """Arrives once (register, selfie, verdict), then checks "my photos" now and then."""
+    """Arrives (register, selfie, verdict), then checks "my photos" now and then.
+
+    With LOADTEST_ATTENDEE_VISITS set, the attendee deletes their face data after
+    that many looks and a new attendee arrives in their place, so registrations,
+    selfies and deletions go on for the whole run.
+    """
 
     weight = 100
     wait_time = between(5, 15)
 
     def on_start(self) -> None:
-        self.state = scenarios.AttendeeState()
+        self.arrive()
+
+    def arrive(self) -> None:
+        self.state, self.visits = scenarios.AttendeeState(), 0
         scenarios.attendee_arrives(self, self.state, self.host)
 
     @task
     def check_my_photos(self) -> None:
+        if SETTINGS.attendee_visits and self.visits >= SETTINGS.attendee_visits:
+            scenarios.attendee_leaves(self, self.state)
+            self.arrive()
+            return
+        self.visits += 1
         scenarios.my_photos(self, self.state)
 
 
 class Photographer(HttpUser):
-    """Uploads this process's share of photos in batches, watching the indexing progress."""
+    """Uploads this process's share of photos in batches, watching the indexing progress.
+
+    LOADTEST_PHOTO_INTERVAL sets the pause between its requests (1 s: a burst).
+    """
 
     fixed_count = 1
     done = False
 
     def wait_time(self) -> float:
-        return 10.0 if self.done else 1.0
+        return 10.0 if self.done else SETTINGS.photo_interval
 
     @task(4)
     def upload_photos(self) -> None:

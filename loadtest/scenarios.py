@@ -67,6 +67,12 @@ class Settings:
     photos: int = field(default_factory=lambda: int(_env("PHOTOS", "1000")))
     """Photos each Locust process's photographer uploads in all, in batches."""
     photo_batch: int = field(default_factory=lambda: int(_env("PHOTO_BATCH", "10")))
+    photo_interval: float = field(default_factory=lambda: float(_env("PHOTO_INTERVAL", "1")))
+    """Seconds between the photographer's requests. Below the workers' pace the queue stays
+    bounded however long the run (the soak); at 1 s it is a burst."""
+    attendee_visits: int = field(default_factory=lambda: int(_env("ATTENDEE_VISITS", "0")))
+    """Looks at "my photos" before an attendee deletes their face data and a new one takes
+    their place; 0 keeps every attendee to the end (a burst of arrivals, then polling)."""
     selfie_timeout: float = field(default_factory=lambda: float(_env("SELFIE_TIMEOUT", "120")))
     """Seconds an attendee waits for the selfie verdict before the flow counts as failed."""
     run_id: str = field(default_factory=lambda: _env("RUN_ID", uuid.uuid4().hex[:8]))
@@ -312,6 +318,20 @@ def my_photos(user: UserLike, state: AttendeeState) -> None:
         assert isinstance(body["data"], list), "no photo list"
         assert body["count"] >= len(body["data"]), "count below the listed photos"
         state.photos = body["count"]
+
+
+def attendee_leaves(user: UserLike, state: AttendeeState) -> None:
+    """Delete the attendee's face data, as a leaving attendee may; their state is spent."""
+    if state.token:
+        with checked(
+            user.client,
+            "DELETE",
+            "/api/me/face-data",
+            "[Attendee] delete face data",
+            headers=bearer(state.token),
+        ) as body:
+            assert body["selfies"] >= 1, f"deleted {body}"
+    state.token, state.photos = "", 0
 
 
 def photographer_uploads(user: UserLike, host: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from api.queue import get_redis
 
@@ -14,3 +15,8 @@ def abort() -> None:
 
 def mark(key: str) -> None:
     get_redis().incr(key)
+
+
+def record_process_name(key: str) -> None:
+    """Stores the work horse's process name, as ps and top show it."""
+    get_redis().set(key, Path("/proc/self/comm").read_text().strip())

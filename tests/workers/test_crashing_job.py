@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from api.queue import PHOTOS
+from workers.main import HORSE_NAME
 
 
 def test_an_aborting_job_is_retried_then_failed_without_stopping_the_worker(
@@ -22,6 +23,7 @@ def test_an_aborting_job_is_retried_then_failed_without_stopping_the_worker(
     queue = Queue(PHOTOS, connection=redis, serializer=JSONSerializer)
     crasher = queue.enqueue("tests.workers.jobs.abort", retry=Retry(max=2), job_id="crasher")
     survivor = queue.enqueue("tests.workers.jobs.mark", "survived", job_id="survivor")
+    queue.enqueue("tests.workers.jobs.record_process_name", "horse-name")
 
     result = subprocess.run(
         [sys.executable, "-m", "workers", "--burst", "--queues", PHOTOS, "--log-level", "INFO"],
@@ -42,3 +44,5 @@ def test_an_aborting_job_is_retried_then_failed_without_stopping_the_worker(
     )
     assert redis.get("survived") == b"1"
     assert result.stderr.count("crasher") >= 3, "three attempts should be logged"
+    # Each job's work horse is named, so ps, top and the soak test tell it from the worker.
+    assert redis.get("horse-name") == HORSE_NAME
