@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from api.config import Settings
 from api.queue import LONGEST_JOB_SECONDS, QUEUE_NAMES
 from tests.helpers import SHARED
 
@@ -49,6 +50,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "redis": {"enabled": True},
         "postgresql": {"enabled": True},
         "secrets": {"create": True},
+    },
+    "metrics": {
+        "metrics": {
+            "tokenSecretKey": "metrics-token",
+            "podAnnotations": True,
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        },
+        "api": {"ingress": {"enabled": True}},
     },
     "fixed-replicas": {
         "api": {"autoscaling": {"enabled": False}, "replicaCount": 3},
@@ -87,7 +96,7 @@ def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_object_passes_strict_kubernetes_validation(profile) -> None:  # type: ignore[no-untyped-def]
     _, objects = profile
-    crds = {"ScaledObject", "TriggerAuthentication"}
+    crds = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
     for obj in objects:
         if obj["kind"] not in crds:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
@@ -193,6 +202,63 @@ def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -
     assert [rule["ports"] for rule in api["ingress"]] == [[{"port": 8000, "protocol": "TCP"}]]
     egress_ports = {p["port"] for rule in worker["egress"] for p in rule["ports"]}
     assert egress_ports == {53, 5432, 6379}
+
+
+def test_prometheus_scrapes_the_api_service_with_the_token_from_the_secret() -> None:
+    objects = render(PROFILES["metrics"])
+    (monitor,) = of_kind(objects, "ServiceMonitor")
+    services = [
+        s
+        for s in of_kind(objects, "Service")
+        if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+    ]
+    assert [s["metadata"]["name"] for s in services] == ["fm-facematch-api"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in services[0]["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "facematch", "key": "metrics-token"},
+    }
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+
+    # The API reads the same key as FACEMATCH_METRICS_TOKEN, the setting that guards /metrics.
+    api = next(d for d in of_kind(objects, "Deployment") if d["metadata"]["name"].endswith("-api"))
+    pod = api["spec"]["template"]
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "secrets")
+    assert {"key": "metrics-token", "path": "FACEMATCH_METRICS_TOKEN"} in volume["secret"]["items"]
+    assert "METRICS_TOKEN" in Settings.model_fields
+    assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(
+        pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+    )
+
+    # The API's NetworkPolicy lets Prometheus's namespace in.
+    policy = next(
+        p["spec"]
+        for p in of_kind(objects, "NetworkPolicy")
+        if p["metadata"]["name"].endswith("-api")
+    )
+    sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    } in (sources)
+
+
+def test_without_scraping_there_is_no_monitor_no_token_and_no_way_in_for_prometheus() -> None:
+    objects = render({})
+    assert of_kind(objects, "ServiceMonitor") == []
+    api = next(d for d in of_kind(objects, "Deployment") if d["metadata"]["name"].endswith("-api"))
+    volume = next(v for v in api["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets")
+    assert all(i["path"] != "FACEMATCH_METRICS_TOKEN" for i in volume["secret"]["items"])
+    assert not any(
+        k.startswith("prometheus.io/") for k in api["spec"]["template"]["metadata"]["annotations"]
+    )
+
+
+def test_a_generated_secret_holds_a_metrics_token() -> None:
+    (secret,) = of_kind(render(PROFILES["dev-datastores"]), "Secret")
+    assert len(secret["stringData"]["metrics-token"]) == 32
 
 
 def test_unknown_values_are_refused_by_the_schema() -> None:

@@ -75,6 +75,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       - {key: database-url, path: FACEMATCH_DATABASE_URL}
       - {key: redis-url, path: FACEMATCH_REDIS_URL}
       - {key: secret-key, path: FACEMATCH_SECRET_KEY}
+      {{- with .Values.metrics.tokenSecretKey }}
+      - {key: {{ . }}, path: FACEMATCH_METRICS_TOKEN}
+      {{- end }}
       {{- if and (eq .Values.storage.backend "s3") .Values.storage.s3.credentialsFromSecret }}
       - {key: s3-access-key-id, path: FACEMATCH_S3_ACCESS_KEY_ID}
       - {key: s3-secret-access-key, path: FACEMATCH_S3_SECRET_ACCESS_KEY}
