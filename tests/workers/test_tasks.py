@@ -1,10 +1,15 @@
 """Jobs run for real with RQ's SimpleWorker against the embedded services."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from redis import Redis
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
@@ -17,7 +22,7 @@ from tests.helpers import (
     image_bytes,
     run_jobs,
 )
-from workers import tasks
+from workers import matching, tasks
 
 TWO_PEOPLE = "ageitgey_face_recognition/examples/two_people.jpg"
 OBAMA_2 = "ageitgey_face_recognition/examples/obama2.jpg"
@@ -122,6 +127,55 @@ def test_selfie_then_photo_matches_in_either_order(
     session.refresh(selfie)
     assert selfie.status == "valid"
     assert np.asarray(selfie.encoding).shape == (128,)
+
+
+@pytest.mark.faces
+def test_a_photo_and_a_selfie_judged_at_the_same_time_still_match(
+    faces_dir: Path,
+    session: Session,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The photo's job has matched but not committed when the selfie's job matches.
+
+    Each sees only the other's committed rows, so without the event's lock
+    neither would make the match.
+    """
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    selfie = add_selfie(session, add_attendee(session, event), face_photo(OBAMA_2))
+    photo_matched, release = threading.Event(), threading.Event()
+    match_photo = matching.match_photo
+
+    def match_then_hold(*args: Any) -> int:
+        matched = match_photo(*args)
+        photo_matched.set()
+        release.wait(60)  # the photo's transaction stays open until released
+        return matched
+
+    monkeypatch.setattr(matching, "match_photo", match_then_hold)
+    with ThreadPoolExecutor(2) as pool:
+        indexing = pool.submit(tasks.index_photo, str(photo.id))
+        assert photo_matched.wait(60)
+        judging = pool.submit(tasks.validate_selfie, str(selfie.id))
+
+        def selfie_waits_or_is_done() -> bool:
+            waiting = session.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+            session.rollback()  # a fresh snapshot for the next look
+            return judging.done() or waiting > 0
+
+        deadline = time.monotonic() + 60
+        while not selfie_waits_or_is_done():
+            assert time.monotonic() < deadline, "the selfie's job neither finished nor waited"
+            time.sleep(0.05)
+        release.set()
+        assert indexing.result(60)["matches"] == 0  # no valid selfie yet when it matched
+        assert judging.result(60)["matches"] == 1  # it saw the committed faces
+
+    session.expire_all()
+    assert [m.photo_id for m in session.exec(select(Match)).all()] == [photo.id]
 
 
 @pytest.mark.faces
