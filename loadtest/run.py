@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,14 +58,24 @@ class Peaks:
     worker_rss_mib: float = 0.0
     """Largest worker process or work horse."""
     samples: list[dict[str, Any]] = field(default_factory=list)
-    pids: dict[str, set[int]] = field(default_factory=lambda: {"api": set(), "worker": set()})
-    """Every long-lived (API and worker) process seen."""
+    pids: dict[str, Counter[int]] = field(
+        default_factory=lambda: {"api": Counter(), "worker": Counter()}
+    )
+    """How many samples saw each long-lived (API and worker) process."""
     early_pids: dict[str, set[int]] = field(default_factory=dict)
-    """Those seen in the first STARTUP_SECONDS (RQ's scheduler starts after the models load);
-    any other one was started during the run: a process crashed and was restarted."""
+    """Those seen in the first STARTUP_SECONDS (RQ's scheduler starts after the models load)."""
 
     def restarted(self) -> dict[str, int]:
-        return {role: len(p - self.early_pids.get(role, set())) for role, p in self.pids.items()}
+        """Processes started during the run: a crashed one comes back as a new one.
+
+        A pid seen once is not counted: a work horse sampled between its fork and
+        taking its name looks like a worker process for that one sample.
+        """
+        started = {}
+        for role, pids in self.pids.items():
+            early = self.early_pids.get(role, set())
+            started[role] = sum(1 for pid, seen in pids.items() if seen > 1 and pid not in early)
+        return started
 
 
 def role_of(process: psutil.Process) -> str | None:
@@ -135,7 +146,7 @@ class Sampler(threading.Thread):
             # The API and worker processes live all run: their total is what may leak.
             # Work horses live one job each: the largest is what one job costs.
             sample[f"{role}_rss_mib"] = round(largest if role == "horse" else total, 1)
-            self.peaks.pids.get(role, set()).update(pids)
+            self.peaks.pids.get(role, Counter()).update(pids)
             if sample["t"] < STARTUP_SECONDS:
                 self.peaks.early_pids.setdefault(role, set()).update(pids)
         single = {role: v[1] for role, v in rss.items()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.run import failures_by_status, rss_growth
+from loadtest.run import Peaks, failures_by_status, rss_growth
 
 
 def samples(api: list[float], every: float = 10.0) -> list[dict[str, float]]:
@@ -47,3 +47,12 @@ def test_no_failures_file_means_none(tmp_path: Path) -> None:
     assert failures_by_status(tmp_path / "missing.csv") == {
         "5xx": 0, "4xx": 0, "connection": 0, "other": 0
     }  # fmt: skip
+
+
+def test_a_restart_is_a_new_process_that_lives_past_one_sample() -> None:
+    peaks = Peaks()
+    peaks.early_pids = {"api": {1, 2}, "worker": {10, 11}}
+    peaks.pids["api"].update([1, 2] * 5)
+    # 12 came back after a crash; 13 was a work horse caught before it took its name.
+    peaks.pids["worker"].update([10, 11] * 5 + [12, 12, 13])
+    assert peaks.restarted() == {"api": 0, "worker": 1}
