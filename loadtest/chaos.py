@@ -4,8 +4,12 @@
     uv run python -m loadtest.chaos workers    # or one: workers, valkey, postgres
 
 - workers:  SIGKILL work horses and worker processes at random while 300 photos are
-            indexed. Every photo must end indexed exactly once: its faces match
-            its face_count, and no face is stored twice.
+            indexed, with attendees' selfies judged before and during the kills.
+            Every photo must end indexed exactly once: its faces match its
+            face_count, and no face is stored twice. Every selfie ends judged, no
+            face is matched to two attendees, and a rematch of the event from the
+            stored encodings afterwards changes no match: what the interrupted,
+            retried jobs left is what a clean computation gives.
 - valkey:   Valkey killed for 10 s during uploads and registrations, then restarted.
 - postgres: PostgreSQL stopped for 10 s during the same traffic, then restarted.
             For both: every request answers within 1 s (201/202 or 503, never a
@@ -43,6 +47,10 @@ from loadtest import datasets
 from loadtest.stack import Stack, local_stack
 
 PHOTOS = 300
+ATTENDEES_BEFORE = 8
+"""Attendees whose selfies are judged before the photos arrive."""
+ATTENDEES_DURING = 6
+"""Attendees who register while the workers are being killed (one per 25-photo batch)."""
 CALM_TAIL = 20
 """Photos indexed without faults at the end of the killed-workers run."""
 OUTAGE_SECONDS = 10.0
@@ -90,7 +98,36 @@ class Client:
         response = self.http.get(
             f"{self.base}/api/events/{event['id']}", headers=self.headers, timeout=30
         )
+        response.raise_for_status()
         return dict(response.json()["progress"])
+
+    def attend(self, event: dict, n: int, selfie: bytes) -> None:  # type: ignore[type-arg]
+        """Register attendee `n` with consent and upload their selfie."""
+        body = {
+            "event_code": event["code"],
+            "email": f"chaos-attendee-{n}@example.com",
+            "password": "correct horse battery",
+            "name": f"Attendee {n}",
+            "consent": True,
+        }
+        response = self.http.post(
+            f"{self.base}/api/register-with-event-code", json=body, timeout=30
+        )
+        response.raise_for_status()
+        token = response.json()["access_token"]
+        response = self.http.post(
+            f"{self.base}/api/upload-selfie",
+            files={"file": ("selfie.jpg", selfie, "image/jpeg")},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+
+    def rematch(self, event: dict) -> None:  # type: ignore[type-arg]
+        response = self.http.post(
+            f"{self.base}/api/admin/events/{event['id']}/rematch", headers=self.headers, timeout=30
+        )
+        response.raise_for_status()
 
 
 def query(stack: Stack, sql: str, *args: object) -> list[tuple]:  # type: ignore[type-arg]
@@ -135,10 +172,36 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
 # -- workers killed --------------------------------------------------------------------------
 
 
+def selfies(count: int) -> list[bytes]:
+    """One selfie per identity (its first photo), for distinct attendees."""
+    people = list(datasets.identities().values())
+    if len(people) < count:
+        raise SystemExit(f"{count} attendees need {count} identities; the data has {len(people)}")
+    return [datasets.jpeg(datasets.upright(paths[0])) for paths in people[:count]]
+
+
+def matches_of(stack: Stack, event: dict) -> set[tuple[str, str, str, float]]:  # type: ignore[type-arg]
+    rows = query(
+        stack,
+        "SELECT attendee_id, photo_id, face_id, distance FROM matches WHERE event_id = %s",
+        event["id"],
+    )
+    return {(str(a), str(p), str(f), round(d, 9)) for a, p, f, d in rows}
+
+
 def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
     client = Client(stack)
     event = client.create_event("Chaos: killed workers")
     photos = small_photos(PHOTOS)
+    faces = selfies(ATTENDEES_BEFORE + ATTENDEES_DURING)
+    for n in range(ATTENDEES_BEFORE):
+        client.attend(event, n, faces[n])
+
+    def judged() -> bool:
+        pending = query(stack, "SELECT count(*) FROM selfies WHERE status = 'pending'")
+        return bool(pending[0][0] == 0)
+
+    wait_for(judged, 120, f"{ATTENDEES_BEFORE} selfies judged before the photos")
     kills = {"work_horse": 0, "worker": 0}
     done = threading.Event()
 
@@ -180,15 +243,30 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
             timeout=60,
         )
         response.raise_for_status()
+        if (n := ATTENDEES_BEFORE + batch // 25) < len(faces):
+            client.attend(event, n, faces[n])  # a selfie judged while photos index
 
     def all_done() -> bool:
         p = client.progress(event)
         return bool(p["photos_indexed"] + p["photos_failed"] == PHOTOS)
 
     wait_for(all_done, 900, f"{PHOTOS} photos indexed under chaos")
+    wait_for(judged, 300, "every selfie judged")
     elapsed = time.monotonic() - started
     done.set()
     chaos_thread.join()
+
+    # What the interrupted and retried jobs left, against a clean recomputation.
+    left = matches_of(stack, event)
+    client.rematch(event)
+    wait_for(lambda: not client.progress(event)["rematch_pending"], 120, "the rematch")
+    clean = matches_of(stack, event)
+    selfie_states = dict(query(stack, "SELECT status, count(*) FROM selfies GROUP BY 1"))
+    faces_matched_twice = query(
+        stack,
+        "SELECT face_id FROM matches WHERE event_id = %s GROUP BY face_id HAVING count(*) > 1",
+        event["id"],
+    )
 
     statuses = dict(query(stack, "SELECT status, count(*) FROM photos GROUP BY 1"))
     mismatched = query(
@@ -214,6 +292,11 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
         "attempts": {str(k): v for k, v in sorted(attempts.items())},
         "photos_with_face_count_mismatch": len(mismatched),
         "duplicate_faces": len(duplicates),
+        "selfies": selfie_states,
+        "matches": len(left),
+        "attendees_matched": len({m[0] for m in left}),
+        "faces_matched_twice": len(faces_matched_twice),
+        "matches_changed_by_rematch": len(left ^ clean),
     }
     ok = (
         result["indexed"] == PHOTOS
@@ -221,6 +304,10 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
         and not duplicates
         and kills["work_horse"] > 0
         and kills["worker"] > 0
+        and selfie_states == {"valid": ATTENDEES_BEFORE + ATTENDEES_DURING}
+        and len(left) > 0
+        and not faces_matched_twice
+        and left == clean
     )
     return {"ok": ok, **result}
 
