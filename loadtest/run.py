@@ -44,8 +44,7 @@ TARGET_MS = 250
 """p95 target for register and upload-selfie (issue 5)."""
 SELFIE_TARGET_MS = 2000
 STARTUP_SECONDS = 30
-
-
+"""Processes first seen after this are counted as started during the run."""
 ROLES = ("api", "worker", "horse")
 
 
