@@ -34,11 +34,11 @@ def test_failures_are_counted_by_kind(tmp_path: Path) -> None:
     path.write_text(
         "Method,Name,Error,Occurrences\n"
         'POST,[Attendee] register,"CatchResponseError(\'503: {""error"":""busy""}\')",4\n'
-        'GET,[Attendee] my photos,"CatchResponseError(\'500: Internal\')",1\n'
-        'POST,[Attendee] upload selfie,"CatchResponseError(\'413: too large\')",2\n'
-        'GET,[Attendee] selfie status,"CatchResponseError(\'0: \')",3\n'
-        'GET,[Attendee] selfie status,"ConnectionResetError(104, \'Connection reset\')",1\n'
-        'GET,[Attendee] my photos,"CatchResponseError(\'no photo list\')",5\n'
+        "GET,[Attendee] my photos,\"CatchResponseError('500: Internal')\",1\n"
+        "POST,[Attendee] upload selfie,\"CatchResponseError('413: too large')\",2\n"
+        "GET,[Attendee] selfie status,\"CatchResponseError('0: ')\",3\n"
+        "GET,[Attendee] selfie status,\"ConnectionResetError(104, 'Connection reset')\",1\n"
+        "GET,[Attendee] my photos,\"CatchResponseError('no photo list')\",5\n"
     )
     assert failures_by_status(path) == {"5xx": 5, "4xx": 2, "connection": 4, "other": 5}
 
