@@ -6,12 +6,13 @@ which makes `pg_stat_activity` readable under load.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, create_engine
 
 from api.config import settings
@@ -76,3 +77,19 @@ def session_scope(jobs: JobQueue | None = None) -> Iterator[Session]:
             after_rollback(session)
             raise
         after_commit(session, jobs)
+
+
+_MATCHING_LOCK_NAMESPACE = 0x666D  # "fm": the first key of the two-int advisory lock space
+_MATCHING_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:event_id AS text)))")
+
+
+def lock_matching(session: Session, event_id: uuid.UUID) -> None:
+    """Wait for, then hold until commit, the right to change this event's matches.
+
+    Every transaction that writes matches (the workers' matching, an attendee's
+    "not me" or deletion of their face data) takes it, and takes it before any
+    row lock, so that all of them take their locks in one order. See
+    `workers/matching.py` for the race it closes.
+    """
+    params = {"namespace": _MATCHING_LOCK_NAMESPACE, "event_id": event_id}
+    session.connection().execute(_MATCHING_LOCK, params)

@@ -17,7 +17,8 @@ Without it, a photo indexed while a selfie is judged could be matched by
 neither: each transaction's statement sees only the other's committed rows,
 and each commits without the other's. With it, whichever matches second sees
 what the first committed. A transaction that takes row locks as well must call
-`lock_event` first, so that every transaction takes its locks in the same order.
+`api.db.lock_matching` first, so that every transaction takes its locks in the
+same order; the API's writers of matches take it too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import uuid
 
 from sqlalchemy import text
 from sqlmodel import Session
+
+from api.db import lock_matching
 
 _RECOMPUTE = """
 WITH scope AS ({scope}),
@@ -92,15 +95,6 @@ _EVENT = text(
 )
 
 
-_LOCK_NAMESPACE = 0x666D  # "fm": the first key of the two-int advisory lock space
-_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:event_id AS text)))")
-
-
-def lock_event(session: Session, event_id: uuid.UUID) -> None:
-    """Wait for, then hold until commit, the right to change this event's matches."""
-    session.connection().execute(_LOCK, {"namespace": _LOCK_NAMESPACE, "event_id": event_id})
-
-
 def _params(
     event_id: uuid.UUID, tolerance: float, margin: float, **extra: object
 ) -> dict[str, object]:
@@ -111,7 +105,7 @@ def match_photo(
     session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
     """Match a newly indexed photo's faces against the event's attendees."""
-    lock_event(session, event_id)
+    lock_matching(session, event_id)
     params = _params(event_id, tolerance, margin, photo_id=photo_id)
     return session.connection().execute(_PHOTO, params).rowcount
 
@@ -120,12 +114,12 @@ def match_attendee(
     session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
     """Re-match every photo a new or removed selfie of this attendee can affect."""
-    lock_event(session, event_id)
+    lock_matching(session, event_id)
     params = _params(event_id, tolerance, margin, attendee_id=attendee_id)
     return session.connection().execute(_ATTENDEE, params).rowcount
 
 
 def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:
     """Recompute every match of the event from stored encodings."""
-    lock_event(session, event_id)
+    lock_matching(session, event_id)
     return session.connection().execute(_EVENT, _params(event_id, tolerance, margin)).rowcount

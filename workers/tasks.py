@@ -17,7 +17,7 @@ from sqlmodel import col, delete, select
 
 from api import queue
 from api.config import settings
-from api.db import session_scope
+from api.db import lock_matching, session_scope
 from api.models import (
     AuditAction,
     AuditEntry,
@@ -85,7 +85,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         return {"photo_id": photo_id, "error": exc.code}
 
     with session_scope() as session:
-        matching.lock_event(session, claimed.event_id)  # before any row lock: see matching
+        lock_matching(session, claimed.event_id)  # before any row lock: see matching
         photo = session.get(Photo, pid, with_for_update=True)
         if photo is None:
             raise RowGone(f"photo {photo_id}")
@@ -213,7 +213,7 @@ def rematch_event(event_id: str) -> dict[str, Any]:
     """Recompute an event's matches from stored encodings; nothing is re-detected."""
     eid = uuid.UUID(event_id)
     with session_scope() as session:
-        matching.lock_event(session, eid)  # before the event's row lock: see matching
+        lock_matching(session, eid)  # before the event's row lock: see matching
         event = session.get(Event, eid, with_for_update=True)
         if event is None:
             raise RowGone(f"event {event_id}")
@@ -251,7 +251,7 @@ def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
     eid = uuid.UUID(event_id)
     with session_scope() as session:
         # No match may be made for a face while it is judged unmatched and deleted.
-        matching.lock_event(session, eid)
+        lock_matching(session, eid)
         event = session.get(Event, eid, with_for_update=True)
         if event is None:
             raise RowGone(f"event {event_id}")

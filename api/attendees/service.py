@@ -19,6 +19,7 @@ from api.attendees.schemas import (
 from api.auth import repository as auth_repository
 from api.auth.security import TokenClaims, create_access_token, hash_password, verify_password
 from api.config import settings
+from api.db import lock_matching
 from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
 from api.events.codes import normalize_code
 from api.events.repository import get_event_by_code
@@ -132,6 +133,8 @@ def selfie_state(session: Session, attendee_id: uuid.UUID) -> SelfieState:
 
 def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> FaceDataDeleted:
     """Remove the attendee's selfie images, encodings and matches; keep the account."""
+    # A photo job matching meanwhile could otherwise add a match after ours are gone.
+    lock_matching(session, attendee.event_id)
     selfies = repository.list_selfies(session, attendee.id)
     keys = [s.storage_key for s in selfies if s.storage_key]
     encodings = sum(1 for s in selfies if s.encoding is not None)

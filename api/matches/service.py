@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete
 
 from api import queue
+from api.db import lock_matching
 from api.errors import NotFound
 from api.matches import repository
 from api.matches.schemas import MatchedPhoto, MatchedPhotos
@@ -102,6 +103,7 @@ def archive_entries(session: Session, attendee_id: uuid.UUID) -> list[tuple[str,
 
 def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> None:
     """ "Not me": drop the match and never make it again, even through rematches."""
+    lock_matching(session, attendee.event_id)  # a photo job must not remake it meanwhile
     if not repository.has_match(session, attendee.id, photo_id):
         raise NotFound("this photo is not in your matches", code="match_not_found")
     session.exec(

@@ -1,10 +1,12 @@
 """Jobs run for real with RQ's SimpleWorker against the embedded services."""
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -12,6 +14,9 @@ from redis import Redis
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from api.attendees import service as attendee_service
+from api.attendees.schemas import FaceDataDeleted
+from api.db import get_engine, session_scope
 from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
 from api.storage import get_storage
 from tests.helpers import (
@@ -24,6 +29,7 @@ from tests.helpers import (
 )
 from workers import matching, tasks
 
+T = TypeVar("T")
 TWO_PEOPLE = "ageitgey_face_recognition/examples/two_people.jpg"
 OBAMA_2 = "ageitgey_face_recognition/examples/obama2.jpg"
 
@@ -129,6 +135,40 @@ def test_selfie_then_photo_matches_in_either_order(
     assert np.asarray(selfie.encoding).shape == (128,)
 
 
+def while_photo_job_holds(
+    monkeypatch: pytest.MonkeyPatch, photo: Photo, other: Callable[[], T]
+) -> tuple[dict[str, Any], T]:
+    """Index the photo in a thread, holding its transaction open once it has matched,
+    and run `other` in another thread meanwhile. The photo's job is released once
+    `other` is done or waits on a lock. Returns both results."""
+    photo_matched, release = threading.Event(), threading.Event()
+    match_photo = matching.match_photo
+
+    def match_then_hold(*args: Any) -> int:
+        matched = match_photo(*args)
+        photo_matched.set()
+        release.wait(60)
+        return matched
+
+    monkeypatch.setattr(matching, "match_photo", match_then_hold)
+    with ThreadPoolExecutor(2) as pool, Session(get_engine()) as watcher:
+        indexing = pool.submit(tasks.index_photo, str(photo.id))
+        assert photo_matched.wait(60)
+        running = pool.submit(other)
+        deadline = time.monotonic() + 60
+        while not running.done():
+            waiting = watcher.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+            watcher.rollback()  # a fresh snapshot for the next look
+            if waiting:
+                break
+            assert time.monotonic() < deadline, "it neither finished nor waited"
+            time.sleep(0.05)
+        release.set()
+        return indexing.result(60), running.result(60)
+
+
 @pytest.mark.faces
 def test_a_photo_and_a_selfie_judged_at_the_same_time_still_match(
     faces_dir: Path,
@@ -144,38 +184,41 @@ def test_a_photo_and_a_selfie_judged_at_the_same_time_still_match(
     event = create_event(session, owner=create_user(session))
     photo = add_photo(session, event, face_photo(TWO_PEOPLE))
     selfie = add_selfie(session, add_attendee(session, event), face_photo(OBAMA_2))
-    photo_matched, release = threading.Event(), threading.Event()
-    match_photo = matching.match_photo
 
-    def match_then_hold(*args: Any) -> int:
-        matched = match_photo(*args)
-        photo_matched.set()
-        release.wait(60)  # the photo's transaction stays open until released
-        return matched
-
-    monkeypatch.setattr(matching, "match_photo", match_then_hold)
-    with ThreadPoolExecutor(2) as pool:
-        indexing = pool.submit(tasks.index_photo, str(photo.id))
-        assert photo_matched.wait(60)
-        judging = pool.submit(tasks.validate_selfie, str(selfie.id))
-
-        def selfie_waits_or_is_done() -> bool:
-            waiting = session.execute(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-            ).scalar_one()
-            session.rollback()  # a fresh snapshot for the next look
-            return judging.done() or waiting > 0
-
-        deadline = time.monotonic() + 60
-        while not selfie_waits_or_is_done():
-            assert time.monotonic() < deadline, "the selfie's job neither finished nor waited"
-            time.sleep(0.05)
-        release.set()
-        assert indexing.result(60)["matches"] == 0  # no valid selfie yet when it matched
-        assert judging.result(60)["matches"] == 1  # it saw the committed faces
+    judge = functools.partial(tasks.validate_selfie, str(selfie.id))
+    indexed, judged = while_photo_job_holds(monkeypatch, photo, judge)
+    assert indexed["matches"] == 0  # no valid selfie yet when it matched
+    assert judged["matches"] == 1  # it saw the committed faces
 
     session.expire_all()
     assert [m.photo_id for m in session.exec(select(Match)).all()] == [photo.id]
+
+
+@pytest.mark.faces
+def test_face_data_deleted_while_a_photo_is_matched_leaves_no_match(
+    faces_dir: Path,
+    session: Session,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the lock the deletion misses the uncommitted match, which then stays."""
+    event = create_event(session, owner=create_user(session))
+    photo = add_photo(session, event, face_photo(TWO_PEOPLE))
+    attendee = add_attendee(session, event)
+    tasks.validate_selfie(str(add_selfie(session, attendee, face_photo(OBAMA_2)).id))
+
+    def delete_face_data() -> FaceDataDeleted:
+        with session_scope() as own:
+            mine = own.get(Attendee, attendee.id)
+            assert mine is not None
+            return attendee_service.delete_face_data(own, get_storage(), mine)
+
+    indexed, deleted = while_photo_job_holds(monkeypatch, photo, delete_face_data)
+    assert indexed["matches"] == 1
+    assert deleted.matches == 1  # it waited for the photo's commit, then deleted its match
+
+    session.expire_all()
+    assert session.exec(select(Match)).all() == []
 
 
 @pytest.mark.faces
