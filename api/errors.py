@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -141,6 +141,16 @@ def install_handlers(app: FastAPI) -> None:
             _body("ServiceUnavailable", "a backing service is unavailable, retry shortly"),
             503,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value that passed validation but PostgreSQL cannot hold, such as a NUL
+        # character in a text field. The transaction is rolled back, files with it.
+        log.warning("unstorable value refused: %s", str(exc.orig).splitlines()[0])
+        return JSONResponse(
+            _body("InvalidValue", "a value in the request cannot be stored", "invalid_value"),
+            422,
         )
 
     # A pool that stays exhausted for pool_timeout is overload: retry later, not a bug.

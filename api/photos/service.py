@@ -17,7 +17,9 @@ from api.storage import Storage
 
 
 def _clean_filename(name: str | None) -> str:
-    return PurePath(name or "upload").name[:300] or "upload"
+    """The base name, without control characters (NUL cannot even be stored)."""
+    printable = "".join(ch for ch in name or "" if ch.isprintable())
+    return PurePath(printable).name[:300] or "upload"
 
 
 def store_photo(

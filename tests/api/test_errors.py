@@ -50,3 +50,53 @@ def test_an_offset_past_the_database_range_is_a_422_on_every_list(
         response = client.get(path, params={"offset": 2**63}, headers=headers)
         assert response.status_code == 422, path
         assert client.get(path, params={"offset": 2**31 - 1}, headers=headers).status_code == 200
+
+
+def test_a_nul_character_is_a_422_and_nothing_is_stored(
+    client: TestClient, session: Session
+) -> None:
+    """Found by schemathesis: a NUL in a name reached PostgreSQL and came back a 500."""
+    from sqlmodel import func, select
+
+    from api.models import User
+    from tests.helpers import create_user, token_headers
+
+    create_user(session, email="admin@example.com", role="admin")
+    headers = token_headers(client, "admin@example.com")
+    response = client.post(
+        "/api/admin/users",
+        json={"email": "new@example.com", "password": "x" * 12, "full_name": "A\x00B",
+              "role": "photographer"},
+        headers=headers,
+    )  # fmt: skip
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_value"
+    assert session.exec(select(func.count()).select_from(User)).one() == 1
+
+
+def test_control_characters_are_dropped_from_uploaded_file_names(
+    client: TestClient, session: Session
+) -> None:
+    from tests.helpers import create_event, create_user, image_bytes, token_headers
+
+    owner = create_user(session, email="owner@example.com")
+    event = create_event(session, owner=owner)
+    # Built by hand: HTTP clients percent-encode control characters, a raw client need not.
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="files"; '
+        b'filename="party\x00\x01 night.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        + image_bytes()
+        + b"\r\n--B--\r\n"
+    )
+    response = client.post(
+        f"/api/events/{event.id}/photos",
+        content=body,
+        headers={
+            **token_headers(client, "owner@example.com"),
+            "Content-Type": "multipart/form-data; boundary=B",
+        },
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json()["data"][0]["filename"] == "party night.jpg"
