@@ -68,8 +68,13 @@ class Settings(BaseSettings):
     MATCH_TOLERANCE: float = Field(default=0.55, gt=0, le=1)
     # A face goes to its nearest attendee only if the runner-up is this much further.
     MATCH_MARGIN: float = Field(default=0.03, ge=0, le=0.5)
-    # HOG on the CPU is the default; CNN finds more profile faces at many times the cost.
-    DETECTOR: Literal["hog", "cnn"] = "hog"
+    # A face whose quality (0..1 from pixel size and sharpness) is under MATCH_WEAK_QUALITY
+    # must be MATCH_WEAK_PENALTY nearer than the tolerance to match (loadtest/README.md).
+    MATCH_WEAK_QUALITY: float = Field(default=0.15, ge=0, le=1)
+    MATCH_WEAK_PENALTY: float = Field(default=0.05, ge=0, le=0.5)
+    # Photo face detector. YuNet on full-resolution tiles finds faces down to ~40 px in
+    # 24 MP photos; HOG (on a 2000 px copy) and dlib's CNN are kept for comparison.
+    DETECTOR: Literal["yunet", "hog", "cnn"] = "yunet"
     # Encoder passes per selfie, averaged; each adds ~200 ms to the verdict (loadtest/README.md).
     SELFIE_JITTERS: int = Field(default=1, ge=1, le=20)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024

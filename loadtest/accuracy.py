@@ -1,48 +1,79 @@
 """ "My photos" accuracy through the real matching SQL on a throwaway embedded PostgreSQL.
 
-Every identity in identities.csv is an attendee of one event, with its first
-usable photo as the selfie. The event's photos are the group photos and
-collages of the identities' *other* photos, so no selfie is ever matched to
-itself. For each tolerance and margin, `workers.matching.rematch_event` runs
-and each attendee's photos are compared with who is really in them.
+Two harnesses use it:
+- `run_accuracy` (bench_engine.py accuracy): every identity in identities.csv is
+  an attendee of one event, with its first usable photo as the selfie; the
+  photos are the group photos and collages of the identities' *other* photos,
+  so no selfie is ever matched to itself.
+- loadtest/crowd_bench.py: 6000x4000 crowds, each identity alone in an event.
+
+Each sweep runs `workers.matching.rematch_event` for every setting and compares
+each attendee's photos with who is really in them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loadtest import datasets
 
 TOLERANCES = [0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
 MARGINS = [0.0, 0.03, 0.06]
 
+Found = tuple[tuple[int, int, int, int], Any, float]
+"""(box, encoding, quality) of one face, as the pipelines return them."""
+
 
 def _encode_everything(collage_count: int):  # type: ignore[no-untyped-def]
     from workers import faces
 
     faces.load_models()
+    selfies, pool = held_out_selfies(datasets.identities())
+    photos = [
+        datasets.Photo(Path(p).name, (datasets.FACES / p).read_bytes(), members)
+        for p, members in datasets.GROUPS.items()
+    ] + datasets.collages(pool, collage_count)
+    indexed = [
+        (photo, [(f.box, f.encoding, f.quality) for f in faces.index_photo(photo.data)[1]])
+        for photo in photos
+    ]
+    return selfies, indexed
+
+
+def held_out_selfies(by_identity: dict[str, list[str]]) -> tuple[dict[str, Any], dict[str, list]]:  # type: ignore[type-arg]
+    """Each identity's first photo that passes as a selfie, encoded, and its other photos.
+
+    Identities with one photo have no selfie: they stay in the pool as bystanders.
+    """
+    from workers import faces
+
     selfies, pool = {}, {}
-    for identity, paths in datasets.identities().items():
+    for identity, paths in by_identity.items():
         for i, path in enumerate(paths):
+            if len(paths) < 2:
+                break
             verdict = faces.judge_selfie((datasets.FACES / path).read_bytes())
             if verdict.ok:
                 selfies[identity] = verdict.encoding
                 pool[identity] = paths[:i] + paths[i + 1 :]
                 break
-    pool = {k: v for k, v in pool.items() if v}
-    photos = [
-        datasets.Photo(Path(p).name, (datasets.FACES / p).read_bytes(), members)
-        for p, members in datasets.GROUPS.items()
-    ] + datasets.collages(pool, collage_count)
-    indexed = [(photo, faces.index_photo(photo.data)[1]) for photo in photos]
-    return selfies, indexed
+        else:
+            pool[identity] = paths
+        pool.setdefault(identity, paths)
+    return selfies, {k: v for k, v in pool.items() if v}
 
 
-def run_accuracy(collage_count: int) -> list[dict]:  # type: ignore[type-arg]
-    selfies, indexed = _encode_everything(collage_count)
+@contextlib.contextmanager
+def matching_db() -> Iterator[Any]:
+    """A migrated throwaway database; yields an open sqlmodel Session."""
     data_dir = Path(tempfile.mkdtemp(prefix="facematch-accuracy-"))
     from api import local
 
@@ -52,8 +83,20 @@ def run_accuracy(collage_count: int) -> list[dict]:  # type: ignore[type-arg]
         FACEMATCH_DATABASE_URL=url,
         FACEMATCH_REDIS_URL="redis://127.0.0.1:1/0",
     )
+    from api.config import settings
+
+    # The settings may have been read before this database existed.
+    settings.DATA_DIR, settings.DATABASE_URL = data_dir, url
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
     try:
-        return _measure(selfies, indexed)
+        from sqlmodel import Session
+
+        from api.cli_support import run_migrations
+        from api.db import get_engine
+
+        run_migrations()
+        with Session(get_engine()) as session:
+            yield session
     finally:
         from api.db import get_engine
 
@@ -62,73 +105,100 @@ def run_accuracy(collage_count: int) -> list[dict]:  # type: ignore[type-arg]
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measure(selfies, indexed) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
-    from sqlmodel import Session, select
+@dataclass
+class BenchEvent:
+    id: uuid.UUID
+    attendee_of: dict[uuid.UUID, str]
+    photo_names: dict[uuid.UUID, str]
 
-    from api.cli_support import run_migrations
-    from api.db import get_engine
-    from api.models import Attendee, Event, Face, Match, Photo, Role, Selfie, User, utcnow
+
+def add_event(
+    session: Any, name: str, selfies: dict[str, Any], photos: list[tuple[str, list[Found]]]
+) -> BenchEvent:
+    """An event with one attendee per selfie and the photos' faces, committed."""
+    from api.models import Attendee, Event, Face, Photo, Role, Selfie, User, utcnow
+
+    owner = User(email=f"owner-{uuid.uuid4().hex[:8]}@example.com", role=Role.photographer,
+                 hashed_password="x")  # fmt: skip
+    session.add(owner)
+    session.flush()
+    event = Event(name=name, code=uuid.uuid4().hex[:7].upper(), owner_id=owner.id)
+    session.add(event)
+    session.flush()
+    attendee_of = {}
+    for identity, encoding in selfies.items():
+        user = User(email=f"{identity}-{uuid.uuid4().hex[:8]}@example.com", role=Role.attendee,
+                    hashed_password="x")  # fmt: skip
+        session.add(user)
+        session.flush()
+        attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
+                            consent_policy_version="bench")  # fmt: skip
+        session.add(attendee)
+        session.flush()
+        session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                           encoding=list(map(float, encoding))))  # fmt: skip
+        attendee_of[attendee.id] = identity
+    photo_names = {}
+    for photo_name, found in photos:
+        row = Photo(event_id=event.id, storage_key=photo_name, filename=photo_name,
+                    content_type="image/jpeg", bytes=1, width=1, height=1, status="indexed",
+                    face_count=len(found))  # fmt: skip
+        session.add(row)
+        session.flush()
+        photo_names[row.id] = photo_name
+        for (top, right, bottom, left), encoding, quality in found:
+            session.add(Face(photo_id=row.id, event_id=event.id, top=top, right=right,
+                             bottom=bottom, left=left, encoding=list(map(float, encoding)),
+                             detected_width=1, detected_height=1, size_px=right - left,
+                             quality=quality))  # fmt: skip
+    session.commit()
+    return BenchEvent(event.id, attendee_of, photo_names)
+
+
+def predicted_pairs(
+    session: Any, events: list[BenchEvent], tolerance: float, margin: float
+) -> set[tuple[str, str]]:
+    """(identity, photo name) for every match after rematching the events."""
+    from sqlmodel import col, select
+
+    from api.models import Match
     from workers import matching
 
-    run_migrations()
-    with Session(get_engine()) as session:
-        owner = User(email="bench@example.com", role=Role.photographer, hashed_password="x")
-        event = Event(name="accuracy", code="ACC-ACC", owner_id=owner.id)
-        session.add(owner)
-        session.flush()
-        session.add(event)
-        session.flush()
-        attendee_of = {}
-        for identity, encoding in selfies.items():
-            user = User(email=f"{identity}@example.com", role=Role.attendee, hashed_password="x")
-            attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                                consent_policy_version="bench")  # fmt: skip
-            selfie = Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
-                            encoding=encoding.tolist())  # fmt: skip
-            session.add(user)
-            session.flush()
-            session.add(attendee)
-            session.flush()
-            session.add(selfie)
-            attendee_of[attendee.id] = identity
-        photo_names = {}
-        for photo, found in indexed:
-            row = Photo(event_id=event.id, storage_key=photo.name, filename=photo.name,
-                        content_type="image/jpeg", bytes=len(photo.data), width=1, height=1,
-                        status="indexed", face_count=len(found))  # fmt: skip
-            session.add(row)
-            session.flush()
-            photo_names[row.id] = photo.name
-            for face in found:
-                top, right, bottom, left = face.box
-                session.add(Face(photo_id=row.id, event_id=event.id, top=top, right=right,
-                                 bottom=bottom, left=left, encoding=face.encoding.tolist(),
-                                 detected_width=1, detected_height=1))  # fmt: skip
+    pairs = set()
+    for event in events:
+        matching.rematch_event(session, event.id, tolerance, margin)
         session.commit()
-        truth = {
-            (identity, photo.name)
-            for photo, _ in indexed
-            for identity in photo.members
-            if identity in selfies
-        }
-        rows = []
+        for m in session.exec(select(Match).where(col(Match.event_id) == event.id)).all():
+            pairs.add((event.attendee_of[m.attendee_id], event.photo_names[m.photo_id]))
+    return pairs
+
+
+def score(predicted: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dict[str, Any]:
+    correct = len(predicted & truth)
+    return {
+        "precision": correct / len(predicted) if predicted else 1.0,
+        "recall": correct / len(truth) if truth else 1.0,
+        "wrong": len(predicted - truth),
+        "missed": len(truth - predicted),
+    }
+
+
+def run_accuracy(collage_count: int) -> list[dict]:  # type: ignore[type-arg]
+    selfies, indexed = _encode_everything(collage_count)
+    truth = {
+        (identity, photo.name)
+        for photo, _ in indexed
+        for identity in photo.members
+        if identity in selfies
+    }
+    rows = []
+    with matching_db() as session:
+        event = add_event(session, "accuracy", selfies, [(p.name, f) for p, f in indexed])
         for margin in MARGINS:
             for tolerance in TOLERANCES:
-                matching.rematch_event(session, event.id, tolerance, margin)
-                session.commit()
-                predicted = {
-                    (attendee_of[m.attendee_id], photo_names[m.photo_id])
-                    for m in session.exec(select(Match)).all()
-                }
-                correct = len(predicted & truth)
-                rows.append({
-                    "tolerance": tolerance,
-                    "margin": margin,
-                    "precision": correct / len(predicted) if predicted else 1.0,
-                    "recall": correct / len(truth) if truth else 1.0,
-                    "wrong": len(predicted - truth),
-                    "missed": len(truth - predicted),
-                })  # fmt: skip
+                predicted = predicted_pairs(session, [event], tolerance, margin)
+                rows.append({"tolerance": tolerance, "margin": margin,
+                             **score(predicted, truth)})  # fmt: skip
     faces_total = sum(len(f) for _, f in indexed)
     print(
         f'\n== "my photos" accuracy: {len(selfies)} attendees, {len(indexed)} photos, '

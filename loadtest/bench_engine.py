@@ -1,13 +1,15 @@
-"""Face-engine benchmarks: throughput against the naive pipeline, detection recall,
-and "my photos" accuracy across tolerances through the real matching SQL.
+"""Face-engine benchmarks: crowds with ground truth, throughput against the naive pipeline,
+detection recall, and "my photos" accuracy across tolerances through the real matching SQL.
 
     uv run python loadtest/bench_engine.py all          # what `make bench` runs
+    uv run python loadtest/bench_engine.py crowds --crowds 24   # the hard case (crowd_bench.py)
     uv run python loadtest/bench_engine.py throughput --big 3
     uv run python loadtest/bench_engine.py recall
     uv run python loadtest/bench_engine.py accuracy --collages 30
     uv run python loadtest/bench_engine.py previews --big 3   # the web app's thumbnails, in the API
 
-Each pipeline runs in a fresh process of its own, so its peak RSS is its own.
+Each pipeline runs in a fresh process of its own that forks a child per photo, as a
+worker does (loadtest/engine_runs.py), so each peak RSS is a worker's.
 """
 
 from __future__ import annotations
@@ -15,20 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtest import datasets
+from loadtest.crowd_bench import iou
+from loadtest.engine_runs import PhotoRun, run_in_children
 
 NAIVE = "naive"
-OURS = "ours"
+OURS = "yunet"
+BEFORE = "hog"
+"""The engine before v2: HOG with one upsample on a 2000 px copy."""
 
 
 def _photos(which: str, big: int, collage_count: int) -> list[datasets.Photo]:
@@ -42,67 +44,16 @@ def _photos(which: str, big: int, collage_count: int) -> list[datasets.Photo]:
     raise ValueError(which)
 
 
-def _detector(pipeline: str):  # type: ignore[no-untyped-def]
-    """A function bytes -> list of (box, encoding), loaded before timing starts."""
-    if pipeline == NAIVE:
-        import io
-
-        import face_recognition
-
-        def naive(data: bytes):  # type: ignore[no-untyped-def]
-            image = face_recognition.load_image_file(io.BytesIO(data))
-            boxes = face_recognition.face_locations(image)
-            return list(zip(boxes, face_recognition.face_encodings(image, boxes), strict=True))
-
-        return naive
-    from workers import faces
-
-    faces.load_models()
-
-    def ours(data: bytes):  # type: ignore[no-untyped-def]
-        return [(f.box, f.encoding) for f in faces.index_photo(data)[1]]
-
-    return ours
-
-
-def run_pipeline(pipeline: str, photos_file: str, out: str) -> None:
-    """Child process: index every photo once, report time, faces and peak RSS."""
-    photos: list[datasets.Photo] = pickle.loads(Path(photos_file).read_bytes())
-    detect = _detector(pipeline)
-    results, start = [], time.perf_counter()
-    for photo in photos:
-        results.append(detect(photo.data))
-    seconds = time.perf_counter() - start
-    Path(out).write_bytes(
-        pickle.dumps(
-            {
-                "seconds": seconds,
-                "faces": [[box for box, _ in r] for r in results],
-                "encodings": [[enc for _, enc in r] for r in results],
-                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            }
-        )
-    )
+def _summary(runs: list[PhotoRun]) -> dict:  # type: ignore[type-arg]
+    return {
+        "seconds": sum(r.seconds for r in runs),
+        "faces": [[box for box, _, _ in r.faces] for r in runs],
+        "rss_mib": max(r.peak_rss_mib for r in runs),
+    }
 
 
 def _in_child(pipeline: str, photos: list[datasets.Photo]) -> dict:  # type: ignore[type-arg]
-    return _in_children(pipeline, photos, 1)[0]
-
-
-def _in_children(pipeline: str, photos: list[datasets.Photo], n: int) -> list[dict]:  # type: ignore[type-arg]
-    """n worker-like processes at once, each indexing every photo after loading its models."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "photos.pkl"
-        src.write_bytes(pickle.dumps(photos))
-        outs = [Path(tmp) / f"out{i}.pkl" for i in range(n)]
-        children = [
-            subprocess.Popen([sys.executable, __file__, "_child", pipeline, str(src), str(out)])
-            for out in outs
-        ]
-        for child in children:
-            if child.wait() != 0:
-                raise SystemExit(f"a benchmark child failed: {child.args}")
-        return [pickle.loads(out.read_bytes()) for out in outs]
+    return _summary(run_in_children(pipeline, photos)[0])
 
 
 def scaling(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
@@ -110,7 +61,7 @@ def scaling(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
     photos = _photos("shared", args.big, args.collages)
     rows = []
     for n in [int(x) for x in args.processes.split(",")]:
-        runs = _in_children(OURS, photos, n)
+        runs = [_summary(r) for r in run_in_children(OURS, photos, n)]
         seconds = max(r["seconds"] for r in runs)
         rows.append(
             {
@@ -169,14 +120,6 @@ def throughput(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg
     return rows
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    top, right = max(a[0], b[0]), min(a[1], b[1])
-    bottom, left = min(a[2], b[2]), max(a[3], b[3])
-    inter = max(0, right - left) * max(0, bottom - top)
-    area = (a[1] - a[3]) * (a[2] - a[0]) + (b[1] - b[3]) * (b[2] - b[0])
-    return inter / (area - inter) if area > inter else 0.0
-
-
 def recall(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     truth = datasets.pascal_boxes()
     pascal = [
@@ -187,10 +130,10 @@ def recall(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         datasets.Photo(Path(p).name, (datasets.FACES / p).read_bytes()) for p in datasets.CROWDS
     ]
     report: dict = {}  # type: ignore[type-arg]
-    for pipeline in (OURS, NAIVE):
+    for pipeline in (OURS, BEFORE, NAIVE):
         found = _in_child(pipeline, pascal + crowds)["faces"]
         hits = sum(
-            sum(1 for gt in truth[photo.name] if any(_iou(gt, box) >= 0.3 for box in boxes))
+            sum(1 for gt in truth[photo.name] if any(iou(gt, box) >= 0.3 for box in boxes))
             for photo, boxes in zip(pascal, found[: len(pascal)], strict=True)
         )
         report[pipeline] = {
@@ -200,16 +143,23 @@ def recall(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     total = sum(len(v) for v in truth.values())
     print("\n== detection recall")
     print(
-        f"PASCAL ground truth ({total} faces, IoU >= 0.3): ours {report[OURS]['pascal_hits']}, "
+        f"PASCAL ground truth ({total} faces, IoU >= 0.3): yunet {report[OURS]['pascal_hits']}, "
+        f"hog (before v2) {report[BEFORE]['pascal_hits']}, "
         f"naive upsample 1 {report[NAIVE]['pascal_hits']}"
     )
     for name in report[OURS]["crowds"]:
         print(
-            f"  {name:14s} faces found: ours {report[OURS]['crowds'][name]:3d}, "
-            f"naive {report[NAIVE]['crowds'][name]:3d}"
+            f"  {name:14s} faces found: yunet {report[OURS]['crowds'][name]:3d}, "
+            f"hog {report[BEFORE]['crowds'][name]:3d}, naive {report[NAIVE]['crowds'][name]:3d}"
         )
     report["pascal_total"] = total
     return report
+
+
+def crowds(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
+    from loadtest.crowd_bench import run
+
+    return run(args.crowds)
 
 
 def accuracy(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
@@ -247,16 +197,17 @@ def previews(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "_child":
-        run_pipeline(*sys.argv[2:5])
-        return 0
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "what", choices=["throughput", "recall", "accuracy", "scaling", "previews", "all"]
+        "what",
+        choices=["crowds", "throughput", "recall", "accuracy", "scaling", "previews", "all"],
     )
     parser.add_argument("--processes", default="1,2", help="scaling: process counts to run")
     parser.add_argument("--big", type=int, default=3, help="6000x4000 photos (naive is slow)")
     parser.add_argument("--collages", type=int, default=30)
+    parser.add_argument(
+        "--crowds", type=int, default=24, help="6000x4000 crowd photos (naive: ~13 s each)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not datasets.FACES.is_dir():
@@ -264,6 +215,7 @@ def main() -> int:
         return 2
     results = {}
     steps = (
+        ("crowds", crowds),
         ("throughput", throughput),
         ("recall", recall),
         ("accuracy", accuracy),

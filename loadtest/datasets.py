@@ -104,3 +104,163 @@ def pascal_boxes() -> dict[str, list[tuple[int, int, int, int]]]:
                 w, h = int(box.get("width", 0)), int(box.get("height", 0))
                 boxes.setdefault(name, []).append((t, lf + w, t + h, lf))
     return boxes
+
+
+CROWD_SIZES = (40, 45, 50, 60, 70, 80, 100, 130, 200, 350, 600)
+"""Face widths pasted into crowd canvases, in original pixels; small ones come more often."""
+CROWD_SIZE_WEIGHTS = (3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1)
+BACKGROUND = "dlib_examples_faces/dogs.jpg"
+"""A photo with no human face: crowd canvases are built on it, so any other detection is false."""
+
+
+@dataclass
+class Pasted:
+    """One face pasted into a crowd canvas: the ground truth."""
+
+    identity: str
+    source: str
+    box: tuple[int, int, int, int]
+    """(top, right, bottom, left) of the face in the canvas."""
+    size: int
+    """The face's width in the canvas, the bucket it counts in."""
+    degraded: str
+    """"clean", "blur", "dim" or "tilt"."""
+
+
+@dataclass
+class Crowd(Photo):
+    faces: list[Pasted] = field(default_factory=list)
+
+
+def face_sources(paths: dict[str, list[str]]) -> list[tuple[str, str, Image.Image, tuple]]:
+    """(identity, path, upright image, face box) for each photo whose single face dlib finds.
+
+    The box is HOG's (upsample 1, on a copy at most 700 px long), in the image's pixels.
+    """
+    import dlib  # the benchmark's own use; the engine under test is separate
+    import numpy as np
+
+    detector = dlib.get_frontal_face_detector()
+    sources = []
+    for identity, identity_paths in paths.items():
+        for path in identity_paths:
+            image = upright(path)
+            small = ImageOps.contain(image, (700, 700))
+            rects = detector(np.asarray(small), 1)
+            if len(rects) != 1:
+                continue
+            r, k = rects[0], image.width / small.width
+            box = (r.top() * k, r.right() * k, r.bottom() * k, r.left() * k)
+            sources.append((identity, path, image, box))
+    return sources
+
+
+_FACELESS = ((0, 0, 460, 450), (462, 0, 900, 450), (462, 452, 900, 916))
+"""The dogs photo's quarters with no human face (the fourth has a magazine cover)."""
+
+
+def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+    """A scene with no faces: the dogs photo's faceless quarters in a 3x2 mosaic, flipped at
+    random, unevenly lit, with sensor noise (an upscaled photo alone is unrealistically smooth)."""
+    import numpy as np
+    from PIL import ImageEnhance
+
+    base = upright(BACKGROUND)
+    canvas = Image.new("RGB", size)
+    cell = (size[0] // 3, size[1] // 2)
+    for i in range(6):
+        quarter = base.crop(rng.choice(_FACELESS))
+        if rng.random() < 0.5:
+            quarter = ImageOps.mirror(quarter)
+        quarter = ImageOps.fit(quarter, cell, Image.Resampling.BICUBIC)
+        quarter = ImageEnhance.Brightness(quarter).enhance(rng.uniform(0.6, 1.1))
+        canvas.paste(quarter, ((i % 3) * cell[0], (i // 3) * cell[1]))
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 5, (size[1], size[0], 1))
+    pixels = np.asarray(canvas, dtype=np.float32) + noise.astype(np.float32)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _head(image: Image.Image, box: tuple, width: int, degraded: str, rng: random.Random):
+    """The face with hair and neck, scaled so the face is `width` px wide, and a feathered mask."""
+    from PIL import ImageDraw, ImageEnhance, ImageFilter
+
+    top, right, bottom, left = box
+    w, h = right - left, bottom - top
+    x0, y0 = max(0, int(left - 0.45 * w)), max(0, int(top - 0.6 * h))
+    x1, y1 = min(image.width, int(right + 0.45 * w)), min(image.height, int(bottom + 0.5 * h))
+    crop = image.crop((x0, y0, x1, y1))
+    k = width / w
+    head = crop.resize(
+        (max(1, round(crop.width * k)), max(1, round(crop.height * k))), Image.Resampling.LANCZOS
+    )
+    mask = Image.new("L", head.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, head.width - 1, head.height - 1), fill=255)
+    mask = mask.filter(ImageFilter.GaussianBlur(max(1, head.width // 20)))
+    if degraded == "blur":
+        head = head.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 1.6) * width / 60))
+    elif degraded == "dim":
+        head = ImageEnhance.Brightness(head).enhance(rng.uniform(0.3, 0.5))
+    elif degraded == "tilt":
+        angle = rng.choice((-1, 1)) * rng.uniform(10, 25)
+        head = head.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+        mask = mask.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    face_in_head = ((left - x0) * k, (top - y0) * k)  # the face's corner before any rotation
+    return head, mask, face_in_head, round(h * k)
+
+
+def crowds(
+    sources: list[tuple[str, str, Image.Image, tuple]],
+    count: int,
+    *,
+    seed: int = 13,
+    size: tuple[int, int] = (6000, 4000),
+    per_photo: tuple[int, int] = (12, 20),
+) -> list[Crowd]:
+    """6000x4000 crowd photos: 12-20 real faces at 40-600 px, a quarter each blurred, dim or
+    tilted, on a background with no faces, saved at JPEG quality 60-90. The pasted boxes are
+    the ground truth; one canvas in four is dim all over (an evening event)."""
+    from PIL import ImageEnhance
+
+    rng = random.Random(seed)
+    photos = []
+    for n in range(count):
+        canvas = _background(rng, size)
+        taken: list[tuple[int, int, int, int]] = []
+        pasted: list[Pasted] = []
+        for _ in range(rng.randint(*per_photo)):
+            identity, path, image, box = rng.choice(sources)
+            width = rng.choices(CROWD_SIZES, CROWD_SIZE_WEIGHTS)[0]
+            degraded = rng.choice(("clean", "clean", "blur", "dim", "tilt"))
+            head, mask, (fx, fy), height = _head(image, box, width, degraded, rng)
+            for _attempt in range(40):
+                x = rng.randint(0, size[0] - head.width)
+                y = rng.randint(0, size[1] - head.height)
+                spot = (x, y, x + head.width, y + head.height)
+                if not any(
+                    spot[0] < t[2] and t[0] < spot[2] and spot[1] < t[3] and t[1] < spot[3]
+                    for t in taken
+                ):
+                    break
+            else:
+                continue
+            taken.append(spot)
+            canvas.paste(head, (x, y), mask)
+            if degraded == "tilt":  # centred in the rotated head, as wide as before
+                cx, cy = x + head.width / 2, y + head.height / 2
+                left, top = cx - width / 2, cy - height / 2
+            else:
+                left, top = x + fx, y + fy
+            face_box = (round(top), round(left + width), round(top + height), round(left))
+            pasted.append(Pasted(identity, path, face_box, width, degraded))
+        if n % 4 == 3:
+            canvas = ImageEnhance.Brightness(canvas).enhance(0.45)
+        quality = rng.randint(60, 90)
+        photos.append(
+            Crowd(
+                f"crowd-{n}",
+                jpeg(canvas, quality),
+                {p.identity for p in pasted},
+                faces=pasted,
+            )
+        )
+    return photos

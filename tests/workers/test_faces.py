@@ -204,3 +204,119 @@ def test_every_identity_photo_makes_a_valid_selfie(faces_dir) -> None:  # type: 
 def test_the_cnn_detector_is_an_option(faces_dir) -> None:  # type: ignore[no-untyped-def]
     decoded = faces.decode(face_photo("ageitgey_face_recognition/examples/obama_small.jpg"))
     assert len(faces.detect(decoded.rgb, upsample=0, model="cnn")) == 1
+
+
+# --- Engine v2: YuNet on full-resolution tiles -------------------------------------------
+
+
+def test_the_yunet_model_is_the_one_whose_hash_we_pinned() -> None:
+    import hashlib
+    from pathlib import Path
+
+    path = Path(faces.yunet_path())
+    assert path.name == "face_detection_yunet_2023mar.onnx"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == faces.YUNET_SHA256
+
+
+def test_a_model_file_with_another_hash_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faces, "YUNET_SHA256", "0" * 64)
+    with pytest.raises(faces.ModelsMissing, match="sha256"):
+        faces.yunet_path()
+
+
+@pytest.mark.parametrize("length", [300, 1024, 1025, 2000, 4000, 6000])
+def test_tiles_cover_the_side_and_overlap_by_at_least_the_overlap(length: int) -> None:
+    origins = faces._tile_origins(length)
+    assert origins[0] == 0
+    assert origins[-1] + faces.TILE >= length
+    assert origins[-1] == max(0, length - faces.TILE)
+    for before, after in zip(origins, origins[1:], strict=False):
+        assert before + faces.TILE - after >= faces.TILE_OVERLAP
+
+
+def test_merging_keeps_the_best_of_duplicates_and_drops_half_faces() -> None:
+    face = (100, 200, 200, 100)
+    same_face_other_tile = (102, 201, 203, 101)
+    upper_half = (100, 200, 150, 100)  # cut by a tile edge, inside the whole face
+    neighbour = (100, 330, 200, 230)
+    kept = faces.merge_detections(
+        [(0.85, same_face_other_tile), (0.95, face), (0.99, upper_half), (0.9, neighbour)]
+    )
+    assert sorted(kept) == sorted([(0.95, face), (0.9, neighbour)])
+
+
+def test_big_images_become_the_same_array_in_strips() -> None:
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 255, (2100, 2500, 3), dtype=np.uint8)  # 5.25 MP: strips
+    image = Image.fromarray(pixels)
+    assert np.array_equal(faces._to_array(image), pixels)
+
+
+def _head(data: bytes) -> tuple[Image.Image, int]:
+    """The face of a portrait with hair and chin, and the face's width in it."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    (top, right, bottom, left), *_ = faces.detect(np.asarray(image), upsample=0)
+    w, h = right - left, bottom - top
+    box = (max(0, left - w // 2), max(0, top - h // 2), right + w // 2, bottom + h // 2)
+    return image.crop(box), w
+
+
+def _paste(canvas: Image.Image, head: tuple[Image.Image, int], width: int, at: tuple) -> tuple:
+    """Paste the head so its face is `width` px wide with the crop's corner at `at`; the
+    face's expected box (top, right, bottom, left)."""
+    image, face_width = head
+    k = width / face_width
+    scaled = image.resize((round(image.width * k), round(image.height * k)), Image.LANCZOS)
+    canvas.paste(scaled, at)
+    left, top = at[0] + scaled.width / 4, at[1] + scaled.height / 4
+    return (round(top), round(left + width), round(top + scaled.height / 2), round(left))
+
+
+def _noisy(size: tuple[int, int]) -> Image.Image:
+    rng = np.random.default_rng(5)
+    return Image.fromarray(rng.normal(110, 12, (size[1], size[0], 3)).clip(0, 255).astype("uint8"))
+
+
+def _overlaps(a: tuple, b: tuple) -> bool:
+    return min(a[1], b[1]) > max(a[3], b[3]) and min(a[2], b[2]) > max(a[0], b[0])
+
+
+@pytest.mark.faces
+def test_small_faces_in_a_24_mp_crowd_are_found_and_match_their_owner(faces_dir) -> None:  # type: ignore[no-untyped-def]
+    obama, biden = _head(face_photo(OBAMA_2)), _head(face_photo(BIDEN))
+    canvas = _noisy((6000, 4000))
+    expected = {
+        "obama 44 px": _paste(canvas, obama, 44, (700, 900)),
+        "obama 56 px": _paste(canvas, obama, 56, (3100, 2500)),
+        "obama 72 px": _paste(canvas, obama, 72, (5200, 3500)),
+        "biden 48 px": _paste(canvas, biden, 48, (1700, 3300)),
+    }
+    _, found = faces.index_photo(_jpeg(canvas))
+    assert len(found) == len(expected)
+    selfie = faces.judge_selfie(face_photo(OBAMA))
+    for name, box in expected.items():
+        (face,) = [f for f in found if _overlaps(f.box, box)]
+        distance = float(np.linalg.norm(face.encoding - selfie.encoding))
+        assert (distance <= 0.55) == name.startswith("obama"), (name, distance)
+    # The engine before v2 (HOG on a 2000 px copy) sees none of them: the gap v2 closes.
+    assert faces.index_photo(_jpeg(canvas), model="hog")[1] == []
+
+
+@pytest.mark.faces
+def test_faces_across_tile_edges_and_bigger_than_a_tile_are_found_once(faces_dir) -> None:  # type: ignore[no-untyped-def]
+    obama = _head(face_photo(OBAMA_2))
+    canvas = _noisy((3000, 2000))
+    stride = faces.TILE - faces.TILE_OVERLAP
+    assert 150 < faces.TILE_OVERLAP < 700
+    expected = [
+        # across the first vertical tile edge, inside the next tile's overlap
+        _paste(canvas, obama, 120, (stride - 60, 200)),
+        # across the first tile's right and bottom edges at once
+        _paste(canvas, obama, 150, (faces.TILE - 150, faces.TILE - 150)),
+        # wider than the overlap and crossing tiles: only the overview sees it whole
+        _paste(canvas, obama, 700, (1550, 300)),
+    ]
+    _, found = faces.index_photo(_jpeg(canvas))
+    assert len(found) == len(expected)
+    for box in expected:
+        assert sum(_overlaps(f.box, box) for f in found) == 1
