@@ -320,3 +320,17 @@ def test_faces_across_tile_edges_and_bigger_than_a_tile_are_found_once(faces_dir
     assert len(found) == len(expected)
     for box in expected:
         assert sum(_overlaps(f.box, box) for f in found) == 1
+
+
+@pytest.mark.faces
+def test_every_hand_drawn_pascal_face_is_found_in_the_small_originals(faces_dir) -> None:  # type: ignore[no-untyped-def]
+    from loadtest.crowd_bench import iou
+    from loadtest.datasets import pascal_boxes
+
+    truth = pascal_boxes()
+    missed = []
+    for name, boxes in truth.items():
+        _, found = faces.index_photo(face_photo(f"dlib_examples_faces/{name}"))
+        missed += [(name, gt) for gt in boxes if not any(iou(gt, f.box) >= 0.3 for f in found)]
+    assert sum(map(len, truth.values())) == 43
+    assert missed == []
