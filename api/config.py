@@ -65,13 +65,13 @@ class Settings(BaseSettings):
     S3_SECRET_ACCESS_KEY: str | None = None
 
     # Euclidean distance between 128-d dlib encodings; lower is stricter.
-    MATCH_TOLERANCE: float = Field(default=0.55, gt=0, le=1)
+    MATCH_TOLERANCE: float = Field(default=0.6, gt=0, le=1)
     # A face goes to its nearest attendee only if the runner-up is this much further.
     MATCH_MARGIN: float = Field(default=0.03, ge=0, le=0.5)
     # A face whose quality (0..1 from pixel size and sharpness) is under MATCH_WEAK_QUALITY
     # must be MATCH_WEAK_PENALTY nearer than the tolerance to match (loadtest/README.md).
     MATCH_WEAK_QUALITY: float = Field(default=0.15, ge=0, le=1)
-    MATCH_WEAK_PENALTY: float = Field(default=0.05, ge=0, le=0.5)
+    MATCH_WEAK_PENALTY: float = Field(default=0.03, ge=0, le=0.5)
     # Photo face detector. YuNet on full-resolution tiles finds faces down to ~40 px in
     # 24 MP photos; HOG (on a 2000 px copy) and dlib's CNN are kept for comparison.
     DETECTOR: Literal["yunet", "hog", "cnn"] = "yunet"

@@ -68,6 +68,26 @@ def event_sized(paths: list[str], size: tuple[int, int] = (6000, 4000)) -> list[
     return photos
 
 
+def scaled_up(
+    photos: list[Photo], truth: list[list[tuple[int, int, int, int]]], size=(6000, 4000)
+) -> tuple[list[Photo], list[list[tuple[int, int, int, int]]]]:
+    """Photos scaled up to fit `size` (centred on grey, quality 90) and their boxes with them."""
+    out, boxes = [], []
+    for photo, photo_truth in zip(photos, truth, strict=True):
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(photo.data))).convert("RGB")
+        fitted = ImageOps.contain(image, size, Image.Resampling.BICUBIC)
+        k = fitted.width / image.width
+        x0, y0 = (size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2
+        canvas = Image.new("RGB", size, (90, 90, 90))
+        canvas.paste(fitted, (x0, y0))
+        out.append(Photo(f"6000x4000:{photo.name}", jpeg(canvas), photo.members))
+        boxes.append([
+            (round(t * k) + y0, round(r * k) + x0, round(b * k) + y0, round(lf * k) + x0)
+            for t, r, b, lf in photo_truth
+        ])  # fmt: skip
+    return out, boxes
+
+
 def collages(
     pool: dict[str, list[str]], count: int, *, seed: int = 7, size: tuple[int, int] = (3000, 2000)
 ) -> list[Photo]:

@@ -28,7 +28,7 @@ def test_photographer_creates_an_event_with_a_code_and_join_link(
     assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}", body["code"])
     assert body["join_url"].endswith(f"/e/{body['code']}")
     assert body["status"] == "open"
-    assert body["tolerance"] == 0.55
+    assert body["tolerance"] == 0.6
 
 
 def test_attendees_cannot_create_events(client: TestClient, session: Session) -> None:
