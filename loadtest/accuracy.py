@@ -57,18 +57,16 @@ def held_out_selfies(by_identity: dict[str, list[str]]) -> tuple[dict[str, Any],
 
     selfies, pool = {}, {}
     for identity, paths in by_identity.items():
+        pool[identity] = paths
+        if len(paths) < 2:
+            continue
         for i, path in enumerate(paths):
-            if len(paths) < 2:
-                break
             verdict = faces.judge_selfie((datasets.FACES / path).read_bytes())
             if verdict.ok:
                 selfies[identity] = verdict.encoding
                 pool[identity] = paths[:i] + paths[i + 1 :]
                 break
-        else:
-            pool[identity] = paths
-        pool.setdefault(identity, paths)
-    return selfies, {k: v for k, v in pool.items() if v}
+    return selfies, pool
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ detection recall, and "my photos" accuracy across tolerances through the real ma
 
     uv run python loadtest/bench_engine.py all          # what `make bench` runs
     uv run python loadtest/bench_engine.py crowds --crowds 24   # the hard case (crowd_bench.py)
+    uv run python loadtest/bench_engine.py selfies      # a selfie's verdict, engine only
     uv run python loadtest/bench_engine.py throughput --big 3
     uv run python loadtest/bench_engine.py recall
     uv run python loadtest/bench_engine.py accuracy --collages 30
@@ -164,6 +165,35 @@ def recall(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     return report
 
 
+def selfies(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
+    """The engine's time for a selfie's verdict: median of 7, on each identity's first photo
+    and on a 12 MP phone-sized selfie (4032x3024, the first one scaled up)."""
+    import statistics
+    import time
+
+    from workers import faces
+
+    faces.load_models()
+    paths = [ps[0] for ps in datasets.identities().values()]
+    photos = [(Path(p).name, (datasets.FACES / p).read_bytes()) for p in paths]
+    phone = datasets.upright(paths[0]).resize((3024, 4032))
+    photos.append(("12 MP selfie", datasets.jpeg(phone)))
+    report = {}
+    for name, data in photos:
+        times = []
+        for _ in range(7):
+            started = time.perf_counter()
+            faces.judge_selfie(data)
+            times.append(time.perf_counter() - started)
+        report[name] = round(1000 * statistics.median(times), 1)
+    small = [ms for name, ms in report.items() if name != "12 MP selfie"]
+    print(
+        f"\n== selfie verdict, engine only: median {statistics.median(small):.0f} ms over "
+        f"{len(small)} identity photos, {report['12 MP selfie']:.0f} ms for a 12 MP selfie"
+    )
+    return report
+
+
 def crowds(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     from loadtest.crowd_bench import run
 
@@ -208,7 +238,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "what",
-        choices=["crowds", "throughput", "recall", "accuracy", "scaling", "previews", "all"],
+        choices=[
+            "crowds",
+            "selfies",
+            "throughput",
+            "recall",
+            "accuracy",
+            "scaling",
+            "previews",
+            "all",
+        ],
     )
     parser.add_argument("--processes", default="1,2", help="scaling: process counts to run")
     parser.add_argument("--big", type=int, default=3, help="6000x4000 photos (naive is slow)")
@@ -224,6 +263,7 @@ def main() -> int:
     results = {}
     steps = (
         ("crowds", crowds),
+        ("selfies", selfies),
         ("throughput", throughput),
         ("recall", recall),
         ("accuracy", accuracy),

@@ -315,18 +315,6 @@ def _outside(box: Box, width: int, height: int) -> int:
     return max(0, -top, -left, bottom - height, right - width)
 
 
-def encode(rgb: np.ndarray, boxes: list[Box], *, jitters: int = PHOTO_JITTERS) -> list[np.ndarray]:
-    """128-d encodings, from 5-point landmarks on the pixels of `rgb` itself."""
-    import dlib
-
-    models = _engine()
-    encodings = []
-    for top, right, bottom, left in boxes:
-        shape = models.landmarks(rgb, dlib.rectangle(left, top, right, bottom))
-        encodings.append(np.asarray(models.encoder.compute_face_descriptor(rgb, shape, jitters)))
-    return encodings
-
-
 def _scale_box(box: Box, scale: float, width: int, height: int) -> Box:
     top, right, bottom, left = box
     return (
@@ -491,7 +479,8 @@ def detect_tiled(rgb: np.ndarray) -> list[tuple[float, Box]]:
     for y0 in _tile_origins(h):
         for x0 in _tile_origins(w):
             th, tw = min(TILE, h - y0), min(TILE, w - x0)
-            tile[:] = 0
+            if th < TILE or tw < TILE:  # a photo smaller than a tile: pad with black
+                tile[:] = 0
             tile[:th, :tw] = rgb[y0 : y0 + th, x0 : x0 + tw, ::-1]
             found += [
                 (score, box)

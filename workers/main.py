@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from workers import faces
 
     try:
-        faces.load_models()
+        faces.load_models(cnn=settings.DETECTOR == "cnn")
     except faces.ModelsMissing as exc:
         print(f"facematch worker: {exc}", file=sys.stderr)
         return EXIT_MODELS_MISSING

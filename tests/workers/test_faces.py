@@ -1,6 +1,7 @@
 """The face engine on its own: decoding edge cases and real photos of real people."""
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -230,7 +231,7 @@ def test_tiles_cover_the_side_and_overlap_by_at_least_the_overlap(length: int) -
     assert origins[0] == 0
     assert origins[-1] + faces.TILE >= length
     assert origins[-1] == max(0, length - faces.TILE)
-    for before, after in zip(origins, origins[1:], strict=False):
+    for before, after in itertools.pairwise(origins):
         assert before + faces.TILE - after >= faces.TILE_OVERLAP
 
 
