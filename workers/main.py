@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from api.queue import QUEUE_NAMES
+from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
 
 EXIT_MODELS_MISSING = 3
 """Exit status when the face models cannot be loaded."""
-HEARTBEAT_FILE = Path(os.environ.get("FACEMATCH_HEARTBEAT_FILE", "/tmp/facematch-worker-heartbeat"))
-"""Touched on every RQ heartbeat; the pod's liveness probe reads its age (no HTTP needed)."""
 HORSE_NAME = b"facematch-horse"
 """A work horse's process name in ps and top (15 bytes, the kernel's limit), so that tools
 and the soak test tell the horses from the long-lived worker processes."""
@@ -48,14 +47,6 @@ def _tiny_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (2, 2)).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def is_alive(max_age: float) -> bool:
-    """True if the worker process touched its heartbeat file within `max_age` seconds."""
-    try:
-        return time.time() - HEARTBEAT_FILE.stat().st_mtime < max_age
-    except FileNotFoundError:
-        return False
 
 
 def warm_up() -> None:
@@ -125,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default=os.environ.get("FACEMATCH_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     if args.alive is not None:
-        return 0 if is_alive(args.alive) else 1
+        return 0 if is_alive(args.alive) else 1  # normally served by workers/probe.py
     from api.config import settings
     from api.logs import configure
 

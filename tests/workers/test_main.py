@@ -79,3 +79,22 @@ def test_warm_up_survives_a_database_that_is_not_up_yet() -> None:
 
     assert result.returncode == 0, result.stderr
     assert "database not reachable while warming up" in result.stderr
+
+
+def test_the_probe_imports_nothing_but_the_standard_library(tmp_path: Path) -> None:
+    env = dict(os.environ, FACEMATCH_HEARTBEAT_FILE=str(tmp_path / "heartbeat"))
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "workers", "--alive", "60"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1  # no heartbeat yet
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+    top_level = {name.split(".")[0] for name in imported}
+    assert "workers" in top_level
+    site_hooks = {"sitecustomize", "usercustomize", "_distutils_hack"}  # site.py tries them
+    outside = top_level - set(sys.stdlib_module_names) - site_hooks - {"workers"}
+    assert outside == set(), outside
