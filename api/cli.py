@@ -54,7 +54,7 @@ def worker(ctx: typer.Context) -> None:
 def migrate(revision: str = "head") -> None:
     """Apply the database migrations."""
     from api.cli_support import run_migrations
-    from api.db import set_process_role
+    from api.process import set_process_role
 
     set_process_role("migrate")
     run_migrations(revision)

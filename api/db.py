@@ -1,40 +1,27 @@
-"""Database engine and sessions.
+"""Database engine, sessions and the unit of work's hooks.
 
-Each process tags its connections with `application_name` (api, worker, migrate),
-which makes `pg_stat_activity` readable under load.
+Each process tags its connections with `application_name` (`api.process`).
+Side effects outside the database wait for the transaction: jobs (`defer`) are
+enqueued and `on_commit` callbacks run after the commit; `on_rollback`
+callbacks (a stored file to remove) run after a rollback.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session, create_engine
 
 from api.config import settings
+from api.process import on_role_change, process_role
+from api.queue import JobQueue, JobSpec, get_job_queue
 
-if TYPE_CHECKING:
-    from api.queue import JobQueue
-
-_process_role = "api"
-
-
-def set_process_role(role: str) -> None:
-    """Name the process that owns the connections; call before the first `get_engine()`."""
-    global _process_role
-    _process_role = role
-    get_engine.cache_clear()
-    from api.queue import get_redis
-
-    get_redis.cache_clear()
-
-
-def process_role() -> str:
-    return _process_role
+log = logging.getLogger(__name__)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -55,28 +42,29 @@ def get_engine() -> Engine:
         pool_size=10,
         max_overflow=30,
         pool_timeout=5,
-        connect_args={"application_name": _process_role, "connect_timeout": 3},
+        connect_args={"application_name": process_role(), "connect_timeout": 3},
     )
+
+
+on_role_change(get_engine.cache_clear)
 
 
 @contextmanager
 def session_scope(jobs: JobQueue | None = None) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on error.
 
-    Jobs deferred with `api.queue.defer` are enqueued, and `on_commit` callbacks
-    run, only after the commit; a rollback runs the `on_rollback` clean-ups.
+    Jobs deferred with `defer` are enqueued, and `on_commit` callbacks run, only
+    after the commit; a rollback runs the `on_rollback` clean-ups.
     """
-    from api.queue import after_commit, after_rollback
-
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
-            after_rollback(session)
+            _after_rollback(session)
             raise
-        after_commit(session, jobs)
+        _after_commit(session, jobs)
 
 
 _MATCHING_LOCK_NAMESPACE = 0x666D  # "fm": the first key of the two-int advisory lock space
@@ -93,3 +81,47 @@ def lock_matching(session: Session, event_id: uuid.UUID) -> None:
     """
     params = {"namespace": _MATCHING_LOCK_NAMESPACE, "event_id": event_id}
     session.connection().execute(_MATCHING_LOCK, params)
+
+
+def defer(session: Session, spec: JobSpec) -> None:
+    """Enqueue `spec` once the session's transaction commits; a rollback drops it."""
+    session.info.setdefault("jobs", []).append(spec)
+
+
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Undo a side effect outside the database (a stored file) if the transaction fails."""
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Do a side effect outside the database (delete a file) once the transaction commits."""
+    session.info.setdefault("on_commit", []).append(callback)
+
+
+def _after_commit(session: Session, jobs: JobQueue | None) -> None:
+    specs: list[JobSpec] = session.info.pop("jobs", [])
+    session.info.pop("on_rollback", None)
+    for callback in session.info.pop("on_commit", []):
+        try:
+            callback()
+        except Exception:
+            log.exception("post-commit clean-up failed")
+    if not specs:
+        return
+    jobs = jobs or get_job_queue()
+    for spec in specs:
+        try:
+            jobs.enqueue(spec)
+        except Exception:
+            # The row is committed as pending: the reconciler enqueues it later.
+            log.exception("enqueue of %s failed; the reconciler will retry", spec.job_id)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("jobs", None)
+    session.info.pop("on_commit", None)
+    for callback in session.info.pop("on_rollback", []):
+        try:
+            callback()
+        except Exception:
+            log.exception("rollback clean-up failed")

@@ -15,7 +15,8 @@ from api.auth.security import decode_access_token
 from api.db import session_scope
 from api.errors import NotPermitted, Unauthorized
 from api.models import Attendee, Role, User
-from api.queue import JobQueue, get_job_queue, get_redis
+from api.queue import JobQueue, get_job_queue
+from api.redis import get_redis
 from api.storage import Storage, get_storage
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)

@@ -12,21 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-if TYPE_CHECKING:
-    from api.metrics import Metrics
+from typing import Any
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SECRET_FIELD = r"""(?i)("?(?:password|secret|secret_key|access_token)"?\s*[:=]\s*)"""
 _SECRET_VALUE = r"""("[^"]*"|'[^']*'|[^\s,&}]+)"""
 _NUMBER = r"-?\d+\.\d+(?:e-?\d+)?"
@@ -96,57 +89,3 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     # At INFO and below SQLAlchemy logs statements with their parameters: password
     # hashes and face encodings. Never, whatever the level asked for.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-
-
-access_log = logging.getLogger("facematch.access")
-
-
-class RequestContext:
-    """Gives each request an id (echoed as X-Request-ID); when it ends, logs one line
-    and hands its status and duration to the metrics.
-
-    The line has the route's path without its query string, so no token or
-    search term in a URL is logged.
-    """
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = sent if _SAFE_ID.match(sent) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if self.metrics is not None:
-                self.metrics.observe(scope, status, time.perf_counter() - started)
-            if scope["path"] not in ("/healthz", "/readyz"):
-                access_log.info(
-                    "%s %s %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(1000 * (time.perf_counter() - started), 1),
-                    },
-                )
-            request_id.reset(token)

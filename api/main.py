@@ -21,12 +21,14 @@ from api.db import get_engine, session_scope
 from api.errors import install_handlers
 from api.events.endpoints import router as events_router
 from api.health.endpoints import router as health_router
-from api.logs import RequestContext, configure
+from api.logs import configure
 from api.matches.endpoints import router as matches_router
 from api.metrics import Metrics
+from api.middleware import RequestContext
 from api.photos.endpoints import router as photos_router
-from api.queue import get_job_queue, get_redis
+from api.queue import get_job_queue
 from api.reconcile import reconcile
+from api.redis import get_redis
 from api.security import SecurityHeaders
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router

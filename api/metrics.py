@@ -11,14 +11,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis import Redis
 from rq.registry import FailedJobRegistry
-from starlette.types import Scope
+
+from api.queue import JobQueue
 
 JOB_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Seconds; a selfie takes ~0.7 s, a 24 MP photo ~1.3 s, a big rematch minutes."""
@@ -58,8 +60,6 @@ class _FleetCollector(Collector):
         return self._redis()
 
     def collect(self) -> Iterator[Metric]:
-        from api.queue import JobQueue
-
         jobs = JobQueue(self.redis)
         depth = GaugeMetricFamily("facematch_queue_depth", "Jobs waiting", labels=["queue"])
         failed = GaugeMetricFamily(
@@ -132,17 +132,20 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+    def observe(self, scope: Mapping[str, Any], status: int, seconds: float) -> None:
         """One finished request, under its route template (ids would explode the labels)."""
         method, route = scope["method"], _template(scope)
         self.requests.labels(method, route, str(status)).inc()
         self.duration.labels(method, route).observe(seconds)
 
 
-def _template(scope: Scope) -> str:
+def _template(scope: Mapping[str, Any]) -> str:
     """The matched route's path with its parameters' names, e.g. /api/events/{event_id}.
 
-    Unmatched paths (scanners, typos) all count as one, so labels stay bounded.
+    Rebuilt from the path and its parameters: FastAPI's `scope["route"]` is the
+    route as its own router declared it, without the prefixes of the routers
+    that include it (/events/{event_id}). Unmatched paths (scanners, typos) all
+    count as one, so labels stay bounded.
     """
     if scope.get("route") is None:
         return "unmatched"

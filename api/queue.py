@@ -1,16 +1,14 @@
-"""RQ queues, job definitions and the "enqueue only after commit" rule.
+"""The job catalogue and enqueueing: RQ queues, one JobSpec builder per job.
 
 The API never imports `workers`: jobs are named by dotted path and carry ids,
-never objects, serialized as JSON on both sides.
+never objects, serialized as JSON on both sides. Requests do not enqueue here
+directly: `api.db.defer` holds a job until the transaction commits.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from redis import Redis
@@ -18,13 +16,9 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
-from sqlmodel import Session
 
-from api.config import settings
-from api.db import process_role
 from api.logs import request_id
-
-log = logging.getLogger(__name__)
+from api.redis import get_redis
 
 SELFIES = "selfies"
 """An attendee is waiting: the highest priority."""
@@ -112,18 +106,6 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     )
 
 
-@cache
-def get_redis() -> Redis:
-    """The process's Redis client; short timeouts so an outage fails fast instead of hanging."""
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=1,
-        socket_timeout=3,
-        health_check_interval=30,
-        client_name=process_role(),
-    )
-
-
 class JobQueue:
     def __init__(self, connection: Redis) -> None:
         self.connection = connection
@@ -176,47 +158,3 @@ class JobQueue:
 
 def get_job_queue() -> JobQueue:
     return JobQueue(get_redis())
-
-
-def defer(session: Session, spec: JobSpec) -> None:
-    """Enqueue `spec` once the session's transaction commits; a rollback drops it."""
-    session.info.setdefault("jobs", []).append(spec)
-
-
-def on_rollback(session: Session, callback: Callable[[], None]) -> None:
-    """Undo a side effect outside the database (a stored file) if the transaction fails."""
-    session.info.setdefault("on_rollback", []).append(callback)
-
-
-def on_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Do a side effect outside the database (delete a file) once the transaction commits."""
-    session.info.setdefault("on_commit", []).append(callback)
-
-
-def after_commit(session: Session, jobs: JobQueue | None) -> None:
-    specs: list[JobSpec] = session.info.pop("jobs", [])
-    session.info.pop("on_rollback", None)
-    for callback in session.info.pop("on_commit", []):
-        try:
-            callback()
-        except Exception:
-            log.exception("post-commit clean-up failed")
-    if not specs:
-        return
-    jobs = jobs or get_job_queue()
-    for spec in specs:
-        try:
-            jobs.enqueue(spec)
-        except Exception:
-            # The row is committed as pending: the reconciler enqueues it later.
-            log.exception("enqueue of %s failed; the reconciler will retry", spec.job_id)
-
-
-def after_rollback(session: Session) -> None:
-    session.info.pop("jobs", None)
-    session.info.pop("on_commit", None)
-    for callback in session.info.pop("on_rollback", []):
-        try:
-            callback()
-        except Exception:
-            log.exception("rollback clean-up failed")

@@ -58,7 +58,7 @@ def clean(services: Path) -> Iterator[None]:
     """Empty tables, Redis and storage before each test that uses the services."""
     from api.config import settings
     from api.db import get_engine
-    from api.queue import get_redis
+    from api.redis import get_redis
 
     with get_engine().begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
@@ -77,7 +77,7 @@ def session(clean: None) -> Iterator[Session]:
 
 @pytest.fixture
 def redis(clean: None) -> Redis:
-    from api.queue import get_redis
+    from api.redis import get_redis
 
     return get_redis()
 

@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     # Import the jobs' code here, once: RQ forks a work horse per job, and a module
     # first imported in the horse is imported again for every job (seconds, here).
     import workers.tasks  # noqa: F401
-    from api.db import set_process_role
     from api.metrics import record_job, record_worker_memory
-    from api.queue import get_redis
+    from api.process import set_process_role
+    from api.redis import get_redis
 
     set_process_role("worker")
     warm_up()

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import exists, func
 from sqlmodel import col, delete, select
 
-from api import queue
 from api.config import settings
-from api.db import lock_matching, session_scope
+from api.db import lock_matching, on_commit, session_scope
 from api.models import (
     AuditAction,
     AuditEntry,
@@ -156,7 +155,7 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         selfie.updated_at = utcnow()
         if selfie.storage_key and not settings.KEEP_SELFIE_IMAGES:
             # The verdict and encoding are all that is kept; the file goes after the commit.
-            queue.on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
+            on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
             selfie.storage_key = None
             session.add(_audit(AuditAction.selfie_image_deleted, selfie, reason="judged"))
         if not verdict.ok:

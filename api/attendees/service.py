@@ -19,7 +19,7 @@ from api.attendees.schemas import (
 from api.auth import repository as auth_repository
 from api.auth.security import TokenClaims, create_access_token, hash_password, verify_password
 from api.config import settings
-from api.db import lock_matching
+from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
 from api.events.codes import normalize_code
 from api.events.repository import get_event_by_code
@@ -107,7 +107,7 @@ def upload_selfie(
     selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id)
     key = f"events/{attendee.event_id}/selfies/{selfie.id}{info.extension}"
     storage.put(key, data)
-    queue.on_rollback(session, lambda: storage.delete(key))
+    on_rollback(session, lambda: storage.delete(key))
     selfie.storage_key = key
     session.add(selfie)
     session.add(
@@ -118,7 +118,7 @@ def upload_selfie(
             actor=f"attendee:{attendee.user_id}",
         )
     )
-    queue.defer(session, queue.validate_selfie(selfie.id))
+    defer(session, queue.validate_selfie(selfie.id))
     return SelfieAccepted(selfie_id=selfie.id, status=SelfieStatus.pending)
 
 
@@ -160,10 +160,10 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
             )
     # Files go only once the rows are gone for good.
     for key in keys:
-        queue.on_commit(session, functools.partial(storage.delete, key))
+        on_commit(session, functools.partial(storage.delete, key))
     if selfies:
         # Faces this attendee competed for may now belong to someone else.
-        queue.defer(session, queue.rematch_event(attendee.event_id))
+        defer(session, queue.rematch_event(attendee.event_id))
     return FaceDataDeleted(
         selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches
     )

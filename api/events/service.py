@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from api import queue
 from api.config import settings
+from api.db import defer
 from api.errors import Conflict, NotFound, NotPermitted
 from api.events import repository
 from api.events.codes import new_code
@@ -96,7 +97,7 @@ def request_rematch(session: Session, event: Event) -> RematchAccepted:
     event.rematch_requested_at = utcnow()
     session.add(event)
     spec = queue.rematch_event(event.id)
-    queue.defer(session, spec)
+    defer(session, spec)
     return RematchAccepted(
         event_id=event.id, job_id=spec.job_id, status_url=f"/api/events/{event.id}"
     )

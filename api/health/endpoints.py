@@ -11,7 +11,7 @@ from sqlalchemy import text
 from api.config import settings
 from api.db import get_engine
 from api.errors import ServiceUnavailable, Unauthorized, responses
-from api.queue import get_redis
+from api.redis import get_redis
 
 router = APIRouter(tags=["health"])
 

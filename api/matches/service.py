@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete
 
 from api import queue
-from api.db import lock_matching
+from api.db import defer, lock_matching
 from api.errors import NotFound
 from api.matches import repository
 from api.matches.schemas import MatchedPhoto, MatchedPhotos
@@ -115,4 +115,4 @@ def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> N
         .on_conflict_do_nothing(index_elements=["attendee_id", "photo_id"])
     )
     # The face may belong to another attendee after all.
-    queue.defer(session, queue.rematch_photo(photo_id))
+    defer(session, queue.rematch_photo(photo_id))

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from api import queue
 from api.config import settings
+from api.db import defer, on_rollback
 from api.errors import AppError, Conflict, NotFound, NotPermitted
 from api.images import PREVIEW_SIDES, inspect_image, make_preview
 from api.models import Event, EventStatus, Photo, PhotoStatus, Role, User
@@ -30,7 +31,7 @@ def store_photo(
     photo_id = uuid.uuid4()
     key = f"events/{event.id}/photos/{photo_id}{info.extension}"
     storage.put(key, data)
-    queue.on_rollback(session, lambda: storage.delete(key))
+    on_rollback(session, lambda: storage.delete(key))
     photo = Photo(
         id=photo_id,
         event_id=event.id,
@@ -42,7 +43,7 @@ def store_photo(
         height=info.height,
     )
     session.add(photo)
-    queue.defer(session, queue.index_photo(photo.id))
+    defer(session, queue.index_photo(photo.id))
     return photo
 
 

@@ -39,3 +39,85 @@ def test_the_api_source_never_imports_the_worker_side() -> None:
             ):
                 offenders.append(f"{path}:{number}: {line.strip()}")
     assert offenders == []
+
+
+WORKER_MAY_IMPORT = {
+    "api.config",
+    "api.db",
+    "api.logs",
+    "api.metrics",
+    "api.models",
+    "api.process",
+    "api.queue",
+    "api.redis",
+    "api.storage",
+}
+"""The shared plumbing the worker may import from api/ (README, "House rules")."""
+WEB_PACKAGES = ("fastapi", "starlette", "uvicorn", "jinja2", "multipart")
+
+
+def _imports(root: str) -> dict[str, set[str]]:
+    """Every module under `root` and the project modules it imports, wherever the import
+    statement stands (function-level imports close circles too)."""
+    import ast
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parents[2]
+    modules = {
+        ".".join(p.relative_to(base).with_suffix("").parts).removesuffix(".__init__"): p
+        for top in ("api", "workers")
+        for p in (base / top).rglob("*.py")
+        if "migrations" not in p.parts
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        if not name.startswith(root):
+            continue
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+                targets = [t if t in modules else node.module for t in targets]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def test_api_and_workers_have_no_import_circle() -> None:
+    graph = _imports("")
+    state: dict[str, int] = {}
+    circles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                circles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert circles == []
+
+
+def test_workers_import_only_the_shared_plumbing_of_api() -> None:
+    used = {t for edges in _imports("workers").values() for t in edges if t.startswith("api")}
+    assert used - WORKER_MAY_IMPORT == set()
+
+
+def test_the_worker_loads_no_web_framework() -> None:
+    code = (
+        "import json, sys; import workers.main, workers.tasks; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_PACKAGES!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -84,7 +84,8 @@ def test_throughput_is_for_admins_and_wants_an_aware_time(
 def test_queue_stats_list_each_live_worker(client: TestClient, session: Session) -> None:
     from rq import Worker
 
-    from api.queue import QUEUE_NAMES, JobQueue, get_redis
+    from api.queue import QUEUE_NAMES, JobQueue
+    from api.redis import get_redis
 
     create_user(session, email="admin@example.com", role="admin")
     queues = list(JobQueue(get_redis()).queues[name] for name in QUEUE_NAMES)
