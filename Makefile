@@ -34,7 +34,7 @@ $(VENV_STAMP): pyproject.toml uv.lock
 install: $(VENV_STAMP)  ## Install everything into .venv (uv sync)
 
 dev: $(VENV_STAMP)  ## Run Postgres, Valkey, the API and WORKERS workers on PORT (Ctrl-C stops all)
-	PORT=$(PORT) WORKERS=$(WORKERS) $(UV) run --frozen facematch dev
+	PORT=$(PORT) WORKERS=$(WORKERS) $(UV) run --frozen facematch-dev up
 
 test: $(VENV_STAMP)  ## Run the whole test suite against embedded Postgres and Valkey
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
@@ -48,13 +48,13 @@ chromium:  ## Install Debian's Chromium for the browser tests (root or sudo; the
 	  || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
 
 lint: $(VENV_STAMP)  ## ruff and mypy
-	$(UV) run --frozen ruff check api workers tests loadtest k8s
-	$(UV) run --frozen ruff format --check api workers tests loadtest k8s
-	$(UV) run --frozen mypy api workers
+	$(UV) run --frozen ruff check api workers devtools tests loadtest k8s
+	$(UV) run --frozen ruff format --check api workers devtools tests loadtest k8s
+	$(UV) run --frozen mypy api workers devtools
 
 format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
-	$(UV) run --frozen ruff check --fix api workers tests loadtest k8s
-	$(UV) run --frozen ruff format api workers tests loadtest k8s
+	$(UV) run --frozen ruff check --fix api workers devtools tests loadtest k8s
+	$(UV) run --frozen ruff format api workers devtools tests loadtest k8s
 
 bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)

@@ -94,10 +94,10 @@ class Settings(BaseSettings):
     RECONCILE_INTERVAL_SECONDS: int = 60
     MAX_JOB_ATTEMPTS: int = 3
 
-    # uvicorn processes `facematch dev` runs; one process is one core at most (the GIL).
+    # uvicorn processes `facematch-dev up` runs; one process is one core at most (the GIL).
     # In the cluster the API scales by pods instead.
     API_PROCESSES: int = Field(default=2, ge=1)
-    # `facematch dev` runs workers at this niceness so the API keeps its share of a shared CPU.
+    # `facematch-dev up` runs workers at this niceness so the API keeps its share of a shared CPU.
     WORKER_NICE: int = Field(default=10, ge=0, le=19)
 
     ADMIN_EMAIL: str | None = None

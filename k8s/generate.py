@@ -5,7 +5,7 @@
 The base is the chart rendered with its defaults as release `facematch` in
 namespace `facematch`; the overlays and the load-test RBAC are written by hand.
 `k8s/loadtest/locust.yaml` is the chart's Locust objects (`loadtest.enabled`),
-which `facematch loadtest --in-cluster` creates and deletes itself.
+which `facematch-dev loadtest --in-cluster` creates and deletes itself.
 """
 
 from __future__ import annotations

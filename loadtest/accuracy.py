@@ -73,7 +73,7 @@ def held_out_selfies(by_identity: dict[str, list[str]]) -> tuple[dict[str, Any],
 def matching_db() -> Iterator[Any]:
     """A migrated throwaway database; yields an open sqlmodel Session."""
     data_dir = Path(tempfile.mkdtemp(prefix="facematch-accuracy-"))
-    from api import local
+    from devtools import local
 
     postgres, url = local.start_postgres(data_dir, cleanup_mode="delete")
     os.environ.update(
@@ -89,8 +89,8 @@ def matching_db() -> Iterator[Any]:
     try:
         from sqlmodel import Session
 
-        from api.cli_support import run_migrations
         from api.db import get_engine
+        from api.migrate import run_migrations
 
         run_migrations()
         with Session(get_engine()) as session:

@@ -1,6 +1,6 @@
 """A throwaway local stack for benchmarks and load tests.
 
-`facematch dev` with its own data folder, port and admin, so it never touches
+`facematch-dev up` with its own data folder, port and admin, so it never touches
 a `make dev` stack; stopped and deleted on exit.
 """
 
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from api import devstack
+from devtools import devstack
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ def local_stack(
     )
     env.update(extra)
     output = subprocess.DEVNULL if quiet else None
+    argv = [sys.executable, "-m", "devtools.cli", "up", "--port", str(port)]
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "dev", "--port", str(port), "--workers", str(workers)],
+        [*argv, "--workers", str(workers)],
         env=env,
         stdout=output,
         stderr=output,

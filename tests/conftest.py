@@ -36,8 +36,8 @@ TABLES = "audit_log, match_rejections, matches, selfies, faces, photos, attendee
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Path]:
-    from api import local
-    from api.cli_support import run_migrations
+    from api.migrate import run_migrations
+    from devtools import local
 
     postgres, database_url = local.start_postgres(_DATA_DIR, cleanup_mode="delete")
     valkey, redis_url = local.start_valkey(_DATA_DIR, persist=False)

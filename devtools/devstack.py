@@ -1,4 +1,4 @@
-"""`facematch dev`: the whole platform on one machine, in the foreground.
+"""`facematch-dev up`: the whole platform on one machine, in the foreground.
 
 Starts embedded PostgreSQL and Valkey (unless external URLs are set), runs the
 migrations, makes sure an admin exists, then supervises the API and N worker
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from api.config import settings
-from api.local import die_with_parent
+from devtools.local import die_with_parent
 
 console = Console()
 
@@ -96,8 +96,8 @@ def wait_ready(url: str, timeout: float = 60) -> bool:
 
 
 def run(*, host: str, port: int, workers: int) -> None:
-    from api import local
-    from api.cli_support import run_migrations
+    from api.migrate import run_migrations
+    from devtools import local
 
     # Explicit handlers: a shell that started us in the background may have set SIGINT to ignored.
     signal.signal(signal.SIGINT, _interrupt)

@@ -1,4 +1,4 @@
-"""`facematch cluster status` against recorded Kubernetes API responses, over real HTTP.
+"""`facematch-dev cluster status` against recorded Kubernetes API responses, over real HTTP.
 
 No cluster runs here: a loopback server answers the three list calls with the
 JSON in tests/fixtures/k8s/, and the real `kubernetes` client talks to it.
@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from api import cluster
+from devtools import cluster
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 ROUTES = {

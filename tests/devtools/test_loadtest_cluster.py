@@ -1,4 +1,4 @@
-"""`facematch loadtest --in-cluster` against recorded Kubernetes API responses, over real HTTP.
+"""`facematch-dev loadtest --in-cluster` against recorded Kubernetes API responses, over real HTTP.
 
 A loopback server plays the API server: it answers creates and deletes, a
 running then finished master Job, the master's pod and its log, and records
@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from api import loadtest_cluster
-from api.loadtest_cluster import BEGIN, END, Cluster, Run
+from devtools import loadtest_cluster
+from devtools.loadtest_cluster import BEGIN, END, Cluster, Run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 NS = "/namespaces/facematch/"

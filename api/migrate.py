@@ -1,4 +1,4 @@
-"""Helpers shared by CLI commands and test fixtures."""
+"""Database migrations: `facematch migrate` (the pre-install hook Job), the dev stack, tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`facematch cluster status`: what the workers, the autoscalers and the queues are doing.
+"""`facematch-dev cluster status`: what the workers, the autoscalers and the queues are doing.
 
 Talks to the Kubernetes API with the official client (kubeconfig, or the pod's
 service account in a cluster) and to Redis for the queue depths.
