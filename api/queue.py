@@ -56,54 +56,31 @@ class JobSpec:
     timeout: int
 
 
+def _spec(task: str, queue: str, entity: uuid.UUID, timeout: int) -> JobSpec:
+    """One job per entity: the id is the task's name and the entity's, so a double
+    enqueue is a no-op."""
+    return JobSpec(f"workers.tasks.{task}", queue, f"{task.replace('_', '-')}-{entity}",
+                   (str(entity),), timeout)  # fmt: skip
+
+
 def index_photo(photo_id: uuid.UUID) -> JobSpec:
-    return JobSpec(
-        "workers.tasks.index_photo",
-        PHOTOS,
-        f"index-photo-{photo_id}",
-        (str(photo_id),),
-        INDEX_PHOTO_TIMEOUT,
-    )
+    return _spec("index_photo", PHOTOS, photo_id, INDEX_PHOTO_TIMEOUT)
 
 
 def validate_selfie(selfie_id: uuid.UUID) -> JobSpec:
-    return JobSpec(
-        "workers.tasks.validate_selfie",
-        SELFIES,
-        f"validate-selfie-{selfie_id}",
-        (str(selfie_id),),
-        VALIDATE_SELFIE_TIMEOUT,
-    )
+    return _spec("validate_selfie", SELFIES, selfie_id, VALIDATE_SELFIE_TIMEOUT)
 
 
 def rematch_event(event_id: uuid.UUID) -> JobSpec:
-    return JobSpec(
-        "workers.tasks.rematch_event",
-        MAINTENANCE,
-        f"rematch-event-{event_id}",
-        (str(event_id),),
-        REMATCH_EVENT_TIMEOUT,
-    )
+    return _spec("rematch_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
 def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
-    return JobSpec(
-        "workers.tasks.rematch_photo",
-        MAINTENANCE,
-        f"rematch-photo-{photo_id}",
-        (str(photo_id),),
-        VALIDATE_SELFIE_TIMEOUT,
-    )
+    return _spec("rematch_photo", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
 
 
 def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
-    return JobSpec(
-        "workers.tasks.purge_unmatched_faces",
-        MAINTENANCE,
-        f"purge-unmatched-faces-{event_id}",
-        (str(event_id),),
-        REMATCH_EVENT_TIMEOUT,
-    )
+    return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
 class JobQueue:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlmodel import Session
 
 from api.config import settings
@@ -113,25 +113,34 @@ def _params(
     }
 
 
+def _run(
+    session: Session,
+    statement: TextClause,
+    event_id: uuid.UUID,
+    tolerance: float,
+    margin: float,
+    **scope: object,
+) -> int:
+    """Take the event's matching lock, then recompute the scope's matches; rows changed."""
+    lock_matching(session, event_id)
+    params = _params(event_id, tolerance, margin, **scope)
+    return session.connection().execute(statement, params).rowcount
+
+
 def match_photo(
     session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
     """Match a newly indexed photo's faces against the event's attendees."""
-    lock_matching(session, event_id)
-    params = _params(event_id, tolerance, margin, photo_id=photo_id)
-    return session.connection().execute(_PHOTO, params).rowcount
+    return _run(session, _PHOTO, event_id, tolerance, margin, photo_id=photo_id)
 
 
 def match_attendee(
     session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
     """Re-match every photo a new or removed selfie of this attendee can affect."""
-    lock_matching(session, event_id)
-    params = _params(event_id, tolerance, margin, attendee_id=attendee_id)
-    return session.connection().execute(_ATTENDEE, params).rowcount
+    return _run(session, _ATTENDEE, event_id, tolerance, margin, attendee_id=attendee_id)
 
 
 def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:
     """Recompute every match of the event from stored encodings."""
-    lock_matching(session, event_id)
-    return session.connection().execute(_EVENT, _params(event_id, tolerance, margin)).rowcount
+    return _run(session, _EVENT, event_id, tolerance, margin)

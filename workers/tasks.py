@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import exists, func
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
+from api import audit
 from api.config import settings
 from api.db import lock_matching, on_commit, session_scope
 from api.models import (
     AuditAction,
-    AuditEntry,
     Event,
     EventStatus,
     Face,
@@ -95,9 +95,9 @@ def index_photo(photo_id: str) -> dict[str, Any]:
             raise RowGone(f"event {photo.event_id}")
         replaced = session.exec(delete(Face).where(col(Face.photo_id) == pid)).rowcount
         if replaced:
-            session.add(_audit(AuditAction.face_encodings_deleted, photo, replaced, "reindexed"))
+            _audit(session, AuditAction.face_encodings_deleted, photo, replaced, "reindexed")
         if found:
-            session.add(_audit(AuditAction.face_encodings_created, photo, len(found)))
+            _audit(session, AuditAction.face_encodings_created, photo, len(found))
         for face in found:
             top, right, bottom, left = face.box
             session.add(
@@ -132,16 +132,14 @@ def index_photo(photo_id: str) -> dict[str, Any]:
 
 
 def _audit(
-    action: AuditAction, row: Photo | Selfie, count: int = 1, reason: str | None = None
-) -> AuditEntry:
-    return AuditEntry(
-        action=action,
-        event_id=row.event_id,
-        subject_id=row.id,
-        count=count,
-        actor="worker",
-        reason=reason,
-    )
+    session: Session,
+    action: AuditAction,
+    row: Photo | Selfie,
+    count: int = 1,
+    reason: str | None = None,
+) -> None:
+    audit.record(session, action, event_id=row.event_id, subject_id=row.id, actor="worker",
+                 count=count, reason=reason)  # fmt: skip
 
 
 def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[str, Any]:
@@ -157,7 +155,7 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
             # The verdict and encoding are all that is kept; the file goes after the commit.
             on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
             selfie.storage_key = None
-            session.add(_audit(AuditAction.selfie_image_deleted, selfie, reason="judged"))
+            _audit(session, AuditAction.selfie_image_deleted, selfie, reason="judged")
         if not verdict.ok:
             selfie.status = SelfieStatus.rejected
             selfie.reason = verdict.reason
@@ -169,7 +167,7 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         selfie.encoding = verdict.encoding.tolist()
         selfie.quality = verdict.quality
         session.add(selfie)
-        session.add(_audit(AuditAction.selfie_encoding_created, selfie))
+        _audit(session, AuditAction.selfie_encoding_created, selfie)
         session.flush()
         event = session.get(Event, selfie.event_id)
         if event is None:
@@ -269,15 +267,8 @@ def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
         ).all()
         deleted = session.exec(delete(Face).where(col(Face.event_id) == eid, unmatched)).rowcount
         for photo_id, count in photo_counts:
-            session.add(
-                AuditEntry(
-                    action=AuditAction.face_encodings_deleted,
-                    event_id=eid,
-                    subject_id=photo_id,
-                    count=count,
-                    actor="retention",
-                    reason="unmatched_after_close",
-                )
-            )
+            audit.record(session, AuditAction.face_encodings_deleted, event_id=eid,
+                         subject_id=photo_id, actor="retention", count=count,
+                         reason="unmatched_after_close")  # fmt: skip
     log.info("deleted %d unmatched face encodings of closed event %s", deleted, event_id)
     return {"event_id": event_id, "deleted": deleted}

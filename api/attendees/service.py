@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import queue
+from api import audit, queue
 from api.attendees import repository
 from api.attendees.schemas import (
     FaceDataDeleted,
@@ -27,7 +27,6 @@ from api.images import inspect_image
 from api.models import (
     Attendee,
     AuditAction,
-    AuditEntry,
     Event,
     EventStatus,
     Role,
@@ -110,13 +109,12 @@ def upload_selfie(
     on_rollback(session, lambda: storage.delete(key))
     selfie.storage_key = key
     session.add(selfie)
-    session.add(
-        AuditEntry(
-            action=AuditAction.selfie_image_stored,
-            event_id=attendee.event_id,
-            subject_id=selfie.id,
-            actor=f"attendee:{attendee.user_id}",
-        )
+    audit.record(
+        session,
+        AuditAction.selfie_image_stored,
+        event_id=attendee.event_id,
+        subject_id=selfie.id,
+        actor=f"attendee:{attendee.user_id}",
     )
     defer(session, queue.validate_selfie(selfie.id))
     return SelfieAccepted(selfie_id=selfie.id, status=SelfieStatus.pending)
@@ -147,17 +145,8 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
         (AuditAction.selfie_encoding_deleted, encodings),
         (AuditAction.matches_deleted, matches),
     ):
-        if count:
-            session.add(
-                AuditEntry(
-                    action=action,
-                    event_id=attendee.event_id,
-                    subject_id=attendee.id,
-                    count=count,
-                    actor=actor,
-                    reason="attendee_request",
-                )
-            )
+        audit.record(session, action, event_id=attendee.event_id, subject_id=attendee.id,
+                     actor=actor, count=count, reason="attendee_request")  # fmt: skip
     # Files go only once the rows are gone for good.
     for key in keys:
         on_commit(session, functools.partial(storage.delete, key))
