@@ -86,14 +86,12 @@ def import_photos(
 
     from api.db import session_scope
     from api.errors import AppError
-    from api.events.codes import normalize_code
-    from api.events.repository import get_event_by_code
+    from api.events.service import get_event_by_code
     from api.photos.service import store_photo
     from api.storage import get_storage
 
-    code = normalize_code(event_code)
     with session_scope() as session:
-        event = get_event_by_code(session, code) if code else None
+        event = get_event_by_code(session, event_code)
     if event is None:
         typer.secho(f"no event has the code {event_code!r}", fg="red", err=True)
         raise typer.Exit(1)
@@ -120,7 +118,7 @@ def import_photos(
 @app.command()
 def reconcile() -> None:
     """Re-enqueue photos, selfies and rematches whose jobs were lost (one pass)."""
-    from api.main import reconcile_once
+    from api.reconcile import reconcile_once
 
     reconcile_once()
     typer.echo("reconciled")

@@ -17,28 +17,23 @@ from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
 from api.concurrency import ConcurrencyLimit
 from api.config import settings
-from api.db import get_engine, session_scope
+from api.db import get_engine
 from api.errors import install_handlers
 from api.events.endpoints import router as events_router
+from api.headers import SecurityHeaders
 from api.health.endpoints import router as health_router
 from api.logs import configure
 from api.matches.endpoints import router as matches_router
 from api.metrics import Metrics
 from api.middleware import RequestContext
+from api.monitoring.endpoints import router as monitoring_router
 from api.photos.endpoints import router as photos_router
-from api.queue import get_job_queue
-from api.reconcile import reconcile
+from api.reconcile import reconcile_once
 from api.redis import get_redis
-from api.security import SecurityHeaders
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
 
 log = logging.getLogger(__name__)
-
-
-def reconcile_once() -> None:
-    with session_scope() as session:
-        reconcile(session, get_job_queue())
 
 
 async def _reconcile_forever(interval: float) -> None:
@@ -97,6 +92,7 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(monitoring_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

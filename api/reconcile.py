@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from api import queue
 from api.config import settings
+from api.db import session_scope
 from api.models import (
     Event,
     EventStatus,
@@ -29,12 +30,17 @@ from api.models import (
     SelfieStatus,
     utcnow,
 )
+from api.queue import get_job_queue
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
 """Rows looked at per kind and pass; the next pass takes the rest."""
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
+REMATCH_OWED = col(Event.rematch_requested_at).is_not(None) & (
+    col(Event.rematched_at).is_(None) | (col(Event.rematched_at) < col(Event.rematch_requested_at))
+)
+"""An event whose rematch was asked for after its last one ran."""
 
 
 @dataclass
@@ -68,56 +74,32 @@ def reconcile(
         .order_by(col(Photo.updated_at))
         .limit(BATCH)
     ).all()
-    for photo in photos:
-        spec = queue.index_photo(photo.id)
-        if jobs.is_active(spec.job_id):
-            continue
-        if photo.attempts >= max_attempts:
-            photo.status = PhotoStatus.failed
-            photo.error = f"gave up after {photo.attempts} attempts"
-            photo.updated_at = utcnow()
-            session.add(photo)
-            report.gave_up.append(spec.job_id)
-        else:
-            jobs.enqueue(spec)
-            report.enqueued.append(spec.job_id)
-
     selfies = session.exec(
         select(Selfie)
         .where(Selfie.status == SelfieStatus.pending, Selfie.updated_at < cutoff)
         .order_by(col(Selfie.updated_at))
         .limit(BATCH)
     ).all()
-    for selfie in selfies:
-        spec = queue.validate_selfie(selfie.id)
+    rows: list[tuple[Photo | Selfie, queue.JobSpec]] = [
+        *((photo, queue.index_photo(photo.id)) for photo in photos),
+        *((selfie, queue.validate_selfie(selfie.id)) for selfie in selfies),
+    ]
+    for row, spec in rows:
         if jobs.is_active(spec.job_id):
             continue
-        if selfie.attempts >= max_attempts:
-            selfie.status = SelfieStatus.rejected
-            selfie.reason = "processing_failed"
-            selfie.detail = "we could not process this selfie; please upload another"
-            selfie.updated_at = utcnow()
-            session.add(selfie)
+        if row.attempts >= max_attempts:
+            _give_up(row)
+            session.add(row)
             report.gave_up.append(spec.job_id)
         else:
             jobs.enqueue(spec)
             report.enqueued.append(spec.job_id)
 
     owed = session.exec(
-        select(Event).where(
-            col(Event.rematch_requested_at).is_not(None),
-            col(Event.rematch_requested_at) < cutoff,
-            (col(Event.rematched_at).is_(None))
-            | (col(Event.rematched_at) < col(Event.rematch_requested_at)),
-        )
+        select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
     ).all()
-    for event in owed:
-        spec = queue.rematch_event(event.id)
-        if not jobs.is_active(spec.job_id):
-            jobs.enqueue(spec)
-            report.enqueued.append(spec.job_id)
-
-    report.enqueued.extend(_enqueue_purges(session, jobs))
+    report.enqueued += _enqueue_idle(jobs, [queue.rematch_event(event_id) for event_id in owed])
+    report.enqueued += _enqueue_purges(session, jobs)
 
     if report.enqueued or report.gave_up:
         log.info(
@@ -126,6 +108,12 @@ def reconcile(
             len(report.gave_up),
         )
     return report
+
+
+def reconcile_once() -> None:
+    """One pass in its own transaction (the API's loop, `facematch reconcile`)."""
+    with session_scope() as session:
+        reconcile(session, get_job_queue())
 
 
 def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
@@ -139,22 +127,34 @@ def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
         )
         .exists()
     )
-    rematch_owed = col(Event.rematch_requested_at).is_not(None) & (
-        col(Event.rematched_at).is_(None)
-        | (col(Event.rematched_at) < col(Event.rematch_requested_at))
-    )
     due = session.exec(
         select(Event.id).where(
             Event.status == EventStatus.closed,
             col(Event.closed_at) < closed_before,
-            ~rematch_owed,
+            ~REMATCH_OWED,
             unmatched_face,
         )
     ).all()
+    return _enqueue_idle(jobs, [queue.purge_unmatched_faces(event_id) for event_id in due])
+
+
+def _enqueue_idle(jobs: queue.JobQueue, specs: list[queue.JobSpec]) -> list[str]:
+    """Enqueue each job not already queued or running; the ids enqueued."""
     enqueued = []
-    for event_id in due:
-        spec = queue.purge_unmatched_faces(event_id)
+    for spec in specs:
         if not jobs.is_active(spec.job_id):
             jobs.enqueue(spec)
             enqueued.append(spec.job_id)
     return enqueued
+
+
+def _give_up(row: Photo | Selfie) -> None:
+    """After the last attempt: a failed photo, or a selfie the attendee is asked to redo."""
+    if isinstance(row, Photo):
+        row.status = PhotoStatus.failed
+        row.error = f"gave up after {row.attempts} attempts"
+    else:
+        row.status = SelfieStatus.rejected
+        row.reason = "processing_failed"
+        row.detail = "we could not process this selfie; please upload another"
+    row.updated_at = utcnow()

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
-from api.admin import repository, service
-from api.admin.schemas import AuditEntryPublic, AuditLog, QueueStats, Throughput, WorkerStatus
-from api.auth import repository as auth_repository
+from api.admin import service
+from api.admin.schemas import AuditLog, QueueStats, Throughput, WorkerStatus
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
 from api.deps import Offset, QueueDep, RequireAdmin, SessionDep
@@ -36,8 +35,7 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> UsersPublic:
     """Every account, newest first."""
-    users, count = auth_repository.list_users(session, offset=offset, limit=limit)
-    return UsersPublic(data=[UserPublic.model_validate(u) for u in users], count=count)
+    return service.list_users(session, offset=offset, limit=limit)
 
 
 @router.get("/queues", responses=responses(*_AUTH))
@@ -84,8 +82,7 @@ def list_audit_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditLog:
     """Every creation and deletion of biometric data, newest first; never the data itself."""
-    entries, count = repository.list_audit(session, event_id=event_id, offset=offset, limit=limit)
-    return AuditLog(data=[AuditEntryPublic.model_validate(e) for e in entries], count=count)
+    return service.list_audit(session, event_id=event_id, offset=offset, limit=limit)
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

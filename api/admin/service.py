@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from api.admin import repository
-from api.admin.schemas import Throughput
+from api.admin.schemas import AuditEntryPublic, AuditLog, Throughput
+from api.auth import repository as auth_repository
+from api.auth.schemas import UserPublic, UsersPublic
 from api.errors import BadRequest
 from api.models import utcnow
 
@@ -37,3 +40,15 @@ def throughput(session: Session, since: datetime | None) -> Throughput:
         selfie_p95_ms=_ms(row["selfie_p95_s"]),
         selfie_max_ms=_ms(row["selfie_max_s"]),
     )
+
+
+def list_users(session: Session, *, offset: int, limit: int) -> UsersPublic:
+    users, count = auth_repository.list_users(session, offset=offset, limit=limit)
+    return UsersPublic(data=[UserPublic.model_validate(u) for u in users], count=count)
+
+
+def list_audit(
+    session: Session, *, event_id: uuid.UUID | None, offset: int, limit: int
+) -> AuditLog:
+    entries, count = repository.list_audit(session, event_id=event_id, offset=offset, limit=limit)
+    return AuditLog(data=[AuditEntryPublic.model_validate(e) for e in entries], count=count)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Offset, RequirePhotographer, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
-from api.events import repository, service
+from api.events import service
 from api.events.schemas import (
     EventCreate,
     EventDetail,
@@ -16,7 +16,6 @@ from api.events.schemas import (
     EventUpdate,
     RematchAccepted,
 )
-from api.models import Role
 
 router = APIRouter(tags=["events"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -36,9 +35,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventsPublic:
     """The caller's events; every event for an admin."""
-    owner = None if user.role == Role.admin else user.id
-    events, count = repository.list_events(session, owner_id=owner, offset=offset, limit=limit)
-    return EventsPublic(data=[service.to_public(e) for e in events], count=count)
+    return service.list_events(session, user, offset=offset, limit=limit)
 
 
 @router.get("/events/{event_id}", responses=responses(*_AUTH, NotFound))

@@ -10,12 +10,13 @@ from api.config import settings
 from api.db import defer
 from api.errors import Conflict, NotFound, NotPermitted
 from api.events import repository
-from api.events.codes import new_code
+from api.events.codes import new_code, normalize_code
 from api.events.schemas import (
     EventCreate,
     EventDetail,
     EventProgress,
     EventPublic,
+    EventsPublic,
     EventUpdate,
     RematchAccepted,
 )
@@ -40,6 +41,19 @@ def to_public(event: Event) -> EventPublic:
         join_url=join_url(event),
         created_at=event.created_at,
     )
+
+
+def list_events(session: Session, user: User, *, offset: int, limit: int) -> EventsPublic:
+    """The user's events; every event for an admin."""
+    owner = None if user.role == Role.admin else user.id
+    events, count = repository.list_events(session, owner_id=owner, offset=offset, limit=limit)
+    return EventsPublic(data=[to_public(e) for e in events], count=count)
+
+
+def get_event_by_code(session: Session, code: str) -> Event | None:
+    """The event a typed or scanned code names, however it was typed."""
+    canonical = normalize_code(code)
+    return repository.get_event_by_code(session, canonical) if canonical else None
 
 
 def create_event(session: Session, owner: User, data: EventCreate) -> Event:

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from api.config import settings
 from api.db import get_engine
-from api.errors import ServiceUnavailable, Unauthorized, responses
+from api.errors import ServiceUnavailable, responses
 from api.redis import get_redis
 
 router = APIRouter(tags=["health"])
@@ -42,14 +37,3 @@ def read_readiness() -> JSONResponse:
     if not ready:
         body.update(error="ServiceUnavailable", detail="a backing service is unavailable")
     return JSONResponse(body, status_code=200 if ready else 503)
-
-
-@router.get("/metrics", include_in_schema=False)
-def read_metrics(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Response:
-    """Prometheus metrics; with FACEMATCH_METRICS_TOKEN set, only for that bearer token."""
-    token = settings.METRICS_TOKEN
-    if token and not hmac.compare_digest(authorization or "", f"Bearer {token}"):
-        raise Unauthorized("metrics need the scrape token", code="metrics_token_required")
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

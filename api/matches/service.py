@@ -7,15 +7,14 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import PurePath
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, delete
+from sqlmodel import Session
 
 from api import queue
 from api.db import defer, lock_matching
 from api.errors import NotFound
 from api.matches import repository
 from api.matches.schemas import MatchedPhoto, MatchedPhotos
-from api.models import Attendee, Match, MatchRejection, utcnow
+from api.models import Attendee
 from api.storage import Storage
 
 
@@ -106,13 +105,6 @@ def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> N
     lock_matching(session, attendee.event_id)  # a photo job must not remake it meanwhile
     if not repository.has_match(session, attendee.id, photo_id):
         raise NotFound("this photo is not in your matches", code="match_not_found")
-    session.exec(
-        delete(Match).where(col(Match.attendee_id) == attendee.id, col(Match.photo_id) == photo_id)
-    )
-    session.exec(
-        insert(MatchRejection)
-        .values(id=uuid.uuid4(), attendee_id=attendee.id, photo_id=photo_id, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["attendee_id", "photo_id"])
-    )
+    repository.reject(session, attendee.id, photo_id)
     # The face may belong to another attendee after all.
     defer(session, queue.rematch_photo(photo_id))

@@ -18,7 +18,7 @@ from api.errors import (
 )
 from api.events.service import get_owned_event
 from api.models import PhotoStatus
-from api.photos import repository, service
+from api.photos import service
 from api.photos.schemas import PhotosPublic, UploadAccepted
 
 router = APIRouter(tags=["photos"])
@@ -64,10 +64,7 @@ def list_event_photos(
 ) -> PhotosPublic:
     """The event's photos with their indexing status, newest first."""
     event = get_owned_event(session, user, event_id)
-    photos, count = repository.list_event_photos(
-        session, event.id, status=status, offset=offset, limit=limit
-    )
-    return service.to_public_list(session, photos, count)
+    return service.list_event_photos(session, event, status=status, offset=offset, limit=limit)
 
 
 @router.get(

@@ -84,6 +84,15 @@ def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Pho
     raise NotPermitted("you are not matched to this photo", code="not_matched")
 
 
+def list_event_photos(
+    session: Session, event: Event, *, status: PhotoStatus | None, offset: int, limit: int
+) -> PhotosPublic:
+    photos, count = repository.list_event_photos(
+        session, event.id, status=status, offset=offset, limit=limit
+    )
+    return to_public_list(session, photos, count)
+
+
 def to_public_list(session: Session, photos: list[Photo], count: int) -> PhotosPublic:
     """Photos with their face boxes, in one query for the page."""
     boxes = repository.list_face_boxes(session, [p.id for p in photos])

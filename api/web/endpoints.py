@@ -11,9 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SessionDep
-from api.events.codes import normalize_code
-from api.events.repository import get_event_by_code
-from api.events.service import join_url
+from api.events.service import get_event_by_code, join_url
 from api.models import Event
 from api.web import service
 
@@ -27,8 +25,7 @@ def _page(request: Request, name: str, status_code: int = 200, **context: object
 
 
 def _event_for_code(session: SessionDep, code: str) -> Event | None:
-    canonical = normalize_code(code)
-    return get_event_by_code(session, canonical) if canonical else None
+    return get_event_by_code(session, code)
 
 
 @router.get("/")

@@ -1,0 +1,25 @@
+"""`/metrics` for Prometheus: this process's request metrics and the fleet's from Redis."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from api.config import settings
+from api.errors import Unauthorized
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def read_metrics(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Prometheus metrics; with FACEMATCH_METRICS_TOKEN set, only for that bearer token."""
+    token = settings.METRICS_TOKEN
+    if token and not hmac.compare_digest(authorization or "", f"Bearer {token}"):
+        raise Unauthorized("metrics need the scrape token", code="metrics_token_required")
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
