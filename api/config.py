@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     # One JSON object per line (for log collectors), or text for a terminal.
     LOG_FORMAT: Literal["json", "text"] = "json"
+    # One line per request at INFO; `facematch-dev up` sets WARNING: only 5xx answers.
+    ACCESS_LOG_LEVEL: str = "INFO"
 
     SECRET_KEY: str = DEFAULT_SECRET
     ACCESS_TOKEN_MINUTES: int = 60 * 24

@@ -70,7 +70,11 @@ class _Handler(logging.StreamHandler):
     """Ours, so that configuring twice replaces it and leaves other handlers alone."""
 
 
-def configure(level: str = "INFO", fmt: str = "json") -> None:
+ACCESS_LOGGER = "facematch.access"
+"""One line per request (api/middleware.py): INFO, or WARNING for a 5xx answer."""
+
+
+def configure(level: str = "INFO", fmt: str = "json", *, access_level: str | None = None) -> None:
     """Route every logger, uvicorn's and RQ's included, through one redacting handler."""
     handler = _Handler()
     handler.setFormatter(
@@ -86,6 +90,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     # Its lines carry query strings; RequestContext logs each request without them.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger(ACCESS_LOGGER).setLevel(access_level or logging.NOTSET)
     # At INFO and below SQLAlchemy logs statements with their parameters: password
     # hashes and face encodings. Never, whatever the level asked for.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)

@@ -11,10 +11,10 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import SAFE_ID, request_id
+from api.logs import ACCESS_LOGGER, SAFE_ID, request_id
 from api.metrics import Metrics
 
-access_log = logging.getLogger("facematch.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class RequestContext:
@@ -53,7 +53,8 @@ class RequestContext:
             if self.metrics is not None:
                 self.metrics.observe(scope, status, time.perf_counter() - started)
             if scope["path"] not in ("/healthz", "/readyz"):
-                access_log.info(
+                access_log.log(
+                    logging.WARNING if status >= 500 else logging.INFO,
                     "%s %s %d",
                     scope["method"],
                     scope["path"],

@@ -57,7 +57,8 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
 
-def ensure_admin() -> None:
+def ensure_admin() -> tuple[str, str]:
+    """Make sure an admin can sign in; (email, where the password is) for the banner."""
     from sqlmodel import select
 
     from api.auth.schemas import UserCreate
@@ -70,16 +71,25 @@ def ensure_admin() -> None:
         if email and password:
             if session.exec(select(User).where(User.email == email.lower())).first() is None:
                 create_user(session, UserCreate(email=email, password=password, role=Role.admin))
-                console.print(f"[green]created admin {email}[/] (from FACEMATCH_ADMIN_*)")
-            return
-        if session.exec(select(User).where(User.role == Role.admin)).first() is not None:
-            return
+            return email, "FACEMATCH_ADMIN_PASSWORD"
+        existing = session.exec(select(User).where(User.role == Role.admin)).first()
+        if existing is not None:
+            return existing.email, _credentials_hint()
         email, password = "admin@facematch.example.com", secrets.token_urlsafe(12)
         create_user(session, UserCreate(email=email, password=password, role=Role.admin))
     credentials = settings.DATA_DIR / "admin-credentials.txt"
     credentials.write_text(f"{email}\n{password}\n")
     credentials.chmod(0o600)
-    console.print(f"[bold yellow]generated admin[/] {email} / {password}  (also in {credentials})")
+    return email, password
+
+
+def _credentials_hint() -> str:
+    """The password of an admin made by an earlier run, if that run kept it."""
+    credentials = settings.DATA_DIR / "admin-credentials.txt"
+    try:
+        return credentials.read_text().splitlines()[1]
+    except (OSError, IndexError):
+        return "(set when that admin was made; `facematch create-user --role admin` adds one)"
 
 
 def wait_ready(url: str, timeout: float = 60) -> bool:
@@ -114,6 +124,7 @@ def run(*, host: str, port: int, workers: int) -> None:
     env["FACEMATCH_DATA_DIR"] = str(data_dir)
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
     env.setdefault("FACEMATCH_LOG_FORMAT", "text")  # a terminal, not a log collector
+    env.setdefault("FACEMATCH_ACCESS_LOG_LEVEL", "WARNING")  # a line per request buries the rest
     # As in the API image: with one malloc arena per thread, argon2's 19 MiB blocks pile up.
     env.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ.update(env)
@@ -121,7 +132,7 @@ def run(*, host: str, port: int, workers: int) -> None:
     children: list[Child] = []
     try:
         run_migrations()
-        ensure_admin()
+        admin_email, admin_password = ensure_admin()
         children.append(
             Child(
                 "api",
@@ -152,14 +163,18 @@ def run(*, host: str, port: int, workers: int) -> None:
         if not wait_ready(f"http://{host}:{port}/readyz"):
             console.print("[red]the API did not become ready; see its output above[/]")
         base = f"http://{host}:{port}"
-        console.print(
-            f"\n[bold green]facematch is up[/] with {workers} worker(s)\n"
-            f"  web app         {base}/  (photographers and admins sign in at {base}/login)\n"
-            f"  API docs        {base}/docs\n"
-            f"  health          {base}/readyz\n"
-            f"  data            {data_dir}\n"
-            "Press Ctrl-C to stop.\n"
+        banner = (
+            f"\nfacematch is up with {workers} worker(s)\n"
+            f"  web app    {base}/\n"
+            f"  sign in    {base}/login\n"
+            f"  admin      {admin_email}\n"
+            f"  password   {admin_password}\n"
+            f"  API docs   {base}/docs\n"
+            f"  data       {data_dir}\n"
+            "Ctrl-C stops everything.\n"
         )
+        # Plain print: no wrapping, so the password is one piece whatever the terminal's width.
+        print(banner, flush=True)
         _supervise(children)
     except KeyboardInterrupt:
         pass
