@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["json", "text"] = "json"
     # One line per request at INFO; `facematch-dev up` sets WARNING: only 5xx answers.
     ACCESS_LOG_LEVEL: str = "INFO"
+    # uvicorn's and RQ's own lines (start-up, registries); `facematch-dev up` sets WARNING.
+    LIBRARY_LOG_LEVEL: str = "INFO"
 
     SECRET_KEY: str = DEFAULT_SECRET
     ACCESS_TOKEN_MINUTES: int = 60 * 24

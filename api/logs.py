@@ -74,7 +74,16 @@ ACCESS_LOGGER = "facematch.access"
 """One line per request (api/middleware.py): INFO, or WARNING for a 5xx answer."""
 
 
-def configure(level: str = "INFO", fmt: str = "json", *, access_level: str | None = None) -> None:
+LIBRARIES = ("uvicorn", "uvicorn.error", "rq.worker", "rq.scheduler")
+
+
+def configure(
+    level: str = "INFO",
+    fmt: str = "json",
+    *,
+    access_level: str | None = None,
+    library_level: str | None = None,
+) -> None:
     """Route every logger, uvicorn's and RQ's included, through one redacting handler."""
     handler = _Handler()
     handler.setFormatter(
@@ -85,9 +94,10 @@ def configure(level: str = "INFO", fmt: str = "json", *, access_level: str | Non
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _Handler)] + [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "rq.worker"):
+    for name in LIBRARIES:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(library_level or logging.NOTSET)
     # Its lines carry query strings; RequestContext logs each request without them.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger(ACCESS_LOGGER).setLevel(access_level or logging.NOTSET)

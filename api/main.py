@@ -98,5 +98,10 @@ def create_app(*, run_reconciler: bool = True) -> FastAPI:
     return app
 
 
-configure(settings.LOG_LEVEL, settings.LOG_FORMAT, access_level=settings.ACCESS_LOG_LEVEL)
+configure(
+    settings.LOG_LEVEL,
+    settings.LOG_FORMAT,
+    access_level=settings.ACCESS_LOG_LEVEL,
+    library_level=settings.LIBRARY_LOG_LEVEL,
+)
 app = create_app()

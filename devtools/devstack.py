@@ -125,6 +125,7 @@ def run(*, host: str, port: int, workers: int) -> None:
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
     env.setdefault("FACEMATCH_LOG_FORMAT", "text")  # a terminal, not a log collector
     env.setdefault("FACEMATCH_ACCESS_LOG_LEVEL", "WARNING")  # a line per request buries the rest
+    env.setdefault("FACEMATCH_LIBRARY_LOG_LEVEL", "WARNING")  # uvicorn's and RQ's start-up chatter
     # As in the API image: with one malloc arena per thread, argon2's 19 MiB blocks pile up.
     env.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ.update(env)

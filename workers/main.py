@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.config import settings
     from api.logs import configure
 
-    configure(args.log_level, settings.LOG_FORMAT)
+    configure(args.log_level, settings.LOG_FORMAT, library_level=settings.LIBRARY_LOG_LEVEL)
 
     from workers import faces
 
