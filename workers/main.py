@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         serializer=JSONSerializer,
         name=args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}",
     )
-    worker.work(with_scheduler=True, burst=args.burst, logging_level=args.log_level)
+    # RQ sets its own loggers to this level: the library level, as configure() does.
+    worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.LIBRARY_LOG_LEVEL)
     return 0
 
 
