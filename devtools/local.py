@@ -54,7 +54,8 @@ def stop_postgres(server: Any) -> None:
     server.cleanup()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -67,7 +68,7 @@ class Valkey:
     def __init__(self, data_dir: Path, *, persist: bool) -> None:
         self.data_dir = data_dir
         self.persist = persist
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import devstack
+from devtools.local import free_port
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ class Stack:
     """The supervisor's pid: API and workers are its children."""
     data_dir: Path
     """Holds `postgres.url` and `valkey.url` of the embedded servers."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, timeout: float = 120) -> None:

@@ -115,7 +115,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def live_api(services: Path, clean: None) -> Iterator[str]:
     """uvicorn and one forking `python -m workers` on the test's Postgres and Valkey."""
-    from loadtest.stack import free_port, wait_ready
+    from devtools.local import free_port
+    from loadtest.stack import wait_ready
 
     port = free_port()
     env = dict(

@@ -59,6 +59,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "api": {"ingress": {"enabled": True}},
     },
+    "dev-reload": {
+        "devReload": True,
+        "redis": {"enabled": True},
+        "postgresql": {"enabled": True},
+        "secrets": {"create": True},
+    },
     "fixed-replicas": {
         "api": {"autoscaling": {"enabled": False}, "replicaCount": 3},
         "worker": {"autoscaling": {"enabled": False}},

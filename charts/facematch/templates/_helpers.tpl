@@ -88,6 +88,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "facematch.volumes" -}}
 - name: tmp
   emptyDir: {}
+{{- if .Values.devReload }}
+- name: dev-code
+  emptyDir: {}
+{{- end }}
 {{- if eq .Values.storage.backend "pvc" }}
 - name: photos
   persistentVolumeClaim:
@@ -99,6 +103,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "facematch.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- if .Values.devReload }}
+- name: dev-code
+  mountPath: /dev-code
+{{- end }}
 {{- if eq .Values.storage.backend "pvc" }}
 - name: photos
   mountPath: /data/storage
@@ -129,4 +137,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "facematch.imageSkips" -}}
 checkov.io/skip1: CKV_K8S_43=Images are pinned by immutable tags set by skaffold or CI.
 checkov.io/skip2: CKV_K8S_15=Tags are immutable, so IfNotPresent is safe and avoids a pull per pod.
+{{- end -}}
+
+
+{{/*
+devReload (skaffold's dev profile): the image's /app is copied into a writable emptyDir at
+/dev-code, where skaffold syncs *.py and the processes run from; the root filesystem stays
+read-only. Call with (dict "image" <image> "root" $).
+*/}}
+{{- define "facematch.devCodeInit" -}}
+{{- if .root.Values.devReload }}
+initContainers:
+  - name: dev-code
+    image: {{ .image }}
+    command: ["cp", "-a", "/app/.", "/dev-code/"]
+    securityContext:
+      {{- toYaml .root.Values.securityContext | nindent 6 }}
+    resources:
+      requests: {cpu: 50m, memory: 32Mi}
+      limits: {cpu: 200m, memory: 64Mi}
+    volumeMounts:
+      - name: dev-code
+        mountPath: /dev-code
+{{- end }}
 {{- end -}}
