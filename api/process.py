@@ -8,6 +8,8 @@ change of role before the first connection takes effect.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Callable
 
 _role = "api"
@@ -29,3 +31,15 @@ def set_process_role(role: str) -> None:
 def on_role_change(clear: Callable[[], None]) -> None:
     """Run `clear` (a connection cache's `cache_clear`) when the role changes."""
     _caches.append(clear)
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+
+
+def prctl(option: int, value: int | bytes) -> None:
+    """Linux's prctl(2) for this process (a process name, a parent-death signal); a no-op
+    where libc has none."""
+    argument = ctypes.c_char_p(value) if isinstance(value, bytes) else ctypes.c_ulong(value)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(option, argument, 0, 0, 0)

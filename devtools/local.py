@@ -7,7 +7,6 @@ lives under the data folder, so it survives restarts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -21,14 +20,28 @@ import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
 
+from api.process import PR_SET_PDEATHSIG, prctl
+
 DATABASE = "facematch"
-_PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
     """For `preexec_fn`: on Linux the child gets SIGTERM when its parent dies, even by SIGKILL."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_group(process: subprocess.Popen[bytes], first: int = signal.SIGTERM,
+               timeout: float = 30) -> None:  # fmt: skip
+    """Signal a child started with `start_new_session=True` and its whole process group;
+    SIGKILL the group if it has not ended within `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, first)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def start_postgres(data_dir: Path, *, cleanup_mode: str | None = "stop") -> tuple[Any, str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import devstack
-from devtools.local import free_port
+from devtools.local import free_port, stop_group
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,5 @@ def local_stack(
             data_dir=data_dir,
         )
     finally:
-        os.killpg(supervisor.pid, signal.SIGINT)
-        try:
-            supervisor.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(supervisor.pid, signal.SIGKILL)
+        stop_group(supervisor, signal.SIGINT, timeout=60)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -103,19 +102,10 @@ def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture
 def live_api(services: Path, clean: None) -> Iterator[str]:
     """uvicorn and one forking `python -m workers` on the test's Postgres and Valkey."""
-    from devtools.local import free_port
+    from devtools.local import free_port, stop_group
     from loadtest.stack import wait_ready
 
     port = free_port()
@@ -131,5 +121,5 @@ def live_api(services: Path, clean: None) -> Iterator[str]:
         wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(api)
-        _stop(worker)
+        stop_group(api)
+        stop_group(worker)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import io
 import logging
 import os
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from api.process import PR_SET_NAME, prctl
 from api.queue import QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
@@ -31,13 +31,11 @@ EXIT_MODELS_MISSING = 3
 HORSE_NAME = b"facematch-horse"
 """A work horse's process name in ps and top (15 bytes, the kernel's limit), so that tools
 and the soak test tell the horses from the long-lived worker processes."""
-_PR_SET_NAME = 15
 
 
 def name_process(name: bytes) -> None:
     """Set this process's name (Linux `comm`, as ps and top show it); elsewhere a no-op."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+    prctl(PR_SET_NAME, name)
 
 
 def _tiny_jpeg() -> bytes:
