@@ -101,11 +101,7 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
 def _after_commit(session: Session, jobs: JobQueue | None) -> None:
     specs: list[JobSpec] = session.info.pop("jobs", [])
     session.info.pop("on_rollback", None)
-    for callback in session.info.pop("on_commit", []):
-        try:
-            callback()
-        except Exception:
-            log.exception("post-commit clean-up failed")
+    _run_all(session.info.pop("on_commit", []), "post-commit clean-up failed")
     if not specs:
         return
     jobs = jobs or get_job_queue()
@@ -120,8 +116,13 @@ def _after_commit(session: Session, jobs: JobQueue | None) -> None:
 def _after_rollback(session: Session) -> None:
     session.info.pop("jobs", None)
     session.info.pop("on_commit", None)
-    for callback in session.info.pop("on_rollback", []):
+    _run_all(session.info.pop("on_rollback", []), "rollback clean-up failed")
+
+
+def _run_all(callbacks: list[Callable[[], None]], failure: str) -> None:
+    """Run every callback; one that fails is logged and does not stop the others."""
+    for callback in callbacks:
         try:
             callback()
         except Exception:
-            log.exception("rollback clean-up failed")
+            log.exception(failure)

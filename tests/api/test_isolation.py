@@ -12,15 +12,20 @@ FORBIDDEN = (
 )
 
 
-def test_importing_the_api_loads_no_face_library() -> None:
+def _loaded_after(imports: str, packages: tuple[str, ...]) -> list[str]:
+    """The modules of `packages` a fresh interpreter holds after `import <imports>`."""
     code = (
-        "import json, sys; import api.main; "
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})))"
+        f"import json, sys; import {imports}; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    return list(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_api_loads_no_face_library() -> None:
+    assert _loaded_after("api.main", FORBIDDEN) == []
 
 
 def test_the_api_source_never_imports_the_worker_side() -> None:
@@ -114,14 +119,7 @@ def test_workers_import_only_the_shared_plumbing_of_api() -> None:
 
 
 def test_the_worker_loads_no_web_framework() -> None:
-    code = (
-        "import json, sys; import workers.main, workers.tasks; "
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_PACKAGES!r})))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert _loaded_after("workers.main, workers.tasks", WEB_PACKAGES) == []
 
 
 def test_the_api_package_holds_no_development_tooling() -> None:
