@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session, col
 
+from api.db import newest_first
 from api.models import AuditEntry
 
 _THROUGHPUT = text(
@@ -43,12 +44,4 @@ def list_audit(
     session: Session, *, event_id: uuid.UUID | None, offset: int, limit: int
 ) -> tuple[list[AuditEntry], int]:
     where = [] if event_id is None else [col(AuditEntry.event_id) == event_id]
-    entries = session.exec(
-        select(AuditEntry)
-        .where(*where)
-        .order_by(col(AuditEntry.at).desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    count = session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one()
-    return list(entries), count
+    return newest_first(session, AuditEntry, AuditEntry.at, *where, offset=offset, limit=limit)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from api.db import newest_first
 from api.models import Attendee, User
 
 
@@ -26,8 +26,4 @@ def latest_attendee(session: Session, user_id: uuid.UUID) -> Attendee | None:
 
 
 def list_users(session: Session, *, offset: int, limit: int) -> tuple[list[User], int]:
-    count = session.exec(select(func.count()).select_from(User)).one()
-    users = session.exec(
-        select(User).order_by(col(User.created_at).desc()).offset(offset).limit(limit)
-    ).all()
-    return list(users), count
+    return newest_first(session, User, User.created_at, offset=offset, limit=limit)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session, select
 
+from api.db import newest_first
 from api.models import Event
 
 
@@ -19,15 +20,8 @@ def get_event_by_code(session: Session, code: str) -> Event | None:
 def list_events(
     session: Session, *, owner_id: uuid.UUID | None, offset: int, limit: int
 ) -> tuple[list[Event], int]:
-    query = select(Event)
-    count_query = select(func.count()).select_from(Event)
-    if owner_id is not None:
-        query = query.where(Event.owner_id == owner_id)
-        count_query = count_query.where(Event.owner_id == owner_id)
-    events = session.exec(
-        query.order_by(col(Event.created_at).desc()).offset(offset).limit(limit)
-    ).all()
-    return list(events), session.exec(count_query).one()
+    where = [] if owner_id is None else [Event.owner_id == owner_id]
+    return newest_first(session, Event, Event.created_at, *where, offset=offset, limit=limit)
 
 
 _PROGRESS = text(

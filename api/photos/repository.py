@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy import exists, func
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
+from api.db import newest_first
 from api.models import Attendee, Face, Match, Photo, PhotoStatus
 
 
@@ -24,15 +25,7 @@ def list_event_photos(
     where = [Photo.event_id == event_id]
     if status is not None:
         where.append(Photo.status == status)
-    photos = session.exec(
-        select(Photo)
-        .where(*where)
-        .order_by(col(Photo.created_at).desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    count = session.exec(select(func.count()).select_from(Photo).where(*where)).one()
-    return list(photos), count
+    return newest_first(session, Photo, Photo.created_at, *where, offset=offset, limit=limit)
 
 
 def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
