@@ -7,14 +7,17 @@ directly: `api.db.defer` holds a job until the transaction commits.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from api.logs import request_id
@@ -45,6 +48,10 @@ LONGEST_JOB_SECONDS = max(INDEX_PHOTO_TIMEOUT, VALIDATE_SELFIE_TIMEOUT, REMATCH_
 """A worker pod's termination grace period must exceed this."""
 
 _FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+OVERDUE_SECONDS = 10
+"""A retry still in RQ's scheduled registry this long after it was due has no live scheduler
+to move it: RQ's scheduler runs inside one worker, and a killed worker takes it along until
+another worker's maintenance takes the lock (minutes). The reconciler moves such jobs."""
 
 
 @dataclass(frozen=True)
@@ -115,19 +122,54 @@ class JobQueue:
                     )
                 except NoSuchJobError:
                     continue
-                if existing.get_status(refresh=False) not in _FINISHED:
+                status = existing.get_status(refresh=False)
+                if status == JobStatus.SCHEDULED and self._overdue(existing):
+                    return self._release(existing)
+                if status not in _FINISHED:
                     return existing
                 # A finished or failed job under this id: the entity needs work again.
                 existing.delete()
         raise RuntimeError(f"could not enqueue {spec.job_id}")
 
     def is_active(self, job_id: str) -> bool:
-        """Whether a job is queued, scheduled for retry or running."""
+        """Whether a job is queued, running, or scheduled for a retry that RQ will still run;
+        a retry overdue by OVERDUE_SECONDS is not (see `release_overdue`)."""
         try:
             job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except NoSuchJobError:
             return False
-        return job.get_status(refresh=False) not in _FINISHED
+        status = job.get_status(refresh=False)
+        if status == JobStatus.SCHEDULED:
+            return not self._overdue(job)
+        return status not in _FINISHED
+
+    def release_overdue(self) -> list[str]:
+        """Move every retry overdue by OVERDUE_SECONDS from the scheduled registries to its
+        queue, as RQ's scheduler would have; the ids moved. Safe beside a live scheduler:
+        a job is moved by whichever removes it from the registry first."""
+        moved = []
+        cutoff = datetime.now(UTC) - timedelta(seconds=OVERDUE_SECONDS)
+        for queue in self.queues.values():
+            registry = ScheduledJobRegistry(queue=queue, serializer=JSONSerializer)
+            for job_id in registry.get_jobs_to_schedule(int(cutoff.timestamp())):
+                with contextlib.suppress(InvalidJobOperation, NoSuchJobError):
+                    registry.requeue(job_id)
+                    moved.append(job_id)
+        return moved
+
+    def _overdue(self, job: Job) -> bool:
+        registry = ScheduledJobRegistry(queue=self.queues[job.origin], serializer=JSONSerializer)
+        try:
+            due = registry.get_scheduled_time(job)
+        except NoSuchJobError:  # not in the registry: being moved right now
+            return False
+        return datetime.now(UTC) - due > timedelta(seconds=OVERDUE_SECONDS)
+
+    def _release(self, job: Job) -> Job:
+        registry = ScheduledJobRegistry(queue=self.queues[job.origin], serializer=JSONSerializer)
+        with contextlib.suppress(InvalidJobOperation):  # a scheduler moved it meanwhile
+            return registry.requeue(job)
+        return job
 
     def depths(self) -> dict[str, int]:
         return {name: queue.count for name, queue in self.queues.items()}

@@ -62,6 +62,8 @@ def reconcile(
     if not session.connection().execute(_LOCK).scalar():
         report.skipped_locked = True
         return report
+    # Retries whose scheduler died with its worker: every pass, whatever the rows' age.
+    report.enqueued += jobs.release_overdue()
     cutoff = utcnow() - (stale_after or timedelta(seconds=settings.RECONCILE_STALE_SECONDS))
     max_attempts = max_attempts or settings.MAX_JOB_ATTEMPTS
 

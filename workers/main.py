@@ -26,6 +26,9 @@ from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
 
+MAINTENANCE_INTERVAL = 60
+"""Seconds between RQ's maintenance passes, in which an idle worker takes over the scheduler
+lock of a dead one: RQ's 600 s default left retries unscheduled for up to 13 minutes."""
 EXIT_MODELS_MISSING = 3
 """Exit status when the face models cannot be loaded."""
 HORSE_NAME = b"facematch-horse"
@@ -174,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         connection=get_redis(),
         serializer=JSONSerializer,
         name=args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}",
+        maintenance_interval=MAINTENANCE_INTERVAL,
     )
     # RQ sets its own loggers to this level: the library level, as configure() does.
     worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.LIBRARY_LOG_LEVEL)

@@ -85,3 +85,52 @@ def test_only_one_reconciler_runs_at_a_time(session: Session, redis: Redis) -> N
         assert reconcile(session, queue.JobQueue(redis)).skipped_locked
         other.rollback()
     assert not reconcile(session, queue.JobQueue(redis)).skipped_locked
+
+
+def _retry_at(redis: Redis, spec: queue.JobSpec, due: timedelta) -> None:
+    """The job as RQ leaves it after a failed attempt: in the scheduled registry, due
+    `due` from now, with no scheduler running to move it."""
+    from datetime import UTC, datetime
+
+    jobs = queue.JobQueue(redis)
+    jobs.queues[spec.queue].enqueue_at(
+        datetime.now(UTC) + due, spec.func, *spec.args, job_id=spec.job_id
+    )
+
+
+def test_an_overdue_retry_whose_scheduler_died_is_moved_to_its_queue(
+    session: Session, redis: Redis
+) -> None:
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    event = create_event(session, owner=create_user(session))
+    photo = _photo(session, event, status="indexing", attempts=1, age=timedelta(seconds=30))
+    spec = queue.index_photo(photo.id)
+    _retry_at(redis, spec, -timedelta(seconds=queue.OVERDUE_SECONDS + 5))
+    jobs = queue.JobQueue(redis)
+    assert not jobs.is_active(spec.job_id)  # RQ would not run it: nothing schedules it
+
+    # Not stale yet by the rows' clock: the registry sweep finds it all the same.
+    report = reconcile(session, jobs, stale_after=STALE)
+    assert report.enqueued == [spec.job_id]
+    job = Job.fetch(spec.job_id, connection=redis, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.QUEUED
+    assert jobs.depths()["photos"] == 1
+    # A second pass, and a stale row, double nothing.
+    assert reconcile(session, jobs, stale_after=timedelta(seconds=1)).enqueued == []
+    assert jobs.depths()["photos"] == 1
+
+
+def test_a_retry_not_yet_due_is_left_to_the_scheduler(session: Session, redis: Redis) -> None:
+    from rq.registry import ScheduledJobRegistry
+
+    event = create_event(session, owner=create_user(session))
+    photo = _photo(session, event, status="indexing", attempts=1)
+    spec = queue.index_photo(photo.id)
+    _retry_at(redis, spec, timedelta(seconds=30))
+    jobs = queue.JobQueue(redis)
+    assert jobs.is_active(spec.job_id)
+    assert reconcile(session, jobs, stale_after=STALE).enqueued == []
+    assert spec.job_id in ScheduledJobRegistry(queue=jobs.queues["photos"]).get_job_ids()
+    assert jobs.depths()["photos"] == 0
