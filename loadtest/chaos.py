@@ -424,8 +424,9 @@ def restart_valkey(stack: Stack) -> None:
     server.kill()
     _wait_gone(server, 10)
     time.sleep(OUTAGE_SECONDS)
-    subprocess.Popen(argv, start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    # Outside the supervisor's tree: the stack stops it when it stops (Stack.restarted).
+    stack.restarted.append(subprocess.Popen(argv, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
 
 
 def restart_postgres(stack: Stack) -> None:

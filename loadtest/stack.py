@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import devstack
@@ -31,6 +31,8 @@ class Stack:
     """The supervisor's pid: API and workers are its children."""
     data_dir: Path
     """Holds `postgres.url` and `valkey.url` of the embedded servers."""
+    restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """Servers a fault test restarted outside the supervisor: they stop with the stack."""
 
 
 def wait_ready(url: str, timeout: float = 120) -> None:
@@ -68,15 +70,18 @@ def local_stack(
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    stack = Stack(
+        base=base,
+        admin_email=email,
+        admin_password=password,
+        pid=supervisor.pid,
+        data_dir=data_dir,
+    )
     try:
         wait_ready(f"{base}/readyz")
-        yield Stack(
-            base=base,
-            admin_email=email,
-            admin_password=password,
-            pid=supervisor.pid,
-            data_dir=data_dir,
-        )
+        yield stack
     finally:
         stop_group(supervisor, signal.SIGINT, timeout=60)
+        for server in stack.restarted:
+            stop_group(server, timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
