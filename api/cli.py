@@ -116,12 +116,35 @@ def import_photos(
 
 
 @app.command()
-def reconcile() -> None:
-    """Re-enqueue photos, selfies and rematches whose jobs were lost (one pass)."""
-    from api.reconcile import reconcile_once
+def reconcile(
+    forever: Annotated[
+        bool, typer.Option(help="keep running: a pass every RECONCILE_INTERVAL_SECONDS")
+    ] = False,
+) -> None:
+    """Re-enqueue photos, selfies and rematches whose jobs were lost: one pass, or
+    `--forever` (the reconciler's Deployment; SIGTERM stops it between passes)."""
+    import signal
+    import threading
 
-    reconcile_once()
-    typer.echo("reconciled")
+    from api.config import settings
+    from api.logs import configure
+    from api.process import set_process_role
+    from api.reconcile import reconcile_once, run_forever
+
+    set_process_role("reconciler")
+    if not forever:
+        report = reconcile_once()
+        typer.echo(
+            "another reconciler holds the lock; nothing done"
+            if report.skipped_locked
+            else f"reconciled: {len(report.enqueued)} enqueued, {len(report.gave_up)} given up"
+        )
+        return
+    configure(settings.LOG_LEVEL, settings.LOG_FORMAT, library_level=settings.LIBRARY_LOG_LEVEL)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_forever(settings.RECONCILE_INTERVAL_SECONDS, stop)
 
 
 if __name__ == "__main__":

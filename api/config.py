@@ -93,9 +93,12 @@ class Settings(BaseSettings):
     # deleted this long after their event closes.
     UNMATCHED_FACE_RETENTION_HOURS: float = Field(default=72, ge=0)
 
-    # Photos and selfies still pending or indexing after this long are re-enqueued.
-    RECONCILE_STALE_SECONDS: int = 600
-    RECONCILE_INTERVAL_SECONDS: int = 60
+    # Photos and selfies still pending or indexing after this long, with no job RQ will
+    # run, are re-enqueued. Jobs still queued, running or due are never doubled, so this
+    # only needs to outlast the moment between a commit and its enqueue.
+    RECONCILE_STALE_SECONDS: int = Field(default=60, ge=1)
+    # Seconds between the reconciler's passes (`facematch reconcile --forever`).
+    RECONCILE_INTERVAL_SECONDS: int = Field(default=15, ge=1)
     MAX_JOB_ATTEMPTS: int = 3
 
     # uvicorn processes `facematch-dev up` runs; one process is one core at most (the GIL).

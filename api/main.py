@@ -1,14 +1,12 @@
-"""The facematch API. It enqueues face work by name and never loads a face library."""
+"""The facematch API. It enqueues face work by name and never loads a face library.
+
+It runs no periodic work: the reconciler is its own process (`api/reconcile.py`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -28,48 +26,28 @@ from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.monitoring.endpoints import router as monitoring_router
 from api.photos.endpoints import router as photos_router
-from api.reconcile import reconcile_once
 from api.redis import get_redis
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
-
-log = logging.getLogger(__name__)
-
-
-async def _reconcile_forever(interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await anyio.to_thread.run_sync(reconcile_once)
-        except Exception:
-            log.exception("reconciler pass failed; the next one retries")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()
     get_redis()
-    task = None
-    if app.state.run_reconciler and settings.RECONCILE_INTERVAL_SECONDS > 0:
-        task = asyncio.create_task(_reconcile_forever(settings.RECONCILE_INTERVAL_SECONDS))
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         get_engine().dispose()
         get_redis().close()
 
 
-def create_app(*, run_reconciler: bool = True) -> FastAPI:
+def create_app() -> FastAPI:
     app = FastAPI(
         title="facematch",
         summary="Find every attendee's photos at an event by their face.",
         lifespan=lifespan,
     )
-    app.state.run_reconciler = run_reconciler
     install_handlers(app)
     app.add_middleware(
         ConcurrencyLimit,

@@ -6,6 +6,8 @@
 - Job durations and failures per job type, and each worker's memory: written to
   Redis by the workers (`record_job`, `record_worker_memory`), so one scrape of
   any API pod sees the whole fleet. Sum them with max(), not sum(), across pods.
+- The reconciler's passes and what they re-enqueued or gave up on, written by the
+  reconciler (`record_reconcile`): alert when its last pass is minutes old.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from redis import Redis
 from rq.registry import FailedJobRegistry
@@ -26,6 +33,7 @@ JOB_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Seconds; a selfie takes ~0.7 s, a 24 MP photo ~1.3 s, a big rematch minutes."""
 _JOBS_KEY = "facematch:metrics:jobs"
 _WORKERS_KEY = "facematch:metrics:workers"
+_RECONCILER_KEY = "facematch:metrics:reconciler"
 WORKER_STALE_SECONDS = 120
 """A worker that has not reported for this long is gone and is not shown."""
 
@@ -47,6 +55,16 @@ def record_job(redis: Redis, func: str, seconds: float, ok: bool) -> None:
 def record_worker_memory(redis: Redis, worker: str, rss: int, horse_peak_rss: int) -> None:
     """Called on each worker heartbeat: its own RSS and its work horses' peak RSS, in bytes."""
     redis.hset(_WORKERS_KEY, worker, f"{time.time():.0f} {rss} {horse_peak_rss}")
+
+
+def record_reconcile(redis: Redis, enqueued: int, gave_up: int) -> None:
+    """Called by the reconciler after each pass it ran (not one it skipped on the lock)."""
+    pipe = redis.pipeline()
+    pipe.hset(_RECONCILER_KEY, "last_pass", f"{time.time():.3f}")
+    pipe.hincrby(_RECONCILER_KEY, "passes", 1)
+    pipe.hincrby(_RECONCILER_KEY, "enqueued", enqueued)
+    pipe.hincrby(_RECONCILER_KEY, "gave_up", gave_up)
+    pipe.execute()
 
 
 class _FleetCollector(Collector):
@@ -72,6 +90,24 @@ class _FleetCollector(Collector):
         yield failed
         yield from self._jobs()
         yield self._workers()
+        yield from self._reconciler()
+
+    def _reconciler(self) -> Iterator[Metric]:
+        raw = {k.decode(): float(v) for k, v in self.redis.hgetall(_RECONCILER_KEY).items()}
+        if "last_pass" in raw:
+            yield GaugeMetricFamily(
+                "facematch_reconciler_last_pass_timestamp_seconds",
+                "When the reconciler last completed a pass",
+                value=raw["last_pass"],
+            )
+        for key, help_text in (
+            ("passes", "Reconciler passes completed"),
+            ("enqueued", "Jobs the reconciler enqueued again (lost, abandoned or overdue)"),
+            ("gave_up", "Photos and selfies the reconciler gave up on after their last attempt"),
+        ):
+            yield CounterMetricFamily(
+                f"facematch_reconciler_{key}", help_text, value=raw.get(key, 0.0)
+            )
 
     def _jobs(self) -> Iterator[Metric]:
         raw = {k.decode(): v.decode() for k, v in self.redis.hgetall(_JOBS_KEY).items()}

@@ -8,6 +8,7 @@ directly: `api.db.defer` holds a job until the transaction commits.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,9 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
-from rq.registry import ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from api.logs import request_id
@@ -52,6 +54,13 @@ OVERDUE_SECONDS = 10
 """A retry still in RQ's scheduled registry this long after it was due has no live scheduler
 to move it: RQ's scheduler runs inside one worker, and a killed worker takes it along until
 another worker's maintenance takes the lock (minutes). The reconciler moves such jobs."""
+JOB_HEARTBEAT_SECONDS = 5
+"""How often a worker beats for the job it runs (RQ's job monitoring interval)."""
+ABANDONED_SECONDS = 20
+"""A running job whose worker has not beaten for this long (4 beats) died with its worker
+(a killed pod: its horse dies with it, see `workers.main`). RQ itself notices only when the
+job's registry entry expires, 65 to 90 s after the last beat, and only in a live worker's
+maintenance; the reconciler hands such a job to RQ's own clean-up at once."""
 
 
 @dataclass(frozen=True)
@@ -132,16 +141,76 @@ class JobQueue:
         raise RuntimeError(f"could not enqueue {spec.job_id}")
 
     def is_active(self, job_id: str) -> bool:
-        """Whether a job is queued, running, or scheduled for a retry that RQ will still run;
-        a retry overdue by OVERDUE_SECONDS is not (see `release_overdue`)."""
-        try:
-            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
-        except NoSuchJobError:
-            return False
-        status = job.get_status(refresh=False)
-        if status == JobStatus.SCHEDULED:
-            return not self._overdue(job)
-        return status not in _FINISHED
+        """Whether RQ will still run this job: queued, running, or scheduled for a retry that
+        RQ will still run. Not a retry overdue by OVERDUE_SECONDS (`release_overdue`), nor a
+        job whose worker stopped beating ABANDONED_SECONDS ago (`release_abandoned`)."""
+        return job_id in self.active([job_id])
+
+    def active(self, job_ids: list[str]) -> set[str]:
+        """The ids among `job_ids` that `is_active`, read in one round trip (plus one per
+        scheduled or running job, which are few)."""
+        found = Job.fetch_many(job_ids, connection=self.connection, serializer=JSONSerializer)
+        active = set()
+        for job in found:
+            if job is None:
+                continue
+            status = job.get_status(refresh=False)
+            if status == JobStatus.SCHEDULED:
+                alive = not self._overdue(job)
+            elif status == JobStatus.STARTED:
+                beats = self._beats(job.id)  # none: between RQ's steps; RQ's to settle
+                alive = not beats or max(beats) > time.time() - ABANDONED_SECONDS
+            else:
+                alive = status not in _FINISHED
+            if alive:
+                active.add(job.id)
+        return active
+
+    def release_abandoned(self) -> list[str]:
+        """Hand every running job whose worker stopped beating ABANDONED_SECONDS ago to RQ's
+        clean-up of abandoned jobs, which schedules its retry or fails it; a retry goes to
+        its queue at once, as it has waited long enough. The ids handed over."""
+        released: list[str] = []
+        cutoff = time.time() - ABANDONED_SECONDS
+        for queue in self.queues.values():
+            registry = StartedJobRegistry(queue=queue, serializer=JSONSerializer)
+            expired = [
+                f"{job_id}:{execution_id}"
+                for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False)
+                if self._beat(job_id, execution_id) < cutoff
+            ]
+            if expired:
+                # An entry's score is when RQ will count it abandoned: that is now.
+                self.connection.zadd(registry.key, dict.fromkeys(expired, 0), xx=True)
+                registry.cleanup()
+                released += [entry.rsplit(":", 1)[0] for entry in expired]
+        for job_id in released:
+            with contextlib.suppress(NoSuchJobError):
+                job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+                if job.get_status(refresh=False) == JobStatus.SCHEDULED:
+                    self._release(job)
+        return released
+
+    def _beats(self, job_id: str) -> list[float]:
+        """When each of a job's running executions last beat (seconds since the epoch)."""
+        queue_entries = (
+            StartedJobRegistry(queue=queue, serializer=JSONSerializer).get_job_and_execution_ids(
+                cleanup=False
+            )
+            for queue in self.queues.values()
+        )
+        return [
+            self._beat(job, execution)
+            for entries in queue_entries
+            for job, execution in entries
+            if job == job_id
+        ]
+
+    def _beat(self, job_id: str, execution_id: str) -> float:
+        """An execution's last beat; 0 when its record has expired (its worker is long gone)."""
+        with contextlib.suppress(ValueError):
+            return Execution.fetch(execution_id, job_id, self.connection).last_heartbeat.timestamp()
+        return 0.0
 
     def release_overdue(self) -> list[str]:
         """Move every retry overdue by OVERDUE_SECONDS from the scheduled registries to its

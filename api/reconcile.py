@@ -5,20 +5,30 @@ failed after a commit leaves a row `pending` with no job. Both are found here
 by age and re-enqueued under their deterministic job ids, so work already
 queued or running is never doubled. A row that keeps killing its worker is
 marked failed after `MAX_JOB_ATTEMPTS`.
+
+It runs as its own process (`facematch reconcile --forever`; the chart's
+`reconciler` Deployment, a child of `facematch-dev up`), so it runs with no API
+pod up, and any number of them take turns by an advisory lock.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import exists, text
+from sqlalchemy import exists, text, tuple_
 from sqlmodel import Session, col, select
 
 from api import queue
 from api.config import settings
 from api.db import session_scope
+from api.metrics import record_reconcile
 from api.models import (
     Event,
     EventStatus,
@@ -31,16 +41,21 @@ from api.models import (
     utcnow,
 )
 from api.queue import get_job_queue
+from api.redis import get_redis
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-"""Rows looked at per kind and pass; the next pass takes the rest."""
+"""Rows read at a time, per kind; a pass reads them all, a batch at a time."""
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
 REMATCH_OWED = col(Event.rematch_requested_at).is_not(None) & (
     col(Event.rematched_at).is_(None) | (col(Event.rematched_at) < col(Event.rematch_requested_at))
 )
 """An event whose rematch was asked for after its last one ran."""
+HEARTBEAT_FILE = Path(
+    os.environ.get("FACEMATCH_RECONCILER_HEARTBEAT_FILE", "/tmp/facematch-reconciler-heartbeat")
+)
+"""Touched before every pass; the pod's liveness probe reads its age (`api.heartbeat`)."""
 
 
 @dataclass
@@ -62,40 +77,27 @@ def reconcile(
     if not session.connection().execute(_LOCK).scalar():
         report.skipped_locked = True
         return report
-    # Retries whose scheduler died with its worker: every pass, whatever the rows' age.
+    # Jobs that died with their worker, and retries whose scheduler died with its worker:
+    # every pass, whatever the rows' age.
+    report.enqueued += jobs.release_abandoned()
     report.enqueued += jobs.release_overdue()
     cutoff = utcnow() - (stale_after or timedelta(seconds=settings.RECONCILE_STALE_SECONDS))
     max_attempts = max_attempts or settings.MAX_JOB_ATTEMPTS
 
-    photos = session.exec(
-        select(Photo)
-        .where(
-            col(Photo.status).in_([PhotoStatus.pending, PhotoStatus.indexing]),
-            Photo.updated_at < cutoff,
-        )
-        .order_by(col(Photo.updated_at))
-        .limit(BATCH)
-    ).all()
-    selfies = session.exec(
-        select(Selfie)
-        .where(Selfie.status == SelfieStatus.pending, Selfie.updated_at < cutoff)
-        .order_by(col(Selfie.updated_at))
-        .limit(BATCH)
-    ).all()
-    rows: list[tuple[Photo | Selfie, queue.JobSpec]] = [
-        *((photo, queue.index_photo(photo.id)) for photo in photos),
-        *((selfie, queue.validate_selfie(selfie.id)) for selfie in selfies),
-    ]
-    for row, spec in rows:
-        if jobs.is_active(spec.job_id):
-            continue
-        if row.attempts >= max_attempts:
-            _give_up(row)
-            session.add(row)
-            report.gave_up.append(spec.job_id)
-        else:
-            jobs.enqueue(spec)
-            report.enqueued.append(spec.job_id)
+    for model, spec_of in ((Photo, queue.index_photo), (Selfie, queue.validate_selfie)):
+        for rows in _stale(session, model, cutoff):
+            specs = [spec_of(row.id) for row in rows]
+            active = jobs.active([spec.job_id for spec in specs])
+            for row, spec in zip(rows, specs, strict=True):
+                if spec.job_id in active:
+                    continue
+                if row.attempts >= max_attempts:
+                    _give_up(row)
+                    session.add(row)
+                    report.gave_up.append(spec.job_id)
+                else:
+                    jobs.enqueue(spec)
+                    report.enqueued.append(spec.job_id)
 
     owed = session.exec(
         select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
@@ -112,10 +114,47 @@ def reconcile(
     return report
 
 
-def reconcile_once() -> None:
-    """One pass in its own transaction (the API's loop, `facematch reconcile`)."""
+def _stale(
+    session: Session, model: type[Photo] | type[Selfie], cutoff: datetime
+) -> Iterator[Sequence[Photo] | Sequence[Selfie]]:
+    """Rows whose work is owed and that have not changed since `cutoff`, oldest first, in
+    batches of BATCH: all of them, though the oldest thousand may all be queued behind a
+    long queue (a big event's upload) while a lost one waits further on."""
+    owed = [PhotoStatus.pending, PhotoStatus.indexing] if model is Photo else [SelfieStatus.pending]
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        query = select(model).where(col(model.status).in_(owed), model.updated_at < cutoff)
+        if after is not None:
+            query = query.where(tuple_(col(model.updated_at), col(model.id)) > after)
+        rows = session.exec(query.order_by(col(model.updated_at), col(model.id)).limit(BATCH)).all()
+        if not rows:
+            return
+        after = (rows[-1].updated_at, rows[-1].id)  # before the caller changes them
+        yield rows
+
+
+def reconcile_once() -> Report:
+    """One pass in its own transaction (`facematch reconcile`), recorded in the metrics."""
     with session_scope() as session:
-        reconcile(session, get_job_queue())
+        report = reconcile(session, get_job_queue())
+    if not report.skipped_locked:
+        record_reconcile(get_redis(), len(report.enqueued), len(report.gave_up))
+    return report
+
+
+def run_forever(interval: float, stop: threading.Event) -> None:
+    """A pass every `interval` seconds until `stop` is set; a failed pass (the database or
+    Redis away) is logged, and the next one tries again. The heartbeat says the loop turns,
+    not that passes succeed: restarting the process would not bring a database back."""
+    log.info("reconciler started: a pass every %s s", interval)
+    while not stop.is_set():
+        HEARTBEAT_FILE.touch()
+        try:
+            reconcile_once()
+        except Exception:
+            log.exception("reconciler pass failed; the next one retries")
+        stop.wait(interval)
+    log.info("reconciler stopped")
 
 
 def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
@@ -143,8 +182,9 @@ def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
 def _enqueue_idle(jobs: queue.JobQueue, specs: list[queue.JobSpec]) -> list[str]:
     """Enqueue each job not already queued or running; the ids enqueued."""
     enqueued = []
+    active = jobs.active([spec.job_id for spec in specs])
     for spec in specs:
-        if not jobs.is_active(spec.job_id):
+        if spec.job_id not in active:
             jobs.enqueue(spec)
             enqueued.append(spec.job_id)
     return enqueued

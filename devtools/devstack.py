@@ -1,8 +1,8 @@
 """`facematch-dev up`: the whole platform on one machine, in the foreground.
 
 Starts embedded PostgreSQL and Valkey (unless external URLs are set), runs the
-migrations, makes sure an admin exists, then supervises the API and N worker
-processes. Ctrl-C stops everything it started.
+migrations, makes sure an admin exists, then supervises the API, N worker
+processes and the reconciler. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -123,6 +123,9 @@ def run(*, host: str, port: int, workers: int) -> None:
         env["FACEMATCH_REDIS_URL"] = settings.REDIS_URL or services.redis_url
     env["FACEMATCH_DATA_DIR"] = str(data_dir)
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
+    # Heartbeats in the stack's folder: two stacks on one machine keep theirs apart.
+    env.setdefault("FACEMATCH_HEARTBEAT_FILE", str(data_dir / "worker-heartbeat"))
+    env.setdefault("FACEMATCH_RECONCILER_HEARTBEAT_FILE", str(data_dir / "reconciler-heartbeat"))
     env.setdefault("FACEMATCH_LOG_FORMAT", "text")  # a terminal, not a log collector
     env.setdefault("FACEMATCH_ACCESS_LOG_LEVEL", "WARNING")  # a line per request buries the rest
     env.setdefault("FACEMATCH_LIBRARY_LOG_LEVEL", "WARNING")  # uvicorn's and RQ's start-up chatter
@@ -159,13 +162,16 @@ def run(*, host: str, port: int, workers: int) -> None:
             Child(f"worker-{i + 1}", [sys.executable, "-m", "workers"], env, settings.WORKER_NICE)
             for i in range(workers)
         ]
+        # As the chart's reconciler Deployment: its own process, beside the API.
+        reconciler = [sys.executable, "-m", "api.cli", "reconcile", "--forever"]
+        children.append(Child("reconciler", reconciler, env))
         for child in children:
             child.start()
         if not wait_ready(f"http://{host}:{port}/readyz"):
             console.print("[red]the API did not become ready; see its output above[/]")
         base = f"http://{host}:{port}"
         banner = (
-            f"\nfacematch is up with {workers} worker(s)\n"
+            f"\nfacematch is up with {workers} worker(s) and the reconciler\n"
             f"  web app    {base}/\n"
             f"  sign in    {base}/login\n"
             f"  admin      {admin_email}\n"

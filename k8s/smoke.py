@@ -12,7 +12,7 @@ kubelet (`podman kube play`, see ../shared/docs/podman.md):
    for the chart's datastore images;
 3. renders the chart (dev datastores, one replica each, images built here);
 4. runs the Postgres and Redis Deployments, the migration Job's pod, then the
-   api and worker Deployments, all on the host network (podman has no
+   api, worker and reconciler Deployments, all on the host network (podman has no
    Services), with the rendered CPU and memory limits enforced by cgroups;
 5. drives the product through the API: a photographer uploads event photos,
    an attendee registers and uploads a selfie of someone in them, and sees
@@ -184,6 +184,7 @@ def smoke_values() -> dict[str, Any]:
                 }
             ],
         },
+        "reconciler": {"replicaCount": 1},
         "redis": {"enabled": True, "image": IMAGES["redis"][1]},
         "postgresql": {"enabled": True, "image": IMAGES["postgres"][1], "size": "1Gi"},
         "secrets": {"create": True},
@@ -489,7 +490,7 @@ def main() -> int:
         if exited(migrate) != 0:
             podman("logs", container(migrate)["Names"][0], check=False)
             raise SystemExit("the migrations failed")
-        say("api and worker")
+        say("api, worker and reconciler")
         played.append(play("app", groups["app"], config_maps))
         base = f"http://127.0.0.1:{API_PORT}"
         wait("the API's /readyz", lambda: _ready(base), timeout=180)
@@ -515,6 +516,7 @@ def main() -> int:
             "flow": flow,
             "worker_memory": memory(worker),
             "api_memory": memory(api),
+            "reconciler_memory": memory(container(f"{RELEASE}-facematch-reconciler")["Names"][0]),
         }
         print(json.dumps(result, indent=2))
         wm = result["worker_memory"]

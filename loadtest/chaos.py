@@ -1,15 +1,22 @@
 """Faults against a real local stack, each judged by the end state in the database.
 
-    uv run python -m loadtest.chaos            # what `make chaos` runs: all three
-    uv run python -m loadtest.chaos workers    # or one: workers, valkey, postgres
+    uv run python -m loadtest.chaos            # what `make chaos` runs: all four
+    uv run python -m loadtest.chaos workers    # or one: workers, rematch, valkey, postgres
 
 - workers:  SIGKILL work horses and worker processes at random while 300 photos are
             indexed, with attendees' selfies judged before and during the kills.
+            Twice, on purpose, the process holding RQ's scheduler lock is killed
+            (the scheduler alone, then its whole worker, as when a pod dies), and
+            then a busy work horse, whose retry RQ leaves to a scheduler.
             Every photo must end indexed exactly once: its faces match its
             face_count, and no face is stored twice. Every selfie ends judged, no
             face is matched to two attendees, and a rematch of the event from the
             stored encodings afterwards changes no match: what the interrupted,
             retried jobs left is what a clean computation gives.
+- rematch:  a synthetic event (loadtest/synthetic.py), grown until a rematch takes
+            4 s, has its tolerance changed; the rematch is killed midway twice (its
+            work horse, then its whole worker). It must end with exactly the matches
+            of an uninterrupted rematch at that tolerance.
 - valkey:   Valkey killed for 10 s during uploads and registrations, then restarted.
 - postgres: PostgreSQL stopped for 10 s during the same traffic, then restarted.
             For both: every request answers within 1 s (201/202 or 503, never a
@@ -17,13 +24,16 @@
             accepted upload ends indexed, every refused one
             left no row and no file; the stack recovers by itself.
 
-The stack runs with a fast reconciler (10 s) and more attempts per photo, so that
-recovery is seen in minutes; the code paths are the production ones.
+Every scenario also reports `recovery_s`, from the last fault (the end of an
+outage) to the last photo, selfie or rematch done, and fails past 60 s. The stack
+runs with a fast reconciler (a pass every 3 s, rows stale after 10 s) and more
+attempts per photo; the code paths are the production ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import itertools
 import json
@@ -45,6 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtest import datasets
 from loadtest.stack import Stack, local_stack
+from workers.main import HORSE_NAME as _HORSE
+
+HORSE_NAME = _HORSE.decode()
 
 PHOTOS = 300
 ATTENDEES_BEFORE = 8
@@ -55,6 +68,8 @@ CALM_TAIL = 20
 """Photos indexed without faults at the end of the killed-workers run."""
 OUTAGE_SECONDS = 10.0
 ANSWER_WITHIN_SECONDS = 1.0
+RECOVERY_BOUND_SECONDS = 60.0
+"""From the last fault to the last photo or selfie done, in every scenario."""
 CHAOS_ENV = {
     "FACEMATCH_RECONCILE_INTERVAL_SECONDS": "3",
     "FACEMATCH_RECONCILE_STALE_SECONDS": "10",
@@ -119,6 +134,16 @@ class Client:
             f"{self.base}/api/upload-selfie",
             files={"file": ("selfie.jpg", selfie, "image/jpeg")},
             headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+
+    def set_tolerance(self, event: dict, tolerance: float) -> None:  # type: ignore[type-arg]
+        """A new tolerance: the event is rematched from its stored encodings."""
+        response = self.http.patch(
+            f"{self.base}/api/events/{event['id']}",
+            json={"tolerance": tolerance},
+            headers=self.headers,
             timeout=30,
         )
         response.raise_for_status()
@@ -189,53 +214,152 @@ def matches_of(stack: Stack, event: dict) -> set[tuple[str, str, str, float]]:  
     return {(str(a), str(p), str(f), round(d, 9)) for a, p, f, d in rows}
 
 
-def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class Plan:
+    """What the killed-workers scenario uploads and kills."""
+
+    photos: int = PHOTOS
+    attendees_before: int = ATTENDEES_BEFORE
+    attendees_during: int = ATTENDEES_DURING
+    batch: int = 25
+    upload_every: float = 8.0
+    """Seconds between batches: the work lasts long enough for an RQ scheduler to come back
+    (its lock expires 61 s after its holder dies) and be killed again."""
+    random_kills: bool = True
+    holder_kills: int = 2
+    """Kills of the process holding RQ's scheduler lock, each followed by a kill of a busy
+    work horse, whose retry then waits on a scheduler; they alternate between the scheduler
+    process alone and its whole worker (a pod's death: horse and scheduler go with it)."""
+    calm_tail: int = CALM_TAIL
+    pause: tuple[float, float] = (2.0, 4.0)
+    """Seconds between faults."""
+
+
+SHORT = Plan(photos=6, attendees_before=1, attendees_during=0, batch=6, upload_every=0,
+             random_kills=False, holder_kills=1, calm_tail=0, pause=(0.05, 0.1))  # fmt: skip
+"""`make test`'s version (tests/loadtest/test_chaos.py): one kill of the scheduler's holder."""
+
+
+def scheduler_holder(stack: Stack) -> psutil.Process | None:
+    """The process holding RQ's scheduler lock for the photos queue, if it is ours and alive."""
+    import redis
+
+    url = (stack.data_dir / "valkey.url").read_text().strip()
+    with redis.Redis.from_url(url, socket_timeout=5) as connection:
+        name = connection.get("rq:scheduler-lock:photos")
+        pid = name and connection.hget(f"rq:scheduler:{name.decode()}", "pid")
+    ours = {process.pid: process for process in descendants(stack)}
+    return ours.get(int(pid)) if pid else None
+
+
+def busy_horse(
+    stack: Stack, timeout: float, not_pids: frozenset[int] = frozenset()
+) -> psutil.Process | None:
+    """A live work horse running a job (named HORSE_NAME by the worker), not one of
+    `not_pids`, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in descendants(stack):
+            with contextlib.suppress(psutil.Error):
+                alive = process.status() != psutil.STATUS_ZOMBIE
+                if alive and process.pid not in not_pids and process.name() == HORSE_NAME:
+                    return process
+        time.sleep(0.02)
+    return None
+
+
+def finished_at(stack: Stack, event: dict) -> float:  # type: ignore[type-arg]
+    """When the event's last photo or selfie was done (seconds since the epoch)."""
+    (at,) = query(
+        stack,
+        """SELECT extract(epoch FROM greatest(
+               (SELECT max(updated_at) FROM photos
+                 WHERE event_id = %s AND status IN ('indexed', 'failed')),
+               (SELECT max(updated_at) FROM selfies
+                 WHERE event_id = %s AND status <> 'pending')))""",
+        event["id"],
+        event["id"],
+    )[0]
+    return float(at)
+
+
+def killed_workers(stack: Stack, plan: Plan = Plan()) -> dict:  # type: ignore[type-arg]
     client = Client(stack)
     event = client.create_event("Chaos: killed workers")
-    photos = small_photos(PHOTOS)
-    faces = selfies(ATTENDEES_BEFORE + ATTENDEES_DURING)
-    for n in range(ATTENDEES_BEFORE):
+    photos = small_photos(plan.photos)
+    faces = selfies(plan.attendees_before + plan.attendees_during)
+    for n in range(plan.attendees_before):
         client.attend(event, n, faces[n])
 
     def judged() -> bool:
         pending = query(stack, "SELECT count(*) FROM selfies WHERE status = 'pending'")
         return bool(pending[0][0] == 0)
 
-    wait_for(judged, 120, f"{ATTENDEES_BEFORE} selfies judged before the photos")
-    kills = {"work_horse": 0, "worker": 0}
+    wait_for(judged, 120, f"{plan.attendees_before} selfies judged before the photos")
+    kills = {"work_horse": 0, "worker": 0, "scheduler_holder": 0, "holder_worker": 0}
+    last_fault = [0.0]
     done = threading.Event()
+
+    def kill(victim: psutil.Process, kind: str) -> bool:
+        try:
+            victim.kill()
+        except psutil.Error:
+            return False
+        kills[kind] += 1
+        last_fault[0] = time.time()
+        return True
+
+    def kill_the_holder(n: int) -> bool:
+        holder = scheduler_holder(stack)
+        if holder is None:  # none yet: a new one takes the lock once the old one expires
+            return False
+        if n % 2 == 0:
+            killed = kill(holder, "scheduler_holder")
+        else:
+            with contextlib.suppress(psutil.Error):
+                holder = holder.parent() or holder
+            killed = kill(holder, "holder_worker")
+        # A job killed now is retried by RQ from the scheduled registry, which no
+        # scheduler of this worker watches any more.
+        if killed and (horse := busy_horse(stack, timeout=30)) is not None:
+            kill(horse, "work_horse")
+        return killed
 
     def chaos() -> None:
         rng = random.Random(7)
-        last_parent_kill = 0.0
+        last_parent_kill = last_holder_kill = 0.0
         while not done.is_set():
-            time.sleep(rng.uniform(2.0, 4.0))
+            time.sleep(rng.uniform(*plan.pause))
             # Faults strike while the batch is being indexed; the last photos are left
             # alone, or the one job still running would be the target of every kill.
             finished = query(stack, "SELECT count(*) FROM photos WHERE status = 'indexed'")
-            if finished[0][0] >= PHOTOS - CALM_TAIL:
+            holders_left = kills["scheduler_holder"] + kills["holder_worker"] < plan.holder_kills
+            if finished[0][0] >= plan.photos - plan.calm_tail and not holders_left:
                 return
+            if finished[0][0] >= plan.photos:
+                return
+            holder_due = holders_left and time.monotonic() - last_holder_kill > 15
+            if holder_due and kill_the_holder(kills["scheduler_holder"] + kills["holder_worker"]):
+                last_holder_kill = time.monotonic()
+                continue
+            if not plan.random_kills:
+                continue
             parents, horses = worker_processes(stack)
             # A worker process at most every 12 s: the supervisor, like a kubelet's
             # back-off, gives up on one that dies more than 5 times a minute.
             if parents and time.monotonic() - last_parent_kill > 12 and rng.random() < 0.3:
-                victim, kind = rng.choice(parents), "worker"
+                kill(rng.choice(parents), "worker")
                 last_parent_kill = time.monotonic()
             elif horses:
-                victim, kind = rng.choice(horses), "work_horse"
-            else:
-                continue
-            try:
-                victim.kill()
-                kills[kind] += 1
-            except psutil.Error:
-                pass
+                kill(rng.choice(horses), "work_horse")
 
     chaos_thread = threading.Thread(target=chaos, daemon=True)
     started = time.monotonic()
     chaos_thread.start()
-    for batch in range(0, len(photos), 25):
-        files = [("files", item) for item in photos[batch : batch + 25]]
+    for batch in range(0, len(photos), plan.batch):
+        if batch:
+            time.sleep(plan.upload_every)
+        files = [("files", item) for item in photos[batch : batch + plan.batch]]
         response = client.http.post(
             f"{stack.base}/api/events/{event['id']}/photos",
             files=files,
@@ -243,18 +367,19 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
             timeout=60,
         )
         response.raise_for_status()
-        if (n := ATTENDEES_BEFORE + batch // 25) < len(faces):
+        if (n := plan.attendees_before + batch // plan.batch) < len(faces):
             client.attend(event, n, faces[n])  # a selfie judged while photos index
 
     def all_done() -> bool:
         p = client.progress(event)
-        return bool(p["photos_indexed"] + p["photos_failed"] == PHOTOS)
+        return bool(p["photos_indexed"] + p["photos_failed"] == plan.photos)
 
-    wait_for(all_done, 900, f"{PHOTOS} photos indexed under chaos")
+    wait_for(all_done, 900, f"{plan.photos} photos indexed under chaos")
     wait_for(judged, 300, "every selfie judged")
     elapsed = time.monotonic() - started
     done.set()
     chaos_thread.join()
+    recovery = max(0.0, finished_at(stack, event) - last_fault[0])
 
     # What the interrupted and retried jobs left, against a clean recomputation.
     left = matches_of(stack, event)
@@ -284,11 +409,12 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
     )
     attempts = dict(query(stack, "SELECT attempts, count(*) FROM photos GROUP BY 1"))
     result = {
-        "photos": PHOTOS,
+        "photos": plan.photos,
         "indexed": statuses.get("indexed", 0),
         "failed": statuses.get("failed", 0),
         "kills": kills,
         "seconds": round(elapsed, 1),
+        "recovery_s": round(recovery, 1),
         "attempts": {str(k): v for k, v in sorted(attempts.items())},
         "photos_with_face_count_mismatch": len(mismatched),
         "duplicate_faces": len(duplicates),
@@ -299,15 +425,107 @@ def killed_workers(stack: Stack) -> dict:  # type: ignore[type-arg]
         "matches_changed_by_rematch": len(left ^ clean),
     }
     ok = (
-        result["indexed"] == PHOTOS
+        result["indexed"] == plan.photos
+        and recovery <= RECOVERY_BOUND_SECONDS
         and not mismatched
         and not duplicates
-        and kills["work_horse"] > 0
-        and kills["worker"] > 0
-        and selfie_states == {"valid": ATTENDEES_BEFORE + ATTENDEES_DURING}
+        and ((kills["work_horse"] > 0 and kills["worker"] > 0) or not plan.random_kills)
+        and kills["scheduler_holder"] + kills["holder_worker"] >= plan.holder_kills
+        and selfie_states == {"valid": plan.attendees_before + plan.attendees_during}
         and len(left) > 0
         and not faces_matched_twice
         and left == clean
+    )
+    return {"ok": ok, **result}
+
+
+# -- a whole-event rematch killed midway -----------------------------------------------------
+
+REMATCH_MIN_SECONDS = 4.0
+"""A rematch must take at least this long to be killed midway: the event grows until it does."""
+REMATCH_MAX_FACES = 1_000_000
+
+
+def _rematch(client: Client, event: dict, tolerance: float) -> float:  # type: ignore[type-arg]
+    """Set the tolerance (which asks for a rematch) and wait for it; its seconds."""
+    started = time.monotonic()
+    client.set_tolerance(event, tolerance)
+    wait_for(lambda: not client.progress(event)["rematch_pending"], 900, "a clean rematch")
+    return time.monotonic() - started
+
+
+def killed_rematch(stack: Stack) -> dict:  # type: ignore[type-arg]
+    """A whole-event rematch (a tolerance change) killed midway twice: its work horse, then
+    its whole worker. It must end with what an uninterrupted rematch gives."""
+    import uuid
+
+    from loadtest import synthetic
+
+    client = Client(stack)
+    event = client.create_event("Chaos: rematch killed midway")
+    url = (stack.data_dir / "postgres.url").read_text().strip()
+    synthetic_event = synthetic.load_event(
+        url, uuid.UUID(event["id"]), photos=1000, faces_per_photo=20, attendees=500
+    )
+    # The clean results at both tolerances, and an event big enough to kill midway.
+    while True:
+        seconds = _rematch(client, event, 0.60)
+        faces = len(synthetic_event.face_ids)
+        if seconds >= REMATCH_MIN_SECONDS or faces >= REMATCH_MAX_FACES:
+            break
+        synthetic.add_photos(synthetic_event, len(synthetic_event.photo_ids), 20)
+    clean = matches_of(stack, event)
+    _rematch(client, event, 0.50)
+    other = matches_of(stack, event)
+
+    kills = {"work_horse": 0, "worker": 0}
+    killed_midway = 0
+    last_fault = 0.0
+    client.set_tolerance(event, 0.60)
+    killed: set[int] = set()
+    for kind in kills:
+        horse = busy_horse(stack, timeout=120, not_pids=frozenset(killed))
+        if horse is None:
+            raise SystemExit("no work horse ran the rematch")
+        time.sleep(seconds * 0.4)
+        pending = client.progress(event)["rematch_pending"]
+        victim = horse if kind == "work_horse" else horse.parent()
+        killed.add(horse.pid)
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
+            kills[kind] += 1
+            last_fault = time.time()
+            killed_midway += int(pending)
+        # The next attempt: RQ's retry (10 s) after a horse, the reconciler after a worker.
+    wait_for(lambda: not client.progress(event)["rematch_pending"], 300, "the killed rematch")
+    (done_at,) = query(
+        stack, "SELECT extract(epoch FROM rematched_at) FROM events WHERE id = %s", event["id"]
+    )[0]
+    recovery = max(0.0, float(done_at) - last_fault)
+    after = matches_of(stack, event)
+    twice = query(
+        stack,
+        "SELECT face_id FROM matches WHERE event_id = %s GROUP BY face_id HAVING count(*) > 1",
+        event["id"],
+    )
+    result = {
+        "faces": len(synthetic_event.face_ids),
+        "attendees": synthetic_event.attendees,
+        "clean_rematch_s": round(seconds, 1),
+        "kills": kills,
+        "killed_midway": killed_midway,
+        "recovery_s": round(recovery, 1),
+        "matches": len(after),
+        "matches_differing_from_a_clean_rematch": len(after ^ clean),
+        "matches_at_the_other_tolerance": len(other),
+        "faces_matched_twice": len(twice),
+    }
+    ok = (
+        killed_midway == len(kills)
+        and other != clean  # the killed rematch had real work to do
+        and after == clean
+        and not twice
+        and recovery <= RECOVERY_BOUND_SECONDS
     )
     return {"ok": ok, **result}
 
@@ -458,7 +676,7 @@ def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
         time.sleep(3)
         down_at = time.monotonic()
         restart(stack)
-        up_at = time.monotonic()
+        up_at, up_at_wall = time.monotonic(), time.time()
         # Until the stack answers normally again, then a little more traffic.
         wait_for(
             lambda: any(s in (201, 202) and t > up_at for _, t, _, s in traffic.results),
@@ -479,6 +697,7 @@ def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
         return counts.get("indexed", 0) + counts.get("failed", 0) == len(traffic.accepted)
 
     indexed_after = wait_for(indexed, 300, "every accepted upload indexed")
+    recovery = max(0.0, finished_at(stack, event) - up_at_wall)
     rows = {
         str(r[0]) for r in query(stack, "SELECT id FROM photos WHERE event_id = %s", event["id"])
     }
@@ -494,6 +713,7 @@ def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
         "recovered_after_s": round(recovered, 1),
         "accepted_uploads": len(traffic.accepted),
         "all_accepted_indexed_after_s": round(indexed_after, 1),
+        "recovery_s": round(recovery, 1),
         "failed_photos": failed,
         "rows_match_accepted": rows == set(traffic.accepted),
         "files_match_rows": stored == rows,
@@ -501,6 +721,7 @@ def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
     }
     ok = (
         slowest <= ANSWER_WITHIN_SECONDS
+        and recovery <= RECOVERY_BOUND_SECONDS
         and set(statuses) <= {201, 202, 503}
         and failed == 0
         and result["rows_match_accepted"]
@@ -512,6 +733,7 @@ def outage(stack: Stack, which: str) -> dict:  # type: ignore[type-arg]
 
 SCENARIOS = {
     "workers": killed_workers,
+    "rematch": killed_rematch,
     "valkey": lambda stack: outage(stack, "valkey"),
     "postgres": lambda stack: outage(stack, "postgres"),
 }

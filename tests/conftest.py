@@ -85,7 +85,7 @@ def redis(clean: None) -> Redis:
 def client(clean: None) -> Iterator[TestClient]:
     from api.main import create_app
 
-    with TestClient(create_app(run_reconciler=False)) as client:
+    with TestClient(create_app()) as client:
         yield client
 
 
@@ -112,7 +112,6 @@ def live_api(services: Path, clean: None) -> Iterator[str]:
     env = dict(
         os.environ,
         FACEMATCH_DATA_DIR=str(services),
-        FACEMATCH_RECONCILE_INTERVAL_SECONDS="3600",
         FACEMATCH_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     api = _start([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port)], env)

@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import resource
+import signal
 import socket
 import sys
 import time
@@ -20,15 +21,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from api.process import PR_SET_NAME, prctl
-from api.queue import QUEUE_NAMES
+from api.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
+from api.queue import JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
 
-MAINTENANCE_INTERVAL = 60
-"""Seconds between RQ's maintenance passes, in which an idle worker takes over the scheduler
-lock of a dead one: RQ's 600 s default left retries unscheduled for up to 13 minutes."""
+MAINTENANCE_INTERVAL = 15
+"""Seconds between RQ's maintenance passes, in which a worker takes over the scheduler lock
+of a dead one once the lock expires (61 s after its holder's last beat): RQ's 600 s default
+left retries unscheduled for up to 13 minutes. Retries overdue meanwhile are the
+reconciler's (`JobQueue.release_overdue`); this only brings RQ's own scheduler back."""
+WORKER_TTL = 35
+"""Seconds RQ keeps an idle worker's record alive; an idle worker waits on the queues for
+this less 15 s (20 s), then beats and runs its maintenance if due. RQ's 420 s meant an idle
+worker beat, and so touched the liveness file, every 405 s: past the probe's 120 s."""
 EXIT_MODELS_MISSING = 3
 """Exit status when the face models cannot be loaded."""
 HORSE_NAME = b"facematch-horse"
@@ -39,6 +46,21 @@ and the soak test tell the horses from the long-lived worker processes."""
 def name_process(name: bytes) -> None:
     """Set this process's name (Linux `comm`, as ps and top show it); elsewhere a no-op."""
     prctl(PR_SET_NAME, name)
+
+
+def children_die_with_this_process() -> None:
+    """Every process forked from here on (work horses, RQ's scheduler) gets SIGKILL when
+    this one dies, as in a container whose PID 1 dies. Without it a killed worker leaves
+    an orphaned horse still running a job that RQ already counts as abandoned, and an
+    orphaned scheduler still holding its lock."""
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _tiny_jpeg() -> bytes:
@@ -172,12 +194,17 @@ def main(argv: list[str] | None = None) -> int:
             return ok
 
     HEARTBEAT_FILE.touch()
+    children_die_with_this_process()
     worker = HeartbeatWorker(
         queues,
         connection=get_redis(),
         serializer=JSONSerializer,
         name=args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}",
         maintenance_interval=MAINTENANCE_INTERVAL,
+        worker_ttl=WORKER_TTL,
+        # A running job's heartbeat: the reconciler counts a job silent for
+        # ABANDONED_SECONDS as lost (its worker died), instead of RQ's 90 s and more.
+        job_monitoring_interval=JOB_HEARTBEAT_SECONDS,
     )
     # RQ sets its own loggers to this level: the library level, as configure() does.
     worker.work(with_scheduler=True, burst=args.burst, logging_level=settings.LIBRARY_LOG_LEVEL)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
+
+from api.heartbeat import is_fresh
 
 HEARTBEAT_FILE = Path(os.environ.get("FACEMATCH_HEARTBEAT_FILE", "/tmp/facematch-worker-heartbeat"))
 """Touched on every RQ heartbeat; the pod's liveness probe reads its age (no HTTP needed)."""
@@ -18,10 +19,7 @@ HEARTBEAT_FILE = Path(os.environ.get("FACEMATCH_HEARTBEAT_FILE", "/tmp/facematch
 
 def is_alive(max_age: float) -> bool:
     """True if the worker process touched its heartbeat file within `max_age` seconds."""
-    try:
-        return time.time() - HEARTBEAT_FILE.stat().st_mtime < max_age
-    except FileNotFoundError:
-        return False
+    return is_fresh(HEARTBEAT_FILE, max_age)
 
 
 def main(argv: list[str]) -> int:

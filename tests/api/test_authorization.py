@@ -94,7 +94,7 @@ def _routes(routes: list[BaseRoute]) -> list[tuple[str, str]]:
     return found
 
 
-ROUTES = _routes(create_app(run_reconciler=False).routes)
+ROUTES = _routes(create_app().routes)
 
 
 def test_every_route_has_a_rule() -> None:

@@ -50,6 +50,7 @@ WORKER_MAY_IMPORT = {
     "api.audit",
     "api.config",
     "api.db",
+    "api.heartbeat",
     "api.logs",
     "api.metrics",
     "api.models",

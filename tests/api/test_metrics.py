@@ -11,7 +11,7 @@ from redis import Redis
 from sqlmodel import Session
 
 from api.config import settings
-from api.metrics import WORKER_STALE_SECONDS, record_job, record_worker_memory
+from api.metrics import WORKER_STALE_SECONDS, record_job, record_reconcile, record_worker_memory
 from api.queue import JobQueue, index_photo
 from tests.helpers import create_event, create_user, new_id
 
@@ -90,6 +90,20 @@ def test_live_workers_memory_is_shown_and_gone_ones_dropped(
     )
     assert not any(dict(labels).get("worker") == "gone.2" for _, labels in samples)
     assert redis.hget("facematch:metrics:workers", "gone.2") is None
+
+
+def test_the_reconcilers_passes_are_shown_for_alerting(client: TestClient, redis: Redis) -> None:
+    assert ("facematch_reconciler_last_pass_timestamp_seconds", ()) not in _samples(client)
+    before = time.time()
+    record_reconcile(redis, enqueued=3, gave_up=0)
+    record_reconcile(redis, enqueued=1, gave_up=2)
+    samples = _samples(client)
+    assert (
+        before <= samples[("facematch_reconciler_last_pass_timestamp_seconds", ())] <= time.time()
+    )
+    assert samples[("facematch_reconciler_passes_total", ())] == 2
+    assert samples[("facematch_reconciler_enqueued_total", ())] == 4
+    assert samples[("facematch_reconciler_gave_up_total", ())] == 2
 
 
 def test_a_scrape_token_guards_the_metrics_when_set(

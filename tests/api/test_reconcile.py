@@ -1,13 +1,23 @@
 """Lost work is found in the database and enqueued again, once."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
+import psutil
+import pytest
 from redis import Redis
 from sqlmodel import Session
 
 from api import queue
+from api import reconcile as reconcile_module
 from api.models import Event, Selfie, utcnow
 from api.reconcile import reconcile
+from devtools.local import stop_group
 from tests.helpers import create_event, create_photo, create_user
 
 STALE = timedelta(minutes=10)
@@ -134,3 +144,128 @@ def test_a_retry_not_yet_due_is_left_to_the_scheduler(session: Session, redis: R
     assert reconcile(session, jobs, stale_after=STALE).enqueued == []
     assert spec.job_id in ScheduledJobRegistry(queue=jobs.queues["photos"]).get_job_ids()
     assert jobs.depths()["photos"] == 0
+
+
+def test_lost_work_behind_a_full_batch_of_queued_work_is_found(
+    session: Session, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big upload keeps thousands of stale rows queued; a lost one behind them still counts.
+    monkeypatch.setattr(reconcile_module, "BATCH", 2)
+    event = create_event(session, owner=create_user(session))
+    queued = [_photo(session, event, status="pending", age=STALE * 3) for _ in range(4)]
+    lost = _photo(session, event, status="pending", age=STALE * 2)
+    jobs = queue.JobQueue(redis)
+    for photo in queued:
+        jobs.enqueue(queue.index_photo(photo.id))
+    report = reconcile(session, jobs, stale_after=STALE)
+    assert report.enqueued == [queue.index_photo(lost.id).job_id]
+    assert jobs.depths()["photos"] == 5
+
+
+def _started_job(redis: Redis, services: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real worker running a long job: (the worker, the job's id)."""
+    from rq import Retry
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    job_id = "sleep-for-the-test"
+    queue.JobQueue(redis).queues[queue.MAINTENANCE].enqueue_call(
+        "time.sleep", args=(120,), job_id=job_id, timeout=300, retry=Retry(max=3, interval=10)
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "workers", "--queues", queue.MAINTENANCE, "--log-level", "WARNING"],
+        env=dict(os.environ, FACEMATCH_DATA_DIR=str(services)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
+        if job.get_status() == JobStatus.STARTED:
+            return worker, job_id
+        time.sleep(0.2)
+    stop_group(worker, signal.SIGKILL)
+    raise AssertionError("the worker never started the job")
+
+
+def test_a_job_that_died_with_its_worker_is_run_again_without_waiting_for_rq(
+    services: Path, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    worker, job_id = _started_job(redis, services)
+    try:
+        horses = psutil.Process(worker.pid).children()
+        jobs = queue.JobQueue(redis)
+        assert jobs.is_active(job_id) and jobs.release_abandoned() == []
+        worker.kill()  # the pod is gone: its work horse goes with it
+        worker.wait()
+        assert horses and psutil.wait_procs(horses, timeout=10)[1] == []
+    finally:
+        stop_group(worker, signal.SIGKILL)
+
+    # RQ would count the job abandoned 65 s or more after its last beat, in some live
+    # worker's maintenance; the reconciler does after ABANDONED_SECONDS.
+    monkeypatch.setattr(queue, "ABANDONED_SECONDS", 1)
+    assert Job.fetch(job_id, connection=redis, serializer=JSONSerializer).get_status() == (
+        JobStatus.STARTED
+    )
+    time.sleep(1.5)
+    assert not jobs.is_active(job_id)
+    assert jobs.release_abandoned() == [job_id]
+    job = Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.QUEUED  # its retry, at once: it has waited enough
+    assert job.retries_left == 2
+    assert jobs.depths()[queue.MAINTENANCE] == 1
+    assert jobs.release_abandoned() == []
+
+
+def test_the_api_process_runs_no_reconciler() -> None:
+    code = "import sys, api.main; print('api.reconcile' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split()[-1] == "False", result.stderr
+
+
+def test_the_reconciler_process_reconciles_beats_and_stops_on_sigterm(
+    services: Path, session: Session, redis: Redis, tmp_path: Path
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    lost = _photo(session, event, status="pending", age=timedelta(minutes=5))
+    heartbeat = tmp_path / "heartbeat"
+    env = dict(
+        os.environ,
+        FACEMATCH_DATA_DIR=str(services),
+        FACEMATCH_RECONCILE_INTERVAL_SECONDS="1",
+        FACEMATCH_RECONCILER_HEARTBEAT_FILE=str(heartbeat),
+    )
+
+    def probe() -> int:
+        argv = [sys.executable, "-m", "api.heartbeat", str(heartbeat), "30"]
+        return subprocess.run(argv, timeout=30).returncode
+
+    assert probe() == 1
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "reconcile", "--forever"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        jobs = queue.JobQueue(redis)
+        deadline = time.monotonic() + 60
+        while not jobs.is_active(queue.index_photo(lost.id).job_id):
+            assert time.monotonic() < deadline, "the reconciler never enqueued the lost photo"
+            time.sleep(0.2)
+        assert probe() == 0
+        passes = int(redis.hget("facematch:metrics:reconciler", "passes") or 0)
+        assert passes >= 1 and int(redis.hget("facematch:metrics:reconciler", "enqueued")) == 1
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        stop_group(process, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 0
+    assert b"reconciler stopped" in output

@@ -11,7 +11,7 @@ from schemathesis.checks import not_a_server_error
 
 from api.main import create_app
 
-app = create_app(run_reconciler=False)
+app = create_app()
 # From the app's own spec: loading it over ASGI at import would start the app
 # before the test services exist.
 schema = schemathesis.openapi.from_dict(app.openapi())

@@ -200,10 +200,45 @@ def test_migrations_run_as_a_pre_install_hook() -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
 
 
+def test_the_reconciler_runs_in_its_own_pods_beside_no_api(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from api.reconcile import HEARTBEAT_FILE
+
+    objects = render({"reconciler": {"intervalSeconds": 7}})
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+                   for d in of_kind(objects, "Deployment")}  # fmt: skip
+    reconciler = deployments["reconciler"]
+    assert reconciler["spec"]["replicas"] == 2
+    pod = reconciler["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    api_container = deployments["api"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == api_container["image"]  # no face library needed
+    assert container["command"] == ["python", "-m", "api.cli", "reconcile", "--forever"]
+    assert "ports" not in container
+    assert pod["terminationGracePeriodSeconds"] <= 30
+    (config,) = of_kind(objects, "ConfigMap")
+    assert config["data"]["FACEMATCH_RECONCILE_INTERVAL_SECONDS"] == "7"
+    (pdb,) = [p for p in of_kind(objects, "PodDisruptionBudget")
+              if p["metadata"]["name"].endswith("-reconciler")]  # fmt: skip
+    assert pdb["spec"]["minAvailable"] == 1
+    # The probe reads the file the loop touches: run it here against a real file.
+    probe = container["livenessProbe"]["exec"]["command"]
+    assert probe[-2] == str(HEARTBEAT_FILE)
+    heartbeat = tmp_path / "heartbeat"
+    argv = [sys.executable, *probe[1:-2], str(heartbeat), probe[-1]]
+    assert subprocess.run(argv, timeout=30).returncode == 1
+    heartbeat.touch()
+    assert subprocess.run(argv, timeout=30).returncode == 0
+
+
 def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -> None:
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(render({}), "NetworkPolicy")}
     worker = policies["fm-facematch-worker"]
     assert worker["ingress"] == []
+    closed = worker["podSelector"]["matchExpressions"][0]["values"]
+    assert set(closed) == {"worker", "migrate", "reconciler"}
     api = policies["fm-facematch-api"]
     assert [rule["ports"] for rule in api["ingress"]] == [[{"port": 8000, "protocol": "TCP"}]]
     egress_ports = {p["port"] for rule in worker["egress"] for p in rule["ports"]}

@@ -45,7 +45,8 @@ def _rendered() -> dict[str, dict[str, Any]]:
     return {
         obj["metadata"]["labels"]["app.kubernetes.io/component"]: obj
         for obj in of_kind(render(values), "Deployment")
-        if obj["metadata"]["labels"].get("app.kubernetes.io/component") in ("api", "worker")
+        if obj["metadata"]["labels"].get("app.kubernetes.io/component")
+        in ("api", "worker", "reconciler")
     }
 
 
@@ -71,7 +72,12 @@ def test_without_dev_reload_the_images_entrypoints_run_unchanged() -> None:
     for deployment in of_kind(render({}), "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
         assert "initContainers" not in pod
-        assert all("command" not in c and "workingDir" not in c for c in pod["containers"])
+        assert all("workingDir" not in c for c in pod["containers"])
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "reconciler":
+            # The API image's second program: its entrypoint is uvicorn.
+            assert pod["containers"][0]["command"][-2:] == ["reconcile", "--forever"]
+        else:
+            assert all("command" not in c for c in pod["containers"])
 
 
 def _local(argv: list[str], code: Path) -> list[str]:

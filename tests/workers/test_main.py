@@ -95,6 +95,36 @@ def test_the_probe_imports_nothing_but_the_standard_library(tmp_path: Path) -> N
     }
     top_level = {name.split(".")[0] for name in imported}
     assert "workers" in top_level
+    assert {name for name in imported if name.split(".")[0] == "api"} <= {"api", "api.heartbeat"}
     site_hooks = {"sitecustomize", "usercustomize", "_distutils_hack"}  # site.py tries them
-    outside = top_level - set(sys.stdlib_module_names) - site_hooks - {"workers"}
+    outside = top_level - set(sys.stdlib_module_names) - site_hooks - {"workers", "api"}
     assert outside == set(), outside
+
+
+def test_an_idle_worker_keeps_its_liveness_file_fresh(services: Path, tmp_path: Path) -> None:
+    # RQ beats between waits on the queues; its default wait (405 s) outlasted the
+    # probe's 120 s, so a worker with nothing to do was restarted as dead.
+    import itertools
+    import time
+
+    from devtools.local import stop_group
+    from workers.main import WORKER_TTL
+
+    heartbeat = tmp_path / "heartbeat"
+    env = dict(
+        os.environ, FACEMATCH_DATA_DIR=str(services), FACEMATCH_HEARTBEAT_FILE=str(heartbeat)
+    )
+    worker = subprocess.Popen([sys.executable, "-m", "workers", "--log-level", "WARNING"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    try:
+        beats: list[float] = []
+        deadline = time.monotonic() + 90
+        while len(beats) < 3 and time.monotonic() < deadline:
+            if heartbeat.exists() and heartbeat.stat().st_mtime not in beats:
+                beats.append(heartbeat.stat().st_mtime)
+            time.sleep(0.5)
+    finally:
+        stop_group(worker)
+    assert len(beats) == 3, beats
+    assert max(b - a for a, b in itertools.pairwise(beats)) <= WORKER_TTL - 15 + 3

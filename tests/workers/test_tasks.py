@@ -274,7 +274,7 @@ def test_not_me_removes_the_match_for_good_even_through_a_rematch(
     event, photo, attendee = obama_matched_in_two_people(session)
     token = create_access_token(TokenClaims(attendee.user_id, Role.attendee, attendee.id))
     headers = {"Authorization": f"Bearer {token}"}
-    with TestClient(create_app(run_reconciler=False)) as client:
+    with TestClient(create_app()) as client:
         assert client.get("/api/me/photos", headers=headers).json()["count"] == 1
         response = client.post(f"/api/me/photos/{photo.id}/not-me", headers=headers)
         assert response.status_code == 204
