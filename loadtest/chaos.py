@@ -38,6 +38,7 @@ import io
 import itertools
 import json
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -447,9 +448,10 @@ REMATCH_MAX_FACES = 1_000_000
 
 
 def _rematch(client: Client, event: dict, tolerance: float) -> float:  # type: ignore[type-arg]
-    """Set the tolerance (which asks for a rematch) and wait for it; its seconds."""
+    """A rematch at this tolerance, uninterrupted; its seconds."""
     started = time.monotonic()
-    client.set_tolerance(event, tolerance)
+    client.set_tolerance(event, tolerance)  # a change asks for a rematch; none asks again
+    client.rematch(event)
     wait_for(lambda: not client.progress(event)["rematch_pending"], 900, "a clean rematch")
     return time.monotonic() - started
 
@@ -739,7 +741,12 @@ SCENARIOS = {
 }
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # so that the stacks' clean-up runs on SIGTERM too
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser()
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), help=", ".join(SCENARIOS))
     parser.add_argument("--workers", type=int, default=2)
