@@ -17,10 +17,11 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import exists, text, tuple_
 from sqlmodel import Session, col, select
@@ -84,20 +85,12 @@ def reconcile(
     cutoff = utcnow() - (stale_after or timedelta(seconds=settings.RECONCILE_STALE_SECONDS))
     max_attempts = max_attempts or settings.MAX_JOB_ATTEMPTS
 
-    for model, spec_of in ((Photo, queue.index_photo), (Selfie, queue.validate_selfie)):
-        for rows in _stale(session, model, cutoff):
-            specs = [spec_of(row.id) for row in rows]
-            active = jobs.active([spec.job_id for spec in specs])
-            for row, spec in zip(rows, specs, strict=True):
-                if spec.job_id in active:
-                    continue
-                if row.attempts >= max_attempts:
-                    _give_up(row)
-                    session.add(row)
-                    report.gave_up.append(spec.job_id)
-                else:
-                    jobs.enqueue(spec)
-                    report.enqueued.append(spec.job_id)
+    for batches, spec_of in (
+        (_stale(session, Photo, cutoff), queue.index_photo),
+        (_stale(session, Selfie, cutoff), queue.validate_selfie),
+    ):
+        for rows in batches:
+            _requeue(session, jobs, report, rows, spec_of, max_attempts)
 
     owed = session.exec(
         select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
@@ -114,9 +107,34 @@ def reconcile(
     return report
 
 
-def _stale(
-    session: Session, model: type[Photo] | type[Selfie], cutoff: datetime
-) -> Iterator[Sequence[Photo] | Sequence[Selfie]]:
+def _requeue(
+    session: Session,
+    jobs: queue.JobQueue,
+    report: Report,
+    rows: Sequence[Photo | Selfie],
+    spec_of: Callable[[uuid.UUID], queue.JobSpec],
+    max_attempts: int,
+) -> None:
+    """Enqueue each row's job again unless RQ will still run it; after the last attempt,
+    give up on the row instead."""
+    specs = [spec_of(row.id) for row in rows]
+    active = jobs.active([spec.job_id for spec in specs])
+    for row, spec in zip(rows, specs, strict=True):
+        if spec.job_id in active:
+            continue
+        if row.attempts >= max_attempts:
+            _give_up(row)
+            session.add(row)
+            report.gave_up.append(spec.job_id)
+        else:
+            jobs.enqueue(spec)
+            report.enqueued.append(spec.job_id)
+
+
+Row = TypeVar("Row", Photo, Selfie)
+
+
+def _stale(session: Session, model: type[Row], cutoff: datetime) -> Iterator[Sequence[Row]]:
     """Rows whose work is owed and that have not changed since `cutoff`, oldest first, in
     batches of BATCH: all of them, though the oldest thousand may all be queued behind a
     long queue (a big event's upload) while a lost one waits further on."""
