@@ -13,6 +13,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_SECRET = "change-me"
 
 
+MAX_TOLERANCE = 0.75
+"""The loosest tolerance an event may have: past it dlib's encodings match strangers."""
+MAX_MATCH_MARGIN = 0.05
+NEAREST_RADIUS = MAX_TOLERANCE + MAX_MATCH_MARGIN
+"""How far a face's nearest attendees are kept (`face_nearest`): any tolerance and margin
+allowed are decided from them alone."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FACEMATCH_",
@@ -69,9 +77,9 @@ class Settings(BaseSettings):
     S3_SECRET_ACCESS_KEY: str | None = None
 
     # Euclidean distance between 128-d dlib encodings; lower is stricter.
-    MATCH_TOLERANCE: float = Field(default=0.6, gt=0, le=1)
+    MATCH_TOLERANCE: float = Field(default=0.6, gt=0, le=MAX_TOLERANCE)
     # A face goes to its nearest attendee only if the runner-up is this much further.
-    MATCH_MARGIN: float = Field(default=0.03, ge=0, le=0.5)
+    MATCH_MARGIN: float = Field(default=0.03, ge=0, le=MAX_MATCH_MARGIN)
     # A face whose quality (0..1 from pixel size and sharpness) is under MATCH_WEAK_QUALITY
     # must be MATCH_WEAK_PENALTY nearer than the tolerance to match (loadtest/README.md).
     MATCH_WEAK_QUALITY: float = Field(default=0.15, ge=0, le=1)
@@ -106,6 +114,10 @@ class Settings(BaseSettings):
     API_PROCESSES: int = Field(default=2, ge=1)
     # `facematch-dev up` runs workers at this niceness so the API keeps its share of a shared CPU.
     WORKER_NICE: int = Field(default=10, ge=0, le=19)
+    # A worker that judges selfies keeps the faces of big events it judged selfies for in
+    # memory, up to this many faces in all (512 MiB per million; workers/face_cache.py).
+    # 0: never, a new selfie's faces are found by a scan in SQL.
+    FACE_CACHE_MAX_FACES: int = Field(default=0, ge=0)
 
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None

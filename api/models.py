@@ -109,6 +109,10 @@ class Event(EventBase, table=True):
     rematched_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     # Unmatched faces' encodings are deleted UNMATCHED_FACE_RETENTION_HOURS after this.
     closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    # Counts the photos whose nearest attendees were computed (workers/matching.py): a new
+    # selfie scans the event's faces before taking the matching lock, then only the photos
+    # numbered after what that scan saw.
+    match_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
@@ -120,6 +124,7 @@ class Photo(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_photos_event_status", "event_id", "status"),
         sa.Index("ix_photos_status_updated", "status", "updated_at"),
+        sa.Index("ix_photos_event_match_epoch", "event_id", "match_epoch"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -138,6 +143,8 @@ class Photo(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     indexed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    match_epoch: int | None = None
+    """The event's `match_epoch` when this photo's faces got their nearest attendees."""
 
 
 class Face(SQLModel, table=True):
@@ -159,6 +166,30 @@ class Face(SQLModel, table=True):
     """The face box's width in the photo's own pixels."""
     quality: float = 0.0
     """0..1 from size and sharpness (workers.faces.quality)."""
+
+
+class FaceNearest(SQLModel, table=True):
+    """A face's nearest attendee and the runner-up's distance, exact, within NEAREST_RADIUS.
+
+    Kept up to date as photos are indexed and selfies arrive or go (workers/matching.py),
+    so that matching is a filter over these numbers: a tolerance change rematches an
+    event without comparing a face with a selfie. A face with no attendee within the
+    radius has no row. Attendees that said "not me" to the face's photo are left out.
+    The attendee columns have no foreign key: a row naming an attendee with no valid
+    selfie left is stale, never matched, and recomputed by the event's rematch.
+    """
+
+    __tablename__ = "face_nearest"
+    __table_args__ = (sa.Index("ix_face_nearest_event_photo", "event_id", "photo_id"),)
+
+    face_id: uuid.UUID = Field(foreign_key="faces.id", ondelete="CASCADE", primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE")
+    attendee_id: uuid.UUID = Field(index=True)
+    distance: float
+    runner_up_attendee_id: uuid.UUID | None = Field(default=None, index=True)
+    runner_up: float | None = None
+    quality: float
 
 
 class Attendee(SQLModel, table=True):

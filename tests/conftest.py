@@ -30,7 +30,10 @@ from sqlmodel import Session  # noqa: E402
 
 from tests.helpers import FACES  # noqa: E402
 
-TABLES = "audit_log, match_rejections, matches, selfies, faces, photos, attendees, events, users"
+TABLES = (
+    "audit_log, match_rejections, face_nearest, matches, selfies, faces, photos, attendees,"
+    " events, users"
+)
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.metrics import record_job, record_worker_memory
     from api.process import set_process_role
     from api.redis import get_redis
+    from workers import face_cache
 
     set_process_role("worker")
     warm_up()
@@ -179,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
             HEARTBEAT_FILE.touch()
             with contextlib.suppress(Exception):  # metrics never stop the work
                 record_worker_memory(self.connection, self.name, *memory())
+            if pipeline is None:  # between jobs (not while a work horse runs one)
+                try:
+                    face_cache.refresh(settings.database_url, self.connection)
+                except Exception:  # the horses scan in SQL meanwhile
+                    log.exception("face cache refresh failed")
 
         def main_work_horse(self, job: Any, queue: Any) -> None:
             name_process(HORSE_NAME)

@@ -11,6 +11,22 @@ The rules, at event scale:
 - an attendee gets each photo at most once, through their best face in it;
 - a photo the attendee said "not me" to is never matched to them again.
 
+`reference_matches` states them as one brute-force statement over every face and
+selfie pair. The product does not run it: its cost grows as faces x attendees (a
+200 k-face event took 200 s). Instead each face's nearest attendee and runner-up
+are kept in `face_nearest`, exact, within NEAREST_RADIUS (the loosest tolerance
+plus the largest margin allowed), and matches are a filter over those numbers:
+
+- a photo is indexed: its faces against the event's valid selfies;
+- a selfie becomes valid: only faces within the radius of it can change, and for
+  them the new top two is among the stored two and the newcomer;
+- a selfie goes, or "not me": the faces that named that attendee (or that photo's
+  faces) against the selfies left;
+- a tolerance change: no distance at all, a filter over `face_nearest`.
+
+`tests/workers/test_matching.py` and `make bench-scale` check that the two give the
+same matches.
+
 Every function recomputes the matches of a set of photos from scratch and
 writes only the difference, so running it twice changes nothing and a match
 that survives keeps its `created_at`.
@@ -28,42 +44,215 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from sqlalchemy import TextClause, text
 from sqlmodel import Session
 
-from api.config import settings
+from api.config import NEAREST_RADIUS, settings
 from api.db import lock_matching
+from workers import face_cache
 
-_RECOMPUTE = """
+_VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status = 'valid')"
+
+# -- face_nearest: each face's two nearest attendees ---------------------------------------
+
+_UPSERT_NEAREST = """
+INSERT INTO face_nearest (face_id, event_id, photo_id, attendee_id, distance,
+                          runner_up_attendee_id, runner_up, quality)
+SELECT top.face_id, f.event_id, f.photo_id, top.attendee_id, top.distance,
+       top.runner_up_attendee_id, top.runner_up, f.quality
+FROM top JOIN faces f ON f.id = top.face_id
+ON CONFLICT (face_id) DO UPDATE
+  SET attendee_id = EXCLUDED.attendee_id, distance = EXCLUDED.distance,
+      runner_up_attendee_id = EXCLUDED.runner_up_attendee_id, runner_up = EXCLUDED.runner_up
+  WHERE (face_nearest.attendee_id, face_nearest.distance,
+         face_nearest.runner_up_attendee_id, face_nearest.runner_up)
+        IS DISTINCT FROM (EXCLUDED.attendee_id, EXCLUDED.distance,
+                          EXCLUDED.runner_up_attendee_id, EXCLUDED.runner_up)
+"""
+_RANK = """
+ranked AS (
+  SELECT face_id, attendee_id, distance,
+         row_number() OVER w AS rank,
+         lead(attendee_id) OVER w AS runner_up_attendee_id,
+         lead(distance) OVER w AS runner_up
+  FROM cand
+  WINDOW w AS (PARTITION BY face_id ORDER BY distance, attendee_id)
+),
+top AS (SELECT * FROM ranked WHERE rank = 1)
+"""
+_RECOMPUTE_NEAREST = (
+    """
 WITH scope AS ({scope}),
-pair AS (
-  SELECT f.id AS face_id, f.photo_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance,
-         CASE WHEN f.quality < :weak_quality THEN :weak_penalty ELSE 0 END AS penalty
+cand AS (
+  SELECT f.id AS face_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
   FROM faces f
-  JOIN scope ON scope.photo_id = f.photo_id
+  JOIN scope ON scope.face_id = f.id
   JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
-  WHERE f.event_id = :event_id
-    AND f.encoding <-> s.encoding <= :tolerance + :margin
+  WHERE f.encoding <-> s.encoding <= :radius
     AND NOT EXISTS (
       SELECT 1 FROM match_rejections r
       WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
     )
-  GROUP BY f.id, f.photo_id, s.attendee_id
+  GROUP BY f.id, s.attendee_id
+),"""
+    + _RANK
+    + """,
+gone AS (
+  DELETE FROM face_nearest n USING scope
+  WHERE n.face_id = scope.face_id AND NOT EXISTS (SELECT 1 FROM top WHERE top.face_id = n.face_id)
+)"""
+    + _UPSERT_NEAREST
+)
+_NEAREST_OF_PHOTO = text(
+    _RECOMPUTE_NEAREST.format(scope="SELECT id AS face_id FROM faces WHERE photo_id = :photo_id")
+)
+# Faces whose top two names an attendee with no valid selfie left (face data deleted).
+_NEAREST_STALE = text(
+    _RECOMPUTE_NEAREST.format(
+        scope=f"""
+        SELECT n.face_id FROM face_nearest n
+        WHERE n.event_id = :event_id
+          AND (NOT {_VALID.format("n.attendee_id")}
+               OR (n.runner_up_attendee_id IS NOT NULL
+                   AND NOT {_VALID.format("n.runner_up_attendee_id")}))
+        """
+    )
+)
+# A new valid selfie: the faces within the radius of one of the attendee's selfies, with
+# the attendee's distance to each. The scan over every face of the event runs before the
+# matching lock (it is the costly part: the lock must not queue the event's selfies); the
+# event's epoch in the same snapshot says which photos it saw.
+_NEAR = """
+SELECT f.id AS face_id, min(f.encoding <-> s.encoding) AS distance
+FROM {faces}
+CROSS JOIN (SELECT encoding FROM selfies WHERE attendee_id = :attendee_id AND status = 'valid') s
+WHERE {where} AND f.encoding <-> s.encoding <= :radius
+  AND NOT EXISTS (
+    SELECT 1 FROM match_rejections r WHERE r.attendee_id = :attendee_id AND r.photo_id = f.photo_id
+  )
+GROUP BY f.id
+"""
+_NEAR_ATTENDEE = text(
+    "SELECT (SELECT match_epoch FROM events WHERE id = :event_id),"
+    " coalesce(array_agg(face_id), '{}'), coalesce(array_agg(distance), '{}') FROM ("
+    + _NEAR.format(faces="faces f", where="f.event_id = :event_id")
+    + ") near"
+)
+# The same from a worker's in-memory matrix of the event's faces (workers/face_cache.py):
+# its candidates, and the faces of the photos numbered since the matrix was read.
+_NEAR_CANDIDATES = text(
+    "SELECT (SELECT match_epoch FROM events WHERE id = :event_id),"
+    " coalesce(array_agg(face_id), '{}'), coalesce(array_agg(distance), '{}') FROM ("
+    + _NEAR.format(
+        faces="""(
+          SELECT f.id, f.photo_id, f.encoding
+          FROM unnest(CAST(:candidates AS uuid[])) AS c(id) JOIN faces f ON f.id = c.id
+          UNION ALL
+          SELECT f.id, f.photo_id, f.encoding FROM photos p JOIN faces f ON f.photo_id = p.id
+          WHERE p.event_id = :event_id AND p.match_epoch > :cached_epoch
+        ) f""",
+        where="true",
+    )
+    + ") near"
+)
+_SELFIES_OF = text(
+    "SELECT CAST(encoding AS real[]) FROM selfies WHERE attendee_id = :attendee_id"
+    " AND status = 'valid'"
+)
+# Under the lock: the photos whose nearest attendees were computed after that snapshot.
+_NEAR_ATTENDEE_SINCE = text(
+    _NEAR.format(
+        faces="photos p JOIN faces f ON f.photo_id = p.id",
+        where="p.event_id = :event_id AND p.match_epoch > :epoch",
+    )
+)
+# For those faces the new top two is among the stored two and this attendee: the
+# attendee's distances only got smaller. The photos whose matches can change are
+# returned (a change of tolerance or settings is the event's rematch).
+_MERGE_ATTENDEE = text(
+    """
+WITH given AS (
+  SELECT * FROM unnest(CAST(:face_ids AS uuid[]), CAST(:distances AS float8[]))
+    AS given(face_id, distance)
 ),
-ranked AS (
-  SELECT pair.*,
-         row_number() OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS rank,
-         lead(distance) OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS runner_up
-  FROM pair
+near AS (  -- the faces where the attendee comes in among the top two (or already is)
+  SELECT g.face_id, g.distance FROM given g LEFT JOIN face_nearest n USING (face_id)
+  WHERE n.face_id IS NULL OR n.runner_up IS NULL
+     OR (g.distance, CAST(:attendee_id AS uuid)) < (n.runner_up, n.runner_up_attendee_id)
+     OR :attendee_id IN (n.attendee_id, n.runner_up_attendee_id)
 ),
+old AS (SELECT n.* FROM face_nearest n JOIN near USING (face_id)),
+cand AS (
+  SELECT face_id, attendee_id, distance FROM old WHERE attendee_id <> :attendee_id
+  UNION ALL
+  SELECT face_id, runner_up_attendee_id, runner_up FROM old
+  WHERE runner_up_attendee_id IS NOT NULL AND runner_up_attendee_id <> :attendee_id
+  UNION ALL
+  SELECT face_id, CAST(:attendee_id AS uuid), distance FROM near
+),"""
+    + _RANK
+    + ", kept AS ("
+    + _UPSERT_NEAREST
+    + """ RETURNING 1)
+-- The photos whose matches at this tolerance and margin can differ: a face within the
+-- tolerance whose nearest attendee, distance, or margin verdict changed.
+SELECT DISTINCT f.photo_id
+FROM top JOIN faces f ON f.id = top.face_id LEFT JOIN old ON old.face_id = top.face_id
+WHERE top.distance <= :tolerance
+  AND (old.face_id IS NULL
+       OR old.attendee_id <> top.attendee_id
+       OR old.distance <> top.distance
+       OR (coalesce(old.runner_up, 'Infinity') - old.distance >= :margin)
+          <> (coalesce(top.runner_up, 'Infinity') - top.distance >= :margin))"""
+)
+# Faces that name the attendee at a distance nearer than any selfie it has now: left by
+# selfies deleted since (face data deleted, then a new selfie before the event's rematch
+# repaired them). Their top two is computed again from all the selfies.
+_NAMING_GONE_SELFIES = """
+SELECT n.face_id, n.photo_id
+FROM (
+  SELECT * FROM face_nearest WHERE attendee_id = :attendee_id
+  UNION ALL
+  SELECT * FROM face_nearest
+  WHERE runner_up_attendee_id = :attendee_id AND attendee_id <> :attendee_id
+) n JOIN faces f ON f.id = n.face_id
+WHERE CASE WHEN n.attendee_id = :attendee_id THEN n.distance ELSE n.runner_up END
+      < coalesce((SELECT min(f.encoding <-> s.encoding) FROM selfies s
+                  WHERE s.attendee_id = :attendee_id AND s.status = 'valid'), 'Infinity')
+"""
+_PHOTOS_NAMING_GONE_SELFIES = text(f"SELECT DISTINCT photo_id FROM ({_NAMING_GONE_SELFIES}) gone")
+_NEAREST_NAMING_GONE_SELFIES = text(
+    _RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_NAMING_GONE_SELFIES}) gone")
+)
+_HAS_VALID_SELFIE = text(
+    "SELECT EXISTS (SELECT 1 FROM selfies WHERE attendee_id = :attendee_id AND status = 'valid')"
+)
+# A photo's faces get their nearest attendees: its number in the event's epoch.
+_NUMBER_PHOTO = text(
+    """
+WITH bumped AS (
+  UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :event_id RETURNING match_epoch
+)
+UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped) WHERE id = :photo_id
+"""
+)
+
+# -- matches: a filter over face_nearest ---------------------------------------------------
+
+_MATCH = """
+WITH scope AS ({scope}),
 best AS (
-  SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
-  FROM ranked
-  WHERE rank = 1
-    AND distance <= :tolerance - penalty
-    AND (runner_up IS NULL OR runner_up - distance >= :margin)
-  ORDER BY attendee_id, photo_id, distance
-),
+  SELECT DISTINCT ON (n.attendee_id, n.photo_id) n.attendee_id, n.photo_id, n.face_id, n.distance
+  FROM face_nearest n
+  JOIN scope ON scope.photo_id = n.photo_id
+  WHERE n.event_id = :event_id
+    AND n.distance <= :tolerance - CASE WHEN n.quality < :weak_quality THEN :weak_penalty ELSE 0 END
+    AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
+    AND {valid}
+  ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
+),""".replace("{valid}", _VALID.format("n.attendee_id"))
+_WRITE = """
 gone AS (
   DELETE FROM matches m
   USING scope
@@ -81,22 +270,44 @@ ON CONFLICT (attendee_id, photo_id) DO UPDATE
   WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
      OR matches.distance IS DISTINCT FROM EXCLUDED.distance
 """
-_PHOTO = text(_RECOMPUTE.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id"))
-# The photos a new selfie can change: those with a face near any of the attendee's
-# selfies, plus those already matched to them.
-_ATTENDEE = text(
-    _RECOMPUTE.format(
-        scope="""
-        SELECT DISTINCT f.photo_id FROM faces f
-        JOIN selfies s ON s.attendee_id = :attendee_id AND s.status = 'valid'
-        WHERE f.event_id = :event_id AND f.encoding <-> s.encoding <= :tolerance + :margin
-        UNION
-        SELECT photo_id FROM matches WHERE attendee_id = :attendee_id
-        """
-    )
+_MATCH_PHOTO = text(_MATCH.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id") + _WRITE)
+_MATCH_PHOTOS = text(
+    _MATCH.format(scope="SELECT DISTINCT unnest(CAST(:photo_ids AS uuid[])) AS photo_id") + _WRITE
 )
-_EVENT = text(
-    _RECOMPUTE.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id")
+_MATCH_EVENT = text(
+    _MATCH.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id") + _WRITE
+)
+
+# -- the rule as one brute-force statement: the reference the above is checked against ------
+
+_REFERENCE = text(
+    """
+WITH pair AS (
+  SELECT f.id AS face_id, f.photo_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance,
+         CASE WHEN f.quality < :weak_quality THEN :weak_penalty ELSE 0 END AS penalty
+  FROM faces f
+  JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
+  WHERE f.event_id = :event_id
+    AND f.encoding <-> s.encoding <= :tolerance + :margin
+    AND NOT EXISTS (
+      SELECT 1 FROM match_rejections r
+      WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
+    )
+  GROUP BY f.id, f.photo_id, s.attendee_id
+),
+ranked AS (
+  SELECT pair.*,
+         row_number() OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS rank,
+         lead(distance) OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS runner_up
+  FROM pair
+)
+SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
+FROM ranked
+WHERE rank = 1
+  AND distance <= :tolerance - penalty
+  AND (runner_up IS NULL OR runner_up - distance >= :margin)
+ORDER BY attendee_id, photo_id, distance, face_id
+"""
 )
 
 
@@ -109,6 +320,7 @@ def _params(
         "margin": margin,
         "weak_quality": settings.MATCH_WEAK_QUALITY,
         "weak_penalty": settings.MATCH_WEAK_PENALTY,
+        "radius": NEAREST_RADIUS,
         **extra,
     }
 
@@ -121,7 +333,7 @@ def _run(
     margin: float,
     **scope: object,
 ) -> int:
-    """Take the event's matching lock, then recompute the scope's matches; rows changed."""
+    """Take the event's matching lock, then run the statement; rows changed."""
     lock_matching(session, event_id)
     params = _params(event_id, tolerance, margin, **scope)
     return session.connection().execute(statement, params).rowcount
@@ -130,17 +342,62 @@ def _run(
 def match_photo(
     session: Session, event_id: uuid.UUID, photo_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
-    """Match a newly indexed photo's faces against the event's attendees."""
-    return _run(session, _PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    """Match a newly indexed photo's faces (or those of a photo someone said "not me" to)
+    against the event's attendees: their nearest attendees first, then the matches."""
+    _run(session, _NUMBER_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    _run(session, _NEAREST_OF_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    return _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
 
 
 def match_attendee(
     session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
 ) -> int:
-    """Re-match every photo a new or removed selfie of this attendee can affect."""
-    return _run(session, _ATTENDEE, event_id, tolerance, margin, attendee_id=attendee_id)
+    """After a new valid selfie: the faces near it, then the photos they are in.
+
+    The faces are found before the event's matching lock is taken, so that selfies of one
+    event are not queued behind each other's scans; under the lock, the photos matched
+    since then are scanned too, which is exact: a photo committed after the scan's
+    snapshot was numbered after the epoch that snapshot read."""
+    connection = session.connection()
+    params = _params(event_id, tolerance, margin, attendee_id=attendee_id)
+    cached = face_cache.get(event_id)
+    if cached is None:
+        epoch, face_ids, distances = connection.execute(_NEAR_ATTENDEE, params).one()
+    else:
+        selfies = np.array(connection.execute(_SELFIES_OF, params).scalars().all())
+        candidates = cached.candidates(selfies) if len(selfies) else []
+        scope = {**params, "candidates": candidates, "cached_epoch": cached.epoch}
+        epoch, face_ids, distances = connection.execute(_NEAR_CANDIDATES, scope).one()
+    lock_matching(session, event_id)
+    if not connection.execute(_HAS_VALID_SELFIE, params).scalar_one():
+        return 0  # face data deleted meanwhile
+    repaired = connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all()
+    if repaired:
+        connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)
+    near = dict(zip(face_ids, distances, strict=True))
+    # A photo numbered again since ("not me") was seen by the scan already: same distances.
+    near.update(
+        (f, d) for f, d in connection.execute(_NEAR_ATTENDEE_SINCE, {**params, "epoch": epoch})
+    )
+    merge = {**params, "face_ids": list(near), "distances": list(near.values())}
+    photos = set(repaired)
+    if near:
+        photos.update(connection.execute(_MERGE_ATTENDEE, merge).scalars().all())
+    if not photos:
+        return 0
+    return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
 
 
 def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:
-    """Recompute every match of the event from stored encodings."""
-    return _run(session, _EVENT, event_id, tolerance, margin)
+    """Every match of the event from `face_nearest` (a tolerance change costs no distance),
+    after recomputing the faces that named an attendee whose selfies are gone."""
+    _run(session, _NEAREST_STALE, event_id, tolerance, margin)
+    return _run(session, _MATCH_EVENT, event_id, tolerance, margin)
+
+
+def reference_matches(
+    session: Session, event_id: uuid.UUID, tolerance: float, margin: float
+) -> set[tuple[uuid.UUID, uuid.UUID, uuid.UUID, float]]:
+    """(attendee, photo, face, distance) of every match the rules give, by brute force."""
+    rows = session.connection().execute(_REFERENCE, _params(event_id, tolerance, margin))
+    return {(a, p, f, d) for a, p, f, d in rows}

@@ -6,6 +6,7 @@ results replace earlier ones in a single transaction, and matches are upserts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import uuid
@@ -30,8 +31,9 @@ from api.models import (
     SelfieStatus,
     utcnow,
 )
+from api.redis import get_redis
 from api.storage import get_storage
-from workers import faces, matching
+from workers import face_cache, faces, matching
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,8 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         event = session.get(Event, selfie.event_id)
         if event is None:
             raise RowGone(f"event {selfie.event_id}")
+        with contextlib.suppress(Exception):  # a hint for the next jobs, never this one's failure
+            face_cache.mark_hot(get_redis(), event.id)
         matched = matching.match_attendee(
             session,
             event.id,

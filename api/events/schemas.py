@@ -6,16 +6,17 @@ from datetime import datetime
 from pydantic import computed_field
 from sqlmodel import Field, SQLModel
 
+from api.config import MAX_TOLERANCE
 from api.models import EventBase, EventStatus
 
 
 class EventCreate(EventBase):
-    tolerance: float | None = Field(default=None, gt=0, le=1)
+    tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
 
 
 class EventUpdate(SQLModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    tolerance: float | None = Field(default=None, gt=0, le=1)
+    tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
     status: EventStatus | None = None
 
 

@@ -1,12 +1,15 @@
 """The match rule in SQL, on hand-made encodings: what the distances and qualities decide."""
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
-from sqlmodel import Session, select
+from redis import Redis
+from sqlmodel import Session, delete, select
 
-from api.models import Attendee, Face, Match, Selfie, utcnow
+from api.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
 from tests.helpers import create_event, create_photo, create_user
-from workers import matching
+from workers import face_cache, matching
 
 
 def _vector(distance: float) -> list[float]:
@@ -51,16 +54,165 @@ def test_a_weak_face_must_be_nearer_than_the_tolerance_to_match(
     _face(session, weak_far, distance=0.52, quality=0.1, size=44)  # within 0.55, not 0.50
     attendee = _attendee_with_selfie(session, event)
 
+    matching.match_attendee(session, event.id, attendee.id, 0.55, 0.0)  # as its selfie job does
     matching.rematch_event(session, event.id, 0.55, 0.0)
     session.commit()
     matched = {m.photo_id for m in session.exec(select(Match)).all()}
     assert matched == {strong.id, weak_near.id}
 
     monkeypatch.setattr(settings, "MATCH_WEAK_PENALTY", 0.0)  # the rule off: all three
-    matching.match_attendee(session, event.id, attendee.id, 0.55, 0.0)
+    matching.rematch_event(session, event.id, 0.55, 0.0)
     session.commit()
     assert {m.photo_id for m in session.exec(select(Match)).all()} == {
         strong.id,
         weak_near.id,
         weak_far.id,
     }
+
+
+def _matches(session: Session, event_id) -> set[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    rows = session.exec(select(Match).where(Match.event_id == event_id)).all()
+    return {(m.attendee_id, m.photo_id, m.face_id, m.distance) for m in rows}
+
+
+@pytest.fixture
+def no_face_cache() -> Iterator[None]:
+    face_cache._events.clear()
+    face_cache._small.clear()
+    yield
+    face_cache._events.clear()
+    face_cache._small.clear()
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["sql-scan", "face-cache"])
+def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every_change(
+    session: Session,
+    redis: Redis,
+    no_face_cache: None,
+    monkeypatch: pytest.MonkeyPatch,
+    cached: bool,
+) -> None:
+    """Random crowds and selfies near the tolerance, changed the ways the product changes
+    them: after each step, the kept path's matches equal the brute-force statement's.
+    With `cached`, a new selfie's faces come from the worker's in-memory matrix, refreshed
+    only now and then, so that photos numbered after it are found in SQL."""
+    from api.config import settings
+    from api.models import MatchRejection
+
+    monkeypatch.setattr(face_cache, "MIN_FACES", 0)
+    monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
+
+    def refresh() -> None:
+        if cached:
+            face_cache.refresh(settings.database_url, redis)
+
+    rng = np.random.default_rng(11)
+    people = rng.normal(0.0, 0.056, (40, 128))
+    event = create_event(session, owner=create_user(session))
+    tolerance, margin = 0.6, 0.03
+
+    def face_of(person: int) -> list[float]:
+        return (people[person] + rng.normal(0, rng.uniform(0.012, 0.045), 128)).tolist()
+
+    def add_photo() -> None:
+        photo = create_photo(session, event=event, status="indexed")
+        for person in rng.integers(0, len(people), 6):
+            quality = float(rng.choice([0.05, 0.5]))
+            session.add(Face(photo_id=photo.id, event_id=event.id, top=0, right=50, bottom=50,
+                             left=0, encoding=face_of(int(person)), detected_width=6000,
+                             detected_height=4000, size_px=50, quality=quality))  # fmt: skip
+        session.commit()
+        matching.match_photo(session, event.id, photo.id, tolerance, margin)
+        session.commit()
+
+    attendees: list[Attendee] = []
+
+    def add_attendee(person: int) -> None:
+        user = create_user(session, role="attendee")
+        attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
+                            consent_policy_version="test")  # fmt: skip
+        session.add(attendee)
+        session.flush()
+        add_selfie(attendee, person)
+        attendees.append(attendee)
+
+    def add_selfie(attendee: Attendee, person: int) -> None:
+        encoding = (people[person] + rng.normal(0, 0.015, 128)).tolist()
+        session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                           encoding=encoding))  # fmt: skip
+        session.commit()
+        matching.match_attendee(session, event.id, attendee.id, tolerance, margin)
+        session.commit()
+
+    def check(step: str) -> None:
+        kept = _matches(session, event.id)
+        assert kept == matching.reference_matches(session, event.id, tolerance, margin), step
+
+    for _ in range(8):
+        add_photo()
+    face_cache.mark_hot(redis, event.id)
+    refresh()
+    assert (face_cache.get(event.id) is not None) == cached
+    for person in range(12):  # twins: people 0-5 are also registered twice over
+        add_attendee(person % 9)
+        check(f"attendee {person}")
+    for _ in range(8):
+        add_photo()
+    check("photos after the selfies")
+    add_attendee(30)  # found through the matrix and the 8 photos numbered since it was read
+    check("a late attendee")
+    refresh()
+    if cached:
+        assert len(face_cache.get(event.id).blocks) == 2  # type: ignore[union-attr]
+    add_selfie(attendees[3], 20)  # a second selfie, of someone else entirely
+    check("a second selfie")
+    assert _matches(session, event.id), "the crowd must produce matches for this to mean much"
+
+    # "Not me" on one of the matched photos, as the API does it, then its job.
+    attendee_id, photo_id, _, _ = sorted(_matches(session, event.id))[0]
+    session.exec(delete(Match).where(Match.attendee_id == attendee_id, Match.photo_id == photo_id))
+    session.add(MatchRejection(attendee_id=attendee_id, photo_id=photo_id))
+    session.commit()
+    matching.match_photo(session, event.id, photo_id, tolerance, margin)
+    session.commit()
+    check("not me")
+
+    # An attendee deletes their face data (the API deletes selfies and matches, then the
+    # event's rematch job runs).
+    gone = attendees[1]
+    session.exec(delete(Match).where(Match.attendee_id == gone.id))
+    session.exec(delete(Selfie).where(Selfie.attendee_id == gone.id))
+    session.commit()
+    matching.rematch_event(session, event.id, tolerance, margin)
+    session.commit()
+    check("face data deleted")
+
+    # Again, and this time a new selfie (someone else's face) is judged before the rematch.
+    again = attendees[2]
+    session.exec(delete(Match).where(Match.attendee_id == again.id))
+    session.exec(delete(Selfie).where(Selfie.attendee_id == again.id))
+    session.commit()
+    add_selfie(again, 25)
+    check("a new selfie after deleting face data, before the rematch")
+    matching.rematch_event(session, event.id, tolerance, margin)
+    session.commit()
+    check("and the rematch")
+
+    for tolerance, margin in ((0.5, 0.03), (0.72, 0.0), (0.6, 0.05)):
+        matching.rematch_event(session, event.id, tolerance, margin)
+        session.commit()
+        check(f"tolerance {tolerance}, margin {margin}")
+
+    # A bulk rebuild (workers/nearest.py: BLAS candidates, exact SQL) gives the same rows.
+    from workers import nearest
+
+    def kept_rows() -> list[tuple]:  # type: ignore[type-arg]
+        rows = session.exec(select(FaceNearest).where(FaceNearest.event_id == event.id)).all()
+        return sorted((r.face_id, r.attendee_id, r.distance, r.runner_up_attendee_id,
+                       r.runner_up) for r in rows)  # fmt: skip
+
+    before = kept_rows()
+    assert before
+    assert nearest.rebuild(session, event.id) == len(before)
+    session.commit()
+    assert kept_rows() == before

@@ -1,0 +1,156 @@
+"""Rebuild an event's `face_nearest` from scratch: BLAS finds the candidates, SQL decides.
+
+`workers/matching.py` keeps each face's nearest attendees up to date one photo or one
+selfie at a time. Building them for a whole event at once (an event loaded in bulk,
+or a repair) that way would compare every face with every selfie in SQL: 10^10
+distances for a million faces and ten thousand selfies, hours. Here numpy computes
+them in float32 with BLAS, a block of faces at a time, and keeps every (face, selfie)
+pair within NEAREST_RADIUS + SLACK. float32's error on these distances is under 1e-5,
+far inside SLACK, so no pair within the radius is missed; PostgreSQL then computes
+the exact distances of the candidates with pgvector, as `reference_matches` does, and
+ranks them. The result is what the incremental path would have built.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+from pgvector.psycopg import register_vector
+from sqlalchemy import text
+from sqlmodel import Session
+
+from api.config import NEAREST_RADIUS
+from api.db import lock_matching
+
+SLACK = 0.01
+"""How far past the radius a float32 candidate is kept; the float32 error is ~1e-5."""
+FACES_PER_BLOCK = 4000
+"""Faces compared with all selfies at once: a 4000 x 10,000 float32 block is 160 MB."""
+
+_BUILD = text(
+    """
+WITH pair AS (
+  SELECT f.id AS face_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
+  FROM nearest_candidates c
+  JOIN faces f ON f.id = c.face_id
+  JOIN selfies s ON s.id = c.selfie_id
+  WHERE f.encoding <-> s.encoding <= :radius
+    AND NOT EXISTS (
+      SELECT 1 FROM match_rejections r
+      WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
+    )
+  GROUP BY f.id, s.attendee_id
+),
+ranked AS (
+  SELECT face_id, attendee_id, distance,
+         row_number() OVER w AS rank,
+         lead(attendee_id) OVER w AS runner_up_attendee_id,
+         lead(distance) OVER w AS runner_up
+  FROM pair
+  WINDOW w AS (PARTITION BY face_id ORDER BY distance, attendee_id)
+)
+INSERT INTO face_nearest (face_id, event_id, photo_id, attendee_id, distance,
+                          runner_up_attendee_id, runner_up, quality)
+SELECT r.face_id, f.event_id, f.photo_id, r.attendee_id, r.distance,
+       r.runner_up_attendee_id, r.runner_up, f.quality
+FROM ranked r JOIN faces f ON f.id = r.face_id
+WHERE r.rank = 1
+"""
+)
+
+
+_NUMBER_NEW = text(
+    """
+WITH bumped AS (UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :e RETURNING match_epoch)
+UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped)
+WHERE event_id = :e AND match_epoch IS NULL AND status = 'indexed'
+"""
+)
+
+
+def rebuild(session: Session, event_id: uuid.UUID) -> int:
+    """Replace the event's `face_nearest` rows; the number of faces with a row. Holds the
+    event's matching lock: no match is made from half-built rows."""
+    lock_matching(session, event_id)
+    connection = session.connection().connection.driver_connection
+    assert connection is not None  # a live psycopg connection, in the session's transaction
+    register_vector(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, attendee_id, encoding FROM selfies"
+            " WHERE event_id = %s AND status = 'valid'",
+            (event_id,),
+        )
+        rows = cursor.fetchall()
+        session.execute(text("DELETE FROM face_nearest WHERE event_id = :e"), {"e": event_id})
+        if not rows:
+            return 0
+        selfie_ids = [row[0] for row in rows]
+        owners = np.unique([row[1].int for row in rows], return_inverse=True)[1]
+        selfies = _matrix([row[2] for row in rows])
+        selfie_norms = (selfies * selfies).sum(axis=1)
+        # Photos with a "not me": their faces keep every candidate, since a rejected
+        # attendee among the nearest leaves room for the next one.
+        cursor.execute(
+            "SELECT DISTINCT r.photo_id FROM match_rejections r"
+            " JOIN photos p ON p.id = r.photo_id WHERE p.event_id = %s",
+            (event_id,),
+        )
+        rejected = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "CREATE TEMPORARY TABLE nearest_candidates (face_id uuid, selfie_id uuid)"
+            " ON COMMIT DROP"
+        )
+        # One server-side cursor over the event's faces (a keyset query per block sorted
+        # the whole event each time).
+        with connection.cursor(name="nearest_faces") as faces_cursor:
+            faces_cursor.execute(
+                "SELECT id, photo_id, encoding FROM faces WHERE event_id = %s", (event_id,)
+            )
+            while block := faces_cursor.fetchmany(FACES_PER_BLOCK):
+                faces = _matrix([row[2] for row in block])
+                squared = (faces * faces).sum(axis=1)[:, None] + selfie_norms[None, :]
+                squared -= 2.0 * (faces @ selfies.T)
+                keep = [row[1] in rejected for row in block]
+                limit = _limits(np.sqrt(np.maximum(squared, 0.0)), owners, np.array(keep))
+                face_index, selfie_index = np.nonzero(squared <= (limit**2)[:, None])
+                with cursor.copy("COPY nearest_candidates (face_id, selfie_id) FROM STDIN") as copy:
+                    for f, s in zip(face_index.tolist(), selfie_index.tolist(), strict=True):
+                        copy.write_row((block[f][0], selfie_ids[s]))
+    result = session.connection().execute(_BUILD, {"radius": NEAREST_RADIUS})
+    # Photos loaded without the photo job (never numbered) join the event's epoch now.
+    session.execute(_NUMBER_NEW, {"e": event_id})
+    return result.rowcount
+
+
+def _limits(distances: np.ndarray, owners: np.ndarray, keep_all: np.ndarray) -> np.ndarray:
+    """Per face (row), how far a selfie may be and still be the exact top two's.
+
+    float32 is within SLACK of pgvector's distance, so the exact runner-up attendee is
+    no further than this block's runner-up attendee plus SLACK, and no candidate of the
+    top two is further than that plus another SLACK. A selfie counts with its attendee:
+    the nearest `most selfies of one attendee + 1` selfies always hold two attendees.
+    """
+    radius = NEAREST_RADIUS + SLACK
+    limits = np.full(len(distances), radius, dtype=np.float64)
+    attendees = int(owners.max()) + 1
+    if attendees < 2:
+        return limits
+    k = min(int(np.bincount(owners).max()) + 1, distances.shape[1])
+    nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+    for row in np.flatnonzero(~keep_all):
+        order = nearest[row][np.argsort(distances[row, nearest[row]])]
+        first = owners[order[0]]
+        second = next((j for j in order[1:] if owners[j] != first), None)
+        if second is not None:
+            limits[row] = min(radius, float(distances[row, second]) + 2 * SLACK)
+    return limits
+
+
+def _matrix(vectors: list[Any]) -> np.ndarray:
+    """pgvector's values (Vector objects or arrays, by the connection's adapters) as rows."""
+    return np.stack([v.to_numpy() if hasattr(v, "to_numpy") else v for v in vectors]).astype(
+        np.float32
+    )
