@@ -175,6 +175,21 @@ def test_workers_outlive_their_longest_job_and_need_no_http() -> None:
     interactive = next(
         w for w in workers if w["metadata"]["labels"]["facematch.io/pool"] == "interactive"
     )
+    # Only the selfie pool keeps big events' faces in memory, and has the memory for it.
+    cache = {
+        w["metadata"]["labels"]["facematch.io/pool"]: {
+            e["name"]: e.get("value") for e in w["spec"]["template"]["spec"]["containers"][0]["env"]
+        }["FACEMATCH_FACE_CACHE_MAX_FACES"]
+        for w in workers
+    }
+    assert cache == {"interactive": "1000000", "bulk": "0"}
+    limits = {
+        w["metadata"]["labels"]["facematch.io/pool"]: w["spec"]["template"]["spec"]["containers"][
+            0
+        ]["resources"]["limits"]["memory"]
+        for w in workers
+    }
+    assert limits == {"interactive": "1280Mi", "bulk": "768Mi"}
     assert interactive["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "--queues",
         "selfies",
