@@ -23,7 +23,7 @@ ENSURE_UV = @$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --
 	|| { echo "cannot install uv: install python3-pip first (apt-get install python3-pip)"; exit 1; }
 RUN_STAMP := .venv/.synced-run
 
-.PHONY: help install dev test chromium lint format bench loadtest soak chaos requirements images cluster-smoke clean
+.PHONY: help install dev test chromium lint format bench bench-scale loadtest soak chaos requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ soak: $(VENV_STAMP)  ## SOAK_USERS attendees coming and going for SOAK_DURATION:
 	$(UV) run --frozen python -m loadtest.run --users $(SOAK_USERS) --spawn-rate 1 \
 		--duration $(SOAK_DURATION) --workers $(WORKERS) --photos 100000 --photo-interval 12 \
 		--attendee-visits 18 --max-rss-growth 10
+
+bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces (minutes; not in make test)
+	$(UV) run --frozen python -m loadtest.bench_scale
 
 chaos: $(VENV_STAMP)  ## Faults on a local stack: workers SIGKILLed, Valkey and PostgreSQL restarted (minutes)
 	$(UV) run --frozen python -m loadtest.chaos

@@ -41,6 +41,8 @@ class SyntheticEvent:
     """One row per selfie; `selfie_owner[i]` is its attendee's index."""
     selfie_owner: np.ndarray
     rng: np.random.Generator
+    late_attendees: list[int] = field(default_factory=list)
+    """People who are in the photos but have not registered yet (`register` them)."""
     photo_ids: list[uuid.UUID] = field(default_factory=list)
     face_ids: list[uuid.UUID] = field(default_factory=list)
     face_vectors: list[np.ndarray] = field(default_factory=list)
@@ -52,6 +54,11 @@ class SyntheticEvent:
     @property
     def attendees(self) -> int:
         return len(self.attendee_ids)
+
+    @property
+    def in_photos(self) -> int:
+        """How many people (from the first) are attendees, registered or not yet."""
+        return len(self.attendee_ids) + len(self.late_attendees)
 
 
 def generate_faces(
@@ -77,12 +84,14 @@ def load_event(
     attendees: int,
     selfies_per_attendee: int = 1,
     attendee_share: float = 0.5,
+    late_attendees: int = 0,
     seed: int = 1,
 ) -> SyntheticEvent:
-    """Attendees with valid selfies, indexed photos and their faces, into an existing event."""
+    """Attendees with valid selfies, indexed photos and their faces, into an existing event.
+    `late_attendees` more people are in the photos as attendees are, and register later."""
     rng = np.random.default_rng(seed)
     bystanders = max(attendees * 4, 1000)
-    people = rng.normal(0.0, PERSON_SPREAD, (attendees + bystanders, DIMENSIONS))
+    people = rng.normal(0.0, PERSON_SPREAD, (attendees + late_attendees + bystanders, DIMENSIONS))
     selfie_owner = np.repeat(np.arange(attendees), selfies_per_attendee)
     selfie_vectors = (
         people[selfie_owner] + rng.normal(0.0, SELFIE_NOISE, (len(selfie_owner), DIMENSIONS))
@@ -91,7 +100,10 @@ def load_event(
     tag = uuid.uuid4().hex[:8]
     users = [uuid.uuid4() for _ in range(attendees)]
     attendee_ids = [uuid.uuid4() for _ in range(attendees)]
-    event = SyntheticEvent(url, event_id, people, attendee_ids, selfie_vectors, selfie_owner, rng)
+    late = list(range(attendees, attendees + late_attendees))
+    event = SyntheticEvent(
+        url, event_id, people, attendee_ids, selfie_vectors, selfie_owner, rng, late_attendees=late
+    )
     with psycopg.connect(url) as connection:
         register_vector(connection)
         with connection.cursor() as cursor:
@@ -123,8 +135,11 @@ def add_photos(
     faces_per_photo: int,
     attendee_share: float = 0.5,
     chunk_photos: int = 5000,
-) -> None:
-    """`photos` more indexed photos with their faces, a chunk of photos per transaction."""
+    analyze: bool = True,
+) -> list[uuid.UUID]:
+    """`photos` more indexed photos with their faces, a chunk of photos per transaction;
+    their ids."""
+    added: list[uuid.UUID] = []
     with psycopg.connect(event.url) as connection:
         register_vector(connection)
         for start in range(0, photos, chunk_photos):
@@ -133,12 +148,13 @@ def add_photos(
             chunk = [uuid.uuid4() for _ in range(min(chunk_photos, photos - start))]
             count = len(chunk) * faces_per_photo
             rng = event.rng
-            found = generate_faces(rng, event.people, event.attendees, count, attendee_share)
+            found = generate_faces(rng, event.people, event.in_photos, count, attendee_share)
             photo_index = np.repeat(np.arange(first, first + len(chunk)), faces_per_photo)
             weak = rng.random(count) < WEAK_SHARE
             quality = np.where(weak, rng.uniform(0.02, 0.15, count), rng.uniform(0.15, 0.95, count))
             face_ids = [uuid.uuid4() for _ in range(count)]
             event.photo_ids += chunk
+            added += chunk
             with connection.cursor() as cursor:
                 _copy(cursor, "photos", ["id", "event_id", "storage_key", "filename",
                                          "content_type", "bytes", "width", "height", "status",
@@ -163,9 +179,36 @@ def add_photos(
             event.face_vectors.append(found)
             event.face_photo.append(photo_index)
             event.face_quality.append(quality)
-        # As autovacuum would after a load this size: without statistics the planner
-        # joins a million faces in the wrong order (a 1 s rematch took minutes).
-        connection.execute("ANALYZE users, attendees, selfies, photos, faces")
+        if analyze:
+            # As autovacuum would after a load this size: without statistics the planner
+            # joins a million faces in the wrong order (a 1 s rematch took minutes).
+            connection.execute("ANALYZE users, attendees, selfies, photos, faces")
+    return added
+
+
+def register(event: SyntheticEvent, person: int) -> uuid.UUID:
+    """`person` registers with a valid selfie (no matching); the new attendee's id."""
+    now = datetime.now(UTC)
+    user, attendee = uuid.uuid4(), uuid.uuid4()
+    selfie = event.people[person] + event.rng.normal(0.0, SELFIE_NOISE, DIMENSIONS)
+    with psycopg.connect(event.url) as connection:
+        register_vector(connection)
+        connection.execute(
+            "INSERT INTO users (id, email, role, hashed_password, is_active, created_at)"
+            " VALUES (%s, %s, 'attendee', '!', true, %s)",
+            (user, f"late-{user.hex[:12]}@example.com", now),
+        )
+        connection.execute(
+            "INSERT INTO attendees (id, user_id, event_id, consented_at,"
+            " consent_policy_version, created_at) VALUES (%s, %s, %s, %s, 'synthetic', %s)",
+            (attendee, user, event.event_id, now, now),
+        )
+        connection.execute(
+            "INSERT INTO selfies (id, attendee_id, event_id, status, encoding, quality,"
+            " attempts, created_at, updated_at) VALUES (%s, %s, %s, 'valid', %s, 0.9, 1, %s, %s)",
+            (uuid.uuid4(), attendee, event.event_id, selfie.astype(np.float32), now, now),
+        )
+    return attendee
 
 
 def _copy(cursor: Any, table: str, columns: list[str], types: list[str], rows: Any) -> None:
