@@ -56,7 +56,9 @@ _VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status
 
 # -- face_nearest: each face's two nearest attendees ---------------------------------------
 
-_UPSERT_NEAREST = """
+# Shared with workers/nearest.py: rank a `cand` CTE (face, attendee, distance) into each
+# face's top two (`top`), and write them.
+UPSERT_NEAREST = """
 INSERT INTO face_nearest (face_id, event_id, photo_id, attendee_id, distance,
                           runner_up_attendee_id, runner_up, quality)
 SELECT top.face_id, f.event_id, f.photo_id, top.attendee_id, top.distance,
@@ -70,7 +72,7 @@ ON CONFLICT (face_id) DO UPDATE
         IS DISTINCT FROM (EXCLUDED.attendee_id, EXCLUDED.distance,
                           EXCLUDED.runner_up_attendee_id, EXCLUDED.runner_up)
 """
-_RANK = """
+RANK_TOP_TWO = """
 ranked AS (
   SELECT face_id, attendee_id, distance,
          row_number() OVER w AS rank,
@@ -81,14 +83,12 @@ ranked AS (
 ),
 top AS (SELECT * FROM ranked WHERE rank = 1)
 """
-_RECOMPUTE_NEAREST = (
-    """
-WITH scope AS ({scope}),
+# Also shared: each (face f, attendee of selfie s) pair from `{pairs}` within the radius,
+# at the attendee's nearest selfie, but for a "not me" on the face's photo.
+CANDIDATE_PAIRS = """
 cand AS (
   SELECT f.id AS face_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
-  FROM faces f
-  JOIN scope ON scope.face_id = f.id
-  JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
+  FROM {pairs}
   WHERE f.encoding <-> s.encoding <= :radius
     AND NOT EXISTS (
       SELECT 1 FROM match_rejections r
@@ -96,13 +96,22 @@ cand AS (
     )
   GROUP BY f.id, s.attendee_id
 ),"""
-    + _RANK
+_RECOMPUTE_NEAREST = (
+    "WITH scope AS ({scope}),"
+    + CANDIDATE_PAIRS.format(
+        pairs="""faces f
+  JOIN scope ON scope.face_id = f.id
+  JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'"""
+    )
+    .replace("{", "{{")
+    .replace("}", "}}")
+    + RANK_TOP_TWO
     + """,
 gone AS (
   DELETE FROM face_nearest n USING scope
   WHERE n.face_id = scope.face_id AND NOT EXISTS (SELECT 1 FROM top WHERE top.face_id = n.face_id)
 )"""
-    + _UPSERT_NEAREST
+    + UPSERT_NEAREST
 )
 _NEAREST_OF_PHOTO = text(
     _RECOMPUTE_NEAREST.format(scope="SELECT id AS face_id FROM faces WHERE photo_id = :photo_id")
@@ -191,9 +200,9 @@ cand AS (
   UNION ALL
   SELECT face_id, CAST(:attendee_id AS uuid), distance FROM near
 ),"""
-    + _RANK
+    + RANK_TOP_TWO
     + ", kept AS ("
-    + _UPSERT_NEAREST
+    + UPSERT_NEAREST
     + """ RETURNING 1)
 -- The photos whose matches at this tolerance and margin can differ: a face within the
 -- tolerance whose nearest attendee, distance, or margin verdict changed.

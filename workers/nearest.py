@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from api.config import NEAREST_RADIUS
 from api.db import lock_matching
+from workers.matching import CANDIDATE_PAIRS, RANK_TOP_TWO, UPSERT_NEAREST
 
 SLACK = 0.01
 """How far past the radius a float32 candidate is kept; the float32 error is ~1e-5."""
@@ -30,34 +31,14 @@ FACES_PER_BLOCK = 4000
 """Faces compared with all selfies at once: a 4000 x 10,000 float32 block is 160 MB."""
 
 _BUILD = text(
-    """
-WITH pair AS (
-  SELECT f.id AS face_id, s.attendee_id, min(f.encoding <-> s.encoding) AS distance
-  FROM nearest_candidates c
+    "WITH"
+    + CANDIDATE_PAIRS.format(
+        pairs="""nearest_candidates c
   JOIN faces f ON f.id = c.face_id
-  JOIN selfies s ON s.id = c.selfie_id
-  WHERE f.encoding <-> s.encoding <= :radius
-    AND NOT EXISTS (
-      SELECT 1 FROM match_rejections r
-      WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
+  JOIN selfies s ON s.id = c.selfie_id"""
     )
-  GROUP BY f.id, s.attendee_id
-),
-ranked AS (
-  SELECT face_id, attendee_id, distance,
-         row_number() OVER w AS rank,
-         lead(attendee_id) OVER w AS runner_up_attendee_id,
-         lead(distance) OVER w AS runner_up
-  FROM pair
-  WINDOW w AS (PARTITION BY face_id ORDER BY distance, attendee_id)
-)
-INSERT INTO face_nearest (face_id, event_id, photo_id, attendee_id, distance,
-                          runner_up_attendee_id, runner_up, quality)
-SELECT r.face_id, f.event_id, f.photo_id, r.attendee_id, r.distance,
-       r.runner_up_attendee_id, r.runner_up, f.quality
-FROM ranked r JOIN faces f ON f.id = r.face_id
-WHERE r.rank = 1
-"""
+    + RANK_TOP_TWO
+    + UPSERT_NEAREST
 )
 
 

@@ -177,22 +177,20 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     session.commit()
     check("not me")
 
-    # An attendee deletes their face data (the API deletes selfies and matches, then the
-    # event's rematch job runs).
-    gone = attendees[1]
-    session.exec(delete(Match).where(Match.attendee_id == gone.id))
-    session.exec(delete(Selfie).where(Selfie.attendee_id == gone.id))
-    session.commit()
+    def delete_face_data(attendee: Attendee) -> None:
+        """As the API does: its selfies and matches go; the event's rematch job follows."""
+        session.exec(delete(Match).where(Match.attendee_id == attendee.id))
+        session.exec(delete(Selfie).where(Selfie.attendee_id == attendee.id))
+        session.commit()
+
+    delete_face_data(attendees[1])
     matching.rematch_event(session, event.id, tolerance, margin)
     session.commit()
     check("face data deleted")
 
     # Again, and this time a new selfie (someone else's face) is judged before the rematch.
-    again = attendees[2]
-    session.exec(delete(Match).where(Match.attendee_id == again.id))
-    session.exec(delete(Selfie).where(Selfie.attendee_id == again.id))
-    session.commit()
-    add_selfie(again, 25)
+    delete_face_data(attendees[2])
+    add_selfie(attendees[2], 25)
     check("a new selfie after deleting face data, before the rematch")
     matching.rematch_event(session, event.id, tolerance, margin)
     session.commit()
