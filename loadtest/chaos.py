@@ -14,9 +14,9 @@
             stored encodings afterwards changes no match: what the interrupted,
             retried jobs left is what a clean computation gives.
 - rematch:  a synthetic event (loadtest/synthetic.py), grown until its rematch from
-            tolerance 0.50 to 0.60 takes 1 s, has its tolerance changed; the rematch is killed midway twice (its
-            work horse, then its whole worker). It must end with exactly the matches
-            of an uninterrupted rematch at that tolerance.
+            tolerance 0.50 to 0.60 takes 1 s, has its tolerance changed; the rematch is
+            killed midway twice (its work horse, then its whole worker). It must end
+            with exactly the matches of an uninterrupted rematch at that tolerance.
 - valkey:   Valkey killed for 10 s during uploads and registrations, then restarted.
 - postgres: PostgreSQL stopped for 10 s during the same traffic, then restarted.
             For both: every request answers within 1 s (201/202 or 503, never a
