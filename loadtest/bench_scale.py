@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import time
@@ -225,7 +226,12 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # so that the throwaway database is stopped on SIGTERM too
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="20k,200k,1m", help=", ".join(SIZES))
     args = parser.parse_args()
