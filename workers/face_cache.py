@@ -87,6 +87,9 @@ _small: dict[uuid.UUID, float] = {}
 """Hot events found too small to keep, and when: looked at again after SMALL_RECHECK."""
 SMALL_RECHECK = 300
 MAX_BLOCKS = 8
+REFRESH_SECONDS = 5.0
+"""At most one refresh (one database connection) this often."""
+_refreshed_at = 0.0
 
 
 def get(event_id: uuid.UUID) -> EventFaces | None:
@@ -101,9 +104,13 @@ def mark_hot(redis: Any, event_id: uuid.UUID) -> None:
 def refresh(url: str, redis: Any) -> None:
     """In the worker's main process, between jobs: load the hot big events' faces, add
     those of photos numbered since, drop events no longer hot."""
-    if settings.FACE_CACHE_MAX_FACES == 0:
-        return
+    global _refreshed_at
     now = time.time()
+    # Called after every job: a connection each time would be work on the hot path, and
+    # the faces of photos numbered since the last refresh are found in SQL anyway.
+    if settings.FACE_CACHE_MAX_FACES == 0 or now - _refreshed_at < REFRESH_SECONDS:
+        return
+    _refreshed_at = now
     hot = {uuid.UUID(e.decode()) for e in redis.zrangebyscore(_HOT_KEY, now - HOT_SECONDS, "+inf")}
     for gone in set(_events) - hot:
         del _events[gone]

@@ -342,8 +342,7 @@ def _run(
     margin: float,
     **scope: object,
 ) -> int:
-    """Take the event's matching lock, then run the statement; rows changed."""
-    lock_matching(session, event_id)
+    """Run the statement (the caller holds the event's matching lock); rows changed."""
     params = _params(event_id, tolerance, margin, **scope)
     return session.connection().execute(statement, params).rowcount
 
@@ -353,6 +352,7 @@ def match_photo(
 ) -> int:
     """Match a newly indexed photo's faces (or those of a photo someone said "not me" to)
     against the event's attendees: their nearest attendees first, then the matches."""
+    lock_matching(session, event_id)
     _run(session, _NUMBER_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
     _run(session, _NEAREST_OF_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
     return _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
@@ -400,6 +400,7 @@ def match_attendee(
 def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:
     """Every match of the event from `face_nearest` (a tolerance change costs no distance),
     after recomputing the faces that named an attendee whose selfies are gone."""
+    lock_matching(session, event_id)
     _run(session, _NEAREST_STALE, event_id, tolerance, margin)
     return _run(session, _MATCH_EVENT, event_id, tolerance, margin)
 

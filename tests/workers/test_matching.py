@@ -100,6 +100,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     from api.models import MatchRejection
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
+    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
     monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
 
     def refresh() -> None:
