@@ -16,6 +16,17 @@ faces of photos numbered up to the matrix's epoch are all in it, and the others 
 found in SQL by their photo's number. A face deleted since is a stale row that SQL
 no longer finds, and a reindexed photo is numbered again.
 
+Beside each face the matrix keeps its runner-up distance from `face_nearest` (infinity
+when it has fewer than two attendees within the radius): a newcomer further than that
+cannot enter the face's top two, so the face changes nothing and skips SQL. Without
+this, a "hub" selfie, one that thousands of strangers' faces fall within the radius of,
+sent them all to SQL (a selfie's p95 was 1.3 s at a million faces). A kept runner-up
+only gets smaller as selfies arrive, so an old one lets through more, never less;
+whatever can make one larger (a selfie gone, "not me", a rebuild) numbers the face's
+photo again, and SQL scans it until the next refresh. The runner-ups are read again
+every RUNNER_UP_SECONDS, so that the filter stays sharp while an event's attendees
+register.
+
 A worker keeps at most FACEMATCH_FACE_CACHE_MAX_FACES faces (0, the default: none); the
 chart turns it on for the `interactive` pool, which judges selfies and has the memory.
 The matrices live in the worker's main process: it refreshes them between jobs
@@ -56,6 +67,8 @@ class Block:
     work horse as soon as it touched their reference counts."""
     matrix: np.ndarray
     squared_norms: np.ndarray
+    runner_up: np.ndarray
+    """Each face's runner-up distance as it was read (float32; infinity: none)."""
 
 
 @dataclass
@@ -64,21 +77,25 @@ class EventFaces:
     epoch: int
     """Every face of a photo numbered up to this is in a block."""
     blocks: list[Block]
+    runner_ups_read_at: float = 0.0
 
     @property
     def faces(self) -> int:
         return sum(len(block.ids) for block in self.blocks)
 
     def candidates(self, selfies: np.ndarray) -> list[uuid.UUID]:
-        """Faces within NEAREST_RADIUS + SLACK of any of `selfies` (rows)."""
-        limit = (NEAREST_RADIUS + SLACK) ** 2
+        """Faces within NEAREST_RADIUS + SLACK of one of an attendee's `selfies` (rows), at
+        which the attendee may enter the face's top two: no further than its kept runner-up
+        plus SLACK."""
+        limit = np.float32((NEAREST_RADIUS + SLACK) ** 2)
         found: list[uuid.UUID] = []
         for block in self.blocks:
-            near = np.zeros(len(block.ids), dtype=bool)
+            nearest = np.full(len(block.ids), np.inf, dtype=np.float32)
             for selfie in selfies.astype(np.float32):
-                squared = block.squared_norms - 2.0 * (block.matrix @ selfie)
-                near |= squared <= limit - float(selfie @ selfie)
-            found += [uuid.UUID(bytes=bytes(i)) for i in block.ids[near]]
+                squared = block.squared_norms - 2.0 * (block.matrix @ selfie) + selfie @ selfie
+                np.minimum(nearest, squared, out=nearest)
+            bound = np.minimum(limit, np.square(block.runner_up + np.float32(SLACK)))
+            found += [uuid.UUID(bytes=bytes(i)) for i in block.ids[nearest <= bound]]
         return found
 
 
@@ -89,6 +106,8 @@ SMALL_RECHECK = 300
 MAX_BLOCKS = 8
 REFRESH_SECONDS = 5.0
 """At most one refresh (one database connection) this often."""
+RUNNER_UP_SECONDS = 60.0
+"""The kept runner-up distances are read again this often."""
 _refreshed_at = 0.0
 
 
@@ -143,17 +162,30 @@ def _keep(connection: Any, event_id: uuid.UUID) -> None:
             return
         started = time.perf_counter()
         block = _load(connection, event_id, -1, row[0])
-        _events[event_id] = EventFaces(event_id, row[0], [block])
+        _events[event_id] = EventFaces(event_id, row[0], [block], time.time())
         log.info("face cache: %d faces of event %s loaded in %.1f s", len(block.ids),
                  event_id, time.perf_counter() - started)  # fmt: skip
     elif row[0] > cached.epoch:
-        cached.blocks.append(_load(connection, event_id, cached.epoch, row[0]))
+        block = _load(connection, event_id, cached.epoch, row[0])
+        if len(block.ids) > cached.faces // 2 and _read_again(block, cached) > cached.faces // 2:
+            _events.pop(event_id)  # numbered again wholesale (a rebuild): read it afresh
+            _keep(connection, event_id)
+            return
+        cached.blocks.append(block)
         cached.epoch = row[0]
         if len(cached.blocks) > MAX_BLOCKS:  # a block per refresh: merge the small ones
             first, *rest = cached.blocks
             cached.blocks = [first, _merge(rest)]
             if len(cached.blocks[1].ids) > len(first.ids) // 10:
                 cached.blocks = [_merge(cached.blocks)]
+    current = _events.get(event_id)
+    if current is not None and time.time() - current.runner_ups_read_at > RUNNER_UP_SECONDS:
+        _read_runner_ups(connection, current)
+
+
+def _read_again(block: Block, cached: EventFaces) -> int:
+    """How many of the block's faces the matrix holds already."""
+    return int(sum(np.isin(block.ids, kept.ids).sum() for kept in cached.blocks))
 
 
 def _merge(blocks: list[Block]) -> Block:
@@ -161,21 +193,53 @@ def _merge(blocks: list[Block]) -> Block:
         np.concatenate([b.ids for b in blocks]),
         np.concatenate([b.matrix for b in blocks]),
         np.concatenate([b.squared_norms for b in blocks]),
+        np.concatenate([b.runner_up for b in blocks]),
     )
+
+
+def _read_runner_ups(connection: Any, cached: EventFaces) -> None:
+    """Every kept face's runner-up distance as it is now, in two byte strings (a million
+    rows as Python objects would take seconds)."""
+    started = time.perf_counter()
+    ids, distances = connection.execute(
+        "SELECT coalesce(string_agg(uuid_send(face_id), '' ORDER BY face_id), ''),"
+        " coalesce(string_agg(float4send(coalesce(runner_up, 'Infinity')::real), ''"
+        " ORDER BY face_id), '') FROM face_nearest WHERE event_id = %s",
+        (cached.event_id,),
+    ).fetchone()
+    ids, distances = np.frombuffer(ids, dtype="V16"), np.frombuffer(distances, dtype=">f4")
+    for block in cached.blocks:
+        at = np.minimum(np.searchsorted(ids, block.ids), max(len(ids) - 1, 0))
+        kept = (ids[at] == block.ids) if len(ids) else np.zeros(len(block.ids), dtype=bool)
+        block.runner_up = np.where(kept, distances[at] if len(ids) else np.inf, np.inf).astype(
+            np.float32
+        )
+    cached.runner_ups_read_at = time.time()
+    log.info("face cache: runner-ups of event %s read in %.2f s", cached.event_id,
+             time.perf_counter() - started)  # fmt: skip
 
 
 def _load(connection: Any, event_id: uuid.UUID, after_epoch: int, upto_epoch: int) -> Block:
     """Faces of the event's photos numbered in (after_epoch, upto_epoch]."""
     ids: list[bytes] = []
     parts: list[np.ndarray] = []
+    runner_ups: list[float] = []
     with connection.cursor(name="face_cache") as cursor:  # streamed, BLOCK rows at a time
         cursor.execute(
-            "SELECT f.id, f.encoding FROM faces f JOIN photos p ON p.id = f.photo_id"
+            "SELECT f.id, f.encoding, coalesce(n.runner_up, 'Infinity')"
+            " FROM faces f JOIN photos p ON p.id = f.photo_id"
+            " LEFT JOIN face_nearest n ON n.face_id = f.id"
             " WHERE f.event_id = %s AND p.match_epoch > %s AND p.match_epoch <= %s",
             (event_id, after_epoch, upto_epoch),
         )
         while rows := cursor.fetchmany(BLOCK):
             ids += [row[0].bytes for row in rows]
             parts.append(np.stack([row[1].to_numpy() for row in rows]).astype(np.float32))
+            runner_ups += [row[2] for row in rows]
     matrix = np.concatenate(parts) if parts else np.zeros((0, 128), dtype=np.float32)
-    return Block(np.array(ids, dtype="V16"), matrix, (matrix * matrix).sum(axis=1))
+    return Block(
+        np.array(ids, dtype="V16"),
+        matrix,
+        (matrix * matrix).sum(axis=1),
+        np.array(runner_ups, dtype=np.float32),
+    )

@@ -117,17 +117,14 @@ _NEAREST_OF_PHOTO = text(
     _RECOMPUTE_NEAREST.format(scope="SELECT id AS face_id FROM faces WHERE photo_id = :photo_id")
 )
 # Faces whose top two names an attendee with no valid selfie left (face data deleted).
-_NEAREST_STALE = text(
-    _RECOMPUTE_NEAREST.format(
-        scope=f"""
-        SELECT n.face_id FROM face_nearest n
-        WHERE n.event_id = :event_id
-          AND (NOT {_VALID.format("n.attendee_id")}
-               OR (n.runner_up_attendee_id IS NOT NULL
-                   AND NOT {_VALID.format("n.runner_up_attendee_id")}))
-        """
-    )
-)
+_STALE = f"""
+SELECT n.face_id, n.photo_id FROM face_nearest n
+WHERE n.event_id = :event_id
+  AND (NOT {_VALID.format("n.attendee_id")}
+       OR (n.runner_up_attendee_id IS NOT NULL AND NOT {_VALID.format("n.runner_up_attendee_id")}))
+"""
+_PHOTOS_STALE = text(f"SELECT DISTINCT photo_id FROM ({_STALE}) stale")
+_NEAREST_STALE = text(_RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_STALE}) stale"))
 # A new valid selfie: the faces within the radius of one of the attendee's selfies, with
 # the attendee's distance to each. The scan over every face of the event runs before the
 # matching lock (it is the costly part: the lock must not queue the event's selfies); the
@@ -237,13 +234,16 @@ _NEAREST_NAMING_GONE_SELFIES = text(
 _HAS_VALID_SELFIE = text(
     "SELECT EXISTS (SELECT 1 FROM selfies WHERE attendee_id = :attendee_id AND status = 'valid')"
 )
-# A photo's faces get their nearest attendees: its number in the event's epoch.
-_NUMBER_PHOTO = text(
+# Photos whose faces got their nearest attendees, or had them recomputed (which may move
+# them further away: a worker's in-memory matrix then scans the photo in SQL again, see
+# workers/face_cache.py): their number in the event's epoch.
+_NUMBER_PHOTOS = text(
     """
 WITH bumped AS (
   UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :event_id RETURNING match_epoch
 )
-UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped) WHERE id = :photo_id
+UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped)
+WHERE id = ANY(CAST(:photo_ids AS uuid[]))
 """
 )
 
@@ -353,7 +353,7 @@ def match_photo(
     """Match a newly indexed photo's faces (or those of a photo someone said "not me" to)
     against the event's attendees: their nearest attendees first, then the matches."""
     lock_matching(session, event_id)
-    _run(session, _NUMBER_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=[photo_id])
     _run(session, _NEAREST_OF_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
     return _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
 
@@ -383,6 +383,7 @@ def match_attendee(
     repaired = connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all()
     if repaired:
         connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)
+        connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(repaired)})
     near = dict(zip(face_ids, distances, strict=True))
     # A photo numbered again since ("not me") was seen by the scan already: same distances.
     near.update(
@@ -401,7 +402,10 @@ def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margi
     """Every match of the event from `face_nearest` (a tolerance change costs no distance),
     after recomputing the faces that named an attendee whose selfies are gone."""
     lock_matching(session, event_id)
-    _run(session, _NEAREST_STALE, event_id, tolerance, margin)
+    stale = session.connection().execute(_PHOTOS_STALE, {"event_id": event_id}).scalars().all()
+    if stale:
+        _run(session, _NEAREST_STALE, event_id, tolerance, margin)
+        _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=list(stale))
     return _run(session, _MATCH_EVENT, event_id, tolerance, margin)
 
 

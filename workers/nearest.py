@@ -42,11 +42,14 @@ _BUILD = text(
 )
 
 
-_NUMBER_NEW = text(
+# Every indexed photo of the event is numbered again: its faces' nearest attendees may
+# have moved either way, and a worker's in-memory matrix must read them again
+# (workers/face_cache.py). Photos loaded without the photo job join the event's epoch.
+_NUMBER_ALL = text(
     """
 WITH bumped AS (UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :e RETURNING match_epoch)
 UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped)
-WHERE event_id = :e AND match_epoch IS NULL AND status = 'indexed'
+WHERE event_id = :e AND status = 'indexed'
 """
 )
 
@@ -67,6 +70,7 @@ def rebuild(session: Session, event_id: uuid.UUID) -> int:
         rows = cursor.fetchall()
         session.execute(text("DELETE FROM face_nearest WHERE event_id = :e"), {"e": event_id})
         if not rows:
+            session.execute(_NUMBER_ALL, {"e": event_id})
             return 0
         selfie_ids = [row[0] for row in rows]
         owners = np.unique([row[1].int for row in rows], return_inverse=True)[1]
@@ -101,8 +105,7 @@ def rebuild(session: Session, event_id: uuid.UUID) -> int:
                     for f, s in zip(face_index.tolist(), selfie_index.tolist(), strict=True):
                         copy.write_row((block[f][0], selfie_ids[s]))
     result = session.connection().execute(_BUILD, {"radius": NEAREST_RADIUS})
-    # Photos loaded without the photo job (never numbered) join the event's epoch now.
-    session.execute(_NUMBER_NEW, {"e": event_id})
+    session.execute(_NUMBER_ALL, {"e": event_id})
     return result.rowcount
 
 

@@ -215,3 +215,76 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     assert nearest.rebuild(session, event.id) == len(before)
     session.commit()
     assert kept_rows() == before
+
+
+def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_runner_up_move_away(
+    session: Session, redis: Redis, no_face_cache: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A face whose kept runner-up is nearer than a newcomer is left out of SQL. When that
+    runner-up goes further away (face data deleted, then the event's rematch), the face's
+    photo is numbered again, so the next newcomer finds it although the matrix's number
+    for it is old; a refresh reads the runner-ups again."""
+    from api.config import settings
+    from workers.matching import match_attendee, match_photo, reference_matches, rematch_event
+
+    monkeypatch.setattr(face_cache, "MIN_FACES", 0)
+    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
+    tolerance, margin = 0.6, 0.05
+    event = create_event(session, owner=create_user(session))
+
+    def selfie_at(distance: float, axis: int) -> list[float]:
+        """At `distance` from the face (all zeros), along its own axis: selfies apart."""
+        vector = np.zeros(128)
+        vector[axis] = distance
+        return vector.tolist()
+
+    def attendee(distance: float, axis: int, *, match: bool = True) -> Attendee:
+        user = create_user(session, role="attendee")
+        row = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
+                       consent_policy_version="test")  # fmt: skip
+        session.add(row)
+        session.flush()
+        session.add(Selfie(attendee_id=row.id, event_id=event.id, status="valid",
+                           encoding=selfie_at(distance, axis)))  # fmt: skip
+        session.commit()
+        if match:
+            match_attendee(session, event.id, row.id, tolerance, margin)
+            session.commit()
+        return row
+
+    first = attendee(0.40, 1, match=False)
+    second = attendee(0.42, 2, match=False)
+    photo = create_photo(session, event=event, status="indexed")
+    face = _face(session, photo, distance=0.0, quality=0.9, size=200)
+    match_photo(session, event.id, photo.id, tolerance, margin)
+    stranger = create_photo(session, event=event, status="indexed")
+    _face(session, stranger, distance=5.0, quality=0.9, size=200)
+    match_photo(session, event.id, stranger.id, tolerance, margin)
+    session.commit()
+    assert not _matches(session, event.id), "0.40 and 0.42: too close to call"
+
+    face_cache.mark_hot(redis, event.id)
+    face_cache.refresh(settings.database_url, redis)
+    cached = face_cache.get(event.id)
+    assert cached is not None
+    assert cached.candidates(np.array([selfie_at(0.70, 3)])) == []  # past the runner-up
+    assert cached.candidates(np.array([selfie_at(0.41, 3)])) == [face.id]
+
+    session.exec(delete(Selfie).where(Selfie.attendee_id == first.id))
+    session.commit()
+    rematch_event(session, event.id, tolerance, margin)
+    session.commit()
+    assert {m[0] for m in _matches(session, event.id)} == {second.id}, "alone within 0.80"
+
+    attendee(0.45, 3)  # with the matrix's old runner-up (0.42) it would be left out
+    assert _matches(session, event.id) == reference_matches(session, event.id, tolerance, margin)
+    assert not _matches(session, event.id), "0.42 and 0.45: too close to call again"
+
+    monkeypatch.setattr(face_cache, "RUNNER_UP_SECONDS", 0.0)
+    face_cache.refresh(settings.database_url, redis)
+    assert face_cache.get(event.id) is cached
+    copies = [b.runner_up[b.ids == np.array([face.id.bytes], dtype="V16")] for b in cached.blocks]
+    kept = [float(d) for found in copies for d in found]
+    assert len(kept) == 2  # the old block's copy, and the photo's since it was numbered again
+    assert kept == pytest.approx([0.45, 0.45], abs=1e-6)
