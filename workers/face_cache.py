@@ -16,16 +16,16 @@ faces of photos numbered up to the matrix's epoch are all in it, and the others 
 found in SQL by their photo's number. A face deleted since is a stale row that SQL
 no longer finds, and a reindexed photo is numbered again.
 
-Beside each face the matrix keeps its runner-up distance from `face_nearest` (infinity
-when it has fewer than two attendees within the radius): a newcomer further than that
-cannot enter the face's top two, so the face changes nothing and skips SQL. Without
-this, a "hub" selfie, one that thousands of strangers' faces fall within the radius of,
-sent them all to SQL (a selfie's p95 was 1.3 s at a million faces). A kept runner-up
-only gets smaller as selfies arrive, so an old one lets through more, never less;
-whatever can make one larger (a selfie gone, "not me", a rebuild) numbers the face's
-photo again, and SQL scans it until the next refresh. The runner-ups are read again
-every RUNNER_UP_SECONDS, so that the filter stays sharp while an event's attendees
-register.
+Beside each face the matrix keeps its two distances from `face_nearest` (infinity when
+there is none): a newcomer further than the runner-up, or further than the nearest plus
+MAX_MATCH_MARGIN, changes nothing the face keeps (workers/matching.py), so the face
+skips SQL. Without this, a "hub" selfie, one that thousands of strangers' faces fall
+within the radius of, sent them all to SQL (a selfie's p95 was 1.3 s at a million
+faces). Kept distances only get smaller as selfies arrive, so old ones let through
+more, never less; whatever can make one larger (a selfie gone, "not me", a rebuild)
+numbers the face's photo again, and SQL scans it until the next refresh. The distances
+are read again every DISTANCES_SECONDS, so that the filter stays sharp while an event's
+attendees register.
 
 A worker keeps at most FACEMATCH_FACE_CACHE_MAX_FACES faces (0, the default: none); the
 chart turns it on for the `interactive` pool, which judges selfies and has the memory.
@@ -46,7 +46,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from api.config import NEAREST_RADIUS, settings
+from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ class Block:
     work horse as soon as it touched their reference counts."""
     matrix: np.ndarray
     squared_norms: np.ndarray
+    nearest: np.ndarray
+    """Each face's nearest attendee's distance as it was read (float32; infinity: none)."""
     runner_up: np.ndarray
-    """Each face's runner-up distance as it was read (float32; infinity: none)."""
+    """And its runner-up's."""
 
 
 @dataclass
@@ -77,16 +79,16 @@ class EventFaces:
     epoch: int
     """Every face of a photo numbered up to this is in a block."""
     blocks: list[Block]
-    runner_ups_read_at: float = 0.0
+    distances_read_at: float = 0.0
 
     @property
     def faces(self) -> int:
         return sum(len(block.ids) for block in self.blocks)
 
     def candidates(self, selfies: np.ndarray) -> list[uuid.UUID]:
-        """Faces within NEAREST_RADIUS + SLACK of one of an attendee's `selfies` (rows), at
-        which the attendee may enter the face's top two: no further than its kept runner-up
-        plus SLACK."""
+        """Faces within NEAREST_RADIUS + SLACK of one of an attendee's `selfies` (rows) whose
+        kept two the attendee may change: no further than the runner-up, nor than the
+        nearest plus MAX_MATCH_MARGIN, each plus SLACK."""
         limit = np.float32((NEAREST_RADIUS + SLACK) ** 2)
         found: list[uuid.UUID] = []
         for block in self.blocks:
@@ -94,7 +96,8 @@ class EventFaces:
             for selfie in selfies.astype(np.float32):
                 squared = block.squared_norms - 2.0 * (block.matrix @ selfie) + selfie @ selfie
                 np.minimum(nearest, squared, out=nearest)
-            bound = np.minimum(limit, np.square(block.runner_up + np.float32(SLACK)))
+            kept = np.minimum(block.runner_up, block.nearest + np.float32(MAX_MATCH_MARGIN))
+            bound = np.minimum(limit, np.square(kept + np.float32(SLACK)))
             found += [uuid.UUID(bytes=bytes(i)) for i in block.ids[nearest <= bound]]
         return found
 
@@ -106,8 +109,8 @@ SMALL_RECHECK = 300
 MAX_BLOCKS = 8
 REFRESH_SECONDS = 5.0
 """At most one refresh (one database connection) this often."""
-RUNNER_UP_SECONDS = 60.0
-"""The kept runner-up distances are read again this often."""
+DISTANCES_SECONDS = 60.0
+"""The kept distances are read again this often."""
 _refreshed_at = 0.0
 
 
@@ -179,8 +182,8 @@ def _keep(connection: Any, event_id: uuid.UUID) -> None:
             if len(cached.blocks[1].ids) > len(first.ids) // 10:
                 cached.blocks = [_merge(cached.blocks)]
     current = _events.get(event_id)
-    if current is not None and time.time() - current.runner_ups_read_at > RUNNER_UP_SECONDS:
-        _read_runner_ups(connection, current)
+    if current is not None and time.time() - current.distances_read_at > DISTANCES_SECONDS:
+        _read_distances(connection, current)
 
 
 def _read_again(block: Block, cached: EventFaces) -> int:
@@ -193,29 +196,35 @@ def _merge(blocks: list[Block]) -> Block:
         np.concatenate([b.ids for b in blocks]),
         np.concatenate([b.matrix for b in blocks]),
         np.concatenate([b.squared_norms for b in blocks]),
+        np.concatenate([b.nearest for b in blocks]),
         np.concatenate([b.runner_up for b in blocks]),
     )
 
 
-def _read_runner_ups(connection: Any, cached: EventFaces) -> None:
-    """Every kept face's runner-up distance as it is now, in two byte strings (a million
-    rows as Python objects would take seconds)."""
+def _read_distances(connection: Any, cached: EventFaces) -> None:
+    """Every kept face's two distances as they are now, in byte strings (a million rows
+    as Python objects would take seconds)."""
     started = time.perf_counter()
-    ids, distances = connection.execute(
+    ids, nearest, runner_up = connection.execute(
         "SELECT coalesce(string_agg(uuid_send(face_id), '' ORDER BY face_id), ''),"
+        " coalesce(string_agg(float4send(distance::real), '' ORDER BY face_id), ''),"
         " coalesce(string_agg(float4send(coalesce(runner_up, 'Infinity')::real), ''"
         " ORDER BY face_id), '') FROM face_nearest WHERE event_id = %s",
         (cached.event_id,),
     ).fetchone()
-    ids, distances = np.frombuffer(ids, dtype="V16"), np.frombuffer(distances, dtype=">f4")
+    ids = np.frombuffer(ids, dtype="V16")
+    columns = {
+        "nearest": np.frombuffer(nearest, ">f4"),
+        "runner_up": np.frombuffer(runner_up, ">f4"),
+    }
     for block in cached.blocks:
         at = np.minimum(np.searchsorted(ids, block.ids), max(len(ids) - 1, 0))
         kept = (ids[at] == block.ids) if len(ids) else np.zeros(len(block.ids), dtype=bool)
-        block.runner_up = np.where(kept, distances[at] if len(ids) else np.inf, np.inf).astype(
-            np.float32
-        )
-    cached.runner_ups_read_at = time.time()
-    log.info("face cache: runner-ups of event %s read in %.2f s", cached.event_id,
+        for name, values in columns.items():
+            read = values[at] if len(ids) else np.inf
+            setattr(block, name, np.where(kept, read, np.inf).astype(np.float32))
+    cached.distances_read_at = time.time()
+    log.info("face cache: distances of event %s read in %.2f s", cached.event_id,
              time.perf_counter() - started)  # fmt: skip
 
 
@@ -223,10 +232,12 @@ def _load(connection: Any, event_id: uuid.UUID, after_epoch: int, upto_epoch: in
     """Faces of the event's photos numbered in (after_epoch, upto_epoch]."""
     ids: list[bytes] = []
     parts: list[np.ndarray] = []
+    nearest: list[float] = []
     runner_ups: list[float] = []
     with connection.cursor(name="face_cache") as cursor:  # streamed, BLOCK rows at a time
         cursor.execute(
-            "SELECT f.id, f.encoding, coalesce(n.runner_up, 'Infinity')"
+            "SELECT f.id, f.encoding, coalesce(n.distance, 'Infinity'),"
+            " coalesce(n.runner_up, 'Infinity')"
             " FROM faces f JOIN photos p ON p.id = f.photo_id"
             " LEFT JOIN face_nearest n ON n.face_id = f.id"
             " WHERE f.event_id = %s AND p.match_epoch > %s AND p.match_epoch <= %s",
@@ -235,11 +246,13 @@ def _load(connection: Any, event_id: uuid.UUID, after_epoch: int, upto_epoch: in
         while rows := cursor.fetchmany(BLOCK):
             ids += [row[0].bytes for row in rows]
             parts.append(np.stack([row[1].to_numpy() for row in rows]).astype(np.float32))
-            runner_ups += [row[2] for row in rows]
+            nearest += [row[2] for row in rows]
+            runner_ups += [row[3] for row in rows]
     matrix = np.concatenate(parts) if parts else np.zeros((0, 128), dtype=np.float32)
     return Block(
         np.array(ids, dtype="V16"),
         matrix,
         (matrix * matrix).sum(axis=1),
+        np.array(nearest, dtype=np.float32),
         np.array(runner_ups, dtype=np.float32),
     )

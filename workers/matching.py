@@ -14,12 +14,21 @@ The rules, at event scale:
 `reference_matches` states them as one brute-force statement over every face and
 selfie pair. The product does not run it: its cost grows as faces x attendees (a
 200 k-face event took 200 s). Instead each face's nearest attendee and runner-up
-are kept in `face_nearest`, exact, within NEAREST_RADIUS (the loosest tolerance
-plus the largest margin allowed), and matches are a filter over those numbers:
+are kept in `face_nearest`, and matches are a filter over those numbers:
+
+- the nearest attendee, exact, when within NEAREST_RADIUS (the loosest tolerance
+  plus the largest margin allowed);
+- the runner-up, exact, when within MAX_MATCH_MARGIN of the nearest: the only case
+  in which the margin rule can turn a match down. Further away, the row may hold
+  an older runner-up or none, but never one within MAX_MATCH_MARGIN that is not
+  the runner-up. So a new selfie leaves alone the faces it would only be a distant
+  runner-up of: most of the faces near a "hub" selfie (one near many strangers).
+
+They are kept up to date as the event changes:
 
 - a photo is indexed: its faces against the event's valid selfies;
 - a selfie becomes valid: only faces within the radius of it can change, and for
-  them the new top two is among the stored two and the newcomer;
+  them the new top two is among the kept two and the newcomer;
 - a selfie goes, or "not me": the faces that named that attendee (or that photo's
   faces) against the selfies left;
 - a tolerance change: no distance at all, a filter over `face_nearest`.
@@ -48,7 +57,7 @@ import numpy as np
 from sqlalchemy import TextClause, text
 from sqlmodel import Session
 
-from api.config import NEAREST_RADIUS, settings
+from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 from api.db import lock_matching
 from workers import face_cache
 
@@ -182,11 +191,14 @@ WITH given AS (
   SELECT * FROM unnest(CAST(:face_ids AS uuid[]), CAST(:distances AS float8[]))
     AS given(face_id, distance)
 ),
-near AS (  -- the faces where the attendee comes in among the top two (or already is)
+near AS (  -- the faces where the attendee comes in among the kept two (or already is)
   SELECT g.face_id, g.distance FROM given g LEFT JOIN face_nearest n USING (face_id)
-  WHERE n.face_id IS NULL OR n.runner_up IS NULL
-     OR (g.distance, CAST(:attendee_id AS uuid)) < (n.runner_up, n.runner_up_attendee_id)
+  WHERE n.face_id IS NULL
      OR :attendee_id IN (n.attendee_id, n.runner_up_attendee_id)
+     OR (g.distance, CAST(:attendee_id AS uuid)) < (n.distance, n.attendee_id)
+     OR (g.distance <= n.distance + :max_margin
+         AND (n.runner_up IS NULL
+              OR (g.distance, CAST(:attendee_id AS uuid)) < (n.runner_up, n.runner_up_attendee_id)))
 ),
 old AS (SELECT n.* FROM face_nearest n JOIN near USING (face_id)),
 cand AS (
@@ -330,6 +342,9 @@ def _params(
         "weak_quality": settings.MATCH_WEAK_QUALITY,
         "weak_penalty": settings.MATCH_WEAK_PENALTY,
         "radius": NEAREST_RADIUS,
+        # A runner-up further than this from the nearest decides nothing; the float8
+        # sums on either side of the comparison may round apart by an ulp, hence the 1e-9.
+        "max_margin": MAX_MATCH_MARGIN + 1e-9,
         **extra,
     }
 

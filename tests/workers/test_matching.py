@@ -202,13 +202,19 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
         session.commit()
         check(f"tolerance {tolerance}, margin {margin}")
 
-    # A bulk rebuild (workers/nearest.py: BLAS candidates, exact SQL) gives the same rows.
+    # A bulk rebuild (workers/nearest.py: BLAS candidates, exact SQL) gives the same rows,
+    # but for runner-ups too far from the nearest to decide anything, which the kept path
+    # does not update (workers/matching.py).
+    from api.config import MAX_MATCH_MARGIN
     from workers import nearest
 
     def kept_rows() -> list[tuple]:  # type: ignore[type-arg]
         rows = session.exec(select(FaceNearest).where(FaceNearest.event_id == event.id)).all()
-        return sorted((r.face_id, r.attendee_id, r.distance, r.runner_up_attendee_id,
-                       r.runner_up) for r in rows)  # fmt: skip
+        deciding = [r.runner_up is not None and r.runner_up <= r.distance + MAX_MATCH_MARGIN
+                    for r in rows]  # fmt: skip
+        return sorted((r.face_id, r.attendee_id, r.distance,
+                       r.runner_up_attendee_id if d else None, r.runner_up if d else None)
+                      for r, d in zip(rows, deciding, strict=True))  # fmt: skip
 
     before = kept_rows()
     assert before
@@ -277,14 +283,35 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
     session.commit()
     assert {m[0] for m in _matches(session, event.id)} == {second.id}, "alone within 0.80"
 
-    attendee(0.45, 3)  # with the matrix's old runner-up (0.42) it would be left out
+    # Past the nearest plus the largest margin, a newcomer decides nothing: the face's row
+    # is left without a runner-up, and the matches are still the brute-force rule's.
+    attendee(0.49, 4)
+    row = session.get(FaceNearest, face.id)
+    assert row is not None
+    assert (row.attendee_id, row.runner_up_attendee_id) == (second.id, None)
+    assert {m[0] for m in _matches(session, event.id)} == {second.id}, "0.49 - 0.42 > 0.05"
+
+    newcomer = attendee(0.45, 3)  # with the matrix's old runner-up (0.42) it would be left out
     assert _matches(session, event.id) == reference_matches(session, event.id, tolerance, margin)
     assert not _matches(session, event.id), "0.42 and 0.45: too close to call again"
+    session.refresh(row)
+    assert (row.runner_up_attendee_id, row.runner_up) == (newcomer.id, pytest.approx(0.45))
 
-    monkeypatch.setattr(face_cache, "RUNNER_UP_SECONDS", 0.0)
+    monkeypatch.setattr(face_cache, "DISTANCES_SECONDS", 0.0)
     face_cache.refresh(settings.database_url, redis)
     assert face_cache.get(event.id) is cached
     copies = [b.runner_up[b.ids == np.array([face.id.bytes], dtype="V16")] for b in cached.blocks]
     kept = [float(d) for found in copies for d in found]
     assert len(kept) == 2  # the old block's copy, and the photo's since it was numbered again
     assert kept == pytest.approx([0.45, 0.45], abs=1e-6)
+
+    # Without a runner-up, the matrix's bound is the nearest plus the largest margin.
+    session.exec(delete(Selfie).where(Selfie.attendee_id == newcomer.id))
+    session.commit()
+    rematch_event(session, event.id, tolerance, margin)
+    session.commit()
+    face_cache.refresh(settings.database_url, redis)
+    current = face_cache.get(event.id)
+    assert current is not None
+    assert face.id not in current.candidates(np.array([selfie_at(0.50, 6)]))
+    assert face.id in current.candidates(np.array([selfie_at(0.46, 6)]))
