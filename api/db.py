@@ -13,17 +13,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, text
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlalchemy import Engine, text
+from sqlmodel import Session, create_engine
 
 from api.config import settings
 from api.process import on_role_change, process_role
 from api.queue import JobQueue, JobSpec, get_job_queue
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", bound=SQLModel)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -71,23 +69,6 @@ def session_scope(jobs: JobQueue | None = None) -> Iterator[Session]:
 
 _MATCHING_LOCK_NAMESPACE = 0x666D  # "fm": the first key of the two-int advisory lock space
 _MATCHING_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:event_id AS text)))")
-
-
-def newest_first(
-    session: Session,
-    model: type[T],
-    newest: Any,
-    *where: Any,
-    offset: int,
-    limit: int,
-) -> tuple[list[T], int]:
-    """One page of `model`'s rows matching `where`, newest (by `newest`) first, and how
-    many rows match in all."""
-    rows = session.exec(
-        select(model).where(*where).order_by(col(newest).desc()).offset(offset).limit(limit)
-    ).all()
-    count = session.exec(select(func.count()).select_from(model).where(*where)).one()
-    return list(rows), count
 
 
 def lock_matching(session: Session, event_id: uuid.UUID) -> None:

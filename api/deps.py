@@ -22,8 +22,11 @@ from api.storage import Storage, get_storage
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 QueueDep = Annotated[JobQueue, Depends(get_job_queue)]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")]
-"""Every list's offset; bounded, since PostgreSQL refuses one past its integer range."""
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="the previous page's `next_cursor`; none: the first page"),
+]
+"""Every list is paged by cursor (`api.db.newest_first`)."""
 RedisDep = Annotated[Redis, Depends(get_redis)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 

@@ -83,6 +83,7 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "users"
+    __table_args__ = (sa.Index("ix_users_created", "created_at", "id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     hashed_password: str
@@ -96,6 +97,10 @@ class EventBase(SQLModel):
 
 class Event(EventBase, table=True):
     __tablename__ = "events"
+    __table_args__ = (
+        sa.Index("ix_events_owner_created", "owner_id", "created_at", "id"),
+        sa.Index("ix_events_created", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
@@ -125,6 +130,7 @@ class Photo(SQLModel, table=True):
         sa.Index("ix_photos_event_status", "event_id", "status"),
         sa.Index("ix_photos_status_updated", "status", "updated_at"),
         sa.Index("ix_photos_event_match_epoch", "event_id", "match_epoch"),
+        sa.Index("ix_photos_event_created", "event_id", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -169,7 +175,9 @@ class Face(SQLModel, table=True):
 
 
 class FaceNearest(SQLModel, table=True):
-    """A face's nearest attendee and the runner-up's distance, exact, within NEAREST_RADIUS.
+    """A face's nearest attendee, exact within NEAREST_RADIUS, and its runner-up, exact
+    when within MAX_MATCH_MARGIN of the nearest (further, it decides nothing, and the
+    row may hold an older one or none).
 
     Kept up to date as photos are indexed and selfies arrive or go (workers/matching.py),
     so that matching is a filter over these numbers: a tolerance change rematches an
@@ -226,7 +234,10 @@ class Selfie(SQLModel, table=True):
 
 class Match(SQLModel, table=True):
     __tablename__ = "matches"
-    __table_args__ = (sa.UniqueConstraint("attendee_id", "photo_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("attendee_id", "photo_id"),
+        sa.Index("ix_matches_attendee_created", "attendee_id", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE")
@@ -254,7 +265,10 @@ class AuditEntry(SQLModel, table=True):
     so ids are plain values, not foreign keys; they never hold the data itself."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_event_at", "event_id", "at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_event_at", "event_id", "at"),
+        sa.Index("ix_audit_log_at", "at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -12,7 +12,7 @@ from api.admin import service
 from api.admin.schemas import AuditLog, QueueStats, Throughput, WorkerStatus
 from api.auth import service as auth_service
 from api.auth.schemas import UserCreate, UserPublic, UsersPublic
-from api.deps import Offset, QueueDep, RequireAdmin, SessionDep
+from api.deps import Cursor, QueueDep, RequireAdmin, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import RematchAccepted
@@ -31,11 +31,11 @@ def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserP
 def list_users(
     session: SessionDep,
     _: RequireAdmin,
-    offset: Offset = 0,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> UsersPublic:
-    """Every account, newest first."""
-    return service.list_users(session, offset=offset, limit=limit)
+    """Every account, newest first, a page at a time."""
+    return service.list_users(session, cursor=cursor, limit=limit)
 
 
 @router.get("/queues", responses=responses(*_AUTH))
@@ -78,11 +78,12 @@ def list_audit_log(
     session: SessionDep,
     _: RequireAdmin,
     event_id: uuid.UUID | None = None,
-    offset: Offset = 0,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditLog:
-    """Every creation and deletion of biometric data, newest first; never the data itself."""
-    return service.list_audit(session, event_id=event_id, offset=offset, limit=limit)
+    """Every creation and deletion of biometric data, newest first, a page at a time; never
+    the data itself."""
+    return service.list_audit(session, event_id=event_id, cursor=cursor, limit=limit)
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from api.db import newest_first
 from api.models import AuditEntry
+from api.pages import count_rows, newest_first
 
 _THROUGHPUT = text(
     """
@@ -41,7 +41,11 @@ def throughput(session: Session, since: datetime) -> dict[str, Any]:
 
 
 def list_audit(
-    session: Session, *, event_id: uuid.UUID | None, offset: int, limit: int
-) -> tuple[list[AuditEntry], int]:
+    session: Session, *, event_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> tuple[list[AuditEntry], str | None, int]:
     where = [] if event_id is None else [col(AuditEntry.event_id) == event_id]
-    return newest_first(session, AuditEntry, AuditEntry.at, *where, offset=offset, limit=limit)
+    query = select(AuditEntry).where(*where)
+    entries, next_cursor = newest_first(
+        session, query, col(AuditEntry.at), col(AuditEntry.id), cursor=cursor, limit=limit
+    )
+    return entries, next_cursor, count_rows(session, AuditEntry, *where)

@@ -52,6 +52,7 @@ class Throughput(SQLModel):
 
 
 class AuditEntryPublic(SQLModel):
+    id: uuid.UUID
     at: datetime
     action: AuditAction
     event_id: uuid.UUID | None
@@ -64,3 +65,5 @@ class AuditEntryPublic(SQLModel):
 class AuditLog(SQLModel):
     data: list[AuditEntryPublic]
     count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""

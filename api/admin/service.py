@@ -42,13 +42,17 @@ def throughput(session: Session, since: datetime | None) -> Throughput:
     )
 
 
-def list_users(session: Session, *, offset: int, limit: int) -> UsersPublic:
-    users, count = auth_repository.list_users(session, offset=offset, limit=limit)
-    return UsersPublic(data=[UserPublic.model_validate(u) for u in users], count=count)
+def list_users(session: Session, *, cursor: str | None, limit: int) -> UsersPublic:
+    users, next_cursor, count = auth_repository.list_users(session, cursor=cursor, limit=limit)
+    data = [UserPublic.model_validate(u) for u in users]
+    return UsersPublic(data=data, count=count, next_cursor=next_cursor)
 
 
 def list_audit(
-    session: Session, *, event_id: uuid.UUID | None, offset: int, limit: int
+    session: Session, *, event_id: uuid.UUID | None, cursor: str | None, limit: int
 ) -> AuditLog:
-    entries, count = repository.list_audit(session, event_id=event_id, offset=offset, limit=limit)
-    return AuditLog(data=[AuditEntryPublic.model_validate(e) for e in entries], count=count)
+    entries, next_cursor, count = repository.list_audit(
+        session, event_id=event_id, cursor=cursor, limit=limit
+    )
+    data = [AuditEntryPublic.model_validate(e) for e in entries]
+    return AuditLog(data=data, count=count, next_cursor=next_cursor)

@@ -4,8 +4,8 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from api.db import newest_first
 from api.models import Attendee, User
+from api.pages import count_rows, newest_first
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:
@@ -25,5 +25,10 @@ def latest_attendee(session: Session, user_id: uuid.UUID) -> Attendee | None:
     ).first()
 
 
-def list_users(session: Session, *, offset: int, limit: int) -> tuple[list[User], int]:
-    return newest_first(session, User, User.created_at, offset=offset, limit=limit)
+def list_users(
+    session: Session, *, cursor: str | None, limit: int
+) -> tuple[list[User], str | None, int]:
+    users, next_cursor = newest_first(
+        session, select(User), col(User.created_at), col(User.id), cursor=cursor, limit=limit
+    )
+    return users, next_cursor, count_rows(session, User)

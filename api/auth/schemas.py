@@ -30,3 +30,5 @@ class UserPublic(UserBase):
 class UsersPublic(SQLModel):
     data: list[UserPublic]
     count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Offset, RequirePhotographer, SessionDep
+from api.deps import Cursor, RequirePhotographer, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service
 from api.events.schemas import (
@@ -31,11 +31,11 @@ def create_event(session: SessionDep, user: RequirePhotographer, body: EventCrea
 def list_events(
     session: SessionDep,
     user: RequirePhotographer,
-    offset: Offset = 0,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventsPublic:
-    """The caller's events; every event for an admin."""
-    return service.list_events(session, user, offset=offset, limit=limit)
+    """The caller's events, newest first, a page at a time; every event for an admin."""
+    return service.list_events(session, user, cursor=cursor, limit=limit)
 
 
 @router.get("/events/{event_id}", responses=responses(*_AUTH, NotFound))

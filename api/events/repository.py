@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from api.db import newest_first
 from api.models import Event
+from api.pages import count_rows, newest_first
 
 
 def get_event(session: Session, event_id: uuid.UUID, *, for_update: bool = False) -> Event | None:
@@ -18,10 +18,14 @@ def get_event_by_code(session: Session, code: str) -> Event | None:
 
 
 def list_events(
-    session: Session, *, owner_id: uuid.UUID | None, offset: int, limit: int
-) -> tuple[list[Event], int]:
-    where = [] if owner_id is None else [Event.owner_id == owner_id]
-    return newest_first(session, Event, Event.created_at, *where, offset=offset, limit=limit)
+    session: Session, *, owner_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> tuple[list[Event], str | None, int]:
+    where = [] if owner_id is None else [col(Event.owner_id) == owner_id]
+    query = select(Event).where(*where)
+    events, next_cursor = newest_first(
+        session, query, col(Event.created_at), col(Event.id), cursor=cursor, limit=limit
+    )
+    return events, next_cursor, count_rows(session, Event, *where)
 
 
 _PROGRESS = text(

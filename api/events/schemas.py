@@ -57,6 +57,8 @@ class EventDetail(EventPublic):
 class EventsPublic(SQLModel):
     data: list[EventPublic]
     count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""
 
 
 class RematchAccepted(SQLModel):

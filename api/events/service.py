@@ -43,11 +43,13 @@ def to_public(event: Event) -> EventPublic:
     )
 
 
-def list_events(session: Session, user: User, *, offset: int, limit: int) -> EventsPublic:
+def list_events(session: Session, user: User, *, cursor: str | None, limit: int) -> EventsPublic:
     """The user's events; every event for an admin."""
     owner = None if user.role == Role.admin else user.id
-    events, count = repository.list_events(session, owner_id=owner, offset=offset, limit=limit)
-    return EventsPublic(data=[to_public(e) for e in events], count=count)
+    events, next_cursor, count = repository.list_events(
+        session, owner_id=owner, cursor=cursor, limit=limit
+    )
+    return EventsPublic(data=[to_public(e) for e in events], count=count, next_cursor=next_cursor)
 
 
 def get_event_by_code(session: Session, code: str) -> Event | None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentAttendee, SessionDep, StorageDep
+from api.deps import CurrentAttendee, Cursor, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
 from api.matches import service
 from api.matches.schemas import MatchedPhotos
@@ -26,10 +26,13 @@ def list_my_photos(
     session: SessionDep,
     attendee: CurrentAttendee,
     response: Response,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 60,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> MatchedPhotos | Response:
-    """The event's photos the attendee is in, newest match first; send If-None-Match to poll."""
-    photos, etag = service.my_photos(session, attendee.id)
+    """The event's photos the attendee is in, newest match first, a page at a time; send
+    If-None-Match to poll."""
+    photos, etag = service.my_photos(session, attendee.id, cursor=cursor, limit=limit)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if if_none_match == etag:
         return Response(status_code=304, headers=headers)

@@ -24,3 +24,5 @@ class MatchedPhoto(SQLModel):
 class MatchedPhotos(SQLModel):
     data: list[MatchedPhoto]
     count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""

@@ -18,10 +18,18 @@ from api.models import Attendee
 from api.storage import Storage
 
 
-def my_photos(session: Session, attendee_id: uuid.UUID) -> tuple[MatchedPhotos, str]:
-    """The attendee's photos, and an ETag that changes whenever the list does."""
+def my_photos(
+    session: Session, attendee_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> tuple[MatchedPhotos, str]:
+    """A page of the attendee's photos, and an ETag that changes whenever any page would:
+    a client polls the first page with it, and reads the rest again only on a change."""
+    count, digest = repository.attendee_matches_digest(session, attendee_id)
+    etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}".encode()).hexdigest()[:32]
+    rows, next_cursor = repository.page_attendee_matches(
+        session, attendee_id, cursor=cursor, limit=limit
+    )
     data = []
-    for match, photo in repository.list_attendee_matches(session, attendee_id):
+    for match, photo in rows:
         image = f"/api/photos/{photo.id}/image"
         data.append(
             MatchedPhoto(
@@ -36,10 +44,7 @@ def my_photos(session: Session, attendee_id: uuid.UUID) -> tuple[MatchedPhotos, 
                 matched_at=match.created_at,
             )
         )
-    digest = hashlib.sha256()
-    for item in data:
-        digest.update(f"{item.id}:{item.matched_at.isoformat()};".encode())
-    return MatchedPhotos(data=data, count=len(data)), f'"{digest.hexdigest()[:32]}"'
+    return MatchedPhotos(data=data, count=count, next_cursor=next_cursor), f'"{etag}"'
 
 
 class _Sink(io.RawIOBase):
@@ -95,7 +100,7 @@ def stream_archive(storage: Storage, entries: list[tuple[str, str]]) -> Iterator
 
 
 def archive_entries(session: Session, attendee_id: uuid.UUID) -> list[tuple[str, str]]:
-    photos = [photo for _, photo in repository.list_attendee_matches(session, attendee_id)]
+    photos = repository.list_attendee_photos(session, attendee_id)
     names = archive_names([p.filename for p in photos])
     return [(name, photo.storage_key) for name, photo in zip(names, photos, strict=True)]
 

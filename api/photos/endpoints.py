@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.config import settings
-from api.deps import CurrentUser, Offset, RequirePhotographer, SessionDep, StorageDep
+from api.deps import CurrentUser, Cursor, RequirePhotographer, SessionDep, StorageDep
 from api.errors import (
     Conflict,
     InvalidImage,
@@ -59,12 +59,12 @@ def list_event_photos(
     user: RequirePhotographer,
     event_id: uuid.UUID,
     status: PhotoStatus | None = None,
-    offset: Offset = 0,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PhotosPublic:
-    """The event's photos with their indexing status, newest first."""
+    """The event's photos with their indexing status, newest first, a page at a time."""
     event = get_owned_event(session, user, event_id)
-    return service.list_event_photos(session, event, status=status, offset=offset, limit=limit)
+    return service.list_event_photos(session, event, status=status, cursor=cursor, limit=limit)
 
 
 @router.get(

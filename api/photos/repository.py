@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.db import newest_first
 from api.models import Attendee, Face, Match, Photo, PhotoStatus
+from api.pages import count_rows, newest_first
 
 
 def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
@@ -19,13 +19,17 @@ def list_event_photos(
     event_id: uuid.UUID,
     *,
     status: PhotoStatus | None,
-    offset: int,
+    cursor: str | None,
     limit: int,
-) -> tuple[list[Photo], int]:
-    where = [Photo.event_id == event_id]
+) -> tuple[list[Photo], str | None, int]:
+    where = [col(Photo.event_id) == event_id]
     if status is not None:
-        where.append(Photo.status == status)
-    return newest_first(session, Photo, Photo.created_at, *where, offset=offset, limit=limit)
+        where.append(col(Photo.status) == status)
+    photos, next_cursor = newest_first(
+        session, select(Photo).where(*where), col(Photo.created_at), col(Photo.id),
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
+    return photos, next_cursor, count_rows(session, Photo, *where)
 
 
 def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:

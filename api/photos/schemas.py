@@ -35,6 +35,8 @@ class PhotoPublic(SQLModel):
 class PhotosPublic(SQLModel):
     data: list[PhotoPublic]
     count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""
 
 
 class UploadResult(SQLModel):

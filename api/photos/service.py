@@ -85,15 +85,17 @@ def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Pho
 
 
 def list_event_photos(
-    session: Session, event: Event, *, status: PhotoStatus | None, offset: int, limit: int
+    session: Session, event: Event, *, status: PhotoStatus | None, cursor: str | None, limit: int
 ) -> PhotosPublic:
-    photos, count = repository.list_event_photos(
-        session, event.id, status=status, offset=offset, limit=limit
+    photos, next_cursor, count = repository.list_event_photos(
+        session, event.id, status=status, cursor=cursor, limit=limit
     )
-    return to_public_list(session, photos, count)
+    return to_public_list(session, photos, count, next_cursor)
 
 
-def to_public_list(session: Session, photos: list[Photo], count: int) -> PhotosPublic:
+def to_public_list(
+    session: Session, photos: list[Photo], count: int, next_cursor: str | None = None
+) -> PhotosPublic:
     """Photos with their face boxes, in one query for the page."""
     boxes = repository.list_face_boxes(session, [p.id for p in photos])
     data = []
@@ -104,7 +106,7 @@ def to_public_list(session: Session, photos: list[Photo], count: int) -> PhotosP
             for top, right, bottom, left in boxes.get(photo.id, [])
         ]
         data.append(public)
-    return PhotosPublic(data=data, count=count)
+    return PhotosPublic(data=data, count=count, next_cursor=next_cursor)
 
 
 def preview_key(photo: Photo, size: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.helpers import EVENT_PHOTOS, PASSWORD, SELFIES, create_user, face_photo
 from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
@@ -156,3 +156,32 @@ def test_an_unknown_event_code_says_so(phone: Any) -> None:
     phone.get_by_label("Event code").fill("nope")
     phone.get_by_role("button", name="Continue").click()
     expect(phone.get_by_role("alert")).to_contain_text("“nope”")
+
+
+def test_an_attendee_with_many_photos_gets_them_page_by_page(phone: Any, session: Session) -> None:
+    """130 matches: the gallery reads them a page at a time as it scrolls, each once."""
+    from api.models import Attendee, Selfie
+    from tests.helpers import create_event, create_match, create_photo
+
+    event = create_event(session, owner=create_user(session))
+    page = phone
+    _register(page, {"join_url": f"/e/{event.code}", "name": event.name}, "runner@example.com")
+    attendee = session.exec(select(Attendee).where(Attendee.event_id == event.id)).one()
+    session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                       encoding=[0.0] * 128))  # fmt: skip
+    session.commit()
+    for n in range(130):
+        photo = create_photo(session, event=event, filename=f"{n:03}.jpg", status="indexed")
+        create_match(session, photo=photo, attendee_id=attendee.id)
+    page.reload()
+    expect(page.locator("#gallery")).to_be_visible()
+    expect(page.locator("#photo-count")).to_have_text("130")
+    tiles = page.locator("#photo-grid li")
+    expect(tiles.first).to_be_visible()
+    assert tiles.count() < 130
+    while tiles.count() < 130:
+        count = tiles.count()
+        tiles.last.scroll_into_view_if_needed()
+        wait_until(page, f"() => document.querySelectorAll('#photo-grid li').length > {count}")
+    expect(page.locator("#more-photos")).to_be_hidden()
+    assert len(_photo_ids(page)) == 130

@@ -182,3 +182,35 @@ def test_an_attendee_cannot_use_the_studio(api: Api, laptop: Any, session: Sessi
     create_user(session, email="attendee@example.com", role="attendee")
     _sign_in(laptop, "attendee@example.com")
     expect(laptop.get_by_role("alert")).to_contain_text("Attendees sign in on their event's page")
+
+
+def test_the_grid_shows_every_photo_of_a_big_event_as_it_scrolls_and_new_ones_on_top(
+    laptop: Any, session: Session
+) -> None:
+    """Past the first page: every photo, by cursor pages as the grid scrolls, each once."""
+    from tests.helpers import create_event, create_photo
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner)
+    for n in range(130):
+        create_photo(session, event=event, filename=f"{n:03}.jpg", status="indexed", face_count=0,
+                     width=600, height=400)  # fmt: skip
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    tiles = page.locator("#photo-grid li")
+    expect(tiles.first).to_be_visible()
+    assert tiles.count() < 130, "the first page is a page, not the whole event"
+    while tiles.count() < 130:
+        count = tiles.count()
+        tiles.last.scroll_into_view_if_needed()
+        wait_until(page, f"() => document.querySelectorAll('#photo-grid li').length > {count}")
+    expect(page.locator("#more-photos")).to_be_hidden()
+    names = tiles.locator(".filename").all_inner_texts()
+    assert names == [f"{n:03}.jpg" for n in range(129, -1, -1)]
+
+    create_photo(session, event=event, filename="new.jpg", status="pending", width=600, height=400)
+    expect(tiles).to_have_count(131, timeout=30_000)
+    expect(tiles.first.locator(".filename")).to_have_text("new.jpg")
+    expect(tiles.last.locator(".filename")).to_have_text("000.jpg")

@@ -206,43 +206,85 @@ $("camera-shoot").addEventListener("click", () => {
 
 // --- my photos --------------------------------------------------------------------------
 
+const PHOTOS_PAGE = 60;
 const tiles = new Map();
 let etag = null;
 let current = null;
+let loaded = [];
+let pagesLoaded = 1;
+let nextCursor = null;
+let total = 0;
 
 function openGallery() {
   only("gallery");
   galleryPoll?.stop();
   etag = null;
+  pagesLoaded = 1;
   galleryPoll = poll(refreshPhotos, { min: 2000, max: 30000 });
 }
 
+const photosPage = (cursor, headers = {}) =>
+  api(`/api/me/photos?limit=${PHOTOS_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    { token, raw: true, headers });
+
+// The first page is polled with its ETag, which changes whenever any page would; on a
+// change, the pages already shown are read again.
 async function refreshPhotos() {
   let response;
   try {
-    response = await api("/api/me/photos", { token, raw: true, headers: etag ? { "If-None-Match": etag } : {} });
+    response = await photosPage(null, etag ? { "If-None-Match": etag } : {});
+    $("gallery-live").textContent = `Checked ${new Date().toLocaleTimeString()}; new photos appear by themselves.`;
+    if (response.status === 304) return false;
+    etag = response.headers.get("ETag");
+    let page = await response.json();
+    const photos = [...page.data];
+    for (let n = 1; n < pagesLoaded && page.next_cursor; n++) {
+      page = await (await photosPage(page.next_cursor)).json();
+      photos.push(...page.data);
+    }
+    loaded = photos;
+    nextCursor = page.next_cursor;
+    total = page.count;
   } catch (error) {
     onFailure(error);
     throw error;
   }
-  $("gallery-live").textContent = `Checked ${new Date().toLocaleTimeString()}; new photos appear by themselves.`;
-  if (response.status === 304) return false;
-  etag = response.headers.get("ETag");
-  const { data } = await response.json();
-  renderPhotos(data);
+  renderPhotos();
   return true;
 }
 
-function renderPhotos(photos) {
+async function morePhotos() {
+  if (!nextCursor) return;
+  const cursor = nextCursor;
+  nextCursor = null;  // one request at a time
+  try {
+    const page = await (await photosPage(cursor)).json();
+    loaded.push(...page.data.filter((p) => !tiles.has(p.id)));
+    nextCursor = page.next_cursor;
+    total = page.count;
+    pagesLoaded += 1;
+  } catch (error) {
+    nextCursor = cursor;
+    return onFailure(error);
+  }
+  renderPhotos();
+}
+
+$("more-photos").addEventListener("click", morePhotos);
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) morePhotos();
+}, { rootMargin: "600px" }).observe($("more-photos"));
+
+function renderPhotos() {
   const grid = $("photo-grid");
-  const keep = new Set(photos.map((p) => p.id));
+  const keep = new Set(loaded.map((p) => p.id));
   for (const [id, tile] of tiles) {
     if (!keep.has(id)) {
       tile.remove();
       tiles.delete(id);
     }
   }
-  const nodes = photos.map((photo) => {
+  const nodes = loaded.map((photo) => {
     let tile = tiles.get(photo.id);
     if (!tile) {
       const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
@@ -254,9 +296,13 @@ function renderPhotos(photos) {
     return tile;
   });
   grid.replaceChildren(...nodes);
-  $("photo-count").textContent = String(photos.length);
-  show($("gallery-empty"), photos.length === 0);
-  $("download-all").disabled = photos.length === 0;
+  $("photo-count").textContent = String(total);
+  show($("gallery-empty"), total === 0);
+  show($("more-photos"), Boolean(nextCursor));
+  $("download-all").disabled = total === 0;
+  requestAnimationFrame(() => {  // the observer says nothing while the button stays in view
+    if (nextCursor && $("more-photos").getBoundingClientRect().top < innerHeight + 600) morePhotos();
+  });
 }
 
 function openViewer(photo) {
@@ -280,6 +326,7 @@ $("viewer-not-me").addEventListener("click", async () => {
   $("viewer").close();
   tiles.get(current.id)?.remove();
   tiles.delete(current.id);
+  loaded = loaded.filter((p) => p.id !== current.id);
   toast("Removed. This photo will not be matched to you again.");
   galleryPoll?.now();
 });

@@ -69,20 +69,82 @@ const progressPoll = poll(refreshEvent, { min: 1500, max: 15000, factor: 1.5 });
 
 // --- photo grid -----------------------------------------------------------------------
 
+// Every photo of the event, a page at a time as the grid scrolls: each page remembers
+// the cursor it was read with, so that it can be read again in place. New uploads come
+// in at the top; the other pages are read again only where they hold photos still being
+// indexed, and only near the screen.
 const tiles = new Map();
-let shown = PAGE;
+let pages = [];
+let nextCursor = null;
+let photosTotal = 0;
 let gridTimer = null;
+const FINAL = new Set(["indexed", "failed"]);
 
 function scheduleGridRefresh() {
   clearTimeout(gridTimer);
   gridTimer = setTimeout(refreshGrid, 300);
 }
 
+const photosPage = (cursor, limit) =>
+  api(`/api/events/${eventId}/photos?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+
 async function refreshGrid() {
-  const page = await api(`/api/events/${eventId}/photos?limit=${Math.min(shown, 500)}`, { token });
-  const nodes = page.data.map(tileFor);
+  const first = pages[0];
+  const added = Math.max(0, Number(lastCounts.split("/")[0]) - photosTotal);
+  if (!first || first.photos.length + added > 500) {
+    const page = await photosPage(null, PAGE);
+    pages = [{ cursor: null, photos: page.data }];
+    nextCursor = page.next_cursor;
+    photosTotal = page.count;
+  } else {
+    const wanted = pages.filter((pg, n) => n === 0 || (pg.photos.some((p) => !FINAL.has(p.status)) && nearScreen(pg)));
+    await Promise.all(wanted.map(async (pg) => {
+      const page = await photosPage(pg.cursor, Math.max(1, pg.photos.length + (pg === first ? added : 0)));
+      pg.photos = page.data;
+      photosTotal = page.count;
+      if (pg === pages.at(-1)) nextCursor = page.next_cursor;
+    }));
+  }
+  renderGrid();
+}
+
+async function morePhotos() {
+  if (!nextCursor) return;
+  const cursor = nextCursor;
+  nextCursor = null;  // one request at a time
+  try {
+    const page = await photosPage(cursor, PAGE);
+    pages.push({ cursor, photos: page.data });
+    nextCursor = page.next_cursor;
+    photosTotal = page.count;
+  } catch (error) {
+    nextCursor = cursor;
+    throw error;
+  }
+  renderGrid();
+}
+
+function nearScreen(page) {
+  const ids = page.photos.map((p) => p.id);
+  const top = tiles.get(ids[0])?.getBoundingClientRect().top ?? Infinity;
+  const bottom = tiles.get(ids.at(-1))?.getBoundingClientRect().bottom ?? -Infinity;
+  return bottom > -innerHeight && top < 2 * innerHeight;
+}
+
+function renderGrid() {
+  const seen = new Set();
+  const nodes = [];
+  for (const photo of pages.flatMap((pg) => pg.photos)) {
+    if (seen.has(photo.id)) continue;  // a photo deleted meanwhile shifts a page by one
+    seen.add(photo.id);
+    nodes.push(tileFor(photo));
+  }
+  for (const id of tiles.keys()) if (!seen.has(id)) tiles.delete(id);
   $("photo-grid").replaceChildren(...nodes);
-  show($("more-photos"), page.count > page.data.length);
+  show($("more-photos"), Boolean(nextCursor));
+  requestAnimationFrame(() => {
+    if (nextCursor && $("more-photos").getBoundingClientRect().top < innerHeight + 800) morePhotos().catch((e) => toast(e.message));
+  });
 }
 
 function tileFor(photo) {
@@ -120,10 +182,17 @@ function thumb(photo) {
   return img;
 }
 
-$("more-photos").addEventListener("click", () => {
-  shown += PAGE;
-  refreshGrid();
-});
+$("more-photos").addEventListener("click", () => morePhotos().catch((e) => toast(e.message)));
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) morePhotos().catch((e) => toast(e.message));
+}, { rootMargin: "800px" }).observe($("more-photos"));
+let scrollTimer = null;
+addEventListener("scroll", () => {  // photos scrolled into view are read again if still indexing
+  clearTimeout(scrollTimer);
+  scrollTimer = setTimeout(() => {
+    if (pages.slice(1).some((pg) => nearScreen(pg) && pg.photos.some((p) => !FINAL.has(p.status)))) scheduleGridRefresh();
+  }, 500);
+}, { passive: true });
 $("show-boxes").addEventListener("change", (e) => $("photo-grid").classList.toggle("hide-boxes", !e.target.checked));
 
 // --- bulk upload ----------------------------------------------------------------------

@@ -68,3 +68,41 @@ def test_archive_names_number_repeats_before_the_extension() -> None:
 
     names = archive_names(["a.jpg", "A.jpg", "b.png", "a.jpg", "../../etc/passwd", ""])
     assert names == ["a.jpg", "A-2.jpg", "b.png", "a-3.jpg", "passwd", "photo"]
+
+
+def test_an_attendee_with_300_matches_gets_them_page_by_page_without_gaps_while_more_arrive(
+    client: TestClient, session: Session
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    headers = attendee["headers"]
+    for n in range(300):
+        photo = create_photo(session, event=event, filename=f"{n:03}.jpg")
+        create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
+
+    first = client.get("/api/me/photos", params={"limit": 100}, headers=headers)
+    seen = [item["filename"] for item in first.json()["data"]]
+    assert seen == [f"{n:03}.jpg" for n in range(299, 199, -1)], "newest match first"
+    late = create_photo(session, event=event, filename="late.jpg")
+    create_match(session, photo=late, attendee_id=attendee["attendee_id"])
+    page, pages = first.json(), 1
+    while page["next_cursor"]:
+        response = client.get(
+            "/api/me/photos", params={"limit": 100, "cursor": page["next_cursor"]}, headers=headers
+        )
+        page, pages = response.json(), pages + 1
+        seen += [item["filename"] for item in page["data"]]
+    assert pages == 3
+    assert page["count"] == 301, "the count is of every match, now"
+    assert seen == [f"{n:03}.jpg" for n in range(299, -1, -1)], "a new match shifts no page"
+
+    again = client.get("/api/me/photos", params={"limit": 100}, headers=headers)
+    assert again.json()["data"][0]["filename"] == "late.jpg"
+    assert again.headers["etag"] != first.headers["etag"]
+    unchanged = {"If-None-Match": again.headers["etag"]}
+    assert (
+        client.get("/api/me/photos", params={"limit": 100}, headers={**headers, **unchanged})
+    ).status_code == 304
+    assert (
+        client.get("/api/me/photos", params={"limit": 50}, headers={**headers, **unchanged})
+    ).status_code == 200, "another page size is another page"
