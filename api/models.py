@@ -155,9 +155,15 @@ class Photo(SQLModel, table=True):
 
 class Face(SQLModel, table=True):
     __tablename__ = "faces"
+    # A photo's face boxes from the index alone: a page of the studio's grid reads 2,000
+    # boxes, which as heap rows (each beside its 512-byte encoding) came from disk.
+    __table_args__ = (
+        sa.Index("ix_faces_photo_boxes", "photo_id",
+                 postgresql_include=["top", "right", "bottom", "left"]),
+    )  # fmt: skip
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", index=True)
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE")
     event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
     # Box in the photo's own pixels, after EXIF orientation.
     top: int
