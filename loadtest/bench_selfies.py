@@ -9,8 +9,10 @@ keep big events' faces in memory (FACEMATCH_FACE_CACHE_MAX_FACES, as the chart's
 interactive pool does). Then:
 
 - **idle**: one attendee at a time uploads a selfie, a real photo of someone in the
-  event's real photos. The verdict (judged, encoded and matched) is timed from the
-  selfie row's own timestamps, and "until my photos show" through the API, by polling.
+  event's real photos. Timed three ways: the verdict from the selfie row's own
+  timestamps (upload to judged and encoded, before the matching step); "until judged",
+  upload to the API showing the verdict, which is committed with the matches; and
+  "until my photos show", by polling the API.
   Each attendee deletes their face data afterwards, so that the next one with the same
   face is not its twin.
 - **burst**: `--burst` attendees, registered beforehand, upload their selfies at once
@@ -145,17 +147,24 @@ def idle(stack: Stack, client: Client, event: dict[str, Any], selfies: dict[str,
          runs: int) -> dict[str, Any]:  # fmt: skip
     url = (stack.data_dir / "postgres.url").read_text().strip()
     names = list(selfies)
-    verdicts, shown = [], []
+    verdicts, judged, shown = [], [], []
     for run in range(runs):
         attendee = Attendee(client, event, f"idle-{run}@example.com")
         started = time.monotonic()
         selfie_id = attendee.upload(selfies[names[run % len(names)]])
         _wait(lambda a=attendee: a.get("/api/me/selfie")["status"] != "pending", 120, "a verdict")
+        judged.append(time.monotonic() - started)
         _wait(lambda a=attendee: a.get("/api/me/photos")["count"] > 0, 30, "my photos")
         shown.append(time.monotonic() - started)
         verdicts += _verdict_seconds(url, [selfie_id])
         attendee.leave()  # its selfie rows go with its face data
-    return {"runs": runs, "verdict": _summary(verdicts), "until_my_photos_show": _summary(shown)}
+    return {
+        "runs": runs,
+        "verdict": _summary(verdicts),
+        "until_judged": _summary(judged),
+        "until_my_photos_show": _summary(shown),
+        "each_until_judged_s": [round(j, 2) for j in judged],
+    }
 
 
 def burst(stack: Stack, client: Client, event: dict[str, Any], selfies: dict[str, bytes],

@@ -59,6 +59,9 @@ SLACK = 0.01
 BLOCK = 20_000
 """The smallest load's arrays, in faces."""
 _HOT_KEY = "facematch:face-cache:hot"
+_LOADING_KEY = "facematch:face-cache:loading:{}"
+LOADING_SECONDS = 300
+"""A load's turn expires after this, should its worker die mid-load."""
 
 
 @dataclass
@@ -139,19 +142,23 @@ def refresh(url: str, redis: Any) -> None:
         del _events[gone]
     wanted = [e for e in hot if e in _events or now - _small.get(e, 0.0) > SMALL_RECHECK]
     if wanted:
-        keep(url, wanted)
+        keep(url, wanted, redis)
 
 
-def keep(url: str, event_ids: list[uuid.UUID]) -> None:
+def keep(url: str, event_ids: list[uuid.UUID], redis: Any = None) -> None:
     """Load these events' faces, or add those of photos numbered since they were read. Its
-    own connection, closed before any fork: a work horse must not inherit a live one."""
+    own connection, closed before any fork: a work horse must not inherit a live one.
+
+    With `redis`, the workers load an event one at a time: a worker that loads takes no
+    job meanwhile (200 k faces: seconds), and a pool whose workers all loaded at once, as
+    an event turned hot, judged no selfie until they were done."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
         register_vector(connection)
         for event_id in event_ids:
-            _keep(connection, event_id)
+            _keep(connection, event_id, redis)
 
 
-def _keep(connection: Any, event_id: uuid.UUID) -> None:
+def _keep(connection: Any, event_id: uuid.UUID, redis: Any = None) -> None:
     row = connection.execute("SELECT match_epoch FROM events WHERE id = %s", (event_id,)).fetchone()
     cached = _events.get(event_id)
     if row is None:
@@ -164,8 +171,15 @@ def _keep(connection: Any, event_id: uuid.UUID) -> None:
         if count < MIN_FACES or kept + count > settings.FACE_CACHE_MAX_FACES:
             _small[event_id] = time.time()  # too small, or no room: SQL scans it
             return
+        loading = _LOADING_KEY.format(event_id)
+        if redis is not None and not redis.set(loading, "1", nx=True, ex=LOADING_SECONDS):
+            return  # another worker is loading it; this one keeps judging selfies meanwhile
         started = time.perf_counter()
-        block = _load(connection, event_id, -1, row[0], expected=count)
+        try:
+            block = _load(connection, event_id, -1, row[0], expected=count)
+        finally:
+            if redis is not None:
+                redis.delete(loading)
         _events[event_id] = EventFaces(event_id, row[0], [block], time.time())
         log.info("face cache: %d faces of event %s loaded in %.1f s", len(block.ids),
                  event_id, time.perf_counter() - started)  # fmt: skip
@@ -173,7 +187,7 @@ def _keep(connection: Any, event_id: uuid.UUID) -> None:
         block = _load(connection, event_id, cached.epoch, row[0])
         if len(block.ids) > cached.faces // 2 and _read_again(block, cached) > cached.faces // 2:
             _events.pop(event_id)  # numbered again wholesale (a rebuild): read it afresh
-            _keep(connection, event_id)
+            _keep(connection, event_id, redis)
             return
         cached.blocks.append(block)
         cached.epoch = row[0]

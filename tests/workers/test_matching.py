@@ -315,3 +315,30 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
     assert current is not None
     assert face.id not in current.candidates(np.array([selfie_at(0.50, 6)]))
     assert face.id in current.candidates(np.array([selfie_at(0.46, 6)]))
+
+
+def test_workers_load_a_hot_event_one_at_a_time(
+    session: Session, redis: Redis, no_face_cache: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another worker loads the event's faces, this one does not: it keeps taking
+    jobs (scanning in SQL), and loads the event at a later refresh."""
+    from api.config import settings
+
+    monkeypatch.setattr(face_cache, "MIN_FACES", 0)
+    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
+    event = create_event(session, owner=create_user(session))
+    photo = create_photo(session, event=event, status="indexed")
+    _face(session, photo, distance=0.3, quality=0.9, size=100)
+    matching.match_photo(session, event.id, photo.id, 0.6, 0.03)
+    session.commit()
+    face_cache.mark_hot(redis, event.id)
+
+    redis.set(f"facematch:face-cache:loading:{event.id}", "another worker")
+    face_cache.refresh(settings.database_url, redis)
+    assert face_cache.get(event.id) is None
+    redis.delete(f"facematch:face-cache:loading:{event.id}")
+    face_cache.refresh(settings.database_url, redis)
+    cached = face_cache.get(event.id)
+    assert cached is not None and cached.faces == 1
+    assert not redis.exists(f"facematch:face-cache:loading:{event.id}"), "its turn is given back"
