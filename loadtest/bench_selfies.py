@@ -8,13 +8,14 @@ attendees built in bulk) and the real photos of `identities.csv`'s people; the w
 keep big events' faces in memory (FACEMATCH_FACE_CACHE_MAX_FACES, as the chart's
 interactive pool does). Then:
 
-- **idle**: one attendee at a time uploads a selfie, a real photo of someone in the
+- **idle**, cold then warm: one attendee at a time uploads a selfie, a real photo of someone in the
   event's real photos. Timed three ways: the verdict from the selfie row's own
   timestamps (upload to judged and encoded, before the matching step); "until judged",
   upload to the API showing the verdict, which is committed with the matches; and
   "until my photos show", by polling the API.
   Each attendee deletes their face data afterwards, so that the next one with the same
-  face is not its twin.
+  face is not its twin. Cold: the first selfies of the event, while the workers load
+  its faces into memory one after the other; warm: WARM_AFTER seconds later.
 - **burst**: `--burst` attendees, registered beforehand, upload their selfies at once
   from 8 threads while the photographer uploads photos. Verdicts per second from the
   first upload to the last verdict; and the event's matching lock, sampled every 50 ms:
@@ -51,6 +52,8 @@ ENV = {
     "FACEMATCH_FACE_CACHE_MAX_FACES": "1000000",
     "FACEMATCH_LOG_FORMAT": "json",
 }
+WARM_AFTER = 60
+"""Seconds after the cold runs: every worker has loaded the event's faces by then."""
 LOCK_WAITERS = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     " AND classid = 26221"  # api.db's matching-lock namespace, 0x666D
@@ -144,12 +147,12 @@ def prepare(stack: Stack, faces: int) -> tuple[Client, dict[str, Any], dict[str,
 
 
 def idle(stack: Stack, client: Client, event: dict[str, Any], selfies: dict[str, bytes],
-         runs: int) -> dict[str, Any]:  # fmt: skip
+         runs: int, tag: str) -> dict[str, Any]:  # fmt: skip
     url = (stack.data_dir / "postgres.url").read_text().strip()
     names = list(selfies)
     verdicts, judged, shown = [], [], []
     for run in range(runs):
-        attendee = Attendee(client, event, f"idle-{run}@example.com")
+        attendee = Attendee(client, event, f"idle-{tag}-{run}@example.com")
         started = time.monotonic()
         selfie_id = attendee.upload(selfies[names[run % len(names)]])
         _wait(lambda a=attendee: a.get("/api/me/selfie")["status"] != "pending", 120, "a verdict")
@@ -249,20 +252,27 @@ def main() -> int:
     with local_stack(args.workers, env=ENV) as stack:
         print(f"== {args.faces:,} faces, {args.workers} workers: preparing ...", flush=True)
         client, event, selfies = prepare(stack, args.faces)
-        print("== idle: one selfie at a time ...", flush=True)
-        result["idle"] = idle(stack, client, event, selfies, args.runs)
+        print("== idle, cold: one selfie at a time ...", flush=True)
+        result["cold"] = idle(stack, client, event, selfies, args.runs, "cold")
+        print(json.dumps(result["cold"]), flush=True)
+        time.sleep(WARM_AFTER)
+        print("== idle, warm: one selfie at a time ...", flush=True)
+        result["idle"] = idle(stack, client, event, selfies, args.runs, "warm")
         print(json.dumps(result["idle"]), flush=True)
         print(f"== burst: {args.burst} selfies at once, photos uploading ...", flush=True)
         result["burst"] = burst(stack, client, event, selfies, args.burst)
         print(json.dumps(result["burst"]), flush=True)
-    i, b = result["idle"], result["burst"]
+    c, i, b = result["cold"], result["idle"], result["burst"]
     print(
-        "| event | workers | idle verdict p50 / p95 | idle until my photos show p50 / p95 |"
-        " burst: verdicts per s | burst verdict p50 / p95 | lock waiters mean / max |\n"
+        "| event | workers | idle, warm: verdict / until judged / until my photos show, p50 and"
+        " p95 | idle, cold: until judged | burst: verdicts per s | burst verdict p50 / p95 |"
+        " lock waiters mean / max |\n"
         "|---|---|---|---|---|---|---|\n"
         f"| {args.faces:,} faces | {args.workers}"
-        f" | {i['verdict']['p50_s']} / {i['verdict']['p95_s']} s"
-        f" | {i['until_my_photos_show']['p50_s']} / {i['until_my_photos_show']['p95_s']} s"
+        f" | {i['verdict']['p50_s']} / {i['verdict']['p95_s']} s,"
+        f" {i['until_judged']['p50_s']} / {i['until_judged']['p95_s']} s,"
+        f" {i['until_my_photos_show']['p50_s']} / {i['until_my_photos_show']['p95_s']} s"
+        f" | {c['until_judged']['p50_s']} / {c['until_judged']['p95_s']} s"
         f" | {b['verdicts_per_s']} ({b['selfies']} in {b['all_judged_in_s']} s)"
         f" | {b['verdict']['p50_s']} / {b['verdict']['p95_s']} s"
         f" | {b['lock_waiters']['mean']} / {b['lock_waiters']['max']} |"
