@@ -91,6 +91,12 @@ def rematch_event(event_id: uuid.UUID) -> JobSpec:
     return _spec("rematch_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
+def forget_attendee(attendee_id: uuid.UUID) -> JobSpec:
+    """After an attendee's face data is deleted: the faces that named them get their
+    nearest attendees again, and those photos their matches."""
+    return _spec("forget_attendee", MAINTENANCE, attendee_id, VALIDATE_SELFIE_TIMEOUT)
+
+
 def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
     return _spec("rematch_photo", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
 

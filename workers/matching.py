@@ -29,8 +29,8 @@ They are kept up to date as the event changes:
 - a photo is indexed: its faces against the event's valid selfies;
 - a selfie becomes valid: only faces within the radius of it can change, and for
   them the new top two is among the kept two and the newcomer;
-- a selfie goes, or "not me": the faces that named that attendee (or that photo's
-  faces) against the selfies left;
+- a selfie goes (`forget_attendee`), or "not me": the faces that named that
+  attendee (or that photo's faces) against the selfies left;
 - a tolerance change: no distance at all, a filter over `face_nearest`.
 
 `tests/workers/test_matching.py` and `make bench-scale` check that the two give the
@@ -243,6 +243,14 @@ _PHOTOS_NAMING_GONE_SELFIES = text(f"SELECT DISTINCT photo_id FROM ({_NAMING_GON
 _NEAREST_NAMING_GONE_SELFIES = text(
     _RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_NAMING_GONE_SELFIES}) gone")
 )
+# Every face that names the attendee: after their face data is deleted, all are stale.
+_NAMING = """
+SELECT face_id, photo_id FROM face_nearest WHERE attendee_id = :attendee_id
+UNION
+SELECT face_id, photo_id FROM face_nearest WHERE runner_up_attendee_id = :attendee_id
+"""
+_PHOTOS_NAMING = text(f"SELECT DISTINCT photo_id FROM ({_NAMING}) naming")
+_NEAREST_NAMING = text(_RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_NAMING}) naming"))
 _HAS_VALID_SELFIE = text(
     "SELECT EXISTS (SELECT 1 FROM selfies WHERE attendee_id = :attendee_id AND status = 'valid')"
 )
@@ -410,6 +418,36 @@ def match_attendee(
         photos.update(connection.execute(_MERGE_ATTENDEE, merge).scalars().all())
     if not photos:
         return 0
+    return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
+
+
+_EVENT_OF_ATTENDEE = text(
+    "SELECT coalesce((SELECT event_id FROM attendees WHERE id = :attendee_id),"
+    f" (SELECT event_id FROM ({_NAMING.replace('face_id, photo_id', 'event_id')}) naming LIMIT 1))"
+)
+
+
+def event_of_attendee(session: Session, attendee_id: uuid.UUID) -> uuid.UUID | None:
+    """The attendee's event, from their row or, once it is gone, from the faces naming them."""
+    params = {"attendee_id": attendee_id}
+    return session.connection().execute(_EVENT_OF_ATTENDEE, params).scalar_one()
+
+
+def forget_attendee(
+    session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
+) -> int:
+    """After the attendee's selfies are deleted: the faces that named them get their
+    nearest attendees from the selfies left (the attendee's new ones too, if any), and
+    their photos' matches are derived again. Only those faces can change; a whole
+    event's rematch would hold the event's lock for seconds at a million faces."""
+    lock_matching(session, event_id)
+    params = _params(event_id, tolerance, margin, attendee_id=attendee_id)
+    connection = session.connection()
+    photos = connection.execute(_PHOTOS_NAMING, params).scalars().all()
+    if not photos:
+        return 0
+    connection.execute(_NEAREST_NAMING, params)
+    connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(photos)})
     return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
 
 

@@ -226,6 +226,21 @@ def rematch_event(event_id: str) -> dict[str, Any]:
     return {"event_id": event_id, "matches": matched}
 
 
+def forget_attendee(attendee_id: str) -> dict[str, Any]:
+    """After an attendee's face data was deleted: the faces that named them, again."""
+    aid = uuid.UUID(attendee_id)
+    with session_scope() as session:
+        # The attendee's row may be gone too (a deleted account): the faces name its event.
+        event_id = matching.event_of_attendee(session, aid)
+        event = session.get(Event, event_id) if event_id else None
+        if event is None:
+            return {"attendee_id": attendee_id, "skipped": True}  # no face names them
+        matched = matching.forget_attendee(
+            session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
+    return {"attendee_id": attendee_id, "matches": matched}
+
+
 def rematch_photo(photo_id: str) -> dict[str, Any]:
     """Recompute one photo's matches, e.g. after a "not me" freed one of its faces."""
     pid = uuid.UUID(photo_id)

@@ -151,8 +151,10 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
     for key in keys:
         on_commit(session, functools.partial(storage.delete, key))
     if selfies:
-        # Faces this attendee competed for may now belong to someone else.
-        defer(session, queue.rematch_event(attendee.event_id))
+        # Faces this attendee competed for may now belong to someone else: those faces
+        # alone are looked at again (a whole event's rematch held its matching lock for
+        # seconds at a million faces).
+        defer(session, queue.forget_attendee(attendee.id))
     return FaceDataDeleted(
         selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches
     )

@@ -185,9 +185,12 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
         session.commit()
 
     delete_face_data(attendees[1])
-    matching.rematch_event(session, event.id, tolerance, margin)
+    matching.forget_attendee(session, event.id, attendees[1].id, tolerance, margin)  # its job
     session.commit()
     check("face data deleted")
+    matching.rematch_event(session, event.id, tolerance, margin)
+    session.commit()
+    check("and a whole rematch after it")
 
     # Again, and this time a new selfie (someone else's face) is judged before the rematch.
     delete_face_data(attendees[2])
@@ -342,3 +345,32 @@ def test_workers_load_a_hot_event_one_at_a_time(
     cached = face_cache.get(event.id)
     assert cached is not None and cached.faces == 1
     assert not redis.exists(f"facematch:face-cache:loading:{event.id}"), "its turn is given back"
+
+
+def test_forgetting_a_deleted_attendee_gives_their_faces_to_the_next_one_even_with_their_row_gone(
+    session: Session,
+) -> None:
+    """The job after a deletion finds the event through the faces that named the attendee."""
+    from api.models import Attendee as AttendeeRow
+    from workers import tasks
+
+    event = create_event(session, owner=create_user(session))
+    photo = create_photo(session, event=event, status="indexed")
+    _face(session, photo, distance=0.3, quality=0.9, size=120)
+    first, second = _attendee_with_selfie(session, event), _attendee_with_selfie(session, event)
+    second_selfie = session.exec(select(Selfie).where(Selfie.attendee_id == second.id)).one()
+    second_selfie.encoding = _vector(0.65)  # 0.35 from the face: further than the first
+    session.add(second_selfie)
+    session.commit()
+    matching.match_photo(session, event.id, photo.id, 0.6, 0.0)
+    session.commit()
+    assert {m[0] for m in _matches(session, event.id)} == {first.id}
+
+    session.exec(delete(Match).where(Match.attendee_id == first.id))
+    session.exec(delete(Selfie).where(Selfie.attendee_id == first.id))
+    session.exec(delete(AttendeeRow).where(AttendeeRow.id == first.id))
+    session.commit()
+    assert tasks.forget_attendee(str(first.id))["matches"] == 1
+    session.expire_all()
+    assert {m[0] for m in _matches(session, event.id)} == {second.id}
+    assert tasks.forget_attendee(str(first.id)) == {"attendee_id": str(first.id), "skipped": True}
