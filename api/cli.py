@@ -98,19 +98,26 @@ def import_photos(
     pattern = "**/*" if recursive else "*"
     files = sorted(p for p in directory.glob(pattern) if p.is_file() and not p.name.startswith("."))
     storage = get_storage()
-    imported, refused = 0, []
+    imported, skipped, refused = 0, 0, []
     with Progress() as progress:
         task = progress.add_task(f"importing into {event.code}", total=len(files))
         for path in files:
             try:
-                # One transaction per file: an interrupted import keeps what it finished.
+                # One transaction per file: an interrupted import keeps what it finished, and
+                # running it again skips those (the same bytes are the same photo).
                 with session_scope() as session:
-                    store_photo(session, storage, event, path.name, path.read_bytes())
-                imported += 1
+                    _, duplicate = store_photo(
+                        session, storage, event, path.name, path.read_bytes()
+                    )
+                skipped += duplicate
+                imported += not duplicate
             except AppError as exc:
                 refused.append(f"{path}: {exc.code} ({exc.detail})")
             progress.advance(task)
-    typer.echo(f"imported {imported} photo(s) into {event.code}; refused {len(refused)}")
+    typer.echo(
+        f"imported {imported} photo(s) into {event.code}; skipped {skipped} already there;"
+        f" refused {len(refused)}"
+    )
     for line in refused:
         typer.echo(f"  refused {line}")
 

@@ -131,6 +131,7 @@ class Photo(SQLModel, table=True):
         sa.Index("ix_photos_status_updated", "status", "updated_at"),
         sa.Index("ix_photos_event_match_epoch", "event_id", "match_epoch"),
         sa.Index("ix_photos_event_created", "event_id", "created_at", "id"),
+        sa.Index("ux_photos_event_content", "event_id", "content_sha256", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -151,6 +152,8 @@ class Photo(SQLModel, table=True):
     indexed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     match_epoch: int | None = None
     """The event's `match_epoch` when this photo's faces got their nearest attendees."""
+    content_sha256: str | None = Field(default=None, max_length=64)
+    """The file's SHA-256: a second upload of the same bytes to the event is this photo."""
 
 
 class Face(SQLModel, table=True):

@@ -37,7 +37,8 @@ def upload_event_photos(
     event_id: uuid.UUID,
     files: Annotated[list[UploadFile], File(description="one or many photos")],
 ) -> UploadAccepted:
-    """Upload photos; each good file is kept and queued for indexing, each bad one says why."""
+    """Upload photos; each good file is kept and queued for indexing, a file the event has
+    already is answered with that photo (`duplicate`), and each bad one says why."""
     event = get_owned_event(session, user, event_id)
     if len(files) > settings.MAX_FILES_PER_UPLOAD:
         raise PayloadTooLarge(
@@ -46,7 +47,7 @@ def upload_event_photos(
     # Read one byte past the limit so an oversized file is refused without reading it all.
     contents = [(f.filename, f.file.read(settings.MAX_UPLOAD_BYTES + 1)) for f in files]
     result = service.upload_photos(session, storage, event, contents)
-    if result.accepted == 0:
+    if result.accepted + result.duplicates == 0:
         raise InvalidImage(
             [r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files"
         )

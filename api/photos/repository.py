@@ -10,6 +10,13 @@ from api.models import Attendee, Face, Match, Photo, PhotoStatus
 from api.pages import count_rows, newest_first
 
 
+def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> Photo | None:
+    query = select(Photo).where(
+        col(Photo.event_id) == event_id, col(Photo.content_sha256) == digest
+    )
+    return session.exec(query).first()
+
+
 def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
     return session.get(Photo, photo_id)
 

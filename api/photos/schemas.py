@@ -45,6 +45,8 @@ class UploadResult(SQLModel):
     filename: str
     id: uuid.UUID | None = None
     status: PhotoStatus | None = None
+    duplicate: bool = False
+    """The event has these bytes already: `id` is that photo, and nothing was stored."""
     error: str | None = None
     code: str | None = None
     detail: str | None = None
@@ -53,4 +55,7 @@ class UploadResult(SQLModel):
 class UploadAccepted(SQLModel):
     data: list[UploadResult]
     accepted: int
+    """New photos, stored and queued for indexing."""
+    duplicates: int = 0
+    """Files the event has already: skipped."""
     rejected: int

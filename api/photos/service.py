@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 from pathlib import PurePath
 from urllib.parse import quote
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import queue
@@ -25,13 +27,17 @@ def _clean_filename(name: str | None) -> str:
 
 def store_photo(
     session: Session, storage: Storage, event: Event, filename: str, data: bytes
-) -> Photo:
-    """Check, store and register one photo; indexing is enqueued after the commit."""
+) -> tuple[Photo, bool]:
+    """Check, store and register one photo; indexing is enqueued after the commit. The
+    same bytes again are the event's photo already, and nothing is stored: (photo, True)."""
     info = inspect_image(data, max_bytes=settings.MAX_UPLOAD_BYTES)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = repository.get_photo_by_content(session, event.id, digest)
+    if existing is not None:
+        return existing, True
     photo_id = uuid.uuid4()
     key = f"events/{event.id}/photos/{photo_id}{info.extension}"
     storage.put(key, data)
-    on_rollback(session, lambda: storage.delete(key))
     photo = Photo(
         id=photo_id,
         event_id=event.id,
@@ -41,10 +47,20 @@ def store_photo(
         bytes=len(data),
         width=info.width,
         height=info.height,
+        content_sha256=digest,
     )
-    session.add(photo)
+    try:
+        with session.begin_nested():  # a savepoint: a lost race undoes this row alone
+            session.add(photo)
+    except IntegrityError:
+        storage.delete(key)  # the same bytes, uploaded at the same moment by another request
+        existing = repository.get_photo_by_content(session, event.id, digest)
+        if existing is None:
+            raise
+        return existing, True
+    on_rollback(session, lambda: storage.delete(key))
     defer(session, queue.index_photo(photo.id))
-    return photo
+    return photo, False
 
 
 def upload_photos(
@@ -56,7 +72,7 @@ def upload_photos(
     for raw_name, data in files:
         filename = _clean_filename(raw_name)
         try:
-            photo = store_photo(session, storage, event, filename, data)
+            photo, duplicate = store_photo(session, storage, event, filename, data)
         except AppError as exc:
             results.append(
                 UploadResult(
@@ -64,9 +80,13 @@ def upload_photos(
                 )
             )
             continue
-        results.append(UploadResult(filename=filename, id=photo.id, status=PhotoStatus.pending))
-    accepted = sum(1 for r in results if r.id is not None)
-    return UploadAccepted(data=results, accepted=accepted, rejected=len(results) - accepted)
+        results.append(
+            UploadResult(filename=filename, id=photo.id, status=photo.status, duplicate=duplicate)
+        )
+    accepted = sum(1 for r in results if r.id is not None and not r.duplicate)
+    duplicates = sum(1 for r in results if r.duplicate)
+    return UploadAccepted(data=results, accepted=accepted, duplicates=duplicates,
+                          rejected=len(results) - accepted - duplicates)  # fmt: skip
 
 
 def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:

@@ -19,7 +19,7 @@ def test_a_rolled_back_transaction_enqueues_nothing_and_deletes_its_files(
     event = create_event(session, owner=create_user(session))
     storage = get_storage()
     with pytest.raises(RuntimeError), session_scope() as scoped:
-        photo = store_photo(scoped, storage, event, "a.jpg", image_bytes())
+        photo, _ = store_photo(scoped, storage, event, "a.jpg", image_bytes())
         key = photo.storage_key
         assert storage.exists(key)
         raise RuntimeError("the request failed after storing")
@@ -33,7 +33,7 @@ def test_a_committed_transaction_enqueues_its_jobs(session: Session, redis: Redi
 
     event = create_event(session, owner=create_user(session))
     with session_scope() as scoped:
-        photo = store_photo(scoped, get_storage(), event, "a.jpg", image_bytes())
+        photo, _ = store_photo(scoped, get_storage(), event, "a.jpg", image_bytes())
         assert queue.JobQueue(redis).depths()["photos"] == 0
     assert queue.JobQueue(redis).is_active(queue.index_photo(photo.id).job_id)
 

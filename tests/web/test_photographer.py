@@ -128,6 +128,14 @@ def test_a_photographer_creates_an_event_and_bulk_uploads_photos(
     assert page.locator("#upload-total").evaluate("p => p.value === p.max")
     shot(page, "photographer-2-uploaded")
 
+    # The same file again, under another name: skipped, nothing new stored or indexed.
+    page.locator("#photo-files").set_input_files([{**files[0], "name": "again.jpg"}])
+    skipped = page.locator("#upload-list .skipped")
+    expect(skipped).to_have_count(1)
+    expect(skipped).to_contain_text("again.jpg")
+    expect(skipped.locator(".state")).to_have_text("skipped: already in this event")
+    expect(page.locator("#upload-counts")).to_contain_text("1 skipped as duplicates")
+
     # Live indexing progress, and face boxes on the photos.
     expect(page.locator("[data-stat=photos_indexed]")).to_have_text(str(UPLOADS), timeout=180_000)
     expect(page.locator("[data-stat=photos_waiting]")).to_have_text("0")

@@ -223,14 +223,17 @@ function setState(item, status, text) {
 
 function renderTotals() {
   const total = uploads.reduce((sum, u) => sum + (u.file.size || 1), 0);
-  const loaded = uploads.reduce((sum, u) => sum + (u.status === "done" ? u.file.size || 1 : u.loaded), 0);
+  const finished = (u) => u.status === "done" || u.status === "skipped";
+  const loaded = uploads.reduce((sum, u) => sum + (finished(u) ? u.file.size || 1 : u.loaded), 0);
   $("upload-total").max = Math.max(1, total);
   $("upload-total").value = loaded;
   const done = uploads.filter((u) => u.status === "done").length;
+  const skipped = uploads.filter((u) => u.status === "skipped").length;
   const failed = uploads.filter((u) => u.status === "failed").length;
-  const busy = uploads.length - done - failed;
+  const busy = uploads.length - done - skipped - failed;
   $("upload-counts").textContent =
-    `${done} of ${uploads.length} uploaded` + (failed ? `, ${failed} failed` : "") + (busy ? `, ${busy} to go` : "");
+    `${done} of ${uploads.length} uploaded` + (skipped ? `, ${skipped} skipped as duplicates` : "") +
+    (failed ? `, ${failed} failed` : "") + (busy ? `, ${busy} to go` : "");
   show($("retry-failed"), uploads.some((u) => u.status === "failed" && u.retryable));
 }
 
@@ -276,7 +279,8 @@ async function send(item) {
     const { status, body, retryAfter } = await post(item);
     if (status === 202) {
       item.bar.value = item.bar.max;
-      setState(item, "done", "uploaded");
+      const duplicate = body?.data?.[0]?.duplicate;
+      setState(item, duplicate ? "skipped" : "done", duplicate ? "skipped: already in this event" : "uploaded");
       progressPoll.now();
       return;
     }

@@ -216,3 +216,64 @@ def test_event_photos_list_their_face_boxes_but_never_encodings(
         {"top": 10, "right": 250, "bottom": 60, "left": 200},
     ]
     assert "encoding" not in response.text
+
+
+def test_the_same_bytes_again_are_the_same_photo_with_nothing_new_stored_or_queued(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event, other = create_event(session, owner=owner), create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    photo, another = image_bytes(size=(640, 480)), image_bytes(size=(640, 480), color="blue")
+
+    def upload(event_id: object, *files: tuple[str, bytes]) -> dict:  # type: ignore[type-arg]
+        parts = [("files", f) for f in files]
+        response = client.post(f"/api/events/{event_id}/photos", files=parts, headers=headers)
+        assert response.status_code == 202, response.text
+        return dict(response.json())
+
+    first = upload(event.id, ("IMG_1.jpg", photo), ("IMG_1 copy.jpg", photo), ("b.jpg", another))
+    assert (first["accepted"], first["duplicates"], first["rejected"]) == (2, 1, 0)
+    original, copy, _ = first["data"]
+    assert (copy["id"], copy["duplicate"], original["duplicate"]) == (original["id"], True, False)
+
+    again = upload(event.id, ("renamed.jpg", photo))
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    assert again["data"][0]["id"] == original["id"]
+    assert len(session.exec(select(Photo).where(Photo.event_id == event.id)).all()) == 2
+    assert len(_stored_files()) == 2
+    assert JobQueue(redis).depths()["photos"] == 2, "no extra job"
+
+    elsewhere = upload(other.id, ("IMG_1.jpg", photo))
+    assert (elsewhere["accepted"], elsewhere["duplicates"]) == (1, 0), "per event, not global"
+
+
+def test_two_requests_racing_with_the_same_bytes_store_one_photo(
+    client: TestClient, session: Session, redis: Redis, monkeypatch: object
+) -> None:
+    """The lookup misses in both; the unique index decides, and the loser's file goes."""
+    from api.photos import repository, service
+
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    data = image_bytes(size=(320, 240))
+    response = client.post(f"/api/events/{event.id}/photos", files=[("files", ("a.jpg", data))],
+                           headers=headers)  # fmt: skip
+    winner = response.json()["data"][0]["id"]
+    real, calls = repository.get_photo_by_content, []
+
+    def lookup(*args: object) -> object:
+        calls.append(args)  # the loser's first lookup runs before the winner's commit
+        return None if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.repository, "get_photo_by_content", lookup)  # type: ignore[attr-defined]
+    response = client.post(f"/api/events/{event.id}/photos", files=[("files", ("b.jpg", data))],
+                           headers=headers)  # fmt: skip
+    assert response.status_code == 202, response.text
+    result = response.json()["data"][0]
+    assert (result["id"], result["duplicate"], result["filename"]) == (winner, True, "b.jpg")
+    assert len(calls) == 2, "missed, lost the race at the unique index, looked again"
+    assert len(session.exec(select(Photo)).all()) == 1
+    assert len(_stored_files()) == 1
+    assert JobQueue(redis).depths()["photos"] == 1
