@@ -88,7 +88,7 @@ def small_photos(count: int) -> list[tuple[str, bytes]]:
         image.thumbnail((640, 640))
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, "JPEG", quality=85)
-        out.append((f"{n:03d}-{Path(path).stem}.jpg", buffer.getvalue()))
+        out.append((f"{n:03d}-{Path(path).stem}.jpg", datasets.tagged(buffer.getvalue(), str(n))))
     return out
 
 
@@ -253,6 +253,16 @@ def scheduler_holder(stack: Stack) -> psutil.Process | None:
     return ours.get(int(pid)) if pid else None
 
 
+def _indexing(stack: Stack, timeout: float) -> bool:
+    """Whether a photo's job is past its first step within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if query(stack, "SELECT count(*) FROM photos WHERE status = 'indexing'")[0][0]:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def busy_horse(
     stack: Stack, timeout: float, not_pids: frozenset[int] = frozenset()
 ) -> psutil.Process | None:
@@ -321,8 +331,9 @@ def killed_workers(stack: Stack, plan: Plan = Plan()) -> dict:  # type: ignore[t
                 holder = holder.parent() or holder
             killed = kill(holder, "holder_worker")
         # A job killed now is retried by RQ from the scheduled registry, which no
-        # scheduler of this worker watches any more.
-        if killed and (horse := busy_horse(stack, timeout=30)) is not None:
+        # scheduler of this worker watches any more. Killed once a photo is being indexed:
+        # its job has counted its attempt, so the retry shows in the photo's attempts.
+        if killed and _indexing(stack, timeout=30) and (horse := busy_horse(stack, timeout=30)):
             kill(horse, "work_horse")
         return killed
 
@@ -597,7 +608,7 @@ class Traffic:
             if self.stop.is_set():
                 return
             name, data = self.photos[n % len(self.photos)]
-            files = [("files", (f"o{n}-{name}", data))]
+            files = [("files", (f"o{n}-{name}", datasets.tagged(data, f"o{n}")))]
             response = self._call(
                 "upload",
                 lambda files=files: self.client.http.post(  # type: ignore[misc]

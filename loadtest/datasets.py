@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from loadtest.scenarios import tagged as tagged  # uploads of one file as many photos
+
 FACES = Path(
     os.environ.get("FACEMATCH_FACES", Path(__file__).resolve().parents[2] / "shared/testdata/faces")
 )

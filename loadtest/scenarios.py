@@ -39,6 +39,22 @@ POLL_INTERVALS = (0.5, 0.5, 1.0, 1.0, 2.0, 3.0, 5.0)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
+def tagged(jpeg_bytes: bytes, tag: str) -> bytes:
+    """The same JPEG with `tag` in a comment segment: the same pixels, other bytes. The API
+    keeps one photo per content hash in an event, so a load test that uploads one file
+    many times tags each upload to mean many photos."""
+    if not jpeg_bytes.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    payload = tag.encode()
+    return (
+        jpeg_bytes[:2]
+        + b"\xff\xfe"
+        + (len(payload) + 2).to_bytes(2, "big")
+        + payload
+        + jpeg_bytes[2:]
+    )
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"LOADTEST_{name}", default)
 
@@ -150,8 +166,13 @@ class Fixture:
         self.slots: list[Slot] = []
         self.photos_uploaded = 0
         self._attendees = itertools.count()
-        self._uploads = itertools.cycle(
-            [p for identity in self.identities for p in identity.photos]
+        # Each upload is new bytes (a tagged copy): the API keeps one photo per file.
+        run = uuid.uuid4().hex[:8]
+        self._uploads = (
+            (f"{n}-{name}", tagged(data, f"{run}-{n}"))
+            for n, (name, data) in enumerate(
+                itertools.cycle([p for identity in self.identities for p in identity.photos])
+            )
         )
 
     @classmethod
