@@ -93,7 +93,7 @@ def on_rollback(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("on_rollback", []).append(callback)
 
 
-def on_commit(session: Session, callback: Callable[[], None]) -> None:
+def on_commit(session: Session, callback: Callable[[], object]) -> None:
     """Do a side effect outside the database (delete a file) once the transaction commits."""
     session.info.setdefault("on_commit", []).append(callback)
 
@@ -119,7 +119,7 @@ def _after_rollback(session: Session) -> None:
     _run_all(session.info.pop("on_rollback", []), "rollback clean-up failed")
 
 
-def _run_all(callbacks: list[Callable[[], None]], failure: str) -> None:
+def _run_all(callbacks: list[Callable[[], object]], failure: str) -> None:
     """Run every callback; one that fails is logged and does not stop the others."""
     for callback in callbacks:
         try:

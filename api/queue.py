@@ -146,6 +146,18 @@ class JobQueue:
                 existing.delete()
         raise RuntimeError(f"could not enqueue {spec.job_id}")
 
+    def discard(self, spec: JobSpec) -> bool:
+        """Drop the entity's job if it has not started: its row is gone. A running one
+        finds the row gone and does nothing."""
+        try:
+            job = Job.fetch(spec.job_id, connection=self.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        if job.get_status(refresh=False) == JobStatus.STARTED:
+            return False
+        job.delete()
+        return True
+
     def is_active(self, job_id: str) -> bool:
         """Whether RQ will still run this job: queued, running, or scheduled for a retry that
         RQ will still run. Not a retry overdue by OVERDUE_SECONDS (`release_overdue`), nor a

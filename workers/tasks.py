@@ -46,8 +46,8 @@ def _claim_photo(photo_id: uuid.UUID) -> Photo | None:
     """Mark the photo as being indexed, or None when no work is owed."""
     with session_scope() as session:
         photo = session.get(Photo, photo_id, with_for_update=True)
-        if photo is None:
-            raise RowGone(f"photo {photo_id}")
+        if photo is None:  # deleted by its photographer before its turn: nothing owed
+            return None
         if photo.status in (PhotoStatus.indexed, PhotoStatus.failed):
             return None
         photo.status = PhotoStatus.indexing
@@ -88,8 +88,8 @@ def index_photo(photo_id: str) -> dict[str, Any]:
     with session_scope() as session:
         lock_matching(session, claimed.event_id)  # before any row lock: see matching
         photo = session.get(Photo, pid, with_for_update=True)
-        if photo is None:
-            raise RowGone(f"photo {photo_id}")
+        if photo is None:  # deleted while its faces were found: they are not stored
+            return {"photo_id": photo_id, "skipped": True}
         if photo.status == PhotoStatus.indexed:
             return {"photo_id": photo_id, "skipped": True}
         event = session.get(Event, photo.event_id)

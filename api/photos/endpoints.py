@@ -19,7 +19,7 @@ from api.errors import (
 from api.events.service import get_owned_event
 from api.models import PhotoStatus
 from api.photos import service
-from api.photos.schemas import PhotosPublic, UploadAccepted
+from api.photos.schemas import PhotoDeleted, PhotosPublic, UploadAccepted
 
 router = APIRouter(tags=["photos"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -66,6 +66,14 @@ def list_event_photos(
     """The event's photos with their indexing status, newest first, a page at a time."""
     event = get_owned_event(session, user, event_id)
     return service.list_event_photos(session, event, status=status, cursor=cursor, limit=limit)
+
+
+@router.delete("/photos/{photo_id}", responses=responses(*_AUTH, NotFound))
+def delete_photo(
+    session: SessionDep, storage: StorageDep, user: RequirePhotographer, photo_id: uuid.UUID
+) -> PhotoDeleted:
+    """Delete a photo and everything made from it: faces, encodings, matches, previews."""
+    return service.delete_photo(session, storage, user, photo_id)
 
 
 @router.get(

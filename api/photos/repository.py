@@ -17,6 +17,12 @@ def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> 
     return session.exec(query).first()
 
 
+def count_faces_and_matches(session: Session, photo_id: uuid.UUID) -> tuple[int, int]:
+    faces = session.exec(select(sa.func.count()).where(col(Face.photo_id) == photo_id)).one()
+    matches = session.exec(select(sa.func.count()).where(col(Match.photo_id) == photo_id)).one()
+    return faces, matches
+
+
 def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
     return session.get(Photo, photo_id)
 

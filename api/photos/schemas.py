@@ -52,6 +52,13 @@ class UploadResult(SQLModel):
     detail: str | None = None
 
 
+class PhotoDeleted(SQLModel):
+    """What went with the photo: its file and previews, and these rows."""
+
+    faces: int
+    matches: int
+
+
 class UploadAccepted(SQLModel):
     data: list[UploadResult]
     accepted: int

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from pathlib import PurePath
@@ -8,14 +9,22 @@ from urllib.parse import quote
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import queue
+from api import audit, queue
 from api.config import settings
-from api.db import defer, on_rollback
+from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import AppError, Conflict, NotFound, NotPermitted
 from api.images import PREVIEW_SIDES, inspect_image, make_preview
-from api.models import Event, EventStatus, Photo, PhotoStatus, Role, User
+from api.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User
 from api.photos import repository
-from api.photos.schemas import FaceBox, PhotoPublic, PhotosPublic, UploadAccepted, UploadResult
+from api.photos.schemas import (
+    FaceBox,
+    PhotoDeleted,
+    PhotoPublic,
+    PhotosPublic,
+    UploadAccepted,
+    UploadResult,
+)
+from api.queue import get_job_queue
 from api.storage import Storage
 
 
@@ -127,6 +136,37 @@ def to_public_list(
         ]
         data.append(public)
     return PhotosPublic(data=data, count=count, next_cursor=next_cursor)
+
+
+def delete_photo(
+    session: Session, storage: Storage, user: User, photo_id: uuid.UUID
+) -> PhotoDeleted:
+    """The photo goes with everything made from it: its faces and their encodings, the
+    matches they made, its file and previews, and its job if it has not started."""
+    photo = repository.get_photo(session, photo_id)
+    if photo is None:
+        raise NotFound("no such photo", code="photo_not_found")
+    if user.role != Role.admin:
+        event = session.get(Event, photo.event_id)
+        if event is None or event.owner_id != user.id:
+            raise NotPermitted("this photo belongs to another photographer", code="not_owner")
+    lock_matching(session, photo.event_id)  # a photo or selfie job must not match it meanwhile
+    faces, matches = repository.count_faces_and_matches(session, photo.id)
+    keys = [photo.storage_key, *(preview_key(photo, size) for size in PREVIEW_SIDES)]
+    session.delete(photo)  # faces, matches, nearest attendees and "not me"s cascade
+    actor = f"{user.role.value}:{user.id}"
+    for action, count in (
+        (AuditAction.face_encodings_deleted, faces),
+        (AuditAction.matches_deleted, matches),
+    ):
+        audit.record(session, action, event_id=photo.event_id, subject_id=photo.id,
+                     actor=actor, count=count, reason="photo_deleted")  # fmt: skip
+    for key in keys:  # once the rows are gone for good
+        on_commit(session, functools.partial(storage.delete, key))
+    jobs = get_job_queue()
+    for spec in (queue.index_photo(photo.id), queue.rematch_photo(photo.id)):
+        on_commit(session, functools.partial(jobs.discard, spec))
+    return PhotoDeleted(faces=faces, matches=matches)
 
 
 def preview_key(photo: Photo, size: str) -> str:

@@ -48,6 +48,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/events/{event_id}/photos"): OWNER,
     ("GET", "/api/events/{event_id}/photos"): OWNER,
     ("GET", "/api/photos/{photo_id}/image"): OWNER | {"attendee"},
+    ("DELETE", "/api/photos/{photo_id}"): OWNER,
     ("POST", "/api/register-with-event-code"): PUBLIC,
     ("POST", "/api/upload-selfie"): ATTENDEES,
     ("GET", "/api/me/selfie"): ATTENDEES,

@@ -87,9 +87,10 @@ def test_a_corrupt_stored_photo_fails_with_its_reason(session: Session, redis: R
     assert photo.error.startswith("not_an_image")
 
 
-def test_a_job_for_a_deleted_photo_raises_a_named_error(session: Session) -> None:
-    with pytest.raises(tasks.RowGone):
-        tasks.index_photo("00000000-0000-0000-0000-000000000000")
+def test_a_job_for_a_deleted_photo_does_nothing_and_succeeds(session: Session) -> None:
+    """Its photographer deleted it before its turn: no error, so no retry and no failed job."""
+    result = tasks.index_photo("00000000-0000-0000-0000-000000000000")
+    assert result == {"photo_id": "00000000-0000-0000-0000-000000000000", "skipped": True}
 
 
 @pytest.mark.faces

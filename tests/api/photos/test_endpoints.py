@@ -277,3 +277,63 @@ def test_two_requests_racing_with_the_same_bytes_store_one_photo(
     assert len(session.exec(select(Photo)).all()) == 1
     assert len(_stored_files()) == 1
     assert JobQueue(redis).depths()["photos"] == 1
+
+
+def test_deleting_a_photo_leaves_no_row_file_preview_or_job_and_is_audited(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    from sqlalchemy import text
+
+    from api.models import AuditEntry, Face, FaceNearest, MatchRejection
+
+    owner = create_user(session, email="p@example.com")
+    create_user(session, email="other@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    attendee = register_attendee(client, event.code)
+    indexed = create_photo(session, event=event, status="indexed", data=image_bytes())
+    indexed_id = indexed.id
+    create_match(session, photo=indexed, attendee_id=attendee["attendee_id"])
+    face = session.exec(select(Face).where(Face.photo_id == indexed.id)).one()
+    nearest = FaceNearest(face_id=face.id, event_id=event.id, photo_id=indexed.id, quality=0.9,
+                          attendee_id=attendee["attendee_id"], distance=0.3)  # fmt: skip
+    session.add(nearest)
+    session.add(MatchRejection(attendee_id=attendee["attendee_id"], photo_id=indexed.id))
+    session.commit()
+    for size in ("thumb", "preview"):  # made on first view, and stored
+        assert (
+            client.get(f"/api/photos/{indexed.id}/image?size={size}", headers=headers).status_code
+            == 200
+        )
+    files_before = len(_stored_files())
+    upload = client.post(f"/api/events/{event.id}/photos", headers=headers,
+                         files=[("files", ("new.jpg", image_bytes(color="red")))])  # fmt: skip
+    pending = upload.json()["data"][0]["id"]
+    jobs = JobQueue(redis)
+    assert jobs.is_active(index_photo(pending).job_id)
+
+    other = token_headers(client, "other@example.com")
+    assert client.delete(f"/api/photos/{indexed.id}", headers=other).status_code == 403
+    response = client.delete(f"/api/photos/{indexed.id}", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"faces": 1, "matches": 1}
+    assert client.delete(f"/api/photos/{pending}", headers=headers).json() == {
+        "faces": 0,
+        "matches": 0,
+    }
+
+    session.expire_all()
+    for table in ("photos", "faces", "face_nearest", "matches", "match_rejections"):
+        assert session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
+    assert files_before == 3, "the original and both previews, before"
+    assert _stored_files() == [], "those, and the pending upload's file"
+    assert not jobs.is_active(index_photo(pending).job_id)
+    assert jobs.depths()["photos"] == 0
+    entries = session.exec(select(AuditEntry).where(AuditEntry.reason == "photo_deleted")).all()
+    audit = {(e.action.value, e.count, e.reason, e.subject_id) for e in entries}
+    assert audit == {
+        ("face_encodings.deleted", 1, "photo_deleted", indexed_id),
+        ("matches.deleted", 1, "photo_deleted", indexed_id),
+    }, "the pending photo had no faces found yet: no biometric data to record"
+    assert client.delete(f"/api/photos/{indexed_id}", headers=headers).status_code == 404
+    assert client.get("/api/me/photos", headers=attendee["headers"]).json()["count"] == 0
