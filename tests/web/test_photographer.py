@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.models import Event
 from tests.helpers import FACES, PASSWORD, create_user
@@ -222,3 +222,14 @@ def test_the_grid_shows_every_photo_of_a_big_event_as_it_scrolls_and_new_ones_on
     expect(tiles).to_have_count(131, timeout=30_000)
     expect(tiles.first.locator(".filename")).to_have_text("new.jpg")
     expect(tiles.last.locator(".filename")).to_have_text("000.jpg")
+
+    # A photo deleted from the grid goes from it, and from the event.
+    page.once("dialog", lambda dialog: dialog.accept())
+    tiles.first.get_by_role("button", name="Delete new.jpg").click()
+    expect(page.locator("#toast")).to_have_text("new.jpg deleted.")
+    expect(tiles).to_have_count(130)
+    expect(tiles.first.locator(".filename")).to_have_text("129.jpg")
+    session.expire_all()
+    from api.models import Photo
+
+    assert session.exec(select(Photo).where(Photo.filename == "new.jpg")).first() is None

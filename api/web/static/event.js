@@ -168,10 +168,26 @@ function tileFor(photo) {
   const caption = h("figcaption", {},
     h("span", { class: "filename", title: photo.filename }, photo.filename),
     h("span", { class: `badge ${photo.status}` }, photo.status === "indexed" ? faceCount(photo.face_count) : photo.status),
-    photo.error ? h("small", { class: "error" }, photo.error) : null);
+    photo.error ? h("small", { class: "error" }, photo.error) : null,
+    h("button", { type: "button", class: "link delete-photo", "aria-label": `Delete ${photo.filename}`,
+      onclick: () => deletePhoto(photo) }, "Delete"));
   const tile = h("li", { class: "tile", dataset: { photoId: photo.id, key, status: photo.status } }, frame, caption);
   tiles.set(photo.id, tile);
   return tile;
+}
+
+async function deletePhoto(photo) {
+  if (!confirm(`Delete ${photo.filename}? Its faces and matches go with it, for every attendee.`)) return;
+  try {
+    await api(`/api/photos/${photo.id}`, { method: "DELETE", token });
+  } catch (error) {
+    return toast(error.message);
+  }
+  for (const page of pages) page.photos = page.photos.filter((p) => p.id !== photo.id);
+  photosTotal -= 1;
+  renderGrid();
+  toast(`${photo.filename} deleted.`);
+  progressPoll.now();
 }
 
 const faceCount = (n) => (n === 1 ? "1 face" : `${n} faces`);
