@@ -175,15 +175,24 @@ def preview_key(photo: Photo, size: str) -> str:
 
 def read_image(storage: Storage, photo: Photo, size: str) -> tuple[bytes, str]:
     """The original, or a derived upright JPEG made on first use and kept beside it."""
-    if size == "full":
-        return storage.get(photo.storage_key), photo.content_type
-    key = preview_key(photo, size)
+    gone = NotFound("no such photo", code="photo_not_found")  # deleted meanwhile
     try:
-        return storage.get(key), "image/jpeg"
-    except FileNotFoundError:
-        pass
-    data = make_preview(storage.get(photo.storage_key), PREVIEW_SIDES[size])
+        if size == "full":
+            return storage.get(photo.storage_key), photo.content_type
+        key = preview_key(photo, size)
+        try:
+            return storage.get(key), "image/jpeg"
+        except FileNotFoundError:
+            pass
+        data = make_preview(storage.get(photo.storage_key), PREVIEW_SIDES[size])
+    except FileNotFoundError as error:
+        raise gone from error
     storage.put(key, data)
+    # A deletion removes the original before the previews: if it is gone now, this preview
+    # may have come after the deletion's, and must not outlive the photo.
+    if not storage.exists(photo.storage_key):
+        storage.delete(key)
+        raise gone
     return data, "image/jpeg"
 
 

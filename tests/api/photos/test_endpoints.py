@@ -337,3 +337,28 @@ def test_deleting_a_photo_leaves_no_row_file_preview_or_job_and_is_audited(
     }, "the pending photo had no faces found yet: no biometric data to record"
     assert client.delete(f"/api/photos/{indexed_id}", headers=headers).status_code == 404
     assert client.get("/api/me/photos", headers=attendee["headers"]).json()["count"] == 0
+
+
+def test_a_preview_made_while_its_photo_is_deleted_does_not_outlive_it(
+    client: TestClient, session: Session, monkeypatch: object
+) -> None:
+    from api.photos import service
+    from api.storage import get_storage
+
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    photo = create_photo(session, event=event, status="indexed", data=image_bytes())
+    real = service.make_preview
+
+    def deleted_meanwhile(data: bytes, side: int) -> bytes:
+        get_storage().delete(photo.storage_key)  # the deletion's commit, mid-request
+        return real(data, side)
+
+    monkeypatch.setattr(service, "make_preview", deleted_meanwhile)  # type: ignore[attr-defined]
+    response = client.get(f"/api/photos/{photo.id}/image?size=thumb", headers=headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "photo_not_found"
+    assert _stored_files() == []
+    again = client.get(f"/api/photos/{photo.id}/image?size=preview", headers=headers)
+    assert (again.status_code, _stored_files()) == (404, []), "the original gone: nothing made"
