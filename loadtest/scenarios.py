@@ -24,6 +24,7 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,20 +40,18 @@ POLL_INTERVALS = (0.5, 0.5, 1.0, 1.0, 2.0, 3.0, 5.0)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
-def tagged(jpeg_bytes: bytes, tag: str) -> bytes:
-    """The same JPEG with `tag` in a comment segment: the same pixels, other bytes. The API
-    keeps one photo per content hash in an event, so a load test that uploads one file
-    many times tags each upload to mean many photos."""
-    if not jpeg_bytes.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG")
+def tagged(image: bytes, tag: str) -> bytes:
+    """The same JPEG or PNG with `tag` in a comment (a JPEG COM segment, a PNG tEXt chunk):
+    the same pixels, other bytes. The API keeps one photo per content hash in an event, so
+    a load test that uploads one file many times tags each upload to mean many photos."""
     payload = tag.encode()
-    return (
-        jpeg_bytes[:2]
-        + b"\xff\xfe"
-        + (len(payload) + 2).to_bytes(2, "big")
-        + payload
-        + jpeg_bytes[2:]
-    )
+    if image.startswith(b"\xff\xd8"):
+        return image[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + image[2:]
+    if image.startswith(b"\x89PNG\r\n\x1a\n"):
+        body = b"tEXt" + b"Comment\x00" + payload
+        chunk = len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+        return image[:33] + chunk + image[33:]  # after the signature and the IHDR chunk
+    raise ValueError("not a JPEG or PNG")
 
 
 def _env(name: str, default: str) -> str:
