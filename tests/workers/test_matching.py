@@ -28,14 +28,15 @@ def _face(session: Session, photo, *, distance: float, quality: float, size: int
     return face
 
 
-def _attendee_with_selfie(session: Session, event) -> Attendee:  # type: ignore[no-untyped-def]
+def _attendee_with_selfie(session: Session, event, encoding: list[float] | None = None) -> Attendee:  # type: ignore[no-untyped-def]
+    """An attendee with a valid selfie (the all-zero one unless given)."""
     user = create_user(session, role="attendee")
     attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
                         consent_policy_version="test")  # fmt: skip
     session.add(attendee)
     session.flush()
     session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
-                       encoding=_vector(0.0)))  # fmt: skip
+                       encoding=encoding or _vector(0.0)))  # fmt: skip
     session.commit()
     return attendee
 
@@ -249,14 +250,7 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
         return vector.tolist()
 
     def attendee(distance: float, axis: int, *, match: bool = True) -> Attendee:
-        user = create_user(session, role="attendee")
-        row = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                       consent_policy_version="test")  # fmt: skip
-        session.add(row)
-        session.flush()
-        session.add(Selfie(attendee_id=row.id, event_id=event.id, status="valid",
-                           encoding=selfie_at(distance, axis)))  # fmt: skip
-        session.commit()
+        row = _attendee_with_selfie(session, event, selfie_at(distance, axis))
         if match:
             match_attendee(session, event.id, row.id, tolerance, margin)
             session.commit()
