@@ -158,7 +158,7 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
         elif cached is not None and way == "new_selfie_matrix_unfiltered":
             kept = [(b.nearest, b.runner_up) for b in cached.blocks]
             for b in cached.blocks:
-                b.nearest = b.runner_up = np.full(len(b.ids), np.inf, dtype=np.float32)
+                b.set_distances(*(np.full(len(b.ids), np.inf, dtype=np.float32),) * 2)
         if cached is not None and way in sent:  # how many faces go to SQL
             selfie = session.execute(
                 text("SELECT CAST(encoding AS real[]) FROM selfies WHERE attendee_id = :a"),
@@ -173,7 +173,7 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
         if cached is not None:
             face_cache._events[event.id] = cached
             for b, (kept_nearest, kept_runner_up) in zip(cached.blocks, kept, strict=False):
-                b.nearest, b.runner_up = kept_nearest, kept_runner_up
+                b.set_distances(kept_nearest, kept_runner_up)
     for way in ways:
         result[way] = _percentiles(times[way])
     for way, counts in sent.items():

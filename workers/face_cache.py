@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,19 @@ class Block:
     """Each face's nearest attendee's distance as it was read (float32; infinity: none)."""
     runner_up: np.ndarray
     """And its runner-up's."""
+    bound: np.ndarray = field(init=False)
+    """How far (squared) a newcomer may be and still change what the face keeps: within
+    the radius, its runner-up, and its nearest plus MAX_MATCH_MARGIN, each plus SLACK.
+    Computed once per read of the distances, not per selfie."""
+
+    def __post_init__(self) -> None:
+        self.set_distances(self.nearest, self.runner_up)
+
+    def set_distances(self, nearest: np.ndarray, runner_up: np.ndarray) -> None:
+        self.nearest, self.runner_up = nearest, runner_up
+        kept = np.minimum(runner_up, nearest + np.float32(MAX_MATCH_MARGIN))
+        limit = np.float32((NEAREST_RADIUS + SLACK) ** 2)
+        self.bound = np.minimum(limit, np.square(kept + np.float32(SLACK)))
 
 
 @dataclass
@@ -93,16 +106,13 @@ class EventFaces:
         """Faces within NEAREST_RADIUS + SLACK of one of an attendee's `selfies` (rows) whose
         kept two the attendee may change: no further than the runner-up, nor than the
         nearest plus MAX_MATCH_MARGIN, each plus SLACK."""
-        limit = np.float32((NEAREST_RADIUS + SLACK) ** 2)
         found: list[uuid.UUID] = []
         for block in self.blocks:
             nearest = np.full(len(block.ids), np.inf, dtype=np.float32)
             for selfie in selfies.astype(np.float32):
                 squared = block.squared_norms - 2.0 * (block.matrix @ selfie) + selfie @ selfie
                 np.minimum(nearest, squared, out=nearest)
-            kept = np.minimum(block.runner_up, block.nearest + np.float32(MAX_MATCH_MARGIN))
-            bound = np.minimum(limit, np.square(kept + np.float32(SLACK)))
-            found += [uuid.UUID(bytes=bytes(i)) for i in block.ids[nearest <= bound]]
+            found += [uuid.UUID(bytes=bytes(i)) for i in block.ids[nearest <= block.bound]]
         return found
 
 
@@ -228,16 +238,12 @@ def _read_distances(connection: Any, cached: EventFaces) -> None:
         (cached.event_id,),
     ).fetchone()
     ids = np.frombuffer(ids, dtype="V16")
-    columns = {
-        "nearest": np.frombuffer(nearest, ">f4"),
-        "runner_up": np.frombuffer(runner_up, ">f4"),
-    }
+    columns = [np.frombuffer(nearest, ">f4"), np.frombuffer(runner_up, ">f4")]
     for block in cached.blocks:
         at = np.minimum(np.searchsorted(ids, block.ids), max(len(ids) - 1, 0))
         kept = (ids[at] == block.ids) if len(ids) else np.zeros(len(block.ids), dtype=bool)
-        for name, values in columns.items():
-            read = values[at] if len(ids) else np.inf
-            setattr(block, name, np.where(kept, read, np.inf).astype(np.float32))
+        fresh = [np.where(kept, values[at] if len(ids) else np.inf, np.inf) for values in columns]
+        block.set_distances(*(values.astype(np.float32) for values in fresh))
     cached.distances_read_at = time.time()
     log.info("face cache: distances of event %s read in %.2f s", cached.event_id,
              time.perf_counter() - started)  # fmt: skip
