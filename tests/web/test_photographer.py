@@ -233,3 +233,33 @@ def test_the_grid_shows_every_photo_of_a_big_event_as_it_scrolls_and_new_ones_on
     from api.models import Photo
 
     assert session.exec(select(Photo).where(Photo.filename == "new.jpg")).first() is None
+
+
+def test_a_photographer_closes_and_reopens_an_event_from_the_studio(
+    laptop: Any, session: Session
+) -> None:
+    """Closed: no drop zone, a note saying why, and the API refuses uploads; reopened: back."""
+    from tests.helpers import create_event
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner)
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    expect(page.locator("#dropzone")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Close event").click()
+    expect(page.locator("#event-status")).to_have_text("closed")
+    expect(page.locator("#dropzone")).to_be_hidden()
+    expect(page.locator("#closed-note")).to_contain_text("takes no new photos")
+    session.expire_all()
+    assert session.get(Event, event.id).status == "closed"  # type: ignore[union-attr]
+
+    page.get_by_role("button", name="Reopen event").click()
+    expect(page.locator("#event-status")).to_have_text("open")
+    expect(page.locator("#dropzone")).to_be_visible()
+    expect(page.locator("#closed-note")).to_be_hidden()
+    session.expire_all()
+    assert session.get(Event, event.id).status == "open"  # type: ignore[union-attr]

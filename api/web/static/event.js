@@ -52,6 +52,12 @@ let headDone = false;
 function renderHead(event) {
   $("event-status").textContent = event.status;
   $("event-status").className = `badge ${event.status}`;
+  const open = event.status === "open";
+  show($("dropzone"), open);
+  show($("closed-note"), !open);
+  $("toggle-status").textContent = open ? "Close event" : "Reopen event";
+  $("toggle-status").dataset.next = open ? "closed" : "open";
+  show($("toggle-status"));
   if (headDone) return;
   headDone = true;
   document.title = `${event.name} · facematch`;
@@ -66,6 +72,18 @@ function renderHead(event) {
 }
 
 const progressPoll = poll(refreshEvent, { min: 1500, max: 15000, factor: 1.5 });
+
+$("toggle-status").addEventListener("click", async (e) => {
+  const next = e.currentTarget.dataset.next;
+  if (next === "closed" && !confirm("Close this event? It takes no new photos until you reopen it.")) return;
+  try {
+    await api(`/api/events/${eventId}`, { method: "PATCH", token, json: { status: next } });
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast(next === "closed" ? "The event is closed." : "The event is open again.");
+  progressPoll.now();
+});
 
 // --- photo grid -----------------------------------------------------------------------
 
