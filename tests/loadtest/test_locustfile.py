@@ -58,7 +58,10 @@ def test_the_traffic_mix_runs_without_failures(
         users = connection.execute(
             text("SELECT count(*) FROM users WHERE role = 'attendee'")
         ).scalar_one()
-    assert users == int(stats["[Attendee] register"]["Request Count"])
+    # A registration still in flight when the run stops is stored but not counted: at most
+    # one per attendee user (3).
+    registered = int(stats["[Attendee] register"]["Request Count"])
+    assert registered <= users <= registered + 3
     # The attendees who left have no selfie left; the others' are valid, or pending when
     # the run stopped while they waited.
     by_status = dict(selfies.all())
