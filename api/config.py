@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # memory, up to this many faces in all (512 MiB per million; workers/face_cache.py).
     # 0: never, a new selfie's faces are found by a scan in SQL.
     FACE_CACHE_MAX_FACES: int = Field(default=0, ge=0)
+    # A worker that indexes photos keeps the valid selfies of busy events (1,000 selfies and
+    # more) in memory, up to this many in all (10,000: 5 MiB; workers/selfie_cache.py).
+    # 0: never, a new photo's faces are compared with every selfie in SQL.
+    SELFIE_CACHE_MAX_SELFIES: int = Field(default=100_000, ge=0)
 
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None

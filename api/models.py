@@ -183,6 +183,19 @@ class Face(SQLModel, table=True):
     """0..1 from size and sharpness (workers.faces.quality)."""
 
 
+class ForgetOwed(SQLModel, table=True):
+    """An attendee whose face data was deleted, owed the recomputation of the faces that
+    named them (workers.tasks.forget_attendee). Written with the deletion and deleted by
+    the job, so a job lost with Redis is enqueued again by the reconciler."""
+
+    __tablename__ = "forgets_owed"
+
+    attendee_id: uuid.UUID = Field(primary_key=True)
+    """No foreign key: the attendee's row may be deleted before the job runs."""
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
 class FaceNearest(SQLModel, table=True):
     """A face's nearest attendee, exact within NEAREST_RADIUS, and its runner-up, exact
     when within MAX_MATCH_MARGIN of the nearest (further, it decides nothing, and the
@@ -223,7 +236,10 @@ class Attendee(SQLModel, table=True):
 
 class Selfie(SQLModel, table=True):
     __tablename__ = "selfies"
-    __table_args__ = (sa.Index("ix_selfies_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        sa.Index("ix_selfies_status_updated", "status", "updated_at"),
+        sa.Index("ix_selfies_event_epoch", "event_id", "match_epoch"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     attendee_id: uuid.UUID = Field(foreign_key="attendees.id", ondelete="CASCADE", index=True)
@@ -236,6 +252,10 @@ class Selfie(SQLModel, table=True):
         default=None, sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=True)
     )
     quality: float | None = None
+    match_epoch: int | None = Field(default=None, sa_type=sa.BigInteger)
+    """Numbered from `selfies_match_epoch_seq` under the event's matching lock once the
+    selfie is valid and matched: a bulk worker's matrix of the event's selfies holds
+    every one numbered up to its epoch (workers/selfie_cache.py)."""
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

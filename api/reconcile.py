@@ -1,7 +1,8 @@
 """The reconciler: the database says what work is owed, and lost jobs are enqueued again.
 
 A worker killed mid-job leaves its photo in `indexing`, and an enqueue that
-failed after a commit leaves a row `pending` with no job. Both are found here
+failed after a commit leaves a row `pending` with no job (or an owed rematch, or an
+owed recomputation after deleted face data, `forgets_owed`). Both are found here
 by age and re-enqueued under their deterministic job ids, so work already
 queued or running is never doubled. A row that keeps killing its worker is
 marked failed after `MAX_JOB_ATTEMPTS`.
@@ -34,6 +35,7 @@ from api.models import (
     Event,
     EventStatus,
     Face,
+    ForgetOwed,
     Match,
     Photo,
     PhotoStatus,
@@ -82,7 +84,9 @@ def reconcile(
     # every pass, whatever the rows' age.
     report.enqueued += jobs.release_abandoned()
     report.enqueued += jobs.release_overdue()
-    cutoff = utcnow() - (stale_after or timedelta(seconds=settings.RECONCILE_STALE_SECONDS))
+    if stale_after is None:  # (timedelta(0) is falsy, and means "everything")
+        stale_after = timedelta(seconds=settings.RECONCILE_STALE_SECONDS)
+    cutoff = utcnow() - stale_after
     max_attempts = max_attempts or settings.MAX_JOB_ATTEMPTS
 
     for batches, spec_of in (
@@ -96,6 +100,10 @@ def reconcile(
         select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
     ).all()
     report.enqueued += _enqueue_idle(jobs, [queue.rematch_event(event_id) for event_id in owed])
+    forgets = session.exec(
+        select(ForgetOwed.attendee_id).where(col(ForgetOwed.requested_at) < cutoff)
+    ).all()
+    report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])
     report.enqueued += _enqueue_purges(session, jobs)
 
     if report.enqueued or report.gave_up:

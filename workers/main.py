@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.metrics import record_job, record_worker_memory
     from api.process import set_process_role
     from api.redis import get_redis
-    from workers import face_cache
+    from workers import face_cache, selfie_cache
 
     set_process_role("worker")
     warm_up()
@@ -181,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(Exception):  # metrics never stop the work
                 record_worker_memory(self.connection, self.name, *memory())
             if pipeline is None:  # between jobs (not while a work horse runs one)
-                try:
-                    face_cache.refresh(settings.database_url, self.connection)
-                except Exception:  # the horses scan in SQL meanwhile
-                    log.exception("face cache refresh failed")
+                for cache in (face_cache, selfie_cache):
+                    try:
+                        cache.refresh(settings.database_url, self.connection)
+                    except Exception:  # the horses scan in SQL meanwhile
+                        log.exception("%s refresh failed", cache.__name__)
 
         def main_work_horse(self, job: Any, queue: Any) -> None:
             name_process(HORSE_NAME)

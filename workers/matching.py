@@ -26,7 +26,8 @@ are kept in `face_nearest`, and matches are a filter over those numbers:
 
 They are kept up to date as the event changes:
 
-- a photo is indexed: its faces against the event's valid selfies;
+- a photo is indexed: its faces against the event's valid selfies (from MIN_SELFIES up,
+  only those a worker's matrix of them finds near: workers/selfie_cache.py);
 - a selfie becomes valid: only faces within the radius of it can change, and for
   them the new top two is among the kept two and the newcomer;
 - a selfie goes (`forget_attendee`), or "not me": the faces that named that
@@ -59,7 +60,7 @@ from sqlmodel import Session
 
 from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 from api.db import lock_matching
-from workers import face_cache
+from workers import face_cache, selfie_cache
 
 _VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status = 'valid')"
 
@@ -105,25 +106,62 @@ cand AS (
     )
   GROUP BY f.id, s.attendee_id
 ),"""
-_RECOMPUTE_NEAREST = (
-    "WITH scope AS ({scope}),"
-    + CANDIDATE_PAIRS.format(
-        pairs="""faces f
+_ALL_SELFIES = """faces f
   JOIN scope ON scope.face_id = f.id
   JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'"""
-    )
-    .replace("{", "{{")
-    .replace("}", "}}")
-    + RANK_TOP_TWO
-    + """,
+
+
+def _recompute_nearest(scope: str, pairs: str = _ALL_SELFIES) -> TextClause:
+    """The top two of each face of `scope` (face_id) from the pairs `pairs` joins as faces
+    f and selfies s: written, or deleted where none is left."""
+    return text(
+        f"WITH scope AS ({scope}),"
+        + CANDIDATE_PAIRS.format(pairs=pairs)
+        + RANK_TOP_TWO
+        + """,
 gone AS (
   DELETE FROM face_nearest n USING scope
   WHERE n.face_id = scope.face_id AND NOT EXISTS (SELECT 1 FROM top WHERE top.face_id = n.face_id)
 )"""
-    + UPSERT_NEAREST
+        + UPSERT_NEAREST
+    )
+
+
+_OF_PHOTO = "SELECT id AS face_id FROM faces WHERE photo_id = :photo_id"
+_NEAREST_OF_PHOTO = _recompute_nearest(_OF_PHOTO)
+# The same from a worker's in-memory matrix of the event's selfies (workers/selfie_cache.py):
+# the photo's faces against the selfies it found near one of them, and against every
+# selfie it has not seen, given as one array. (A union with a scan of the unseen selfies,
+# whose estimate the planner took from stale statistics, once made it hash all the event's
+# faces: 250 ms a photo; and (face, selfie) pairs made it hash all the event's selfies.)
+_NEAREST_OF_PHOTO_SELFIES = _recompute_nearest(
+    _OF_PHOTO,
+    """faces f
+  JOIN scope ON scope.face_id = f.id
+  JOIN selfies s ON s.id = ANY(CAST(:selfie_ids AS uuid[])) AND s.status = 'valid'""",
 )
-_NEAREST_OF_PHOTO = text(
-    _RECOMPUTE_NEAREST.format(scope="SELECT id AS face_id FROM faces WHERE photo_id = :photo_id")
+_FACES_OF_PHOTO = text(
+    "SELECT id, CAST(encoding AS real[]), EXISTS (SELECT 1 FROM match_rejections"
+    " WHERE photo_id = :photo_id) FROM faces WHERE photo_id = :photo_id ORDER BY id"
+)
+# How many of the witnesses are valid still, and the valid selfies the matrix has not seen:
+# numbered after it was read, or not yet (their selfie job has not matched them).
+_WITNESSES_AND_UNSEEN = text(
+    """
+SELECT (SELECT count(*) FROM selfies WHERE id = ANY(CAST(:witnesses AS uuid[]))
+          AND status = 'valid'),
+       ARRAY(SELECT id FROM selfies WHERE event_id = :event_id AND match_epoch > :selfie_epoch
+               AND status = 'valid'
+             UNION ALL
+             SELECT id FROM selfies WHERE event_id = :event_id AND match_epoch IS NULL
+               AND status = 'valid')
+"""
+)
+# A valid selfie's number, under the event's matching lock, so that within an event the
+# numbers follow the commits (workers/selfie_cache.py).
+_NUMBER_SELFIES = text(
+    "UPDATE selfies SET match_epoch = nextval('selfies_match_epoch_seq')"
+    " WHERE attendee_id = :attendee_id AND status = 'valid' AND match_epoch IS NULL"
 )
 # Faces whose top two names an attendee with no valid selfie left (face data deleted).
 _STALE = f"""
@@ -133,7 +171,7 @@ WHERE n.event_id = :event_id
        OR (n.runner_up_attendee_id IS NOT NULL AND NOT {_VALID.format("n.runner_up_attendee_id")}))
 """
 _PHOTOS_STALE = text(f"SELECT DISTINCT photo_id FROM ({_STALE}) stale")
-_NEAREST_STALE = text(_RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_STALE}) stale"))
+_NEAREST_STALE = _recompute_nearest(f"SELECT face_id FROM ({_STALE}) stale")
 # A new valid selfie: the faces within the radius of one of the attendee's selfies, with
 # the attendee's distance to each. The scan over every face of the event runs before the
 # matching lock (it is the costly part: the lock must not queue the event's selfies); the
@@ -240,8 +278,8 @@ WHERE CASE WHEN n.attendee_id = :attendee_id THEN n.distance ELSE n.runner_up EN
                   WHERE s.attendee_id = :attendee_id AND s.status = 'valid'), 'Infinity')
 """
 _PHOTOS_NAMING_GONE_SELFIES = text(f"SELECT DISTINCT photo_id FROM ({_NAMING_GONE_SELFIES}) gone")
-_NEAREST_NAMING_GONE_SELFIES = text(
-    _RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_NAMING_GONE_SELFIES}) gone")
+_NEAREST_NAMING_GONE_SELFIES = _recompute_nearest(
+    f"SELECT face_id FROM ({_NAMING_GONE_SELFIES}) gone"
 )
 # Every face that names the attendee: after their face data is deleted, all are stale.
 _NAMING = """
@@ -250,7 +288,7 @@ UNION
 SELECT face_id, photo_id FROM face_nearest WHERE runner_up_attendee_id = :attendee_id
 """
 _PHOTOS_NAMING = text(f"SELECT DISTINCT photo_id FROM ({_NAMING}) naming")
-_NEAREST_NAMING = text(_RECOMPUTE_NEAREST.format(scope=f"SELECT face_id FROM ({_NAMING}) naming"))
+_NEAREST_NAMING = _recompute_nearest(f"SELECT face_id FROM ({_NAMING}) naming")
 _HAS_VALID_SELFIE = text(
     "SELECT EXISTS (SELECT 1 FROM selfies WHERE attendee_id = :attendee_id AND status = 'valid')"
 )
@@ -281,11 +319,13 @@ best AS (
     AND {valid}
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),""".replace("{valid}", _VALID.format("n.attendee_id"))
+# The matches to delete are found by `{photos}`, a condition on m.photo_id, not by a join
+# with the scope: joined with a CTE, whose rows have no statistics, the planner expected a
+# tenth of the table and read all of it (65 ms per selfie at a million faces).
 _WRITE = """
 gone AS (
   DELETE FROM matches m
-  USING scope
-  WHERE m.photo_id = scope.photo_id
+  WHERE {photos}
     AND NOT EXISTS (
       SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
     )
@@ -299,12 +339,17 @@ ON CONFLICT (attendee_id, photo_id) DO UPDATE
   WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
      OR matches.distance IS DISTINCT FROM EXCLUDED.distance
 """
-_MATCH_PHOTO = text(_MATCH.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id") + _WRITE)
+_MATCH_PHOTO = text(
+    _MATCH.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id")
+    + _WRITE.format(photos="m.photo_id = :photo_id")
+)
 _MATCH_PHOTOS = text(
-    _MATCH.format(scope="SELECT DISTINCT unnest(CAST(:photo_ids AS uuid[])) AS photo_id") + _WRITE
+    _MATCH.format(scope="SELECT DISTINCT unnest(CAST(:photo_ids AS uuid[])) AS photo_id")
+    + _WRITE.format(photos="m.photo_id = ANY(CAST(:photo_ids AS uuid[]))")
 )
 _MATCH_EVENT = text(
-    _MATCH.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id") + _WRITE
+    _MATCH.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id")
+    + _WRITE.format(photos="m.event_id = :event_id")
 )
 
 # -- the rule as one brute-force statement: the reference the above is checked against ------
@@ -377,8 +422,33 @@ def match_photo(
     against the event's attendees: their nearest attendees first, then the matches."""
     lock_matching(session, event_id)
     _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=[photo_id])
-    _run(session, _NEAREST_OF_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    cached = selfie_cache.get(event_id)
+    near = _selfies_near_photo(session, cached, event_id, photo_id) if cached else None
+    if near is None:
+        _run(session, _NEAREST_OF_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    else:
+        _run(session, _NEAREST_OF_PHOTO_SELFIES, event_id, tolerance, margin, photo_id=photo_id,
+             selfie_ids=near)  # fmt: skip
     return _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+
+
+def _selfies_near_photo(
+    session: Session, cached: selfie_cache.EventSelfies, event_id: uuid.UUID, photo_id: uuid.UUID
+) -> list[uuid.UUID] | None:
+    """The selfies that can be of the photo's faces' top two: those the worker's matrix of
+    the event's selfies finds near a face, and every one the matrix has not seen. None if
+    a selfie a bound rests on is gone."""
+    connection = session.connection()
+    rows = connection.execute(_FACES_OF_PHOTO, {"photo_id": photo_id}).all()
+    if not rows:
+        return []
+    faces = np.array([row[1] for row in rows], dtype=np.float32)
+    _, selfie_ids, witnesses = cached.pairs(faces, keep_all=rows[0][2])
+    params = {"witnesses": witnesses, "event_id": event_id, "selfie_epoch": cached.epoch}
+    valid, unseen = connection.execute(_WITNESSES_AND_UNSEEN, params).one()
+    if valid < len(witnesses):
+        return None  # face data deleted since the matrix was read: SQL compares them all
+    return list(set(selfie_ids) | set(unseen))
 
 
 def match_attendee(
@@ -403,6 +473,7 @@ def match_attendee(
     lock_matching(session, event_id)
     if not connection.execute(_HAS_VALID_SELFIE, params).scalar_one():
         return 0  # face data deleted meanwhile
+    connection.execute(_NUMBER_SELFIES, params)
     repaired = connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all()
     if repaired:
         connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)

@@ -5,16 +5,16 @@ selfie at a time. Building them for a whole event at once (an event loaded in bu
 or a repair) that way would compare every face with every selfie in SQL: 10^10
 distances for a million faces and ten thousand selfies, hours. Here numpy computes
 them in float32 with BLAS, a block of faces at a time, and keeps every (face, selfie)
-pair within NEAREST_RADIUS + SLACK. float32's error on these distances is under 1e-5,
-far inside SLACK, so no pair within the radius is missed; PostgreSQL then computes
-the exact distances of the candidates with pgvector, as `reference_matches` does, and
-ranks them. The result is what the incremental path would have built.
+pair that can be of the face's top two (`workers.selfie_cache.limits`, with its SLACK).
+float32's error on these distances is under 1e-5, far inside SLACK, so no such pair is
+missed; PostgreSQL then computes the exact distances of the candidates with pgvector,
+as `reference_matches` does, and ranks them. The result is what the incremental path
+would have built.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import numpy as np
 from pgvector.psycopg import register_vector
@@ -24,9 +24,8 @@ from sqlmodel import Session
 from api.config import NEAREST_RADIUS
 from api.db import lock_matching
 from workers.matching import CANDIDATE_PAIRS, RANK_TOP_TWO, UPSERT_NEAREST
+from workers.selfie_cache import limits, matrix
 
-SLACK = 0.01
-"""How far past the radius a float32 candidate is kept; the float32 error is ~1e-5."""
 FACES_PER_BLOCK = 4000
 """Faces compared with all selfies at once: a 4000 x 10,000 float32 block is 160 MB."""
 
@@ -44,10 +43,17 @@ _BUILD = text(
 
 # Every indexed photo of the event is numbered again: its faces' nearest attendees may
 # have moved either way, and a worker's in-memory matrix must read them again
-# (workers/face_cache.py). Photos loaded without the photo job join the event's epoch.
+# (workers/face_cache.py). Photos loaded without the photo job join the event's epoch,
+# and so do selfies loaded without the selfie job (workers/selfie_cache.py).
 _NUMBER_ALL = text(
     """
-WITH bumped AS (UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :e RETURNING match_epoch)
+WITH bumped AS (
+  UPDATE events SET match_epoch = match_epoch + 1 WHERE id = :e RETURNING match_epoch
+),
+selfies AS (
+  UPDATE selfies SET match_epoch = nextval('selfies_match_epoch_seq')
+  WHERE event_id = :e AND status = 'valid' AND match_epoch IS NULL
+)
 UPDATE photos SET match_epoch = (SELECT match_epoch FROM bumped)
 WHERE event_id = :e AND status = 'indexed'
 """
@@ -74,7 +80,7 @@ def rebuild(session: Session, event_id: uuid.UUID) -> int:
             return 0
         selfie_ids = [row[0] for row in rows]
         owners = np.unique([row[1].int for row in rows], return_inverse=True)[1]
-        selfies = _matrix([row[2] for row in rows])
+        selfies = matrix([row[2] for row in rows])
         selfie_norms = (selfies * selfies).sum(axis=1)
         # Photos with a "not me": their faces keep every candidate, since a rejected
         # attendee among the nearest leaves room for the next one.
@@ -95,11 +101,11 @@ def rebuild(session: Session, event_id: uuid.UUID) -> int:
                 "SELECT id, photo_id, encoding FROM faces WHERE event_id = %s", (event_id,)
             )
             while block := faces_cursor.fetchmany(FACES_PER_BLOCK):
-                faces = _matrix([row[2] for row in block])
+                faces = matrix([row[2] for row in block])
                 squared = (faces * faces).sum(axis=1)[:, None] + selfie_norms[None, :]
                 squared -= 2.0 * (faces @ selfies.T)
                 keep = [row[1] in rejected for row in block]
-                limit = _limits(np.sqrt(np.maximum(squared, 0.0)), owners, np.array(keep))
+                limit, _ = limits(np.sqrt(np.maximum(squared, 0.0)), owners, np.array(keep))
                 face_index, selfie_index = np.nonzero(squared <= (limit**2)[:, None])
                 with cursor.copy("COPY nearest_candidates (face_id, selfie_id) FROM STDIN") as copy:
                     for f, s in zip(face_index.tolist(), selfie_index.tolist(), strict=True):
@@ -107,34 +113,3 @@ def rebuild(session: Session, event_id: uuid.UUID) -> int:
     result = session.connection().execute(_BUILD, {"radius": NEAREST_RADIUS})
     session.execute(_NUMBER_ALL, {"e": event_id})
     return result.rowcount
-
-
-def _limits(distances: np.ndarray, owners: np.ndarray, keep_all: np.ndarray) -> np.ndarray:
-    """Per face (row), how far a selfie may be and still be the exact top two's.
-
-    float32 is within SLACK of pgvector's distance, so the exact runner-up attendee is
-    no further than this block's runner-up attendee plus SLACK, and no candidate of the
-    top two is further than that plus another SLACK. A selfie counts with its attendee:
-    the nearest `most selfies of one attendee + 1` selfies always hold two attendees.
-    """
-    radius = NEAREST_RADIUS + SLACK
-    limits = np.full(len(distances), radius, dtype=np.float64)
-    attendees = int(owners.max()) + 1
-    if attendees < 2:
-        return limits
-    k = min(int(np.bincount(owners).max()) + 1, distances.shape[1])
-    nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
-    for row in np.flatnonzero(~keep_all):
-        order = nearest[row][np.argsort(distances[row, nearest[row]])]
-        first = owners[order[0]]
-        second = next((j for j in order[1:] if owners[j] != first), None)
-        if second is not None:
-            limits[row] = min(radius, float(distances[row, second]) + 2 * SLACK)
-    return limits
-
-
-def _matrix(vectors: list[Any]) -> np.ndarray:
-    """pgvector's values (Vector objects or arrays, by the connection's adapters) as rows."""
-    return np.stack([v.to_numpy() if hasattr(v, "to_numpy") else v for v in vectors]).astype(
-        np.float32
-    )

@@ -24,6 +24,7 @@ from api.models import (
     Event,
     EventStatus,
     Face,
+    ForgetOwed,
     Match,
     Photo,
     PhotoStatus,
@@ -33,7 +34,7 @@ from api.models import (
 )
 from api.redis import get_redis
 from api.storage import get_storage
-from workers import face_cache, faces, matching
+from workers import face_cache, faces, matching, selfie_cache
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,9 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         photo.indexed_at = photo.updated_at = utcnow()
         session.add(photo)
         session.flush()
+        if found:
+            with contextlib.suppress(Exception):  # a hint for the next jobs, never a failure
+                selfie_cache.mark_hot(get_redis(), event.id)
         matched = (
             matching.match_photo(
                 session, event.id, pid, event.effective_tolerance(), settings.MATCH_MARGIN
@@ -233,11 +237,18 @@ def forget_attendee(attendee_id: str) -> dict[str, Any]:
         # The attendee's row may be gone too (a deleted account): the faces name its event.
         event_id = matching.event_of_attendee(session, aid)
         event = session.get(Event, event_id) if event_id else None
-        if event is None:
-            return {"attendee_id": attendee_id, "skipped": True}  # no face names them
-        matched = matching.forget_attendee(
-            session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+        matched = (
+            matching.forget_attendee(
+                session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+            )
+            if event is not None
+            else None
         )
+        # Paid, under the event's matching lock: a deletion after this one waits for it and
+        # owes the job again.
+        session.exec(delete(ForgetOwed).where(col(ForgetOwed.attendee_id) == aid))
+    if matched is None:
+        return {"attendee_id": attendee_id, "skipped": True}  # no face names them
     return {"attendee_id": attendee_id, "matches": matched}
 
 

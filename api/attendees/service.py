@@ -29,6 +29,7 @@ from api.models import (
     AuditAction,
     Event,
     EventStatus,
+    ForgetOwed,
     Role,
     Selfie,
     SelfieStatus,
@@ -153,7 +154,8 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
     if selfies:
         # Faces this attendee competed for may now belong to someone else: those faces
         # alone are looked at again (a whole event's rematch held its matching lock for
-        # seconds at a million faces).
+        # seconds at a million faces). Owed in the database, should the job be lost.
+        session.merge(ForgetOwed(attendee_id=attendee.id, event_id=attendee.event_id))
         defer(session, queue.forget_attendee(attendee.id))
     return FaceDataDeleted(
         selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches

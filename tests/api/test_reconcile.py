@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session
 
@@ -18,7 +19,7 @@ from api import reconcile as reconcile_module
 from api.models import Event, Selfie, utcnow
 from api.reconcile import reconcile
 from devtools.local import stop_group
-from tests.helpers import create_event, create_photo, create_user
+from tests.helpers import create_event, create_photo, create_user, register_attendee
 
 STALE = timedelta(minutes=10)
 
@@ -269,3 +270,38 @@ def test_the_reconciler_process_reconciles_beats_and_stops_on_sigterm(
         process.communicate()
     assert process.returncode == 0
     assert b"reconciler stopped" in output
+
+
+def test_a_lost_recomputation_after_deleted_face_data_is_enqueued_until_its_job_has_run(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    """The deletion owes the job in the database: Redis losing it loses nothing."""
+    import uuid
+
+    from api.models import ForgetOwed
+    from workers import tasks
+
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    attendee_id = uuid.UUID(attendee["attendee_id"])
+    session.add(Selfie(attendee_id=attendee_id, event_id=event.id, status="valid",
+                       encoding=[0.0] * 128))  # fmt: skip
+    session.commit()
+    assert client.delete("/api/me/face-data", headers=attendee["headers"]).status_code == 200
+    jobs = queue.JobQueue(redis)
+    job_id = queue.forget_attendee(attendee_id).job_id
+    assert jobs.is_active(job_id)
+    redis.flushdb()  # the job is lost
+
+    assert reconcile(session, jobs, stale_after=STALE).enqueued == [], "not stale yet"
+    session.rollback()
+    assert reconcile(session, jobs, stale_after=timedelta(0)).enqueued == [job_id]
+    session.commit()
+    assert tasks.forget_attendee(str(attendee_id)) == {
+        "attendee_id": str(attendee_id),
+        "matches": 0,
+    }
+    session.expire_all()
+    assert session.get(ForgetOwed, attendee_id) is None
+    redis.flushdb()
+    assert reconcile(session, jobs, stale_after=timedelta(0)).enqueued == []

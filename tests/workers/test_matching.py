@@ -9,7 +9,7 @@ from sqlmodel import Session, delete, select
 
 from api.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
 from tests.helpers import create_event, create_photo, create_user
-from workers import face_cache, matching
+from workers import face_cache, matching, selfie_cache
 
 
 def _vector(distance: float) -> list[float]:
@@ -78,35 +78,56 @@ def _matches(session: Session, event_id) -> set[tuple]:  # type: ignore[no-untyp
 
 @pytest.fixture
 def no_face_cache() -> Iterator[None]:
-    face_cache._events.clear()
-    face_cache._small.clear()
+    def clear() -> None:
+        face_cache._events.clear()
+        face_cache._small.clear()
+        selfie_cache._events.clear()
+
+    clear()
     yield
-    face_cache._events.clear()
-    face_cache._small.clear()
+    clear()
 
 
-@pytest.mark.parametrize("cached", [False, True], ids=["sql-scan", "face-cache"])
-def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every_change(
-    session: Session,
-    redis: Redis,
-    no_face_cache: None,
-    monkeypatch: pytest.MonkeyPatch,
-    cached: bool,
-) -> None:
-    """Random crowds and selfies near the tolerance, changed the ways the product changes
-    them: after each step, the kept path's matches equal the brute-force statement's.
-    With `cached`, a new selfie's faces come from the worker's in-memory matrix, refreshed
-    only now and then, so that photos numbered after it are found in SQL."""
+@pytest.fixture
+def small_caches(monkeypatch: pytest.MonkeyPatch, no_face_cache: None) -> None:
+    """Both workers' matrices on for events of any size, refreshed whenever asked."""
     from api.config import settings
-    from api.models import MatchRejection
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
     monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
     monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
+    monkeypatch.setattr(selfie_cache, "MIN_SELFIES", 0)
+    monkeypatch.setattr(selfie_cache, "REFRESH_SECONDS", 0.0)
+
+
+@pytest.mark.parametrize("cache", [None, face_cache, selfie_cache],
+                         ids=["sql-scan", "face-cache", "selfie-cache"])  # fmt: skip
+def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every_change(
+    session: Session,
+    redis: Redis,
+    small_caches: None,
+    monkeypatch: pytest.MonkeyPatch,
+    cache: object,
+) -> None:
+    """Random crowds and selfies near the tolerance, changed the ways the product changes
+    them: after each step, the kept path's matches equal the brute-force statement's.
+    With a cache, a new selfie's faces (face_cache) or a new photo's selfies (selfie_cache)
+    come from a worker's in-memory matrix, refreshed only now and then, so that what was
+    numbered after it is found in SQL."""
+    from api.config import settings
+    from api.models import MatchRejection
+
+    used = []  # photos matched through the selfie matrix
+    selfies_near_photo = matching._selfies_near_photo
+    monkeypatch.setattr(
+        matching,
+        "_selfies_near_photo",
+        lambda *args: used.append(found := selfies_near_photo(*args)) or found,  # type: ignore[func-returns-value]
+    )
 
     def refresh() -> None:
-        if cached:
-            face_cache.refresh(settings.database_url, redis)
+        if cache is not None:
+            cache.refresh(settings.database_url, redis)  # type: ignore[attr-defined]
 
     rng = np.random.default_rng(11)
     people = rng.normal(0.0, 0.056, (40, 128))
@@ -153,21 +174,32 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     for _ in range(8):
         add_photo()
     face_cache.mark_hot(redis, event.id)
+    selfie_cache.mark_hot(redis, event.id)
     refresh()
-    assert (face_cache.get(event.id) is not None) == cached
+    assert (face_cache.get(event.id) is not None) == (cache is face_cache)
     for person in range(12):  # twins: people 0-5 are also registered twice over
         add_attendee(person % 9)
         check(f"attendee {person}")
+        if person == 5:
+            refresh()  # the selfie matrix holds 6 attendees; the others are found in SQL
+    if cache is selfie_cache:
+        assert len(selfie_cache.get(event.id).ids) == 6  # type: ignore[union-attr]
     for _ in range(8):
         add_photo()
     check("photos after the selfies")
+    if cache is selfie_cache:
+        assert len(used) == 8 and all(near is not None for near in used)
     add_attendee(30)  # found through the matrix and the 8 photos numbered since it was read
     check("a late attendee")
     refresh()
-    if cached:
+    if cache is face_cache:
         assert len(face_cache.get(event.id).blocks) == 2  # type: ignore[union-attr]
+    if cache is selfie_cache:
+        assert len(selfie_cache.get(event.id).ids) == 13  # type: ignore[union-attr]
     add_selfie(attendees[3], 20)  # a second selfie, of someone else entirely
     check("a second selfie")
+    add_photo()
+    check("a photo after the second selfie")
     assert _matches(session, event.id), "the crowd must produce matches for this to mean much"
 
     # "Not me" on one of the matched photos, as the API does it, then its job.
@@ -189,6 +221,10 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     matching.forget_attendee(session, event.id, attendees[1].id, tolerance, margin)  # its job
     session.commit()
     check("face data deleted")
+    for _ in range(3):  # against a selfie matrix that still holds the deleted selfie
+        add_photo()
+        check("a photo after face data was deleted")
+    refresh()
     matching.rematch_event(session, event.id, tolerance, margin)
     session.commit()
     check("and a whole rematch after it")
@@ -368,3 +404,62 @@ def test_forgetting_a_deleted_attendee_gives_their_faces_to_the_next_one_even_wi
     session.expire_all()
     assert {m[0] for m in _matches(session, event.id)} == {second.id}
     assert tasks.forget_attendee(str(first.id)) == {"attendee_id": str(first.id), "skipped": True}
+
+
+def test_a_selfie_matrix_holding_a_deleted_selfie_gives_way_to_sql_until_it_is_read_again(
+    session: Session, redis: Redis, small_caches: None
+) -> None:
+    """A face's bound rests on its two nearest attendees in the matrix. With the nearer
+    one's face data deleted, the bound would leave out the true runner-up (0.345 from the
+    face, past 0.32 + 0.02), and the face would match although the runner-up is within
+    the margin: the photo is compared with every selfie in SQL instead, until the worker
+    reads its selfies again and finds one fewer."""
+    from api.config import settings
+    from workers.matching import forget_attendee, match_photo, reference_matches
+
+    tolerance, margin = 0.6, 0.05
+    event = create_event(session, owner=create_user(session))
+
+    def selfie_at(distance: float, axis: int) -> list[float]:
+        vector = np.zeros(128)
+        vector[axis] = distance
+        return vector.tolist()
+
+    first, second, third = (
+        _attendee_with_selfie(session, event, selfie_at(distance, axis))
+        for distance, axis in ((0.30, 1), (0.32, 2), (0.345, 3))
+    )
+    for attendee in (first, second, third):  # their selfie jobs number the selfies
+        matching.match_attendee(session, event.id, attendee.id, tolerance, margin)
+    session.commit()
+    selfie_cache.mark_hot(redis, event.id)
+    selfie_cache.refresh(settings.database_url, redis)
+    cached = selfie_cache.get(event.id)
+    assert cached is not None and len(cached.ids) == 3
+
+    def new_photo() -> set[tuple]:  # type: ignore[type-arg]
+        photo = create_photo(session, event=event, status="indexed")
+        _face(session, photo, distance=0.0, quality=0.9, size=200)
+        match_photo(session, event.id, photo.id, tolerance, margin)
+        session.commit()
+        return {m for m in _matches(session, event.id) if m[1] == photo.id}
+
+    pairs = cached.pairs(np.zeros((1, 128), dtype=np.float32), keep_all=False)
+    assert sorted(pairs[1]) == sorted(s.id for s in session.exec(
+        select(Selfie).where(Selfie.attendee_id.in_([first.id, second.id]))  # type: ignore[attr-defined]
+    ))  # fmt: skip
+    assert new_photo() == set(), "0.30 and 0.32: too close to call"
+
+    session.exec(delete(Selfie).where(Selfie.attendee_id == second.id))
+    session.commit()
+    forget_attendee(session, event.id, second.id, tolerance, margin)
+    session.commit()
+    assert new_photo() == set(), "0.30 and 0.345: still too close to call"
+    assert _matches(session, event.id) == reference_matches(session, event.id, tolerance, margin)
+
+    selfie_cache.refresh(settings.database_url, redis)
+    current = selfie_cache.get(event.id)
+    assert current is not None and len(current.ids) == 2, "read again: one selfie fewer"
+    pairs = current.pairs(np.zeros((1, 128), dtype=np.float32), keep_all=False)
+    assert len(pairs[1]) == 2
+    assert new_photo() == set()
