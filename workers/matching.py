@@ -251,11 +251,15 @@ cand AS (
     + ", kept AS ("
     + UPSERT_NEAREST
     + """ RETURNING 1)
--- The photos whose matches at this tolerance and margin can differ: a face within the
--- tolerance whose nearest attendee, distance, or margin verdict changed.
-SELECT DISTINCT f.photo_id
+-- The (photo, attendee) pairs whose match at this tolerance and margin can differ: for a
+-- face within the tolerance whose nearest attendee, distance, or margin verdict changed,
+-- its nearest attendee before and after. No other attendee's match in the photo moves:
+-- each is decided by the faces it is the nearest attendee of, and those did not change.
+SELECT DISTINCT f.photo_id, named.attendee_id
 FROM top JOIN faces f ON f.id = top.face_id LEFT JOIN old ON old.face_id = top.face_id
-WHERE top.distance <= :tolerance
+CROSS JOIN LATERAL (VALUES (top.attendee_id), (old.attendee_id)) AS named(attendee_id)
+WHERE named.attendee_id IS NOT NULL
+  AND top.distance <= :tolerance
   AND (old.face_id IS NULL
        OR old.attendee_id <> top.attendee_id
        OR old.distance <> top.distance
@@ -312,7 +316,7 @@ WITH scope AS ({scope}),
 best AS (
   SELECT DISTINCT ON (n.attendee_id, n.photo_id) n.attendee_id, n.photo_id, n.face_id, n.distance
   FROM face_nearest n
-  JOIN scope ON scope.photo_id = n.photo_id
+  JOIN scope ON {on}
   WHERE n.event_id = :event_id
     AND n.distance <= :tolerance - CASE WHEN n.quality < :weak_quality THEN :weak_penalty ELSE 0 END
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
@@ -339,16 +343,34 @@ ON CONFLICT (attendee_id, photo_id) DO UPDATE
   WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
      OR matches.distance IS DISTINCT FROM EXCLUDED.distance
 """
+_ON_PHOTO = "scope.photo_id = n.photo_id"
 _MATCH_PHOTO = text(
-    _MATCH.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id")
+    _MATCH.format(scope="SELECT CAST(:photo_id AS uuid) AS photo_id", on=_ON_PHOTO)
     + _WRITE.format(photos="m.photo_id = :photo_id")
 )
 _MATCH_PHOTOS = text(
-    _MATCH.format(scope="SELECT DISTINCT unnest(CAST(:photo_ids AS uuid[])) AS photo_id")
+    _MATCH.format(
+        scope="SELECT DISTINCT unnest(CAST(:photo_ids AS uuid[])) AS photo_id", on=_ON_PHOTO
+    )
     + _WRITE.format(photos="m.photo_id = ANY(CAST(:photo_ids AS uuid[]))")
 )
+# One attendee's match in one photo, for each (photo, attendee) pair given: a new selfie
+# moves a few attendees' matches in a photo, not the photo's every match.
+_MATCH_PAIRS = text(
+    _MATCH.format(
+        scope="SELECT DISTINCT * FROM unnest(CAST(:photo_ids AS uuid[]),"
+        " CAST(:attendee_ids AS uuid[])) AS pair(photo_id, attendee_id)",
+        on="scope.photo_id = n.photo_id AND scope.attendee_id = n.attendee_id",
+    )
+    + _WRITE.format(
+        photos="m.photo_id = ANY(CAST(:photo_ids AS uuid[]))"
+        " AND (m.photo_id, m.attendee_id) IN (SELECT photo_id, attendee_id FROM scope)"
+    )
+)
 _MATCH_EVENT = text(
-    _MATCH.format(scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id")
+    _MATCH.format(
+        scope="SELECT id AS photo_id FROM photos WHERE event_id = :event_id", on=_ON_PHOTO
+    )
     + _WRITE.format(photos="m.event_id = :event_id")
 )
 
@@ -474,7 +496,7 @@ def match_attendee(
     if not connection.execute(_HAS_VALID_SELFIE, params).scalar_one():
         return 0  # face data deleted meanwhile
     connection.execute(_NUMBER_SELFIES, params)
-    repaired = connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all()
+    repaired = set(connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all())
     if repaired:
         connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)
         connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(repaired)})
@@ -484,12 +506,17 @@ def match_attendee(
         (f, d) for f, d in connection.execute(_NEAR_ATTENDEE_SINCE, {**params, "epoch": epoch})
     )
     merge = {**params, "face_ids": list(near), "distances": list(near.values())}
-    photos = set(repaired)
-    if near:
-        photos.update(connection.execute(_MERGE_ATTENDEE, merge).scalars().all())
-    if not photos:
-        return 0
-    return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
+    changed = connection.execute(_MERGE_ATTENDEE, merge).all() if near else []
+    pairs = [(photo, attendee) for photo, attendee in changed if photo not in repaired]
+    written = 0
+    if repaired:
+        written += _run(session, _MATCH_PHOTOS, event_id, tolerance, margin,
+                        photo_ids=list(repaired))  # fmt: skip
+    if pairs:
+        photo_ids, attendee_ids = (list(column) for column in zip(*pairs, strict=True))
+        written += _run(session, _MATCH_PAIRS, event_id, tolerance, margin,
+                        photo_ids=photo_ids, attendee_ids=attendee_ids)  # fmt: skip
+    return written
 
 
 _EVENT_OF_ATTENDEE = text(
