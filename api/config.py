@@ -16,6 +16,8 @@ DEFAULT_SECRET = "change-me"
 MAX_TOLERANCE = 0.75
 """The loosest tolerance an event may have: past it dlib's encodings match strangers."""
 MAX_MATCH_MARGIN = 0.05
+MAX_RETENTION_DAYS = 3650
+"""The longest an event may be kept after it closes, by its own setting (ten years)."""
 NEAREST_RADIUS = MAX_TOLERANCE + MAX_MATCH_MARGIN
 """How far a face's nearest attendees are kept (`face_nearest`): any tolerance and margin
 allowed are decided from them alone."""
@@ -100,6 +102,12 @@ class Settings(BaseSettings):
     # Encodings of faces that matched no attendee (bystanders who never consented) are
     # deleted this long after their event closes.
     UNMATCHED_FACE_RETENTION_HOURS: float = Field(default=72, ge=0)
+    # A closed event, with its photos, faces, selfies and attendees, is deleted this many
+    # days after it closes, unless the event sets its own `retention_days`. None: kept
+    # until its photographer deletes it.
+    EVENT_RETENTION_DAYS: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
+    # Photos an event's deletion deletes per transaction (workers/deletion.py).
+    DELETE_BATCH_PHOTOS: int = Field(default=500, ge=1)
 
     # Photos and selfies still pending or indexing after this long, with no job RQ will
     # run, are re-enqueued. Jobs still queued, running or due are never doubled, so this

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from api.config import settings
 from api.errors import InvalidImage, PayloadTooLarge
+from api.storage import PREVIEW_SIZES
 
 pillow_heif.register_heif_opener()
 # Pillow warns above this many pixels and refuses at twice as many; we refuse at once.
@@ -146,7 +147,8 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
     return ImageInfo(content_type, width, height)
 
 
-PREVIEW_SIDES = {"thumb": 480, "preview": 1600}
+PREVIEW_SIDES = dict(zip(PREVIEW_SIZES, (480, 1600), strict=True))
+"""The longest side of each preview kept beside an original."""
 """Longest side in pixels of each derived size the web app shows."""
 
 

@@ -48,6 +48,8 @@ class Role(StrEnum):
 class EventStatus(StrEnum):
     open = "open"
     closed = "closed"
+    deleting = "deleting"
+    """Being deleted by its job (workers/deletion.py): hidden from attendees, read-only."""
 
 
 class PhotoStatus(StrEnum):
@@ -73,6 +75,10 @@ class AuditAction(StrEnum):
     face_encodings_created = "face_encodings.created"
     face_encodings_deleted = "face_encodings.deleted"
     matches_deleted = "matches.deleted"
+    photos_deleted = "photos.deleted"
+    event_deletion_requested = "event.deletion_requested"
+    event_deleted = "event.deleted"
+    account_deleted = "account.deleted"
 
 
 class UserBase(SQLModel):
@@ -89,6 +95,20 @@ class User(UserBase, table=True):
     hashed_password: str
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link an admin made for someone to set a new password; only its token's
+    SHA-256 is kept, so the table leaks no working link."""
+
+    __tablename__ = "password_resets"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    token_sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
 
 
 class EventBase(SQLModel):
@@ -114,6 +134,11 @@ class Event(EventBase, table=True):
     rematched_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     # Unmatched faces' encodings are deleted UNMATCHED_FACE_RETENTION_HOURS after this.
     closed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    # The whole event is deleted this many days after it closes (None: the platform's
+    # EVENT_RETENTION_DAYS, which may be None: kept until its photographer deletes it).
+    retention_days: int | None = None
+    # When its deletion was asked for; the reconciler resumes a deletion left behind.
+    deletion_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     # Counts the photos whose nearest attendees were computed (workers/matching.py): a new
     # selfie scans the event's faces before taking the matching lock, then only the photos
     # numbered after what that scan saw.

@@ -105,6 +105,11 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
+def delete_event(event_id: uuid.UUID) -> JobSpec:
+    """Everything of an event, in batches that each commit (workers/deletion.py)."""
+    return _spec("delete_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
+
+
 class JobQueue:
     def __init__(self, connection: Redis) -> None:
         self.connection = connection
@@ -149,14 +154,19 @@ class JobQueue:
     def discard(self, spec: JobSpec) -> bool:
         """Drop the entity's job if it has not started: its row is gone. A running one
         finds the row gone and does nothing."""
-        try:
-            job = Job.fetch(spec.job_id, connection=self.connection, serializer=JSONSerializer)
-        except NoSuchJobError:
-            return False
-        if job.get_status(refresh=False) == JobStatus.STARTED:
-            return False
-        job.delete()
-        return True
+        return self.discard_many([spec]) == 1
+
+    def discard_many(self, specs: list[JobSpec]) -> int:
+        """`discard` for many, read in one round trip; how many were dropped. A failed
+        job waiting in its registry goes too: it names a row that is gone."""
+        ids = [spec.job_id for spec in specs]
+        dropped = 0
+        for job in Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer):
+            if job is None or job.get_status(refresh=False) == JobStatus.STARTED:
+                continue
+            job.delete()
+            dropped += 1
+        return dropped
 
     def is_active(self, job_id: str) -> bool:
         """Whether RQ will still run this job: queued, running, or scheduled for a retry that

@@ -100,6 +100,13 @@ def reconcile(
         select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
     ).all()
     report.enqueued += _enqueue_idle(jobs, [queue.rematch_event(event_id) for event_id in owed])
+    deleting = session.exec(
+        select(Event.id).where(
+            Event.status == EventStatus.deleting, col(Event.deletion_requested_at) < cutoff
+        )
+    ).all()
+    report.enqueued += _enqueue_idle(jobs, [queue.delete_event(e) for e in deleting])
+    report.enqueued += _start_retention_deletions(session)
     forgets = session.exec(
         select(ForgetOwed.attendee_id).where(col(ForgetOwed.requested_at) < cutoff)
     ).all()
@@ -203,6 +210,34 @@ def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
         )
     ).all()
     return _enqueue_idle(jobs, [queue.purge_unmatched_faces(event_id) for event_id in due])
+
+
+# Closed events past their retention: their own days, else the platform's (if any).
+_PAST_RETENTION = text(
+    """
+SELECT id FROM events
+WHERE status = 'closed'
+  AND closed_at
+      + make_interval(days => coalesce(retention_days, CAST(:default_days AS int))) < now()
+ORDER BY closed_at LIMIT :limit
+FOR UPDATE SKIP LOCKED
+"""
+)
+
+
+def _start_retention_deletions(session: Session) -> list[str]:
+    """Mark closed events past their retention `deleting` and enqueue their deletion after
+    the commit, as their photographer's DELETE does; the audit log names the rule."""
+    from api.events.service import request_deletion
+
+    params = {"default_days": settings.EVENT_RETENTION_DAYS, "limit": BATCH}
+    due = session.connection().execute(_PAST_RETENTION, params).scalars().all()
+    enqueued = []
+    for event_id in due:
+        event = session.get(Event, event_id)
+        assert event is not None  # locked by the query above
+        enqueued.append(request_deletion(session, event, "retention").job_id)
+    return enqueued
 
 
 def _enqueue_idle(jobs: queue.JobQueue, specs: list[queue.JobSpec]) -> list[str]:

@@ -4,7 +4,9 @@ S3-compatible bucket. The interface is all callers see."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,38 @@ class Storage(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def delete_many(self, keys: list[str]) -> None: ...
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` (a folder, ending in "/")."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under `prefix`; how many there were."""
+        ...
+
+
+PREVIEW_SIZES = ("thumb", "preview")
+"""The derived JPEGs kept beside an original (their sides: api.images.PREVIEW_SIDES)."""
+
+
+def event_folder(event_id: uuid.UUID) -> str:
+    """Everything of an event's lies under this: photos, previews, selfies."""
+    return f"events/{event_id}/"
+
+
+def preview_key(event_id: uuid.UUID, photo_id: uuid.UUID, size: str) -> str:
+    return f"{event_folder(event_id)}previews/{photo_id}-{size}.jpg"
+
+
+def photo_keys(event_id: uuid.UUID, photo_id: uuid.UUID, original: str) -> list[str]:
+    """A photo's original and every preview that may have been made of it."""
+    return [original, *(preview_key(event_id, photo_id, size) for size in PREVIEW_SIZES)]
+
+
+def _folder(prefix: str) -> str:
+    if not prefix.endswith("/") or prefix.startswith("/") or ".." in prefix.split("/"):
+        raise ValueError(f"bad storage prefix: {prefix!r}")
+    return prefix
 
 
 class LocalStorage:
@@ -51,6 +85,22 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
+    def keys(self, prefix: str) -> list[str]:
+        folder = self._path(_folder(prefix))
+        if not folder.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in folder.rglob("*") if p.is_file())
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._path(_folder(prefix))
+        found = self.keys(prefix)
+        shutil.rmtree(folder, ignore_errors=True)  # an upload's temporary file too
+        return len(found)
 
 
 class S3Storage:
@@ -93,6 +143,27 @@ class S3Storage:
                 return False
             raise
         return True
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(_folder(prefix))
+        )
+        start = len(self.prefix)
+        return sorted(o["Key"][start:] for page in pages for o in page.get("Contents", []))
+
+    def delete_many(self, keys: list[str]) -> None:
+        for at in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at most
+            batch = [{"Key": self._key(k)} for k in keys[at : at + 1000]]
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            if response.get("Errors"):
+                raise OSError(f"S3 kept {len(response['Errors'])} objects: {response['Errors'][0]}")
+
+    def delete_prefix(self, prefix: str) -> int:
+        found = self.keys(prefix)
+        self.delete_many(found)
+        return len(found)
 
 
 @cache

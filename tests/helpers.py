@@ -128,11 +128,12 @@ def face_photo(relative: str) -> bytes:
     return (FACES / relative).read_bytes()
 
 
-def run_jobs(redis: Redis) -> None:
-    """Run every queued job in this process, as RQ's testing docs suggest."""
+def run_jobs(redis: Redis, *names: str) -> None:
+    """Run every queued job (of the queues `names`, or all) in this process, as RQ's
+    testing docs suggest."""
     from api.queue import QUEUE_NAMES, JobQueue
 
-    queues = list(JobQueue(redis).queues[name] for name in QUEUE_NAMES)
+    queues = list(JobQueue(redis).queues[name] for name in names or QUEUE_NAMES)
     SimpleWorker(queues, connection=redis, serializer=JSONSerializer).work(burst=True)
 
 
@@ -183,3 +184,45 @@ def upload_selfie(client: TestClient, headers: dict[str, str], data: bytes | Non
     return client.post(
         "/api/upload-selfie", files={"file": ("me.jpg", data or image_bytes())}, headers=headers
     )
+
+
+def traces_of_event(session: Session, redis: Redis, event_id: uuid.UUID, *ids: uuid.UUID) -> dict:  # type: ignore[type-arg]
+    """What is left of an event: rows in every table with an `event_id` (but the audit
+    log, which outlives what it counts by design) and the event's own; rows that name one
+    of `ids` (its photos, selfies, attendees, their accounts) in any uuid column; files
+    under its folder in storage; and Redis keys whose name or value holds one of the ids."""
+    from sqlalchemy import text
+
+    from api.storage import event_folder, get_storage
+
+    names = {str(i) for i in (event_id, *ids)}
+    columns = session.exec(  # type: ignore[call-overload]
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND data_type = 'uuid' AND table_name <> 'audit_log'"
+        )
+    ).all()
+    rows = {}
+    for table, column in columns:
+        count = session.exec(  # type: ignore[call-overload]
+            text(f'SELECT count(*) FROM "{table}" WHERE "{column}" = ANY(CAST(:ids AS uuid[]))'),
+            params={"ids": sorted(names)},
+        ).scalar_one()
+        if count:
+            rows[f"{table}.{column}"] = count
+    session.rollback()
+    keys = []
+    for key in redis.scan_iter(count=1000):
+        readers = {
+            "string": lambda k: redis.get(k),
+            "hash": lambda k: redis.hgetall(k),
+            "list": lambda k: redis.lrange(k, 0, -1),
+            "set": lambda k: redis.smembers(k),
+            "zset": lambda k: redis.zrange(k, 0, -1),
+        }
+        value = readers.get(redis.type(key).decode(), lambda k: b"")(key)
+        blob = key.decode(errors="replace") + " " + repr(value)
+        if any(name in blob for name in names):
+            keys.append(key.decode(errors="replace"))
+    files = get_storage().keys(event_folder(event_id))
+    return {"rows": rows, "files": files, "redis": sorted(keys)}

@@ -34,7 +34,7 @@ from api.models import (
 )
 from api.redis import get_redis
 from api.storage import get_storage
-from workers import face_cache, faces, matching, selfie_cache
+from workers import deletion, face_cache, faces, matching, selfie_cache
 
 log = logging.getLogger(__name__)
 
@@ -302,3 +302,11 @@ def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
                          reason="unmatched_after_close")  # fmt: skip
     log.info("deleted %d unmatched face encodings of closed event %s", deleted, event_id)
     return {"event_id": event_id, "deleted": deleted}
+
+
+def delete_event(event_id: str) -> dict[str, Any]:
+    """Everything of an event being deleted, in batches that each commit (workers/deletion.py)."""
+    done = deletion.delete_event(uuid.UUID(event_id))
+    if done is None:
+        return {"event_id": event_id, "skipped": True}  # gone already, or not being deleted
+    return {"event_id": event_id, **done}

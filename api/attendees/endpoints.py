@@ -7,6 +7,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from api import ratelimit
 from api.attendees import service
 from api.attendees.schemas import (
+    AttendeeSignIn,
     FaceDataDeleted,
     Registered,
     RegisterWithEventCode,
@@ -41,6 +42,16 @@ def register_with_event_code(
     """Join an event by its code, with explicit consent to face matching (rate-limited)."""
     ratelimit.check_registration(redis, request)
     return service.register(session, body)
+
+
+@router.post("/attendee-sign-in", responses=responses(NotFound, Unauthorized, TooManyRequests))
+def attendee_sign_in(
+    session: SessionDep, redis: RedisDep, request: Request, body: AttendeeSignIn
+) -> Registered:
+    """Back into an event you joined, open or closed, with your email and password
+    (rate-limited as sign-in is)."""
+    ratelimit.check_login(redis, request, body.email)
+    return service.sign_in(session, body)
 
 
 @router.post(

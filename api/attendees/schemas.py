@@ -17,6 +17,12 @@ class RegisterWithEventCode(SQLModel):
     consent: bool = Field(description="explicit consent to processing of the attendee's face")
 
 
+class AttendeeSignIn(SQLModel):
+    event_code: str = Field(min_length=1, max_length=16, description="e.g. K7Q-4MZ")
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=128)
+
+
 class Registered(SQLModel):
     access_token: str
     token_type: str = "bearer"

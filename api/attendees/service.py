@@ -9,6 +9,7 @@ from sqlmodel import Session
 from api import audit, queue
 from api.attendees import repository
 from api.attendees.schemas import (
+    AttendeeSignIn,
     FaceDataDeleted,
     Registered,
     RegisterWithEventCode,
@@ -18,6 +19,7 @@ from api.attendees.schemas import (
 )
 from api.auth import repository as auth_repository
 from api.auth.security import TokenClaims, create_access_token, hash_password, verify_password
+from api.auth.service import authenticate
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
@@ -36,12 +38,13 @@ from api.models import (
     User,
     utcnow,
 )
-from api.storage import Storage
+from api.storage import Storage, event_folder
 
 
 def _open_event(session: Session, typed_code: str) -> Event:
     code = normalize_code(typed_code)
-    event = get_event_by_code(session, code) if code else None
+    # FOR SHARE: a deletion waits for this registration, or its code is not found.
+    event = get_event_by_code(session, code, for_share=True) if code else None
     if event is None:
         raise NotFound("no event has this code", code="event_not_found")
     if event.status != EventStatus.open:
@@ -92,10 +95,27 @@ def register(session: Session, body: RegisterWithEventCode) -> Registered:
     return Registered(access_token=token, attendee_id=attendee.id, event_id=event.id)
 
 
+def sign_in(session: Session, body: AttendeeSignIn) -> Registered:
+    """A returning attendee back into an event they joined, open or closed: their photos
+    keep arriving after it closes, and they must be able to see them."""
+    code = normalize_code(body.event_code)
+    event = get_event_by_code(session, code) if code else None
+    if event is None:
+        raise NotFound("no event has this code", code="event_not_found")
+    user = authenticate(session, body.email, body.password)
+    attendee = repository.get_attendee(session, user.id, event.id)
+    if attendee is None:
+        raise NotFound("this account has not joined this event", code="not_registered")
+    token = create_access_token(TokenClaims(user.id, user.role, attendee.id))
+    return Registered(access_token=token, attendee_id=attendee.id, event_id=event.id)
+
+
 def upload_selfie(
     session: Session, storage: Storage, attendee: Attendee, data: bytes
 ) -> SelfieAccepted:
-    event = session.get(Event, attendee.event_id)
+    event = session.get(Event, attendee.event_id, with_for_update={"read": True})
+    if event is not None and event.status == EventStatus.deleting:
+        raise Conflict("this event is being deleted", code="event_deleting")
     if event is None or event.status != EventStatus.open:
         raise Conflict("this event is closed", code="event_closed")
     if repository.count_active_selfies(session, attendee.id) >= settings.MAX_SELFIES_PER_ATTENDEE:
@@ -105,7 +125,7 @@ def upload_selfie(
         )
     info = inspect_image(data, max_bytes=settings.MAX_SELFIE_BYTES)
     selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id)
-    key = f"events/{attendee.event_id}/selfies/{selfie.id}{info.extension}"
+    key = f"{event_folder(attendee.event_id)}selfies/{selfie.id}{info.extension}"
     storage.put(key, data)
     on_rollback(session, lambda: storage.delete(key))
     selfie.storage_key = key
@@ -130,7 +150,14 @@ def selfie_state(session: Session, attendee_id: uuid.UUID) -> SelfieState:
     return SelfieState(**selfies[0].model_dump(), selfies=selfies)
 
 
-def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> FaceDataDeleted:
+def delete_face_data(
+    session: Session,
+    storage: Storage,
+    attendee: Attendee,
+    *,
+    actor: str | None = None,
+    reason: str = "attendee_request",
+) -> FaceDataDeleted:
     """Remove the attendee's selfie images, encodings and matches; keep the account."""
     # A photo job matching meanwhile could otherwise add a match after ours are gone.
     lock_matching(session, attendee.event_id)
@@ -140,14 +167,14 @@ def delete_face_data(session: Session, storage: Storage, attendee: Attendee) -> 
     matches = repository.delete_matches(session, attendee.id)
     for selfie in selfies:
         session.delete(selfie)
-    actor = f"attendee:{attendee.user_id}"
+    actor = actor or f"attendee:{attendee.user_id}"
     for action, count in (
         (AuditAction.selfie_image_deleted, len(keys)),
         (AuditAction.selfie_encoding_deleted, encodings),
         (AuditAction.matches_deleted, matches),
     ):
         audit.record(session, action, event_id=attendee.event_id, subject_id=attendee.id,
-                     actor=actor, count=count, reason="attendee_request")  # fmt: skip
+                     actor=actor, count=count, reason=reason)  # fmt: skip
     # Files go only once the rows are gone for good.
     for key in keys:
         on_commit(session, functools.partial(storage.delete, key))

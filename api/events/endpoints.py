@@ -9,6 +9,7 @@ from api.deps import Cursor, RequirePhotographer, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service
 from api.events.schemas import (
+    DeletionAccepted,
     EventCreate,
     EventDetail,
     EventPublic,
@@ -51,6 +52,17 @@ def update_event(
     """Rename, close or re-tune an event; a new tolerance triggers a rematch."""
     event = service.get_owned_event(session, user, event_id, for_update=True)
     return service.to_public(service.update_event(session, event, body))
+
+
+@router.delete("/events/{event_id}", status_code=202, responses=responses(*_AUTH, NotFound))
+def delete_event(
+    session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID
+) -> DeletionAccepted:
+    """Delete the event with everything under it: photos, previews, faces and their
+    encodings, selfies, matches and registrations, and the accounts of attendees who
+    joined no other event. It is a job: the event says `deleting` until it is gone."""
+    event = service.get_owned_event(session, user, event_id, for_update=True)
+    return service.request_deletion(session, event, f"{user.role.value}:{user.id}")
 
 
 @router.post(

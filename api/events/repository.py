@@ -5,16 +5,23 @@ import uuid
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from api.models import Event
+from api.models import Event, EventStatus
 from api.pages import count_rows, newest_first
 
 
-def get_event(session: Session, event_id: uuid.UUID, *, for_update: bool = False) -> Event | None:
-    return session.get(Event, event_id, with_for_update=for_update)
+def get_event(
+    session: Session, event_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
+) -> Event | None:
+    """The event; `for_share` holds its row against a deletion's status change until the
+    transaction ends (an upload), `for_update` against any other writer."""
+    lock: bool | dict[str, bool] = {"read": True} if for_share else for_update
+    return session.get(Event, event_id, with_for_update=lock)
 
 
-def get_event_by_code(session: Session, code: str) -> Event | None:
-    return session.exec(select(Event).where(Event.code == code)).first()
+def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -> Event | None:
+    """The event a code names; none for an event being deleted, whose code is forgotten."""
+    query = select(Event).where(Event.code == code, Event.status != EventStatus.deleting)
+    return session.exec(query.with_for_update(read=True) if for_share else query).first()
 
 
 def list_events(

@@ -2,22 +2,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import computed_field
 from sqlmodel import Field, SQLModel
 
-from api.config import MAX_TOLERANCE
+from api.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
 from api.models import EventBase, EventStatus
+
+RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
 
 
 class EventCreate(EventBase):
     tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
+    retention_days: RetentionDays | None = None
+    """Delete the event this many days after it closes; none: the platform's default."""
 
 
 class EventUpdate(SQLModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
-    status: EventStatus | None = None
+    status: Literal[EventStatus.open, EventStatus.closed] | None = None
+    """Close or reopen; an event is deleted with DELETE, not by its status."""
+    retention_days: RetentionDays | None = None
 
 
 class EventPublic(EventBase):
@@ -28,6 +35,11 @@ class EventPublic(EventBase):
     tolerance: float
     join_url: str
     created_at: datetime
+    closed_at: datetime | None = None
+    retention_days: int | None = None
+    """The event's own setting; none: the platform's default."""
+    deletes_at: datetime | None = None
+    """When the retention rule deletes it: its closing plus its (or the platform's) days."""
 
 
 class EventProgress(SQLModel):
@@ -59,6 +71,14 @@ class EventsPublic(SQLModel):
     count: int
     next_cursor: str | None = None
     """Send it back as `cursor` for the next page; None: this is the last."""
+
+
+class DeletionAccepted(SQLModel):
+    event_id: uuid.UUID
+    job_id: str
+    status: EventStatus
+    status_url: str
+    """The event while it is being deleted (status `deleting`); 404 once it is gone."""
 
 
 class RematchAccepted(SQLModel):

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import queue
+from api import audit, queue
 from api.config import settings
 from api.db import defer
 from api.errors import Conflict, NotFound, NotPermitted
 from api.events import repository
 from api.events.codes import new_code, normalize_code
 from api.events.schemas import (
+    DeletionAccepted,
     EventCreate,
     EventDetail,
     EventProgress,
@@ -20,7 +22,7 @@ from api.events.schemas import (
     EventUpdate,
     RematchAccepted,
 )
-from api.models import Event, EventStatus, Role, User, utcnow
+from api.models import AuditAction, Event, EventStatus, Role, User, utcnow
 
 _CODE_ATTEMPTS = 5
 
@@ -40,7 +42,23 @@ def to_public(event: Event) -> EventPublic:
         tolerance=event.effective_tolerance(),
         join_url=join_url(event),
         created_at=event.created_at,
+        closed_at=event.closed_at,
+        retention_days=event.retention_days,
+        deletes_at=deletes_at(event),
     )
+
+
+def deletes_at(event: Event) -> datetime | None:
+    """When the retention rule deletes the event (closed, with days set for it or for all)."""
+    days = event.retention_days or settings.EVENT_RETENTION_DAYS
+    if event.status != EventStatus.closed or event.closed_at is None or days is None:
+        return None
+    return event.closed_at + timedelta(days=days)
+
+
+def refuse_if_deleting(event: Event) -> None:
+    if event.status == EventStatus.deleting:
+        raise Conflict("this event is being deleted", code="event_deleting")
 
 
 def list_events(session: Session, user: User, *, cursor: str | None, limit: int) -> EventsPublic:
@@ -60,7 +78,8 @@ def get_event_by_code(session: Session, code: str) -> Event | None:
 
 def create_event(session: Session, owner: User, data: EventCreate) -> Event:
     for _ in range(_CODE_ATTEMPTS):
-        event = Event(name=data.name, tolerance=data.tolerance, owner_id=owner.id, code=new_code())
+        event = Event(name=data.name, tolerance=data.tolerance, owner_id=owner.id,
+                      code=new_code(), retention_days=data.retention_days)  # fmt: skip
         try:
             with session.begin_nested():
                 session.add(event)
@@ -71,10 +90,15 @@ def create_event(session: Session, owner: User, data: EventCreate) -> Event:
 
 
 def get_owned_event(
-    session: Session, user: User, event_id: uuid.UUID, *, for_update: bool = False
+    session: Session,
+    user: User,
+    event_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> Event:
-    """The event, if `user` owns it or is an admin."""
-    event = repository.get_event(session, event_id, for_update=for_update)
+    """The event, if `user` owns it or is an admin (row locks: `repository.get_event`)."""
+    event = repository.get_event(session, event_id, for_update=for_update, for_share=for_share)
     if event is None:
         raise NotFound("no such event", code="event_not_found")
     if user.role != Role.admin and event.owner_id != user.id:
@@ -91,6 +115,7 @@ def read_event(session: Session, event: Event) -> EventDetail:
 
 
 def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
+    refuse_if_deleting(event)
     changes = data.model_dump(exclude_unset=True)
     tolerance_changed = "tolerance" in changes and changes["tolerance"] != event.tolerance
     if "status" in changes and changes["status"] != event.status:
@@ -110,6 +135,7 @@ def rematch_pending(event: Event) -> bool:
 
 
 def request_rematch(session: Session, event: Event) -> RematchAccepted:
+    refuse_if_deleting(event)
     event.rematch_requested_at = utcnow()
     session.add(event)
     spec = queue.rematch_event(event.id)
@@ -117,3 +143,19 @@ def request_rematch(session: Session, event: Event) -> RematchAccepted:
     return RematchAccepted(
         event_id=event.id, job_id=spec.job_id, status_url=f"/api/events/{event.id}"
     )
+
+
+def request_deletion(session: Session, event: Event, actor: str) -> DeletionAccepted:
+    """Mark the event `deleting` (the caller holds its row FOR UPDATE, so uploads in flight
+    are done, and later ones see the status), and enqueue its deletion. Asked again, the
+    job is enqueued again: a deletion is resumed, never doubled (one job id per event)."""
+    if event.status != EventStatus.deleting:
+        event.status = EventStatus.deleting
+        event.deletion_requested_at = utcnow()
+        session.add(event)
+        audit.record(session, AuditAction.event_deletion_requested, event_id=event.id,
+                     subject_id=event.id, actor=actor, reason=None)  # fmt: skip
+    spec = queue.delete_event(event.id)
+    defer(session, spec)
+    return DeletionAccepted(event_id=event.id, job_id=spec.job_id, status=event.status,
+                            status_url=f"/api/events/{event.id}")  # fmt: skip

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
+from api.archive import stream_archive
 from api.deps import CurrentAttendee, Cursor, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
 from api.matches import service
@@ -54,7 +55,7 @@ def download_my_photos(
     """Every photo the attendee is in, as originals in one zip."""
     entries = service.archive_entries(session, attendee.id)
     return StreamingResponse(
-        service.stream_archive(storage, entries),
+        stream_archive(storage, entries),
         media_type="application/zip",
         headers={
             "Content-Disposition": 'attachment; filename="my-photos.zip"',

@@ -2,11 +2,25 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
+from api.archive import stream_archive
+from api.auth.repository import get_user
+from api.auth.security import create_download_token, decode_download_token
 from api.config import settings
-from api.deps import CurrentUser, Cursor, RequirePhotographer, SessionDep, StorageDep
+from api.deps import (
+    CurrentUser,
+    Cursor,
+    RequirePhotographer,
+    SessionDep,
+    StorageDep,
+    TokenDep,
+    get_current_user,
+    require_photographer,
+)
 from api.errors import (
     Conflict,
     InvalidImage,
@@ -19,7 +33,13 @@ from api.errors import (
 from api.events.service import get_owned_event
 from api.models import PhotoStatus
 from api.photos import service
-from api.photos.schemas import PhotoDeleted, PhotosPublic, UploadAccepted
+from api.photos.schemas import (
+    DownloadLink,
+    PhotoDeleted,
+    PhotoPeople,
+    PhotosPublic,
+    UploadAccepted,
+)
 
 router = APIRouter(tags=["photos"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -39,7 +59,9 @@ def upload_event_photos(
 ) -> UploadAccepted:
     """Upload photos; each good file is kept and queued for indexing, a file the event has
     already is answered with that photo (`duplicate`), and each bad one says why."""
-    event = get_owned_event(session, user, event_id)
+    # Held FOR SHARE until the commit: a deletion waits for this upload, or it sees the
+    # event `deleting` and stores nothing.
+    event = get_owned_event(session, user, event_id, for_share=True)
     if len(files) > settings.MAX_FILES_PER_UPLOAD:
         raise PayloadTooLarge(
             f"at most {settings.MAX_FILES_PER_UPLOAD} files per request", code="too_many_files"
@@ -74,6 +96,73 @@ def delete_photo(
 ) -> PhotoDeleted:
     """Delete a photo and everything made from it: faces, encodings, matches, previews."""
     return service.delete_photo(session, storage, user, photo_id)
+
+
+_ARCHIVE = "/api/events/{event_id}/archive"
+
+
+@router.post("/events/{event_id}/archive-link", responses=responses(*_AUTH, NotFound))
+def create_event_archive_link(
+    session: SessionDep,
+    user: RequirePhotographer,
+    event_id: uuid.UUID,
+    matched_only: Annotated[bool, Query(description="only photos matched to an attendee")] = False,
+) -> DownloadLink:
+    """A link, valid for a few minutes, that downloads the event's photos as one zip: the
+    browser streams it to disk itself (a 50,000-photo event does not fit in a page)."""
+    event = get_owned_event(session, user, event_id)
+    path = _ARCHIVE.format(event_id=event.id)
+    token, expires = create_download_token(user.id, path)
+    query = urlencode({"matched_only": str(matched_only).lower(), "link": token})
+    return DownloadLink(url=f"{path}?{query}", expires_at=expires)
+
+
+@router.get(
+    "/events/{event_id}/archive",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "a zip of the photos"},
+        **responses(*_AUTH, NotFound),
+    },
+)
+def download_event_photos(
+    session: SessionDep,
+    storage: StorageDep,
+    token: TokenDep,
+    event_id: uuid.UUID,
+    matched_only: Annotated[bool, Query(description="only photos matched to an attendee")] = False,
+    link: Annotated[
+        str | None, Query(description="a link's token, instead of a bearer token")
+    ] = None,
+) -> StreamingResponse:
+    """The event's originals as one zip, streamed a photo at a time (stored, not deflated:
+    JPEGs do not compress); for its photographer or an admin, with a bearer token or
+    through a link from `archive-link`."""
+    if link is not None:
+        user = get_user(session, decode_download_token(link, _ARCHIVE.format(event_id=event_id)))
+        if user is None or not user.is_active:
+            raise Unauthorized("the download link's user no longer exists", code="invalid_link")
+    else:
+        user = get_current_user(session, token)
+    event = get_owned_event(session, require_photographer(user), event_id)
+    entries = service.archive_entries(session, event, matched_only=matched_only)
+    name = f"{event.code}{'-matched' if matched_only else ''}.zip"
+    return StreamingResponse(
+        stream_archive(storage, entries),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": service.attachment(name),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/photos/{photo_id}/people", responses=responses(*_AUTH, NotFound))
+def read_people_in_photo(
+    session: SessionDep, user: RequirePhotographer, photo_id: uuid.UUID
+) -> PhotoPeople:
+    """Who was found in the photo: the matched attendees' names, nearest first."""
+    return service.people_in_photo(session, user, photo_id)
 
 
 @router.get(

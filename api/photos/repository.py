@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Face, Match, Photo, PhotoStatus
+from api.models import Attendee, Face, Match, Photo, PhotoStatus, User
 from api.pages import count_rows, newest_first
 
 
@@ -70,3 +71,32 @@ def list_face_boxes(
     for photo_id, top, right, bottom, left in rows:
         boxes.setdefault(photo_id, []).append((top, right, bottom, left))
     return boxes
+
+
+def people_in_photo(session: Session, photo_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """(attendee id, name, distance, matched at, face box) of each match, nearest first."""
+    rows = session.execute(
+        sa.select(*(col(c) for c in (Match.attendee_id, User.full_name, Match.distance,
+                                     Match.created_at, Face.top, Face.right, Face.bottom,
+                                     Face.left)))
+        .join(Attendee, col(Attendee.id) == Match.attendee_id)
+        .join(User, col(User.id) == Attendee.user_id)
+        .join(Face, col(Face.id) == Match.face_id)
+        .where(col(Match.photo_id) == photo_id)
+        .order_by(col(Match.distance))
+    ).all()  # fmt: skip
+    return [tuple(row) for row in rows]
+
+
+def archive_rows(
+    session: Session, event_id: uuid.UUID, *, matched_only: bool
+) -> list[tuple[str, str]]:
+    """(file name, storage key) of the event's photos, oldest first; with `matched_only`,
+    of those matched to at least one attendee."""
+    query = sa.select(col(Photo.filename), col(Photo.storage_key)).where(
+        col(Photo.event_id) == event_id
+    )
+    if matched_only:
+        query = query.where(exists().where(col(Match.photo_id) == col(Photo.id)))
+    rows = session.execute(query.order_by(col(Photo.created_at), col(Photo.id))).all()
+    return [(filename, key) for filename, key in rows]

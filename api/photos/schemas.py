@@ -66,3 +66,23 @@ class UploadAccepted(SQLModel):
     duplicates: int = 0
     """Files the event has already: skipped."""
     rejected: int
+
+
+class PersonInPhoto(SQLModel):
+    attendee_id: uuid.UUID
+    name: str | None
+    """The name the attendee registered with."""
+    distance: float
+    matched_at: datetime
+    face: FaceBox
+    """The face they were found by."""
+
+
+class PhotoPeople(SQLModel):
+    data: list[PersonInPhoto]
+
+
+class DownloadLink(SQLModel):
+    url: str
+    """Open it within `expires_at`: no bearer token needed, for this download only."""
+    expires_at: datetime

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import audit, queue
+from api.archive import archive_names
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import AppError, Conflict, NotFound, NotPermitted
@@ -18,14 +19,16 @@ from api.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role
 from api.photos import repository
 from api.photos.schemas import (
     FaceBox,
+    PersonInPhoto,
     PhotoDeleted,
+    PhotoPeople,
     PhotoPublic,
     PhotosPublic,
     UploadAccepted,
     UploadResult,
 )
 from api.queue import get_job_queue
-from api.storage import Storage
+from api.storage import Storage, event_folder, photo_keys, preview_key
 
 
 def _clean_filename(name: str | None) -> str:
@@ -45,7 +48,7 @@ def store_photo(
     if existing is not None:
         return existing, True
     photo_id = uuid.uuid4()
-    key = f"events/{event.id}/photos/{photo_id}{info.extension}"
+    key = f"{event_folder(event.id)}photos/{photo_id}{info.extension}"
     storage.put(key, data)
     photo = Photo(
         id=photo_id,
@@ -75,6 +78,8 @@ def store_photo(
 def upload_photos(
     session: Session, storage: Storage, event: Event, files: list[tuple[str | None, bytes]]
 ) -> UploadAccepted:
+    if event.status == EventStatus.deleting:
+        raise Conflict("the event is being deleted", code="event_deleting")
     if event.status != EventStatus.open:
         raise Conflict("the event is closed", code="event_closed")
     results = []
@@ -138,11 +143,8 @@ def to_public_list(
     return PhotosPublic(data=data, count=count, next_cursor=next_cursor)
 
 
-def delete_photo(
-    session: Session, storage: Storage, user: User, photo_id: uuid.UUID
-) -> PhotoDeleted:
-    """The photo goes with everything made from it: its faces and their encodings, the
-    matches they made, its file and previews, and its job if it has not started."""
+def get_owned_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:
+    """The photo, if `user` is its event's photographer or an admin."""
     photo = repository.get_photo(session, photo_id)
     if photo is None:
         raise NotFound("no such photo", code="photo_not_found")
@@ -150,9 +152,29 @@ def delete_photo(
         event = session.get(Event, photo.event_id)
         if event is None or event.owner_id != user.id:
             raise NotPermitted("this photo belongs to another photographer", code="not_owner")
+    return photo
+
+
+def people_in_photo(session: Session, user: User, photo_id: uuid.UUID) -> PhotoPeople:
+    """The attendees matched to the photo, by name, with the face each was found by."""
+    photo = get_owned_photo(session, user, photo_id)
+    return PhotoPeople(data=[
+        PersonInPhoto(attendee_id=attendee_id, name=name, distance=distance, matched_at=at,
+                      face=FaceBox(top=top, right=right, bottom=bottom, left=left))
+        for attendee_id, name, distance, at, top, right, bottom, left
+        in repository.people_in_photo(session, photo.id)
+    ])  # fmt: skip
+
+
+def delete_photo(
+    session: Session, storage: Storage, user: User, photo_id: uuid.UUID
+) -> PhotoDeleted:
+    """The photo goes with everything made from it: its faces and their encodings, the
+    matches they made, its file and previews, and its job if it has not started."""
+    photo = get_owned_photo(session, user, photo_id)
     lock_matching(session, photo.event_id)  # a photo or selfie job must not match it meanwhile
     faces, matches = repository.count_faces_and_matches(session, photo.id)
-    keys = [photo.storage_key, *(preview_key(photo, size) for size in PREVIEW_SIDES)]
+    keys = photo_keys(photo.event_id, photo.id, photo.storage_key)
     session.delete(photo)  # faces, matches, nearest attendees and "not me"s cascade
     actor = f"{user.role.value}:{user.id}"
     for action, count in (
@@ -161,16 +183,11 @@ def delete_photo(
     ):
         audit.record(session, action, event_id=photo.event_id, subject_id=photo.id,
                      actor=actor, count=count, reason="photo_deleted")  # fmt: skip
-    for key in keys:  # once the rows are gone for good
-        on_commit(session, functools.partial(storage.delete, key))
+    on_commit(session, functools.partial(storage.delete_many, keys))  # once the rows are gone
     jobs = get_job_queue()
     for spec in (queue.index_photo(photo.id), queue.rematch_photo(photo.id)):
         on_commit(session, functools.partial(jobs.discard, spec))
     return PhotoDeleted(faces=faces, matches=matches)
-
-
-def preview_key(photo: Photo, size: str) -> str:
-    return f"events/{photo.event_id}/previews/{photo.id}-{size}.jpg"
 
 
 def read_image(storage: Storage, photo: Photo, size: str) -> tuple[bytes, str]:
@@ -179,7 +196,7 @@ def read_image(storage: Storage, photo: Photo, size: str) -> tuple[bytes, str]:
     try:
         if size == "full":
             return storage.get(photo.storage_key), photo.content_type
-        key = preview_key(photo, size)
+        key = preview_key(photo.event_id, photo.id, size)
         try:
             return storage.get(key), "image/jpeg"
         except FileNotFoundError:
@@ -200,3 +217,10 @@ def attachment(filename: str) -> str:
     """A Content-Disposition that survives any file name (RFC 6266 / 5987)."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def archive_entries(session: Session, event: Event, *, matched_only: bool) -> list[tuple[str, str]]:
+    """(name in the zip, storage key) of every photo of the event, or of the matched ones."""
+    rows = repository.archive_rows(session, event.id, matched_only=matched_only)
+    names = archive_names([filename for filename, _ in rows])
+    return [(name, key) for name, (_, key) in zip(names, rows, strict=True)]

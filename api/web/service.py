@@ -35,6 +35,7 @@ class PrivacyPolicy:
     tolerance: float
     keep_selfie_images: bool
     unmatched_retention_hours: float
+    event_retention_days: int | None
 
 
 def privacy_policy() -> PrivacyPolicy:
@@ -44,4 +45,5 @@ def privacy_policy() -> PrivacyPolicy:
         tolerance=settings.MATCH_TOLERANCE,
         keep_selfie_images=settings.KEEP_SELFIE_IMAGES,
         unmatched_retention_hours=settings.UNMATCHED_FACE_RETENTION_HOURS,
+        event_retention_days=settings.EVENT_RETENTION_DAYS,
     )

@@ -60,3 +60,19 @@ def test_a_missing_object_is_file_not_found(storage: Storage) -> None:
 def test_keys_cannot_escape_the_root(storage: Storage) -> None:
     with pytest.raises(ValueError):
         storage.put("../../etc/passwd", b"x")
+
+
+def test_a_folder_is_listed_and_deleted_whole_and_only_it(storage: Storage) -> None:
+    """An event's deletion ends by sweeping its folder: whatever a race left there goes."""
+    kept = "events/e10/photos/p.jpg"  # a neighbour whose name starts the same
+    storage.put(kept, b"kept")
+    keys = [f"events/e1/photos/p{n}.jpg" for n in range(3)] + ["events/e1/previews/p0-small.jpg"]
+    for key in keys:
+        storage.put(key, b"x")
+    assert storage.keys("events/e1/") == sorted(keys)
+    assert storage.delete_prefix("events/e1/") == 4
+    assert storage.keys("events/e1/") == []
+    assert storage.delete_prefix("events/e1/") == 0, "again: nothing, and no error"
+    assert storage.keys("events/") == [kept]
+    with pytest.raises(ValueError):
+        storage.delete_prefix("events/e1")  # not a folder: it would take e10 with it

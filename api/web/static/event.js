@@ -19,6 +19,10 @@ async function refreshEvent() {
     event = await api(`/api/events/${eventId}`, { token });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) location.replace(`/login?next=${location.pathname}&expired=1`);
+    if (error instanceof ApiError && error.status === 404 && deleting) {
+      location.replace("/studio?deleted=1");  // gone: its deletion is done
+      return "stop";
+    }
     if (error instanceof ApiError && (error.status === 404 || error.status === 403)) {
       $("event-name").textContent = error.message;
       return "stop";
@@ -49,15 +53,24 @@ async function refreshEvent() {
 }
 
 let headDone = false;
+let deleting = false;
 function renderHead(event) {
   $("event-status").textContent = event.status;
   $("event-status").className = `badge ${event.status}`;
   const open = event.status === "open";
+  deleting = event.status === "deleting";
   show($("dropzone"), open);
-  show($("closed-note"), !open);
+  show($("closed-note"), event.status === "closed");
   $("toggle-status").textContent = open ? "Close event" : "Reopen event";
   $("toggle-status").dataset.next = open ? "closed" : "open";
-  show($("toggle-status"));
+  show($("toggle-status"), !deleting);
+  for (const id of ["tolerance-form", "retention-form", "delete-form"]) show($(id), !deleting);
+  show($("deleting-note"), deleting);
+  $("deleting-left").textContent = deleting ? `${event.progress.photos_total} photos left` : "";
+  const deletesAt = event.deletes_at ? new Date(event.deletes_at) : null;
+  $("deletes-at").textContent = deletesAt ? `The event will be deleted on ${deletesAt.toLocaleDateString()}.` : "";
+  show($("deletes-at"), Boolean(deletesAt) && !deleting);
+  if (document.activeElement !== $("retention-days")) $("retention-days").value = event.retention_days ?? "";
   if (headDone) return;
   headDone = true;
   document.title = `${event.name} · facematch`;
@@ -84,6 +97,48 @@ $("toggle-status").addEventListener("click", async (e) => {
   toast(next === "closed" ? "The event is closed." : "The event is open again.");
   progressPoll.now();
 });
+
+$("retention-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const raw = $("retention-days").value.trim();
+  try {
+    await api(`/api/events/${eventId}`, { method: "PATCH", token, json: { retention_days: raw ? Number(raw) : null } });
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast(raw ? `Kept ${raw} days after it closes.` : "Kept by the platform's rule.");
+  progressPoll.now();
+});
+
+$("delete-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if ($("delete-confirm").value.trim().toUpperCase() !== $("event-code").textContent) {
+    return toast("Type the event's code to confirm.");
+  }
+  try {
+    await api(`/api/events/${eventId}`, { method: "DELETE", token });
+  } catch (error) {
+    return toast(error.message);
+  }
+  deleting = true;
+  toast("Deleting the event…");
+  progressPoll.now();
+});
+
+// The event's photos as one zip: a short-lived link the browser downloads to disk itself.
+async function downloadArchive(matchedOnly) {
+  try {
+    const link = await api(`/api/events/${eventId}/archive-link?matched_only=${matchedOnly}`, { method: "POST", token });
+    const a = h("a", { href: link.url, download: "" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (error) {
+    toast(error.message);
+  }
+}
+$("download-all").addEventListener("click", () => downloadArchive(false));
+$("download-matched").addEventListener("click", () => downloadArchive(true));
 
 // --- photo grid -----------------------------------------------------------------------
 
@@ -169,29 +224,53 @@ function tileFor(photo) {
   const key = `${photo.id}:${photo.status}:${photo.face_count}`;
   const existing = tiles.get(photo.id);
   if (existing?.dataset.key === key) return existing;
-  const frame = existing?.querySelector(".frame") ?? h("div", { class: "frame" }, thumb(photo));
-  frame.querySelectorAll(".face-box").forEach((b) => b.remove());
-  for (const box of photo.faces) {
-    frame.append(h("span", {
+  // Every tile is the same size (a 4:3 frame); the photo fits inside it whole, in a box of
+  // its own shape that its face boxes are placed in.
+  const frame = existing?.querySelector(".frame") ?? h("div", { class: "frame" }, h("div", { class: "photo-box" }, thumb(photo)));
+  const box = frame.querySelector(".photo-box");
+  box.querySelectorAll(".face-box").forEach((b) => b.remove());
+  for (const face of photo.faces) {
+    box.append(h("span", {
       class: "face-box",
       style: {
-        left: `${(100 * box.left) / photo.width}%`,
-        top: `${(100 * box.top) / photo.height}%`,
-        width: `${(100 * (box.right - box.left)) / photo.width}%`,
-        height: `${(100 * (box.bottom - box.top)) / photo.height}%`,
+        left: `${(100 * face.left) / photo.width}%`,
+        top: `${(100 * face.top) / photo.height}%`,
+        width: `${(100 * (face.right - face.left)) / photo.width}%`,
+        height: `${(100 * (face.bottom - face.top)) / photo.height}%`,
       },
     }));
   }
-  frame.style.aspectRatio = `${photo.width} / ${photo.height}`;
+  box.style.aspectRatio = `${photo.width} / ${photo.height}`;
+  box.classList.toggle("tall", photo.width * 3 < photo.height * 4);
   const caption = h("figcaption", {},
     h("span", { class: "filename", title: photo.filename }, photo.filename),
     h("span", { class: `badge ${photo.status}` }, photo.status === "indexed" ? faceCount(photo.face_count) : photo.status),
     photo.error ? h("small", { class: "error" }, photo.error) : null,
+    photo.status === "indexed" && photo.face_count
+      ? h("button", { type: "button", class: "link who", "aria-label": `Who is in ${photo.filename}`,
+        onclick: (e) => showPeople(photo, e.currentTarget.closest(".tile")) }, "Who?")
+      : null,
     h("button", { type: "button", class: "link delete-photo", "aria-label": `Delete ${photo.filename}`,
       onclick: () => deletePhoto(photo) }, "Delete"));
   const tile = h("li", { class: "tile", dataset: { photoId: photo.id, key, status: photo.status } }, frame, caption);
   tiles.set(photo.id, tile);
   return tile;
+}
+
+// Who was found in a photo: the matched attendees' names under the tile, read when asked.
+async function showPeople(photo, tile) {
+  tile.querySelector(".people")?.remove();
+  let people;
+  try {
+    people = (await api(`/api/photos/${photo.id}/people`, { token })).data;
+  } catch (error) {
+    return toast(error.message);
+  }
+  tile.append(h("div", { class: "people", role: "status" },
+    people.length
+      ? h("ul", {}, ...people.map((p) => h("li", {}, p.name || "(no name)",
+        h("small", { class: "muted" }, ` ${p.distance.toFixed(2)}`))))
+      : h("p", { class: "small muted" }, "Nobody matched in this photo yet.")));
 }
 
 async function deletePhoto(photo) {

@@ -1,23 +1,23 @@
 // A photographer's events, and the form that creates one.
-import { api, h, requireStaff, show, showError, when } from "/static/app.js";
+import { api, h, pagedList, requireStaff, show, showError, toast, when } from "/static/app.js";
 
 const { token } = await requireStaff();
 const list = document.getElementById("events");
 
-async function loadEvents() {
-  const { data } = await api("/api/events?limit=200", { token });
-  list.replaceChildren(
-    ...data.map((event) =>
-      h("li", { class: "card event-item" },
-        h("a", { href: `/studio/events/${event.id}`, class: "event-link" },
-          h("strong", {}, event.name),
-          h("span", { class: "code" }, event.code),
-          h("span", { class: `badge ${event.status}` }, event.status),
-          h("span", { class: "muted small" }, `created ${when(event.created_at)}`))),
-    ),
-  );
-  show(document.getElementById("events-empty"), data.length === 0);
-}
+const events = pagedList({
+  token,
+  path: "/api/events?limit=50",
+  list,
+  more: document.getElementById("more-events"),
+  onPage: (page) => show(document.getElementById("events-empty"), page.count === 0),
+  render: (event) =>
+    h("li", { class: "card event-item" },
+      h("a", { href: `/studio/events/${event.id}`, class: "event-link" },
+        h("strong", {}, event.name),
+        h("span", { class: "code" }, event.code),
+        h("span", { class: `badge ${event.status}` }, event.status),
+        h("span", { class: "muted small" }, `created ${when(event.created_at)}`))),
+});
 
 document.getElementById("create-event").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -34,4 +34,5 @@ document.getElementById("create-event").addEventListener("submit", async (event)
   }
 });
 
-loadEvents();
+if (new URLSearchParams(location.search).has("deleted")) toast("The event and everything in it were deleted.");
+events.reload();

@@ -8,6 +8,7 @@ from api.config import settings
 from api.models import Attendee, Selfie, User
 from api.queue import JobQueue, validate_selfie
 from tests.helpers import (
+    PASSWORD,
     create_event,
     create_match,
     create_photo,
@@ -161,3 +162,34 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
         ("selfie_encoding.deleted", 1, "attendee_request"),
         ("matches.deleted", 1, "attendee_request"),
     }
+
+
+def test_a_returning_attendee_signs_in_to_a_closed_event_they_joined(
+    client: TestClient, session: Session
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    joined = register_attendee(client, event.code, email="runner@example.com")
+    create_user(session, email="stranger@example.com", role="attendee")
+    event.status = "closed"
+    session.add(event)
+    session.commit()
+    again = client.post("/api/register-with-event-code", json={
+        "event_code": event.code, "email": "runner@example.com", "password": PASSWORD,
+        "name": "Runner", "consent": True})  # fmt: skip
+    assert (again.status_code, again.json()["code"]) == (409, "event_closed")
+
+    def sign_in(email: str, password: str = PASSWORD, code: str = event.code):  # type: ignore[no-untyped-def]
+        body = {"event_code": code, "email": email, "password": password}
+        return client.post("/api/attendee-sign-in", json=body)
+
+    signed_in = sign_in("runner@example.com")
+    assert signed_in.status_code == 200
+    assert signed_in.json()["attendee_id"] == joined["attendee_id"]
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    assert client.get("/api/me/photos", headers=headers).status_code == 200
+    for answer, expected in (
+        (sign_in("runner@example.com", "wrong password"), (401, "bad_credentials")),
+        (sign_in("stranger@example.com"), (404, "not_registered")),
+        (sign_in("runner@example.com", code="ZZZ-ZZZ"), (404, "event_not_found")),
+    ):
+        assert (answer.status_code, answer.json()["code"]) == expected

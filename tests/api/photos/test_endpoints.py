@@ -161,7 +161,7 @@ def test_previews_are_upright_jpegs_made_once_and_kept(
 
     from PIL import Image
 
-    from api.photos.service import preview_key
+    from api.storage import preview_key
 
     owner = create_user(session, email="owner@example.com")
     event = create_event(session, owner=owner)
@@ -177,7 +177,7 @@ def test_previews_are_upright_jpegs_made_once_and_kept(
         assert response.headers["content-type"] == "image/jpeg"
         sizes[size] = Image.open(io.BytesIO(response.content)).size
     assert sizes == {"thumb": (320, 480), "preview": (800, 1200)}
-    assert (settings.storage_root / preview_key(photo, "thumb")).is_file()
+    assert (settings.storage_root / preview_key(photo.event_id, photo.id, "thumb")).is_file()
 
     original = client.get(f"/api/photos/{photo.id}/image?download=true", headers=headers)
     assert original.content == data
@@ -362,3 +362,77 @@ def test_a_preview_made_while_its_photo_is_deleted_does_not_outlive_it(
     assert _stored_files() == []
     again = client.get(f"/api/photos/{photo.id}/image?size=preview", headers=headers)
     assert (again.status_code, _stored_files()) == (404, []), "the original gone: nothing made"
+
+
+def test_the_photographer_sees_who_was_found_in_a_photo_nearest_first(
+    client: TestClient, session: Session
+) -> None:
+    owner = create_user(session, email="p@example.com")
+    event = create_event(session, owner=owner)
+    photo = create_photo(session, event=event, status="indexed")
+    far, near = register_attendee(client, event.code), register_attendee(client, event.code)
+    create_match(session, photo=photo, attendee_id=far["attendee_id"], distance=0.5)
+    create_match(session, photo=photo, attendee_id=near["attendee_id"], distance=0.3)
+    headers = token_headers(client, "p@example.com")
+
+    people = client.get(f"/api/photos/{photo.id}/people", headers=headers).json()["data"]
+    assert [(p["attendee_id"], p["name"], p["distance"]) for p in people] == [
+        (near["attendee_id"], "Attendee", 0.3),
+        (far["attendee_id"], "Attendee", 0.5),
+    ]
+    assert people[0]["face"] == {"top": 0, "right": 1, "bottom": 1, "left": 0}
+    empty = create_photo(session, event=event, status="indexed")
+    assert client.get(f"/api/photos/{empty.id}/people", headers=headers).json() == {"data": []}
+    create_user(session, email="q@example.com")
+    other = client.get(
+        f"/api/photos/{photo.id}/people", headers=token_headers(client, "q@example.com")
+    )
+    assert (other.status_code, other.json()["code"]) == (403, "not_owner")
+    assert client.get(f"/api/photos/{photo.id}/people", headers=near["headers"]).status_code == 403
+
+
+def test_the_event_downloads_as_a_zip_through_a_short_lived_link_only_for_its_path(
+    client: TestClient, session: Session, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    from api.auth import security
+
+    owner = create_user(session, email="p@example.com")
+    event, other = create_event(session, owner=owner), create_event(session, owner=owner)
+    photos = [create_photo(session, event=event, data=f"jpeg{n}".encode(), filename="same.jpg",
+                           status="indexed") for n in range(3)]  # fmt: skip
+    attendee = register_attendee(client, event.code)
+    create_match(session, photo=photos[1], attendee_id=attendee["attendee_id"])
+    headers = token_headers(client, "p@example.com")
+
+    def link(event_id, matched_only: bool = False) -> str:  # type: ignore[no-untyped-def]
+        response = client.post(f"/api/events/{event_id}/archive-link?matched_only={matched_only}",
+                               headers=headers)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return str(response.json()["url"])
+
+    everything = client.get(link(event.id))  # no bearer token: the link is enough
+    assert everything.status_code == 200
+    assert everything.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(everything.content))
+    assert archive.namelist() == ["same.jpg", "same-2.jpg", "same-3.jpg"]
+    assert [archive.read(n) for n in archive.namelist()] == [b"jpeg0", b"jpeg1", b"jpeg2"]
+    matched = zipfile.ZipFile(io.BytesIO(client.get(link(event.id, True)).content))
+    assert [matched.read(n) for n in matched.namelist()] == [b"jpeg1"]
+
+    token = link(other.id).split("link=")[1]
+    stolen = client.get(f"/api/events/{event.id}/archive?link={token}")
+    assert (stolen.status_code, stolen.json()["code"]) == (401, "invalid_link"), "another path"
+    as_bearer = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401, "a link's token is no access token"
+    access = headers["Authorization"].removeprefix("Bearer ")
+    assert client.get(f"/api/events/{event.id}/archive?link={access}").status_code == 401
+    monkeypatch.setattr(security, "DOWNLOAD_LINK_MINUTES", -1)
+    expired = client.get(link(event.id))
+    assert (expired.status_code, expired.json()["code"]) == (401, "link_expired")
+    create_user(session, email="q@example.com")
+    refused = client.post(f"/api/events/{event.id}/archive-link",
+                          headers=token_headers(client, "q@example.com"))  # fmt: skip
+    assert refused.status_code == 403

@@ -1,0 +1,62 @@
+"""Zips of photos, streamed: one photo in memory at a time, whatever the archive's size."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import PurePath
+
+from api.storage import Storage
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, unseekable file: zipfile then writes data descriptors and streams."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+def archive_names(filenames: list[str]) -> list[str]:
+    """File names for the zip, unique, with a counter before the extension of repeats."""
+    seen: dict[str, int] = {}
+    names = []
+    for filename in filenames:
+        name = PurePath(filename).name or "photo"
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
+        if count:
+            path = PurePath(name)
+            name = f"{path.stem}-{count + 1}{path.suffix}"
+        names.append(name)
+    return names
+
+
+def stream_archive(storage: Storage, entries: list[tuple[str, str]]) -> Iterator[bytes]:
+    """A zip of (name, storage key) entries, one photo in memory at a time.
+
+    Photos are stored, not deflated: JPEGs do not compress, and the CPU is
+    better spent elsewhere.
+    """
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, key in entries:
+            try:
+                data = storage.get(key)
+            except FileNotFoundError:
+                continue  # deleted since the list was read
+            archive.writestr(name, data)
+            yield sink.take()
+    yield sink.take()

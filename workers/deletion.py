@@ -1,0 +1,156 @@
+"""Deleting an event: everything under it, in batches that each commit.
+
+A worker killed midway loses nothing. The event stays `deleting` until its last step,
+so the job, run again (RQ's release of an abandoned job, its retry, or the reconciler,
+which finds the event still `deleting`), carries on after the last batch committed.
+
+Each batch of DELETE_BATCH_PHOTOS photos (500: their ~10,000 faces, one S3 call): their
+jobs are dropped from the queues, their files (original and previews) deleted, then
+their rows, under the event's matching lock (faces and their encodings, nearest
+attendees, matches and "not me"s cascade). Files
+go before rows: a batch killed between the two finds the rows again and deletes the
+files again (a missing file is no error); the other way round, a killed batch would
+leave files that no row names.
+
+Then, in one transaction: the selfies' images and jobs, the event's other jobs, the
+files left in the event's folder (an upload killed between its file and its row), the
+event's row (selfies, attendees and what is owed them cascade), and the accounts of
+attendees who joined no other event. Every step is counted in the audit log, which
+keeps counts and ids, never the data; who asked is in its `event.deletion_requested` row.
+
+Uploads and registrations lock the event's row FOR SHARE and check its status, so once
+the status says `deleting` no new photo, selfie or attendee can join it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from api import audit, queue
+from api.config import settings
+from api.db import lock_matching, session_scope
+from api.models import (
+    Attendee,
+    AuditAction,
+    Event,
+    EventStatus,
+    Face,
+    Match,
+    Photo,
+    Role,
+    Selfie,
+    User,
+)
+from api.redis import get_redis
+from api.storage import Storage, event_folder, get_storage, photo_keys
+
+log = logging.getLogger(__name__)
+
+_REASON = "event_deleted"
+_ACTOR = "worker"
+"""Who asked for the deletion is in its `event.deletion_requested` row."""
+_HOT_KEYS = ("facematch:face-cache:hot", "facematch:selfie-cache:hot")
+
+
+def delete_event(event_id: uuid.UUID) -> dict[str, Any] | None:
+    """Delete what is left of a `deleting` event; the counts, or None if there is no such
+    event (deleted already) or it is not being deleted."""
+    storage, jobs = get_storage(), queue.get_job_queue()
+    totals: Counter[str] = Counter()
+    while True:
+        with session_scope() as session:
+            event = session.get(Event, event_id)
+            if event is None or event.status != EventStatus.deleting:
+                return None
+            photos = session.exec(
+                select(Photo).where(Photo.event_id == event_id).order_by(col(Photo.id))
+                .limit(settings.DELETE_BATCH_PHOTOS)
+            ).all()  # fmt: skip
+            if not photos:
+                break
+            totals += _delete_photos(session, storage, jobs, event, photos)
+    with session_scope() as session:
+        event = session.get(Event, event_id, with_for_update=True)
+        if event is None or event.status != EventStatus.deleting:
+            return None  # another run finished it meanwhile
+        totals += _delete_the_rest(session, storage, jobs, event)
+    redis = get_redis()
+    for key in _HOT_KEYS:  # the workers' caches let it go at their next refresh
+        redis.zrem(key, str(event_id))
+    log.info("event %s deleted: %s", event_id, dict(totals))
+    return dict(totals)
+
+
+def _delete_photos(
+    session: Session,
+    storage: Storage,
+    jobs: queue.JobQueue,
+    event: Event,
+    photos: list[Photo] | Any,
+) -> Counter[str]:
+    ids = [photo.id for photo in photos]
+    jobs.discard_many([spec(i) for i in ids for spec in (queue.index_photo, queue.rematch_photo)])
+    storage.delete_many([k for p in photos for k in photo_keys(event.id, p.id, p.storage_key)])
+    lock_matching(session, event.id)  # no job matches these photos while they go
+    faces = _count(session, Face, col(Face.photo_id).in_(ids))
+    matches = _count(session, Match, col(Match.photo_id).in_(ids))
+    session.exec(delete(Photo).where(col(Photo.id).in_(ids)))
+    counts = Counter(photos=len(ids), faces=faces, matches=matches)
+    for action, count in (
+        (AuditAction.photos_deleted, len(ids)),
+        (AuditAction.face_encodings_deleted, faces),
+        (AuditAction.matches_deleted, matches),
+    ):
+        audit.record(session, action, event_id=event.id, subject_id=event.id, actor=_ACTOR,
+                     count=count, reason=_REASON)  # fmt: skip
+    return counts
+
+
+def _delete_the_rest(
+    session: Session, storage: Storage, jobs: queue.JobQueue, event: Event
+) -> Counter[str]:
+    selfies = session.exec(select(Selfie).where(Selfie.event_id == event.id)).all()
+    attendees = session.exec(select(Attendee).where(Attendee.event_id == event.id)).all()
+    # Attendee accounts that joined this event only: their email goes with it.
+    elsewhere = select(Attendee.user_id).where(Attendee.event_id != event.id)
+    lonely = session.exec(
+        select(User.id).where(
+            col(User.id).in_([a.user_id for a in attendees]),
+            User.role == Role.attendee,
+            col(User.id).not_in(elsewhere),
+        )
+    ).all()
+    specs = [queue.validate_selfie(s.id) for s in selfies]
+    specs += [queue.forget_attendee(a.id) for a in attendees]
+    specs += [spec(event.id) for spec in (queue.rematch_event, queue.purge_unmatched_faces)]
+    jobs.discard_many(specs)
+    images = [s.storage_key for s in selfies if s.storage_key]
+    storage.delete_many(images)
+    strays = storage.delete_prefix(event_folder(event.id))
+    lock_matching(session, event.id)
+    encodings = sum(1 for s in selfies if s.encoding is not None)
+    matches = _count(session, Match, Match.event_id == event.id)
+    session.delete(event)  # selfies, attendees, "not me"s and owed jobs cascade
+    session.flush()
+    if lonely:
+        session.exec(delete(User).where(col(User.id).in_(lonely)))
+    for action, count in (
+        (AuditAction.selfie_image_deleted, len(images)),
+        (AuditAction.selfie_encoding_deleted, encodings),
+        (AuditAction.matches_deleted, matches),
+        (AuditAction.event_deleted, 1),
+    ):
+        audit.record(session, action, event_id=event.id, subject_id=event.id, actor=_ACTOR,
+                     count=count, reason=_REASON)  # fmt: skip
+    return Counter(selfies=len(selfies), selfie_images=len(images), attendees=len(attendees),
+                   accounts=len(lonely), stray_files=strays, matches=matches)  # fmt: skip
+
+
+def _count(session: Session, model: Any, where: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(model).where(where)).one())
