@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.accounts.endpoints import router as accounts_router
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
         attendees_router,
         matches_router,
         admin_router,
+        accounts_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -16,6 +16,7 @@ from api.deps import Cursor, QueueDep, RequireAdmin, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import RematchAccepted
+from api.models import AuditAction
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -78,12 +79,13 @@ def list_audit_log(
     session: SessionDep,
     _: RequireAdmin,
     event_id: uuid.UUID | None = None,
+    action: AuditAction | None = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditLog:
-    """Every creation and deletion of biometric data, newest first, a page at a time; never
-    the data itself."""
-    return service.list_audit(session, event_id=event_id, cursor=cursor, limit=limit)
+    """Every creation and deletion of biometric data, newest first, a page at a time,
+    filtered by event and by action; never the data itself."""
+    return service.list_audit(session, event_id=event_id, action=action, cursor=cursor, limit=limit)
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

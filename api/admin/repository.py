@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from api.models import AuditEntry
+from api.models import AuditAction, AuditEntry
 from api.pages import count_rows, newest_first
 
 _THROUGHPUT = text(
@@ -41,9 +41,16 @@ def throughput(session: Session, since: datetime) -> dict[str, Any]:
 
 
 def list_audit(
-    session: Session, *, event_id: uuid.UUID | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    event_id: uuid.UUID | None,
+    action: AuditAction | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[AuditEntry], str | None, int]:
     where = [] if event_id is None else [col(AuditEntry.event_id) == event_id]
+    if action is not None:
+        where.append(col(AuditEntry.action) == action)
     query = select(AuditEntry).where(*where)
     entries, next_cursor = newest_first(
         session, query, col(AuditEntry.at), col(AuditEntry.id), cursor=cursor, limit=limit

@@ -10,7 +10,7 @@ from api.admin.schemas import AuditEntryPublic, AuditLog, Throughput
 from api.auth import repository as auth_repository
 from api.auth.schemas import UserPublic, UsersPublic
 from api.errors import BadRequest
-from api.models import utcnow
+from api.models import AuditAction, utcnow
 
 DEFAULT_WINDOW = timedelta(minutes=15)
 
@@ -49,10 +49,15 @@ def list_users(session: Session, *, cursor: str | None, limit: int) -> UsersPubl
 
 
 def list_audit(
-    session: Session, *, event_id: uuid.UUID | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    event_id: uuid.UUID | None,
+    action: AuditAction | None,
+    cursor: str | None,
+    limit: int,
 ) -> AuditLog:
     entries, next_cursor, count = repository.list_audit(
-        session, event_id=event_id, cursor=cursor, limit=limit
+        session, event_id=event_id, action=action, cursor=cursor, limit=limit
     )
     data = [AuditEntryPublic.model_validate(e) for e in entries]
     return AuditLog(data=data, count=count, next_cursor=next_cursor)

@@ -91,3 +91,35 @@ def decode_access_token(token: str) -> TokenClaims:
         raise Unauthorized("the token has expired", code="token_expired") from None
     except (jwt.InvalidTokenError, KeyError, ValueError):
         raise Unauthorized("the token is not valid", code="invalid_token") from None
+
+
+DOWNLOAD_LINK_MINUTES = 5
+"""How long a download link works: long enough to click, short enough to leak little."""
+
+
+def create_download_token(user_id: uuid.UUID, path: str) -> tuple[str, datetime]:
+    """A token for one download path, for a link a browser follows without its bearer
+    token (a zip streamed to disk, not built in the page's memory). Not an access token:
+    its audience is "download", which the access-token check refuses."""
+    expires = datetime.now(UTC) + timedelta(minutes=DOWNLOAD_LINK_MINUTES)
+    payload = {"sub": str(user_id), "aud": "download", "path": path, "exp": expires}
+    return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM), expires
+
+
+def decode_download_token(token: str, path: str) -> uuid.UUID:
+    """The user a download link was made for, if it is for this path and still valid."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.SECRET_KEY,
+            algorithms=[ALGORITHM],
+            audience="download",
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the download link has expired", code="link_expired") from None
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        raise Unauthorized("the download link is not valid", code="invalid_link") from None
+    if payload.get("path") != path:
+        raise Unauthorized("the download link is for another download", code="invalid_link")
+    return uuid.UUID(payload["sub"])

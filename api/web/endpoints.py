@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from api.config import settings
 from api.deps import SessionDep
 from api.events.service import get_event_by_code, join_url
-from api.models import Event
+from api.models import AuditAction, Event
 from api.web import service
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -91,13 +92,21 @@ def read_studio(request: Request) -> Response:
 @router.get("/studio/events/{event_id}")
 def read_studio_event(request: Request, event_id: uuid.UUID) -> Response:
     """One event: its QR code, bulk upload, indexing progress, photos and matching."""
-    return _page(request, "event.html", event_id=event_id)
+    return _page(request, "event.html", event_id=event_id,
+                 retention_days=settings.EVENT_RETENTION_DAYS)  # fmt: skip
 
 
 @router.get("/admin")
 def read_admin(request: Request) -> Response:
     """Users, events, queues and workers."""
-    return _page(request, "admin.html")
+    return _page(request, "admin.html", audit_actions=[a.value for a in AuditAction])
+
+
+@router.get("/reset-password")
+def read_reset_password(request: Request) -> Response:
+    """Set a new password with a link an admin made (its token is in the URL's fragment,
+    which the browser never sends)."""
+    return _page(request, "reset.html")
 
 
 @router.get("/privacy")

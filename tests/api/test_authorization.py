@@ -10,6 +10,7 @@ anything but those.
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount
 
 from api.main import create_app
+from api.models import Attendee
 from tests.helpers import (
     PASSWORD,
     create_event,
@@ -49,6 +51,17 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/events/{event_id}/photos"): OWNER,
     ("GET", "/api/photos/{photo_id}/image"): OWNER | {"attendee"},
     ("DELETE", "/api/photos/{photo_id}"): OWNER,
+    ("GET", "/api/photos/{photo_id}/people"): OWNER,
+    ("DELETE", "/api/events/{event_id}"): OWNER,
+    ("POST", "/api/events/{event_id}/archive-link"): OWNER,
+    ("GET", "/api/events/{event_id}/archive"): OWNER,  # or a link's token (test_endpoints.py)
+    ("POST", "/api/attendee-sign-in"): PUBLIC,
+    ("DELETE", "/api/users/me"): SIGNED_IN,
+    ("PATCH", "/api/admin/users/{user_id}"): ADMIN,
+    ("DELETE", "/api/admin/users/{user_id}"): ADMIN,
+    ("POST", "/api/admin/users/{user_id}/reset-link"): ADMIN,
+    ("POST", "/api/auth/reset-password"): PUBLIC,  # with a link's token (400 without)
+    ("GET", "/reset-password"): PUBLIC,
     ("POST", "/api/register-with-event-code"): PUBLIC,
     ("POST", "/api/upload-selfie"): ATTENDEES,
     ("GET", "/api/me/selfie"): ATTENDEES,
@@ -118,8 +131,9 @@ def world(client: TestClient, session: Session) -> World:
 
     owner_user = create_user(session, email="owner@example.com")
     event = create_event(session, owner=owner_user)
-    attendee = register_attendee(client, event.code)
+    attendee = register_attendee(client, event.code, email="matched@example.com")
     other = register_attendee(client, event.code)
+    other_user = session.get(Attendee, uuid.UUID(other["attendee_id"])).user_id  # type: ignore[union-attr]
     photo = create_photo(session, event=event, data=image_bytes(), status="indexed")
     create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
     owner_token = create_access_token(TokenClaims(owner_user.id, owner_user.role))
@@ -138,6 +152,7 @@ def world(client: TestClient, session: Session) -> World:
             "code": event.code,
             "kind": "svg",
             "owner_email": owner_user.email,
+            "user_id": str(other_user),
         },
     )
 
@@ -161,6 +176,13 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
             "password": PASSWORD, "name": "New", "consent": True,
         },
         ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},
+        ("POST", "/api/attendee-sign-in"): {
+            "event_code": world.values["code"], "email": "matched@example.com",
+            "password": PASSWORD,
+        },
+        ("DELETE", "/api/users/me"): {"password": PASSWORD},
+        ("PATCH", "/api/admin/users/{user_id}"): {"is_active": True},
+        ("POST", "/api/auth/reset-password"): {"token": "x" * 43, "password": PASSWORD},
     }  # fmt: skip
     return client.request(method, url, json=bodies.get((method, path)), headers=headers)
 

@@ -185,3 +185,46 @@ def test_an_attendee_with_many_photos_gets_them_page_by_page(phone: Any, session
         wait_until(page, f"() => document.querySelectorAll('#photo-grid li').length > {count}")
     expect(page.locator("#more-photos")).to_be_hidden()
     assert len(_photo_ids(page)) == 130
+
+
+def test_a_returning_attendee_signs_back_in_after_the_event_closed(
+    browser: Any, live_api: str, session: Session
+) -> None:
+    """On another phone, after the event closed: the page offers sign-in, not registration,
+    and their photos are there."""
+    from api.models import Attendee, Event, Selfie
+    from tests.helpers import create_event, create_match, create_photo
+    from tests.web.conftest import PHONE
+
+    event = create_event(session, owner=create_user(session), name="Closed race")
+    first_phone = browser.new_context(base_url=live_api, **PHONE).new_page()
+    _register(
+        first_phone, {"join_url": f"/e/{event.code}", "name": event.name}, "runner@example.com"
+    )
+    first_phone.context.close()
+    attendee = session.exec(select(Attendee).where(Attendee.event_id == event.id)).one()
+    session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                       encoding=[0.0] * 128))  # fmt: skip
+    for n in range(3):
+        photo = create_photo(session, event=event, filename=f"{n}.jpg", status="indexed")
+        create_match(session, photo=photo, attendee_id=attendee.id)
+    closed = session.get(Event, event.id)
+    assert closed is not None
+    closed.status = "closed"
+    session.add(closed)
+    session.commit()
+
+    other_phone = browser.new_context(base_url=live_api, **PHONE).new_page()
+    other_phone.goto(f"/e/{event.code}")
+    expect(other_phone.locator("#closed")).to_be_visible()
+    expect(other_phone.locator("#register")).to_be_hidden()
+    other_phone.locator("#sign-in-form").get_by_label("Email").fill("runner@example.com")
+    other_phone.locator("#sign-in-form").get_by_label("Password").fill("wrong password")
+    other_phone.get_by_role("button", name="Sign in").click()
+    expect(other_phone.locator("#sign-in-error")).to_contain_text("incorrect email or password")
+    other_phone.locator("#sign-in-form").get_by_label("Password").fill(PASSWORD)
+    other_phone.get_by_role("button", name="Sign in").click()
+    expect(other_phone.locator("#gallery")).to_be_visible()
+    expect(other_phone.locator("#photo-count")).to_have_text("3")
+    shot(other_phone, "attendee-closed-event-signed-in")
+    other_phone.context.close()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from api.models import Event
+from api.models import Event, User
 from tests.helpers import FACES, PASSWORD, create_user
 from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
 
@@ -62,9 +62,13 @@ def _wait_rematched(session: Session, event_id: uuid.UUID, requested: Any) -> No
 
 
 def _sign_in(page: Any, email: str) -> None:
+    _sign_in_with(page, email, PASSWORD)
+
+
+def _sign_in_with(page: Any, email: str, password: str) -> None:
     page.goto("/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -185,6 +189,60 @@ def test_an_admin_sees_users_events_queues_and_workers(
     expect(page.locator("#users")).to_contain_text("second@example.com")
     shot(page, "admin-1-overview")
 
+    second = page.locator("#users tr[data-email='second@example.com']")
+    second.get_by_role("button", name="Deactivate").click()
+    expect(second).to_contain_text("deactivated")
+    expect(page.locator("#toast")).to_contain_text("signed out everywhere")
+    session.expire_all()
+    assert (
+        session.exec(select(User).where(User.email == "second@example.com")).one().is_active
+        is False
+    )
+    second.get_by_role("button", name="Reactivate").click()
+    expect(second).to_contain_text("active")
+    page.once("dialog", lambda dialog: dialog.accept())
+    second.get_by_role("button", name="Delete").click()
+    expect(page.locator("#users")).not_to_contain_text("second@example.com")
+    session.expire_all()
+    assert session.exec(select(User).where(User.email == "second@example.com")).all() == []
+
+    expect(page.locator("[data-throughput=photos_waiting]")).to_have_text("0")
+    page.locator("#audit-action").select_option("account.deleted")
+    page.locator("#audit-filters").get_by_role("button", name="Filter").click()
+    expect(page.locator("#audit tr")).to_have_count(1)
+    expect(page.locator("#audit")).to_contain_text("account.deleted")
+    expect(page.locator("#audit-count")).to_have_text("1")
+
+    # A reset link for the photographer, opened in a fresh browser: a new password, once.
+    row = page.locator("#users tr[data-email='photographer@example.com']")
+    row.get_by_role("button", name="Reset link").click()
+    url = row.get_by_label("reset link").input_value()
+    assert "/reset-password#" in url
+    fresh = page.context.browser.new_context(base_url=page.url.split("/admin")[0]).new_page()
+    fresh.goto(url)
+    fresh.get_by_label("New password").fill("a brand new password")
+    fresh.get_by_label("Again").fill("a brand new password")
+    fresh.get_by_role("button", name="Save").click()
+    expect(fresh.locator("#reset-done")).to_be_visible()
+    _sign_in_with(fresh, "photographer@example.com", "a brand new password")
+    expect(fresh).to_have_url("/studio")
+    fresh.context.close()
+
+
+def test_a_photographer_who_opens_the_admin_page_is_told_it_is_not_allowed_and_stays_signed_in(
+    laptop: Any, session: Session
+) -> None:
+    create_user(session, email="photographer@example.com")
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto("/admin")
+    expect(page.locator("#not-allowed")).to_contain_text("Not allowed")
+    expect(page.locator("#not-allowed")).to_contain_text("photographer@example.com (photographer)")
+    page.get_by_role("link", name="Go to your page").click()
+    expect(page).to_have_url("/studio")
+    expect(page.locator("#create-event")).to_be_visible()
+
 
 def test_an_attendee_cannot_use_the_studio(api: Api, laptop: Any, session: Session) -> None:
     create_user(session, email="attendee@example.com", role="attendee")
@@ -263,3 +321,72 @@ def test_a_photographer_closes_and_reopens_an_event_from_the_studio(
     expect(page.locator("#closed-note")).to_be_hidden()
     session.expire_all()
     assert session.get(Event, event.id).status == "open"  # type: ignore[union-attr]
+
+
+def test_a_photographer_sets_retention_and_deletes_an_event_from_the_studio(
+    laptop: Any, session: Session
+) -> None:
+    """Retention days saved and shown once closed; the deletion asks for the event's code,
+    then the page counts down and returns to the list, where the event is gone."""
+    from tests.helpers import create_event, create_photo
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner, name="To delete")
+    event_id, code = event.id, event.code  # the row goes
+    for _ in range(3):
+        create_photo(session, event=event, data=b"\xff\xd8\xff\xd9", status="indexed")
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    page.locator("#retention-days").fill("14")
+    page.get_by_role("button", name="Set retention").click()
+    expect(page.locator("#toast")).to_contain_text("14 days")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Close event").click()
+    expect(page.locator("#deletes-at")).to_contain_text("will be deleted on")
+    session.expire_all()
+    assert session.get(Event, event.id).retention_days == 14  # type: ignore[union-attr]
+
+    page.locator("#delete-confirm").fill("WRONG")
+    page.get_by_role("button", name="Delete event").click()
+    expect(page.locator("#toast")).to_contain_text("Type the event's code")
+    session.expire_all()
+    assert session.get(Event, event.id).status == "closed"  # type: ignore[union-attr]
+    page.locator("#delete-confirm").fill(code.lower())
+    page.get_by_role("button", name="Delete event").click()
+    expect(page).to_have_url("/studio?deleted=1", timeout=60_000)
+    expect(page.locator("#toast")).to_contain_text("were deleted")
+    expect(page.get_by_text("To delete")).to_have_count(0)
+    session.expire_all()
+    assert session.get(Event, event_id) is None
+    shot(page, "studio-event-deleted")
+
+
+def test_the_studio_fits_a_phone(phone: Any, session: Session) -> None:
+    """The issue's phone: a one-row top bar, the QR code's buttons under its centre, and
+    two tiles a row of one size each, portrait or landscape."""
+    from tests.helpers import create_event, create_photo
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner)
+    for n in range(11):  # portrait and landscape, as a phone's uploads are
+        size = (3000, 4000) if n % 2 else (6000, 4000)
+        create_photo(session, event=event, data=b"\xff\xd8\xff\xd9", status="indexed",
+                     width=size[0], height=size[1], face_count=0)  # fmt: skip
+    page = phone
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    expect(page.locator("#photo-grid li")).to_have_count(11)
+    bar = page.locator(".topbar").bounding_box()
+    assert bar is not None and bar["height"] < 60, f"the top bar wraps: {bar}"
+    qr, buttons = page.locator("#qr").bounding_box(), page.locator(".qr figcaption").bounding_box()
+    assert qr is not None and buttons is not None
+    assert abs((qr["x"] + qr["width"] / 2) - (buttons["x"] + buttons["width"] / 2)) < 4
+    frames = [page.locator(".frame").nth(n).bounding_box() for n in range(11)]
+    assert len({round(f["width"]) for f in frames if f}) == 1, "tiles of one size"
+    assert len({round(f["y"]) for f in frames if f}) == 6, "two a row"
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 4000, f"11 photos make a {height} px page"
+    shot(page, "studio-phone")

@@ -204,7 +204,7 @@ export async function requireStaff(roles = ["photographer", "admin"]) {
   }
   try {
     const user = await api("/api/users/me", { token });
-    if (!roles.includes(user.role)) throw new ApiError(403, { detail: "not allowed here" });
+    if (!roles.includes(user.role)) return notAllowed(user, roles);
     return { token, user };
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
@@ -214,6 +214,39 @@ export async function requireStaff(roles = ["photographer", "admin"]) {
     }
     throw error;
   }
+}
+
+// Signed in, but this page is for other roles: say so, and stay signed in.
+function notAllowed(user, roles) {
+  const home = user.role === "attendee" ? "/" : "/studio";
+  document.title = "Not allowed · facematch";
+  document.querySelector("main").replaceChildren(
+    h("section", { class: "card", id: "not-allowed" },
+      h("h1", {}, "Not allowed"),
+      h("p", {}, `This page is for ${roles.join(" and ")}s. You are signed in as ${user.email} (${user.role}).`),
+      h("p", { class: "row" }, h("a", { class: "button primary", href: home }, "Go to your page"),
+        h("a", { class: "button", href: `/login?next=${encodeURIComponent(location.pathname)}` }, "Sign in as someone else"))),
+  );
+  return new Promise(() => {});
+}
+
+// A list read a page at a time by cursor: the first page on `reload`, each next one when
+// `more` (a button) is pressed; `render` makes a row, `onPage` sees each page.
+export function pagedList({ token, path, list, more, render, onPage = () => {} }) {
+  let cursor = null;
+  async function load(reset) {
+    if (reset) cursor = null;
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const rows = page.data.map(render);
+    if (reset) list.replaceChildren(...rows);
+    else list.append(...rows);
+    cursor = page.next_cursor;
+    show(more, Boolean(cursor));
+    onPage(page);
+  }
+  more.addEventListener("click", () => load(false));
+  return { reload: () => load(true) };
 }
 
 export const percent = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);

@@ -60,16 +60,41 @@ async function start() {
   try {
     const state = await api("/api/me/selfie", { token });
     if (state.selfies.some((s) => s.status === "valid")) return openGallery();
+    if (root.dataset.status !== "open") return noSelfieWhenClosed();
     showSelfie();
     if (state.status === "pending") return watchSelfie();
     if (state.status === "rejected") showRejection(state.reason, state.detail);
   } catch (error) {
-    if (error instanceof ApiError && error.code === "no_selfie") return showSelfie();
+    if (error instanceof ApiError && error.code === "no_selfie") {
+      return root.dataset.status === "open" ? showSelfie() : noSelfieWhenClosed();
+    }
     onFailure(error);
   }
 }
 
-// --- registration -----------------------------------------------------------------------
+function noSelfieWhenClosed() {
+  only("closed");
+  showError($("sign-in-error"), new Error("You have no accepted selfie here, and the event is closed: it takes no new selfie."));
+}
+
+// --- registration, and signing back in to a closed event ---------------------------------
+
+$("sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const data = new FormData(event.currentTarget);
+  showError($("sign-in-error"), null);
+  try {
+    const signedIn = await api("/api/attendee-sign-in", {
+      method: "POST",
+      json: { event_code: code, email: data.get("email"), password: data.get("password") },
+    });
+    token = signedIn.access_token;
+    tokens.setAttendee(code, token);
+    await start();
+  } catch (error) {
+    showError($("sign-in-error"), error);
+  }
+});
 
 $("register-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -13,7 +13,7 @@ if (token) {
         tokens.clearStaff();
         location.href = "/";
       } }, "Sign out");
-      nav.replaceChildren(...links, h("span", { class: "muted small" }, user.email), signOut);
+      nav.replaceChildren(...links, h("span", { class: "muted small email" }, user.email), signOut);
     })
     .catch(() => tokens.clearStaff());
 }

@@ -134,3 +134,12 @@ def test_the_audit_log_is_for_admins_and_filters_by_event(
         "worker",
     )
     assert entry["event_id"] == str(events[0].id)
+    session.add(AuditEntry(action=AuditAction.event_deleted, event_id=events[1].id, count=1,
+                           actor="worker", reason="event_deleted"))  # fmt: skip
+    session.commit()
+    deleted = client.get("/api/admin/audit", params={"action": "event.deleted"}, headers=headers)
+    assert [e["event_id"] for e in deleted.json()["data"]] == [str(events[1].id)]
+    both = {"action": "face_encodings.created", "event_id": str(events[1].id)}
+    assert client.get("/api/admin/audit", params=both, headers=headers).json()["count"] == 1
+    wrong = client.get("/api/admin/audit", params={"action": "nonsense"}, headers=headers)
+    assert wrong.status_code == 422

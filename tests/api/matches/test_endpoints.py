@@ -64,7 +64,7 @@ def test_the_archive_holds_exactly_my_photos_under_unique_names(
 
 
 def test_archive_names_number_repeats_before_the_extension() -> None:
-    from api.matches.service import archive_names
+    from api.archive import archive_names
 
     names = archive_names(["a.jpg", "A.jpg", "b.png", "a.jpg", "../../etc/passwd", ""])
     assert names == ["a.jpg", "A-2.jpg", "b.png", "a-3.jpg", "passwd", "photo"]

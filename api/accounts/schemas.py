@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class AccountDeletion(SQLModel):
+    password: str = Field(min_length=1, max_length=128)
+    """The account's password again: a stolen session alone cannot delete an account."""
+
+
+class AccountDeleted(SQLModel):
+    events_joined: int
+    """The events the attendee had joined; their registrations went with the account."""
+    selfies: int
+    selfie_images: int
+    encodings: int
+    matches: int
+
+
+class UserActivation(SQLModel):
+    is_active: bool
+
+
+class ResetLink(SQLModel):
+    url: str
+    """Give it to the account's owner: it sets a new password once, until `expires_at`."""
+    expires_at: datetime
+
+
+class PasswordResetRequest(SQLModel):
+    token: str = Field(min_length=16, max_length=128)
+    password: str = Field(min_length=8, max_length=128)

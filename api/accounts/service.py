@@ -1,0 +1,111 @@
+"""Accounts end: an attendee's whole data goes with theirs; staff accounts only once
+nothing depends on them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api import audit
+from api.accounts.schemas import AccountDeleted, ResetLink
+from api.attendees.service import delete_face_data
+from api.auth.security import hash_password
+from api.errors import BadRequest, Conflict
+from api.models import Attendee, AuditAction, Event, PasswordReset, Role, User, utcnow
+from api.storage import Storage
+
+
+def delete_account(session: Session, storage: Storage, user: User, actor: str) -> AccountDeleted:
+    """Delete the account with its registrations, selfies, encodings and matches (each
+    attendance's face data as `DELETE /api/me/face-data` deletes it). A photographer or
+    admin who still owns events is refused: the events (and the attendees' photos in
+    them) are deleted or handed over first. The last active admin is refused too."""
+    owned = session.exec(
+        select(func.count()).select_from(Event).where(Event.owner_id == user.id)
+    ).one()
+    if owned:
+        raise Conflict(
+            f"this account owns {owned} event(s): delete them or hand them over first",
+            code="events_remain",
+        )
+    if user.role == Role.admin and _other_active_admins(session, user) == 0:
+        raise Conflict("the last active admin cannot be deleted", code="last_admin")
+    attendances = session.exec(select(Attendee).where(Attendee.user_id == user.id)).all()
+    totals = AccountDeleted(events_joined=len(attendances), selfies=0, selfie_images=0,
+                            encodings=0, matches=0)  # fmt: skip
+    for attendee in attendances:
+        deleted = delete_face_data(
+            session, storage, attendee, actor=actor, reason="account_deleted"
+        )
+        for field in ("selfies", "selfie_images", "encodings", "matches"):
+            setattr(totals, field, getattr(totals, field) + getattr(deleted, field))
+        session.delete(attendee)  # its "not me"s cascade
+    session.flush()
+    session.delete(user)
+    audit.record(session, AuditAction.account_deleted, event_id=None, subject_id=user.id,
+                 actor=actor, reason=None)  # fmt: skip
+    return totals
+
+
+def set_active(session: Session, user: User, active: bool) -> User:
+    """Deactivate (no sign-in, every token refused) or reactivate an account."""
+    if not active and user.role == Role.admin and _other_active_admins(session, user) == 0:
+        raise Conflict("the last active admin cannot be deactivated", code="last_admin")
+    user.is_active = active
+    session.add(user)
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return int(session.exec(
+        select(func.count()).select_from(User).where(
+            User.role == Role.admin, col(User.is_active), User.id != user.id
+        )
+    ).one())  # fmt: skip
+
+
+RESET_LINK_HOURS = 24
+
+
+def create_reset_link(session: Session, user: User) -> ResetLink:
+    """A one-time link to set a new password, for an admin to hand over (staff have no
+    mail yet). Earlier unused links of the account stop working."""
+    now = utcnow()
+    for old in session.exec(select(PasswordReset).where(
+        PasswordReset.user_id == user.id, col(PasswordReset.used_at).is_(None)
+    )).all():  # fmt: skip
+        old.used_at = now
+        session.add(old)
+    token = secrets.token_urlsafe(32)
+    reset = PasswordReset(user_id=user.id, token_sha256=_digest(token),
+                          expires_at=now + timedelta(hours=RESET_LINK_HOURS))  # fmt: skip
+    session.add(reset)
+    return ResetLink(url=f"/reset-password#{token}", expires_at=reset.expires_at)
+
+
+def reset_password(session: Session, token: str, password: str) -> None:
+    """Set the password a link was made for, once; a used, replaced or expired link is a 400."""
+    reset = session.exec(
+        select(PasswordReset).where(PasswordReset.token_sha256 == _digest(token))
+        .with_for_update()
+    ).first()  # fmt: skip
+    if reset is None or reset.used_at is not None:
+        raise BadRequest("this link is not valid, or was used already", code="invalid_reset_link")
+    if reset.expires_at < utcnow():
+        raise BadRequest(
+            "this link has expired: ask an admin for a new one", code="reset_link_expired"
+        )
+    user = session.get(User, reset.user_id)
+    if user is None:
+        raise BadRequest("this link is not valid, or was used already", code="invalid_reset_link")
+    user.hashed_password = hash_password(password)
+    reset.used_at = utcnow()
+    session.add_all([user, reset])
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
