@@ -15,7 +15,7 @@ from api.auth.schemas import UserCreate, UserPublic, UsersPublic
 from api.deps import Cursor, QueueDep, RequireAdmin, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
-from api.events.schemas import RematchAccepted
+from api.events.schemas import EventPublic, HandOver, RematchAccepted
 from api.models import AuditAction
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -86,6 +86,15 @@ def list_audit_log(
     """Every creation and deletion of biometric data, newest first, a page at a time,
     filtered by event and by action; never the data itself."""
     return service.list_audit(session, event_id=event_id, action=action, cursor=cursor, limit=limit)
+
+
+@router.post("/events/{event_id}/owner", responses=responses(*_AUTH, NotFound, Conflict))
+def hand_over_event(
+    session: SessionDep, user: RequireAdmin, event_id: uuid.UUID, body: HandOver
+) -> EventPublic:
+    """Give an event to another photographer (say, before its owner's account is deleted)."""
+    event = event_service.get_owned_event(session, user, event_id, for_update=True)
+    return event_service.to_public(event_service.hand_over(session, event, body.email))
 
 
 @router.post("/events/{event_id}/rematch", status_code=202, responses=responses(*_AUTH, NotFound))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import computed_field
+from pydantic import EmailStr, computed_field
 from sqlmodel import Field, SQLModel
 
 from api.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
@@ -71,6 +71,11 @@ class EventsPublic(SQLModel):
     count: int
     next_cursor: str | None = None
     """Send it back as `cursor` for the next page; None: this is the last."""
+
+
+class HandOver(SQLModel):
+    email: EmailStr
+    """The photographer (or admin) who owns the event from now on."""
 
 
 class DeletionAccepted(SQLModel):

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import audit, queue
+from api.auth.repository import get_user_by_email
 from api.config import settings
 from api.db import defer
 from api.errors import Conflict, NotFound, NotPermitted
@@ -159,3 +160,17 @@ def request_deletion(session: Session, event: Event, actor: str) -> DeletionAcce
     defer(session, spec)
     return DeletionAccepted(event_id=event.id, job_id=spec.job_id, status=event.status,
                             status_url=f"/api/events/{event.id}")  # fmt: skip
+
+
+def hand_over(session: Session, event: Event, email: str) -> Event:
+    """Give the event to another photographer or admin, as when a studio's photographer
+    leaves: its photos and attendees stay, and its old owner's account can then go."""
+    refuse_if_deleting(event)
+    owner = get_user_by_email(session, email.lower())
+    if owner is None:
+        raise NotFound("no account has this email", code="user_not_found")
+    if owner.role == Role.attendee or not owner.is_active:
+        raise Conflict("events go to an active photographer or admin", code="not_staff")
+    event.owner_id = owner.id
+    session.add(event)
+    return event

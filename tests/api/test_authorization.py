@@ -75,6 +75,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/throughput"): ADMIN,
     ("GET", "/api/admin/audit"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/rematch"): ADMIN,
+    ("POST", "/api/admin/events/{event_id}/owner"): ADMIN,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # unless FACEMATCH_METRICS_TOKEN is set (test_metrics.py)
@@ -183,6 +184,7 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         ("DELETE", "/api/users/me"): {"password": PASSWORD},
         ("PATCH", "/api/admin/users/{user_id}"): {"is_active": True},
         ("POST", "/api/auth/reset-password"): {"token": "x" * 43, "password": PASSWORD},
+        ("POST", "/api/admin/events/{event_id}/owner"): {"email": world.values["owner_email"]},
     }  # fmt: skip
     return client.request(method, url, json=bodies.get((method, path)), headers=headers)
 

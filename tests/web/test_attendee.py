@@ -228,3 +228,32 @@ def test_a_returning_attendee_signs_back_in_after_the_event_closed(
     expect(other_phone.locator("#photo-count")).to_have_text("3")
     shot(other_phone, "attendee-closed-event-signed-in")
     other_phone.context.close()
+
+
+def test_an_attendee_deletes_their_account_from_the_gallery(phone: Any, session: Session) -> None:
+    from api.models import Attendee, Selfie, User
+    from tests.helpers import create_event, create_match, create_photo
+
+    event = create_event(session, owner=create_user(session))
+    page = phone
+    _register(page, {"join_url": f"/e/{event.code}", "name": event.name}, "leaving@example.com")
+    attendee = session.exec(select(Attendee).where(Attendee.event_id == event.id)).one()
+    session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                       encoding=[0.0] * 128))  # fmt: skip
+    create_match(session, photo=create_photo(session, event=event, status="indexed"),
+                 attendee_id=attendee.id)  # fmt: skip
+    page.reload()
+    expect(page.locator("#photo-count")).to_have_text("1")
+    form = page.locator("#delete-account-form")
+    form.get_by_label("Password").fill("not my password")
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#delete-account-error")).to_contain_text("not this account's")
+    form.get_by_label("Password").fill(PASSWORD)
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#account-deleted")).to_contain_text("1 event registration")
+    expect(page.locator("#gallery")).to_be_hidden()
+    session.expire_all()
+    assert session.exec(select(User).where(User.email == "leaving@example.com")).all() == []
+    assert session.exec(select(Selfie)).all() == []

@@ -390,3 +390,34 @@ def test_the_studio_fits_a_phone(phone: Any, session: Session) -> None:
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 4000, f"11 photos make a {height} px page"
     shot(page, "studio-phone")
+
+
+def test_the_photographer_sees_who_is_in_a_photo_and_downloads_the_event(
+    laptop: Any, session: Session, client: Any
+) -> None:
+    """ "Who?" lists the matched attendees by name; the zip link downloads every photo."""
+    import io
+    import zipfile
+
+    from tests.helpers import create_event, create_match, create_photo, register_attendee
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner)
+    photos = [create_photo(session, event=event, data=f"jpeg{n}".encode(), filename=f"{n}.jpg",
+                           status="indexed", face_count=1) for n in range(2)]  # fmt: skip
+    attendee = register_attendee(client, event.code)
+    create_match(session, photo=photos[0], attendee_id=attendee["attendee_id"])
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    page.get_by_role("button", name="Who is in 0.jpg").click()
+    expect(page.locator(f"li[data-photo-id='{photos[0].id}'] .people")).to_contain_text("Attendee")
+    page.get_by_role("button", name="Who is in 1.jpg").click()
+    expect(page.locator(f"li[data-photo-id='{photos[1].id}'] .people")).to_contain_text("Nobody")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all (zip)").click()
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert sorted(archive.namelist()) == ["0.jpg", "1.jpg"]
+    assert download.value.suggested_filename == f"{event.code}.zip"

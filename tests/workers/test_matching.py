@@ -19,6 +19,14 @@ def _vector(distance: float) -> list[float]:
     return vector.tolist()
 
 
+def selfie_at(distance: float, axis: int) -> list[float]:
+    """At `distance` from a face of all zeros, along its own axis: selfies on different
+    axes are apart from each other."""
+    vector = np.zeros(128)
+    vector[axis] = distance
+    return vector.tolist()
+
+
 def _face(session: Session, photo, *, distance: float, quality: float, size: int) -> Face:  # type: ignore[no-untyped-def]
     face = Face(photo_id=photo.id, event_id=photo.event_id, top=0, right=size, bottom=size,
                 left=0, encoding=_vector(distance), detected_width=6000, detected_height=4000,
@@ -279,12 +287,6 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
     tolerance, margin = 0.6, 0.05
     event = create_event(session, owner=create_user(session))
 
-    def selfie_at(distance: float, axis: int) -> list[float]:
-        """At `distance` from the face (all zeros), along its own axis: selfies apart."""
-        vector = np.zeros(128)
-        vector[axis] = distance
-        return vector.tolist()
-
     def attendee(distance: float, axis: int, *, match: bool = True) -> Attendee:
         row = _attendee_with_selfie(session, event, selfie_at(distance, axis))
         if match:
@@ -419,11 +421,6 @@ def test_a_selfie_matrix_holding_a_deleted_selfie_gives_way_to_sql_until_it_is_r
 
     tolerance, margin = 0.6, 0.05
     event = create_event(session, owner=create_user(session))
-
-    def selfie_at(distance: float, axis: int) -> list[float]:
-        vector = np.zeros(128)
-        vector[axis] = distance
-        return vector.tolist()
 
     first, second, third = (
         _attendee_with_selfie(session, event, selfie_at(distance, axis))

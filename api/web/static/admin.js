@@ -89,8 +89,21 @@ const events = pagedList({
     h("td", { class: "code" }, e.code),
     h("td", {}, e.status),
     h("td", {}, String(e.tolerance)),
-    h("td", {}, when(e.created_at))),
+    h("td", {}, when(e.created_at)),
+    h("td", {}, h("button", { type: "button", class: "small", onclick: () => handOver(e) }, "Hand over"))),
 });
+
+async function handOver(event) {
+  const email = prompt(`Give “${event.name}” to which photographer (email)?`);
+  if (!email) return;
+  try {
+    await api(`/api/admin/events/${event.id}/owner`, { method: "POST", token, json: { email } });
+    toast(`“${event.name}” now belongs to ${email}.`);
+  } catch (error) {
+    toast(error.message);
+  }
+  events.reload();
+}
 
 $("create-user").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -4,7 +4,9 @@ import { ApiError, api, download, h, lazyImage, loadImage, poll, show, showError
 const root = document.getElementById("attendee");
 const code = root.dataset.code;
 const $ = (id) => document.getElementById(id);
-const sections = { closed: $("closed"), register: $("register"), selfie: $("selfie"), gallery: $("gallery") };
+const sections = {
+  closed: $("closed"), register: $("register"), selfie: $("selfie"), gallery: $("gallery"), deleted: $("account-deleted"),
+};
 
 const REJECTION_TITLES = {
   unreadable_image: "We could not read that image",
@@ -388,6 +390,26 @@ $("delete-face-data").addEventListener("click", async () => {
   } catch (error) {
     onFailure(error);
   }
+});
+
+$("delete-account-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const password = new FormData(event.currentTarget).get("password");
+  if (!confirm("Delete your account, with every event you joined? This cannot be undone.")) return;
+  showError($("delete-account-error"), null);
+  let deleted;
+  try {
+    deleted = await api("/api/users/me", { method: "DELETE", token, json: { password } });
+  } catch (error) {
+    return showError($("delete-account-error"), error);
+  }
+  galleryPoll?.stop();
+  tokens.clearAttendee(code);
+  token = null;
+  $("account-deleted-report").textContent =
+    `Deleted with it: ${count(deleted.events_joined, "event registration")}, ${count(deleted.encodings, "face encoding")} ` +
+    `and ${count(deleted.matches, "match", "matches")}.`;
+  only("deleted");
 });
 
 start();

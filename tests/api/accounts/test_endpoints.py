@@ -154,3 +154,33 @@ def test_an_admins_reset_link_sets_a_new_password_once(
     monkeypatch.setattr(service, "RESET_LINK_HOURS", -1)
     expired = reset(new_link())
     assert (expired.status_code, expired.json()["code"]) == (400, "reset_link_expired")
+
+
+def test_an_admin_hands_a_leaving_photographers_event_over_then_deletes_the_account(
+    client: TestClient, session: Session
+) -> None:
+    from api.models import Event
+
+    create_user(session, email="admin@example.com", role="admin")
+    leaving = create_user(session, email="leaving@example.com")
+    leaving_id = leaving.id
+    staying = create_user(session, email="staying@example.com")
+    attendee_user = create_user(session, email="runner@example.com", role="attendee")
+    event = create_event(session, owner=leaving)
+    headers = token_headers(client, "admin@example.com")
+
+    refused = client.delete(f"/api/admin/users/{leaving_id}", headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "events_remain")
+    to_attendee = client.post(f"/api/admin/events/{event.id}/owner", headers=headers,
+                              json={"email": attendee_user.email})  # fmt: skip
+    assert (to_attendee.status_code, to_attendee.json()["code"]) == (409, "not_staff")
+    nobody = client.post(f"/api/admin/events/{event.id}/owner", headers=headers,
+                         json={"email": "nobody@example.com"})  # fmt: skip
+    assert (nobody.status_code, nobody.json()["code"]) == (404, "user_not_found")
+    moved = client.post(f"/api/admin/events/{event.id}/owner", headers=headers,
+                        json={"email": "STAYING@example.com"})  # fmt: skip
+    assert moved.status_code == 200 and moved.json()["owner_id"] == str(staying.id)
+    assert client.delete(f"/api/admin/users/{leaving_id}", headers=headers).status_code == 200
+    session.expire_all()
+    assert session.get(User, leaving_id) is None
+    assert session.get(Event, event.id) is not None, "the event stays, with its new owner"
