@@ -74,12 +74,12 @@ def delete_event(event_id: uuid.UUID) -> dict[str, Any] | None:
             ).all()  # fmt: skip
             if not photos:
                 break
-            totals += _delete_photos(session, storage, jobs, event, photos)
+            totals.update(_delete_photos(session, storage, jobs, event, photos))
     with session_scope() as session:
         event = session.get(Event, event_id, with_for_update=True)
         if event is None or event.status != EventStatus.deleting:
             return None  # another run finished it meanwhile
-        totals += _delete_the_rest(session, storage, jobs, event)
+        totals.update(_delete_the_rest(session, storage, jobs, event))
     redis = get_redis()
     for key in _HOT_KEYS:  # the workers' caches let it go at their next refresh
         redis.zrem(key, str(event_id))
