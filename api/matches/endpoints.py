@@ -10,7 +10,7 @@ from api.archive import stream_archive
 from api.deps import CurrentAttendee, Cursor, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
 from api.matches import service
-from api.matches.schemas import MatchedPhotos
+from api.matches.schemas import HiddenPhotos, MatchedPhotos
 
 router = APIRouter(tags=["matches"])
 
@@ -75,3 +75,22 @@ def reject_my_photo(
     """Say "not me": the photo leaves your matches and stays out through rematches."""
     service.reject_match(session, attendee, photo_id)
     return Response(status_code=204)
+
+
+@router.delete(
+    "/me/photos/{photo_id}/not-me",
+    status_code=204,
+    responses=responses(Unauthorized, NotPermitted, NotFound),
+)
+def undo_reject_my_photo(
+    session: SessionDep, attendee: CurrentAttendee, photo_id: uuid.UUID
+) -> Response:
+    """Take a "not me" back: the photo is matched again, and comes back if it is you."""
+    service.undo_reject(session, attendee, photo_id)
+    return Response(status_code=204)
+
+
+@router.get("/me/hidden-photos", responses=responses(Unauthorized, NotPermitted))
+def read_my_hidden_photos(session: SessionDep, attendee: CurrentAttendee) -> HiddenPhotos:
+    """The photos you said "not me" to, latest first; each can be restored."""
+    return service.hidden_photos(session, attendee.id)

@@ -70,3 +70,26 @@ def reject(session: Session, attendee_id: uuid.UUID, photo_id: uuid.UUID) -> Non
         .values(id=uuid.uuid4(), attendee_id=attendee_id, photo_id=photo_id, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["attendee_id", "photo_id"])
     )
+
+
+def unreject(session: Session, attendee_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
+    """Take a "not me" back; whether there was one."""
+    result = session.exec(
+        delete(MatchRejection).where(
+            col(MatchRejection.attendee_id) == attendee_id, col(MatchRejection.photo_id) == photo_id
+        )
+    )
+    return bool(result.rowcount)
+
+
+def list_rejected_photos(
+    session: Session, attendee_id: uuid.UUID
+) -> list[tuple[MatchRejection, Photo]]:
+    """The photos the attendee said "not me" to, latest first."""
+    query = (
+        select(MatchRejection, Photo)
+        .join(Photo, col(Photo.id) == col(MatchRejection.photo_id))
+        .where(col(MatchRejection.attendee_id) == attendee_id)
+        .order_by(col(MatchRejection.created_at).desc(), col(MatchRejection.id).desc())
+    )
+    return [(rejection, photo) for rejection, photo in session.exec(query).all()]

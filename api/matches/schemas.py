@@ -26,3 +26,15 @@ class MatchedPhotos(SQLModel):
     count: int
     next_cursor: str | None = None
     """Send it back as `cursor` for the next page; None: this is the last."""
+
+
+class HiddenPhoto(SQLModel):
+    id: uuid.UUID
+    filename: str
+    thumb_url: str
+    hidden_at: datetime
+    """When the attendee said "not me"."""
+
+
+class HiddenPhotos(SQLModel):
+    data: list[HiddenPhoto]

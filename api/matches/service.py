@@ -10,7 +10,7 @@ from api.archive import archive_names
 from api.db import defer, lock_matching
 from api.errors import NotFound
 from api.matches import repository
-from api.matches.schemas import MatchedPhoto, MatchedPhotos
+from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
 from api.models import Attendee
 
 
@@ -57,3 +57,21 @@ def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> N
     repository.reject(session, attendee.id, photo_id)
     # The face may belong to another attendee after all.
     defer(session, queue.rematch_photo(photo_id))
+
+
+def undo_reject(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> None:
+    """Take a "not me" back: the photo is matched again as the rules say (it may go to the
+    attendee again, or stay with someone nearer)."""
+    lock_matching(session, attendee.event_id)
+    if not repository.unreject(session, attendee.id, photo_id):
+        raise NotFound("this photo is not hidden from you", code="not_hidden")
+    defer(session, queue.rematch_photo(photo_id))
+
+
+def hidden_photos(session: Session, attendee_id: uuid.UUID) -> HiddenPhotos:
+    rows = repository.list_rejected_photos(session, attendee_id)
+    return HiddenPhotos(data=[
+        HiddenPhoto(id=photo.id, filename=photo.filename, hidden_at=rejection.created_at,
+                    thumb_url=f"/api/photos/{photo.id}/image?size=thumb")
+        for rejection, photo in rows
+    ])  # fmt: skip

@@ -69,6 +69,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/me/photos"): ATTENDEES,
     ("GET", "/api/me/photos/archive"): ATTENDEES,
     ("POST", "/api/me/photos/{photo_id}/not-me"): ATTENDEES,
+    ("DELETE", "/api/me/photos/{photo_id}/not-me"): ATTENDEES,
+    ("GET", "/api/me/hidden-photos"): ATTENDEES,
     ("POST", "/api/admin/users"): ADMIN,
     ("GET", "/api/admin/users"): ADMIN,
     ("GET", "/api/admin/queues"): ADMIN,

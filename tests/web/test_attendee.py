@@ -257,3 +257,36 @@ def test_an_attendee_deletes_their_account_from_the_gallery(phone: Any, session:
     session.expire_all()
     assert session.exec(select(User).where(User.email == "leaving@example.com")).all() == []
     assert session.exec(select(Selfie)).all() == []
+
+
+def test_not_me_can_be_undone_at_once_or_restored_later(phone: Any, session: Session) -> None:
+    """The undo bar brings the photo back; later, the list of hidden photos does."""
+    from api.models import Attendee, Selfie
+    from tests.helpers import create_event, create_match, create_photo, image_bytes
+
+    event = create_event(session, owner=create_user(session))
+    page = phone
+    _register(page, {"join_url": f"/e/{event.code}", "name": event.name}, "runner@example.com")
+    attendee = session.exec(select(Attendee).where(Attendee.event_id == event.id)).one()
+    session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                       encoding=[0.0] * 128))  # fmt: skip
+    photo = create_photo(session, event=event, data=image_bytes(), filename="finish.jpg",
+                         status="indexed")  # fmt: skip
+    create_match(session, photo=photo, attendee_id=attendee.id)  # its face is the selfie's
+    page.reload()
+    tile = page.locator(f"li[data-photo-id='{photo.id}']")
+
+    for how in ("undo", "restore"):
+        tile.locator("button").click()
+        page.locator("#viewer-not-me").click()
+        expect(tile).to_have_count(0)
+        if how == "undo":
+            page.get_by_role("button", name="Undo").click()
+        else:
+            expect(page.locator("#undo-bar")).to_be_hidden(timeout=15_000)
+            page.locator("#hidden-photos summary").click()
+            row = page.locator(f"#hidden-list li[data-photo-id='{photo.id}']")
+            expect(row).to_contain_text("finish.jpg")
+            row.get_by_role("button", name="Restore").click()
+        expect(tile).to_have_count(1, timeout=30_000)  # the worker matched it to them again
+    expect(page.locator("#hidden-empty")).to_be_visible()

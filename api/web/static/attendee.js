@@ -354,8 +354,54 @@ $("viewer-not-me").addEventListener("click", async () => {
   tiles.get(current.id)?.remove();
   tiles.delete(current.id);
   loaded = loaded.filter((p) => p.id !== current.id);
-  toast("Removed. This photo will not be matched to you again.");
+  offerUndo(current.id);
   galleryPoll?.now();
+});
+
+// "Not me" can be taken back: for 10 seconds from a bar under the gallery, and any time
+// later from the list of hidden photos. The photo then comes back if it is you.
+let undoTimer = null;
+function offerUndo(photoId) {
+  $("undo-bar").dataset.photoId = photoId;
+  show($("undo-bar"));
+  clearTimeout(undoTimer);
+  undoTimer = setTimeout(() => show($("undo-bar"), false), 10_000);
+}
+
+async function restore(photoId) {
+  try {
+    await api(`/api/me/photos/${photoId}/not-me`, { method: "DELETE", token });
+  } catch (error) {
+    return onFailure(error);
+  }
+  toast("Restored: it comes back in a moment if it is you.");
+  galleryPoll?.now();
+  if ($("hidden-photos").open) loadHidden();
+}
+
+$("undo-not-me").addEventListener("click", () => {
+  clearTimeout(undoTimer);
+  show($("undo-bar"), false);
+  restore($("undo-bar").dataset.photoId);
+});
+
+async function loadHidden() {
+  let hidden;
+  try {
+    hidden = (await api("/api/me/hidden-photos", { token })).data;
+  } catch (error) {
+    return onFailure(error);
+  }
+  $("hidden-list").replaceChildren(...hidden.map((photo) => {
+    const img = h("img", { alt: photo.filename, width: 64, height: 64 });
+    lazyImage(img, photo.thumb_url, token);
+    return h("li", { dataset: { photoId: photo.id } }, img, h("span", {}, photo.filename),
+      h("button", { type: "button", class: "small", onclick: () => restore(photo.id) }, "Restore"));
+  }));
+  show($("hidden-empty"), hidden.length === 0);
+}
+$("hidden-photos").addEventListener("toggle", () => {
+  if ($("hidden-photos").open) loadHidden();
 });
 
 $("download-all").addEventListener("click", async (event) => {

@@ -106,3 +106,40 @@ def test_an_attendee_with_300_matches_gets_them_page_by_page_without_gaps_while_
     assert (
         client.get("/api/me/photos", params={"limit": 50}, headers={**headers, **unchanged})
     ).status_code == 200, "another page size is another page"
+
+
+def test_not_me_is_listed_as_hidden_and_can_be_taken_back(
+    client: TestClient, session: Session
+) -> None:
+    """Undone, the photo is matched again by the rules: here it is theirs, so it returns."""
+    import uuid
+
+    from api.models import Selfie
+    from api.queue import MAINTENANCE
+    from api.redis import get_redis
+    from tests.helpers import run_jobs
+
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    headers = attendee["headers"]
+    session.add(Selfie(attendee_id=uuid.UUID(attendee["attendee_id"]), event_id=event.id,
+                       status="valid", encoding=[0.0] * 128))  # fmt: skip
+    photo = create_photo(session, event=event, data=image_bytes(), status="indexed")
+    create_match(session, photo=photo, attendee_id=attendee["attendee_id"])  # a face at 0.0
+
+    assert client.post(f"/api/me/photos/{photo.id}/not-me", headers=headers).status_code == 204
+    assert client.get("/api/me/photos", headers=headers).json()["count"] == 0
+    hidden = client.get("/api/me/hidden-photos", headers=headers).json()["data"]
+    assert [(h["id"], h["filename"]) for h in hidden] == [(str(photo.id), photo.filename)]
+    assert client.get(hidden[0]["thumb_url"], headers=headers).status_code == 200, "seen before"
+    run_jobs(get_redis(), MAINTENANCE)  # the "not me" job: the face goes to nobody else
+    assert client.get("/api/me/photos", headers=headers).json()["count"] == 0, "kept out"
+
+    assert client.delete(f"/api/me/photos/{photo.id}/not-me", headers=headers).status_code == 204
+    assert client.get("/api/me/hidden-photos", headers=headers).json() == {"data": []}
+    run_jobs(get_redis(), MAINTENANCE)  # the photo matched again
+    assert client.get("/api/me/photos", headers=headers).json()["count"] == 1, "it is theirs"
+    again = client.delete(f"/api/me/photos/{photo.id}/not-me", headers=headers)
+    assert (again.status_code, again.json()["code"]) == (404, "not_hidden")
+    other = register_attendee(client, event.code)
+    assert client.get(hidden[0]["thumb_url"], headers=other["headers"]).status_code == 403
