@@ -101,6 +101,17 @@ def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
     return _spec("rematch_photo", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
 
 
+def restore_match(photo_id: uuid.UUID) -> JobSpec:
+    """After a "not me" is taken back: the photo's matches again. A job id of its own: a
+    `rematch_photo` of the same photo already running, with the "not me" still in its
+    snapshot, would otherwise swallow this enqueue and the photo would not come back."""
+    return _spec("restore_match", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
+
+
+PHOTO_JOBS = (index_photo, rematch_photo, restore_match)
+"""Every job one photo may have: a deleted photo's are dropped from the queues."""
+
+
 def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 

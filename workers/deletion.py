@@ -95,7 +95,7 @@ def _delete_photos(
     photos: list[Photo] | Any,
 ) -> Counter[str]:
     ids = [photo.id for photo in photos]
-    jobs.discard_many([spec(i) for i in ids for spec in (queue.index_photo, queue.rematch_photo)])
+    jobs.discard_many([spec(i) for i in ids for spec in queue.PHOTO_JOBS])
     storage.delete_many([k for p in photos for k in photo_keys(event.id, p.id, p.storage_key)])
     lock_matching(session, event.id)  # no job matches these photos while they go
     faces = _count(session, Face, col(Face.photo_id).in_(ids))

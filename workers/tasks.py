@@ -268,6 +268,11 @@ def rematch_photo(photo_id: str) -> dict[str, Any]:
     return {"photo_id": photo_id, "matches": matched}
 
 
+def restore_match(photo_id: str) -> dict[str, Any]:
+    """After a "not me" was taken back: the photo's matches again (`api.queue.restore_match`)."""
+    return rematch_photo(photo_id)
+
+
 def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
     """Delete the encodings of a closed event's faces that matched no attendee.
 

@@ -65,7 +65,7 @@ def undo_reject(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> No
     lock_matching(session, attendee.event_id)
     if not repository.unreject(session, attendee.id, photo_id):
         raise NotFound("this photo is not hidden from you", code="not_hidden")
-    defer(session, queue.rematch_photo(photo_id))
+    defer(session, queue.restore_match(photo_id))
 
 
 def hidden_photos(session: Session, attendee_id: uuid.UUID) -> HiddenPhotos:

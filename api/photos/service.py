@@ -185,8 +185,8 @@ def delete_photo(
                      actor=actor, count=count, reason="photo_deleted")  # fmt: skip
     on_commit(session, functools.partial(storage.delete_many, keys))  # once the rows are gone
     jobs = get_job_queue()
-    for spec in (queue.index_photo(photo.id), queue.rematch_photo(photo.id)):
-        on_commit(session, functools.partial(jobs.discard, spec))
+    specs = [job(photo.id) for job in queue.PHOTO_JOBS]
+    on_commit(session, functools.partial(jobs.discard_many, specs))
     return PhotoDeleted(faces=faces, matches=matches)
 
 

@@ -375,7 +375,8 @@ async function restore(photoId) {
     return onFailure(error);
   }
   toast("Restored: it comes back in a moment if it is you.");
-  galleryPoll?.now();
+  // The photo is matched again by a job: look now, and again while it runs.
+  for (const after of [0, 1500, 4000, 8000]) setTimeout(() => galleryPoll?.now(), after);
   if ($("hidden-photos").open) loadHidden();
 }
 
