@@ -49,13 +49,13 @@ from api.models import (
 )
 from api.redis import get_redis
 from api.storage import Storage, event_folder, get_storage, photo_keys
+from workers import face_cache, selfie_cache
 
 log = logging.getLogger(__name__)
 
 _REASON = "event_deleted"
 _ACTOR = "worker"
 """Who asked for the deletion is in its `event.deletion_requested` row."""
-_HOT_KEYS = ("facematch:face-cache:hot", "facematch:selfie-cache:hot")
 
 
 def delete_event(event_id: uuid.UUID) -> dict[str, Any] | None:
@@ -81,8 +81,8 @@ def delete_event(event_id: uuid.UUID) -> dict[str, Any] | None:
             return None  # another run finished it meanwhile
         totals.update(_delete_the_rest(session, storage, jobs, event))
     redis = get_redis()
-    for key in _HOT_KEYS:  # the workers' caches let it go at their next refresh
-        redis.zrem(key, str(event_id))
+    for cache in (face_cache, selfie_cache):
+        cache.HOT.forget(redis, event_id)
     log.info("event %s deleted: %s", event_id, dict(totals))
     return dict(totals)
 

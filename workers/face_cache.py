@@ -48,6 +48,7 @@ from pgvector.psycopg import register_vector
 
 from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 from api.models import ENCODING_DIMENSIONS
+from workers.hot import HotEvents
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ HOT_SECONDS = 3600
 SLACK = 0.01
 BLOCK = 20_000
 """The smallest load's arrays, in faces."""
-_HOT_KEY = "facematch:face-cache:hot"
+HOT = HotEvents("facematch:face-cache:hot", HOT_SECONDS)
 _LOADING_KEY = "facematch:face-cache:loading:{}"
 LOADING_SECONDS = 300
 """A load's turn expires after this, should its worker die mid-load."""
@@ -134,7 +135,7 @@ def get(event_id: uuid.UUID) -> EventFaces | None:
 
 def mark_hot(redis: Any, event_id: uuid.UUID) -> None:
     """A selfie of this event was judged: workers keep its faces in memory for a while."""
-    redis.zadd(_HOT_KEY, {str(event_id): time.time()})
+    HOT.mark(redis, event_id)
 
 
 def refresh(url: str, redis: Any) -> None:
@@ -147,7 +148,7 @@ def refresh(url: str, redis: Any) -> None:
     if settings.FACE_CACHE_MAX_FACES == 0 or now - _refreshed_at < REFRESH_SECONDS:
         return
     _refreshed_at = now
-    hot = {uuid.UUID(e.decode()) for e in redis.zrangebyscore(_HOT_KEY, now - HOT_SECONDS, "+inf")}
+    hot = HOT.read(redis, now)
     for gone in set(_events) - hot:
         del _events[gone]
     wanted = [e for e in hot if e in _events or now - _small.get(e, 0.0) > SMALL_RECHECK]

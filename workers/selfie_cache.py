@@ -42,6 +42,7 @@ from pgvector.psycopg import register_vector
 
 from api.config import NEAREST_RADIUS, settings
 from api.models import ENCODING_DIMENSIONS
+from workers.hot import HotEvents
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ REFRESH_SECONDS = 5.0
 """At most one refresh (one database connection) this often."""
 SLACK = 0.01
 """How far past a bound a float32 candidate is kept; float32's error is ~1e-5."""
-_HOT_KEY = "facematch:selfie-cache:hot"
+HOT = HotEvents("facematch:selfie-cache:hot", HOT_SECONDS)
 
 
 @dataclass
@@ -127,7 +128,7 @@ def get(event_id: uuid.UUID) -> EventSelfies | None:
 
 def mark_hot(redis: Any, event_id: uuid.UUID) -> None:
     """A photo of this event was matched: workers keep its selfies in memory for a while."""
-    redis.zadd(_HOT_KEY, {str(event_id): time.time()})
+    HOT.mark(redis, event_id)
 
 
 def refresh(url: str, redis: Any) -> None:
@@ -138,7 +139,7 @@ def refresh(url: str, redis: Any) -> None:
     if settings.SELFIE_CACHE_MAX_SELFIES == 0 or now - _refreshed_at < REFRESH_SECONDS:
         return
     _refreshed_at = now
-    hot = {uuid.UUID(e.decode()) for e in redis.zrangebyscore(_HOT_KEY, now - HOT_SECONDS, "+inf")}
+    hot = HOT.read(redis, now)
     for gone in set(_events) - hot:
         del _events[gone]
     if hot:
