@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT: int = Field(default=10, ge=0)
     LOGIN_ATTEMPTS_PER_MINUTE_PER_IP: int = Field(default=60, ge=0)
     REGISTRATIONS_PER_MINUTE_PER_IP: int = Field(default=30, ge=0)
+    # Sign-in links mailed to attendees: single use, valid this long.
+    SIGN_IN_LINK_MINUTES: int = Field(default=15, ge=1, le=60)
+    # Links mailed per address per hour, and link redemptions per minute per client address
+    # (a token has 256 bits; the limit makes guessing visibly futile, and logs it).
+    SIGN_IN_LINKS_PER_HOUR_PER_ACCOUNT: int = Field(default=5, ge=0)
+    LINK_REDEMPTIONS_PER_MINUTE_PER_IP: int = Field(default=20, ge=0)
     # Hashes running at once per API process: each holds ARGON2_MEMORY_KIB and a core.
     PASSWORD_HASH_CONCURRENCY: int = Field(default=4, ge=1)
 
@@ -131,6 +137,18 @@ class Settings(BaseSettings):
     # 0: never, a new photo's faces are compared with every selfie in SQL.
     SELFIE_CACHE_MAX_SELFIES: int = Field(default=100_000, ge=0)
 
+    # Outgoing mail. Empty host in local mode: the stack's embedded catcher (`/dev/mail`).
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    # starttls: upgrade a plain connection (port 587); tls: TLS from the start (port 465).
+    SMTP_SECURITY: Literal["starttls", "tls", "none"] = "starttls"
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_TIMEOUT_SECONDS: float = Field(default=20, gt=0)
+    MAIL_FROM: str = "facematch <no-reply@facematch.example.com>"
+    # New photos of an attendee are told in one mail per attendee per this many minutes.
+    DIGEST_INTERVAL_MINUTES: int = Field(default=30, ge=1)
+
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None
 
@@ -149,6 +167,16 @@ class Settings(BaseSettings):
                 "FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode"
             )
         return self
+
+    @property
+    def smtp_address(self) -> tuple[str, int]:
+        """Where mail goes: the configured server, or the local stack's catcher."""
+        if self.SMTP_HOST:
+            return self.SMTP_HOST, self.SMTP_PORT
+        if self.MODE != "local":
+            raise RuntimeError("FACEMATCH_SMTP_HOST is not set: no mail can be sent")
+        host, _, port = _local_url(self.DATA_DIR / "smtp.url").rpartition(":")
+        return host.removeprefix("smtp://"), int(port)
 
     @property
     def storage_root(self) -> Path:

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlmodel import Session
 
 from api.auth import repository as auth_repository
-from api.auth.security import decode_access_token
+from api.auth.security import TokenClaims, decode_access_token
 from api.db import session_scope
 from api.errors import NotPermitted, Unauthorized
 from api.models import Attendee, Role, User
@@ -43,10 +43,19 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def get_current_user(session: SessionDep, token: TokenDep) -> User:
+def get_claims(token: TokenDep) -> TokenClaims:
     if not token:
         raise Unauthorized("not authenticated", code="not_authenticated")
-    claims = decode_access_token(token)
+    return decode_access_token(token)
+
+
+Claims = Annotated[TokenClaims, Depends(get_claims)]
+
+
+def get_current_user(session: SessionDep, claims: Claims) -> User:
+    live = claims.session_id and auth_repository.get_live_session(session, claims.session_id)
+    if not live or live.user_id != claims.user_id:
+        raise Unauthorized("this session has ended: sign in again", code="session_ended")
     user = auth_repository.get_user(session, claims.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("the token's user no longer exists", code="invalid_token")
@@ -72,8 +81,7 @@ RequirePhotographer = Annotated[User, Depends(require_photographer)]
 RequireAdmin = Annotated[User, Depends(require_admin)]
 
 
-def get_current_attendee(session: SessionDep, token: TokenDep, user: CurrentUser) -> Attendee:
-    claims = decode_access_token(token or "")
+def get_current_attendee(session: SessionDep, claims: Claims, user: CurrentUser) -> Attendee:
     attendee = session.get(Attendee, claims.attendee_id) if claims.attendee_id else None
     if attendee is None or attendee.user_id != user.id:
         raise NotPermitted("this token is not an attendee's", code="attendee_required")

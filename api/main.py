@@ -74,6 +74,10 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.include_router(monitoring_router)
     app.include_router(web_router)
+    if settings.MODE == "local":  # the mail catcher's page; never in cluster mode
+        from api.mail.endpoints import router as dev_mail_router
+
+        app.include_router(dev_mail_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

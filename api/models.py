@@ -79,6 +79,8 @@ class AuditAction(StrEnum):
     event_deletion_requested = "event.deletion_requested"
     event_deleted = "event.deleted"
     account_deleted = "account.deleted"
+    consent_given = "consent.given"
+    """An attendee agreed to a version of the policy (`reason` holds the version)."""
 
 
 class UserBase(SQLModel):
@@ -92,7 +94,8 @@ class User(UserBase, table=True):
     __table_args__ = (sa.Index("ix_users_created", "created_at", "id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    hashed_password: str
+    hashed_password: str | None = None
+    """Staff only: attendees sign in by links mailed to them (`SignInLink`)."""
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
@@ -109,6 +112,84 @@ class PasswordReset(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     expires_at: datetime = Field(sa_column=_timestamp())
     used_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+
+class SignInLinkPurpose(StrEnum):
+    joining = "join"
+    sign_in = "sign_in"
+
+
+class SignInLink(SQLModel, table=True):
+    """A link mailed to an attendee: single use, short-lived, only its token's SHA-256
+    kept. A `join` link carries the registration it confirms (name, consent, notify),
+    so nothing about an address is stored as an account before its owner clicks."""
+
+    __tablename__ = "sign_in_links"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    token_sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    purpose: SignInLinkPurpose = Field(sa_type=_enum(SignInLinkPurpose))
+    event_id: uuid.UUID | None = Field(
+        default=None, foreign_key="events.id", ondelete="CASCADE", index=True
+    )
+    full_name: str | None = Field(default=None, max_length=200)
+    consent_policy_version: str | None = Field(default=None, max_length=32)
+    notify: bool | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in browser. Its id is the access token's `sid`: a token whose session
+    is revoked, expired or gone is refused, so signing out ends it everywhere."""
+
+    __tablename__ = "auth_sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    user_agent: str | None = Field(default=None, max_length=200)
+
+
+class EmailKind(StrEnum):
+    sign_in = "sign_in"
+    digest = "digest"
+
+
+class Email(SQLModel, table=True):
+    """A mail to send: the outbox. A worker's `send_email` job sends it and clears its
+    bodies (a sign-in link lives in the table only until it is sent); the reconciler
+    re-enqueues one whose job was lost. It goes with its event or attendee."""
+
+    __tablename__ = "emails"
+    __table_args__ = (
+        sa.Index("ix_emails_unsent", "created_at", postgresql_where=sa.text("sent_at IS NULL")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: EmailKind = Field(sa_type=_enum(EmailKind))
+    to_address: str = Field(max_length=320)
+    event_id: uuid.UUID | None = Field(
+        default=None, foreign_key="events.id", ondelete="CASCADE", index=True
+    )
+    attendee_id: uuid.UUID | None = Field(
+        default=None, foreign_key="attendees.id", ondelete="CASCADE", index=True
+    )
+    subject: str = Field(max_length=300)
+    text_body: str | None = None
+    html_body: str | None = None
+    unsubscribe_url: str | None = Field(default=None, max_length=500)
+    """For the List-Unsubscribe header (RFC 8058 one-click)."""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """A sign-in mail is not worth sending once its link has expired."""
+    sent_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class EventBase(SQLModel):
@@ -257,6 +338,12 @@ class Attendee(SQLModel, table=True):
     consented_at: datetime = Field(sa_column=_timestamp())
     consent_policy_version: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    notify: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """Opted in to digest mails of new photos, at registration or later."""
+    notify_changed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    digest_sent_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    digest_through: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """Matches made up to this moment were counted in a digest (or predate opting in)."""
 
 
 class Selfie(SQLModel, table=True):

@@ -8,9 +8,9 @@ directly: `api.db.defer` holds a job until the transaction commits.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,11 +27,13 @@ from api.redis import get_redis
 
 SELFIES = "selfies"
 """An attendee is waiting: the highest priority."""
+EMAILS = "emails"
+"""Sign-in links (an attendee is waiting) and digests; each job is one SMTP exchange."""
 PHOTOS = "photos"
 """Bulk photo indexing."""
 MAINTENANCE = "maintenance"
 """Rematches and clean-ups."""
-QUEUE_NAMES = (SELFIES, PHOTOS, MAINTENANCE)
+QUEUE_NAMES = (SELFIES, EMAILS, PHOTOS, MAINTENANCE)
 """Every worker listens to these, highest priority first."""
 
 INDEX_PHOTO_TIMEOUT = 300
@@ -40,6 +42,11 @@ VALIDATE_SELFIE_TIMEOUT = 120
 """Seconds one selfie may take to judge and encode."""
 REMATCH_EVENT_TIMEOUT = 900
 """Seconds a whole event's rematch may take; it is SQL only."""
+SEND_EMAIL_TIMEOUT = 60
+"""Seconds one mail may take: connect, TLS, authenticate and send (SMTP_TIMEOUT_SECONDS each)."""
+EMAIL_RETRY_INTERVALS = [30, 120, 600, 1800]
+"""Seconds between a mail's retries: a mail server that refuses for a while (greylisting,
+a restart) is waited out with backing off, for about 40 minutes."""
 RESULT_TTL = 0
 """Results are in the database, so RQ drops finished jobs at once."""
 FAILURE_TTL = 7 * 24 * 3600
@@ -63,13 +70,14 @@ job's registry entry expires, 65 to 90 s after the last beat, and only in a live
 maintenance; the reconciler hands such a job to RQ's own clean-up at once."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class JobSpec:
     func: str
     queue: str
     job_id: str
     args: tuple[Any, ...]
     timeout: int
+    retry_intervals: tuple[int, ...] = tuple(RETRY_INTERVALS)
 
 
 def _spec(task: str, queue: str, entity: uuid.UUID, timeout: int) -> JobSpec:
@@ -116,6 +124,12 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
+def send_email(email_id: uuid.UUID) -> JobSpec:
+    """One row of the `emails` outbox, sent by SMTP (workers/mailer.py)."""
+    spec = _spec("send_email", EMAILS, email_id, SEND_EMAIL_TIMEOUT)
+    return dataclasses.replace(spec, retry_intervals=tuple(EMAIL_RETRY_INTERVALS))
+
+
 def delete_event(event_id: uuid.UUID) -> JobSpec:
     """Everything of an event, in batches that each commit (workers/deletion.py)."""
     return _spec("delete_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
@@ -140,7 +154,7 @@ class JobQueue:
                     timeout=spec.timeout,
                     result_ttl=RESULT_TTL,
                     failure_ttl=FAILURE_TTL,
-                    retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                    retry=Retry(max=len(spec.retry_intervals), interval=list(spec.retry_intervals)),
                     job_id=spec.job_id,
                     unique=True,
                     # The request that asked for the work, for the job's log lines.

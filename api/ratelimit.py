@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in Redis for the routes that hash passwords: login and registration.
+"""Fixed-window rate limits in Redis: on the routes that hash passwords, mail links or spend them.
 
 Each hit is one INCR; the first in a window sets its expiry. Accounts are keyed
 by a hash of the email, so Redis never holds addresses. A limit of 0 turns a
@@ -19,17 +19,17 @@ from api.errors import TooManyRequests
 WINDOW_SECONDS = 60
 
 
-def _hit(redis: Redis, key: str, limit: int) -> None:
+def _hit(redis: Redis, key: str, limit: int, seconds: int = WINDOW_SECONDS) -> None:
     if limit <= 0:
         return
-    window = int(time.time()) // WINDOW_SECONDS
+    window = int(time.time()) // seconds
     name = f"ratelimit:{key}:{window}"
     pipe = redis.pipeline()
     pipe.incr(name)
-    pipe.expire(name, WINDOW_SECONDS * 2)
+    pipe.expire(name, seconds * 2)
     count, _ = pipe.execute()
     if count > limit:
-        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        retry_after = seconds - int(time.time()) % seconds
         raise TooManyRequests(
             f"too many attempts; retry in {retry_after} s",
             code="rate_limited",
@@ -56,4 +56,20 @@ def check_registration(redis: Redis, request: Request) -> None:
         redis,
         f"register:ip:{client_address(request)}",
         settings.REGISTRATIONS_PER_MINUTE_PER_IP,
+    )
+
+
+def check_sign_in_link(redis: Redis, request: Request, email: str) -> None:
+    """A mailed link (joining or signing in): per client, as registrations, and per address,
+    so nobody floods an inbox. Venues share one address, hence a generous client limit."""
+    check_registration(redis, request)
+    _hit(redis, f"link:account:{_account(email)}", settings.SIGN_IN_LINKS_PER_HOUR_PER_ACCOUNT,
+         seconds=3600)  # fmt: skip
+
+
+def check_link_redemption(redis: Redis, request: Request) -> None:
+    _hit(
+        redis,
+        f"redeem:ip:{client_address(request)}",
+        settings.LINK_REDEMPTIONS_PER_MINUTE_PER_IP,
     )

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from api import queue
 from api.config import settings
 from api.db import session_scope
+from api.mail import digests, outbox
 from api.metrics import record_reconcile
 from api.models import (
     Event,
@@ -66,6 +67,8 @@ class Report:
     enqueued: list[str] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     skipped_locked: bool = False
+    digests: int = 0
+    """Digest mails composed in this pass (their jobs are enqueued after its commit)."""
 
 
 def reconcile(
@@ -112,12 +115,17 @@ def reconcile(
     ).all()
     report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])
     report.enqueued += _enqueue_purges(session, jobs)
+    mails = outbox.unsent(session, older_than=stale_after, limit=BATCH)
+    report.enqueued += _enqueue_idle(jobs, [queue.send_email(m) for m in mails])
+    report.digests = digests.queue_digests(session)
+    outbox.purge_spent(session)
 
-    if report.enqueued or report.gave_up:
+    if report.enqueued or report.gave_up or report.digests:
         log.info(
-            "reconciler re-enqueued %d jobs and gave up on %d",
+            "reconciler re-enqueued %d jobs, gave up on %d, composed %d digest mails",
             len(report.enqueued),
             len(report.gave_up),
+            report.digests,
         )
     return report
 

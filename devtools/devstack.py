@@ -121,6 +121,11 @@ def run(*, host: str, port: int, workers: int) -> None:
         services = local.start(data_dir)
         env["FACEMATCH_DATABASE_URL"] = settings.DATABASE_URL or services.database_url
         env["FACEMATCH_REDIS_URL"] = settings.REDIS_URL or services.redis_url
+    catcher = None
+    if not settings.SMTP_HOST:  # every mail of the stack lands on /dev/mail
+        from devtools.mailcatcher import start_mail_catcher
+
+        catcher = start_mail_catcher(data_dir)
     env["FACEMATCH_DATA_DIR"] = str(data_dir)
     env.setdefault("FACEMATCH_PUBLIC_URL", f"http://{host}:{port}")
     # Heartbeats in the stack's folder: two stacks on one machine keep theirs apart.
@@ -177,7 +182,8 @@ def run(*, host: str, port: int, workers: int) -> None:
             f"  admin      {admin_email}\n"
             f"  password   {admin_password}\n"
             f"  API docs   {base}/docs\n"
-            f"  data       {data_dir}\n"
+            + (f"  mail       {base}/dev/mail (every mail the stack sends)\n" if catcher else "")
+            + f"  data       {data_dir}\n"
             "Ctrl-C stops everything.\n"
         )
         # Plain print: no wrapping, so the password is one piece whatever the terminal's width.
@@ -190,6 +196,8 @@ def run(*, host: str, port: int, workers: int) -> None:
         _stop(children)
         if services is not None:
             services.stop()
+        if catcher is not None:
+            catcher.stop()
         console.print("stopped.")
 
 

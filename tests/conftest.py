@@ -32,7 +32,7 @@ from tests.helpers import FACES  # noqa: E402
 
 TABLES = (
     "audit_log, match_rejections, face_nearest, matches, selfies, faces, photos, attendees,"
-    " events, users"
+    " events, users, emails, sign_in_links, auth_sessions, password_resets, forgets_owed"
 )
 
 
@@ -43,6 +43,10 @@ def services() -> Iterator[Path]:
 
     postgres, database_url = local.start_postgres(_DATA_DIR, cleanup_mode="delete")
     valkey, redis_url = local.start_valkey(_DATA_DIR, persist=False)
+    # A real SMTP server (aiosmtpd, as `make dev` runs): tests read what it received.
+    from devtools.mailcatcher import start_mail_catcher
+
+    catcher = start_mail_catcher(_DATA_DIR)
     (_DATA_DIR / "postgres.url").write_text(database_url)
     (_DATA_DIR / "valkey.url").write_text(redis_url)
     run_migrations()
@@ -51,6 +55,7 @@ def services() -> Iterator[Path]:
 
     get_engine().dispose()
     valkey.stop()
+    catcher.stop()
     local.stop_postgres(postgres)
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
@@ -66,6 +71,8 @@ def clean(services: Path) -> Iterator[None]:
         connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
     get_redis().flushdb()
     shutil.rmtree(settings.storage_root, ignore_errors=True)
+    for mail in (settings.DATA_DIR / "mail").glob("*.eml"):
+        mail.unlink()
     yield
 
 

@@ -86,23 +86,73 @@ def register_attendee(
     event_code: str,
     *,
     email: str | None = None,
-    consent: bool = True,
-    password: str = PASSWORD,
+    notify: bool = False,
 ) -> dict:  # type: ignore[type-arg]
+    """Join as an attendee does: the registration mails a link (through the test SMTP
+    server), and the link is spent for a session."""
+    email = email or f"attendee{next(_counter)}@example.com"
     response = client.post(
         "/api/register-with-event-code",
-        json={
-            "event_code": event_code,
-            "email": email or f"attendee{next(_counter)}@example.com",
-            "password": password,
-            "name": "Attendee",
-            "consent": consent,
-        },
-    )
-    assert response.status_code == 201, response.text
+        json={"event_code": event_code, "email": email, "name": "Attendee", "consent": True,
+              "notify": notify},
+    )  # fmt: skip
+    assert response.status_code == 202, response.text
+    return redeem(client, mailed_link(email))
+
+
+def redeem(client: TestClient, link: str) -> dict:  # type: ignore[type-arg]
+    response = client.post("/api/sign-in-link/redeem", json={"token": link_token(link)})
+    assert response.status_code == 200, response.text
     body = response.json()
     body["headers"] = {"Authorization": f"Bearer {body['access_token']}"}
     return body
+
+
+def link_token(link: str) -> str:
+    return link.split("/signin#", 1)[1]
+
+
+def mailed(email: str, *, count: int = 1, timeout: float = 15.0) -> list:  # type: ignore[type-arg]
+    """The mails the test SMTP server received for `email`, newest first, once there are
+    `count`: the outbox's jobs run here (a live worker may take them first)."""
+    import time
+
+    from api.mail.caught import caught_mails
+    from api.redis import get_redis
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run_jobs(get_redis(), "emails")
+        mails = caught_mails(to=email)
+        if len(mails) >= count or time.monotonic() > deadline:
+            assert len(mails) >= count, f"{len(mails)} mails to {email}, expected {count}"
+            return mails
+        time.sleep(0.1)
+
+
+def mailed_all(email: str) -> list:  # type: ignore[type-arg]
+    """Every mail to `email` once the outbox's queued jobs have run (none is fine)."""
+    from api.mail.caught import caught_mails
+    from api.redis import get_redis
+
+    run_jobs(get_redis(), "emails")
+    return caught_mails(to=email)
+
+
+def mailed_link(email: str, *, count: int = 1) -> str:
+    """The sign-in link of the newest mail to `email`."""
+    links = [u for u in mailed(email, count=count)[0].links if "/signin#" in u]
+    assert links, "the mail has no sign-in link"
+    return links[0]
+
+
+def session_token(session: Session, user, attendee_id: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
+    """An access token of a new session, as a sign-in makes (committed)."""
+    from api.auth.service import start_session
+
+    token = start_session(session, user, attendee_id)
+    session.commit()
+    return token
 
 
 def image_bytes(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from api.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
-from api.queue import JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
+from api.queue import EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
@@ -147,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from workers import faces
 
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = set(queues) - set(QUEUE_NAMES)
+    if unknown:
+        parser.error(f"unknown queues: {', '.join(sorted(unknown))}")
+    # A mail-only worker (`--queues emails`) needs no face models: seconds and memory saved.
+    face_work = set(queues) != {EMAILS}
     try:
-        faces.load_models(cnn=settings.DETECTOR == "cnn")
+        if face_work:
+            faces.load_models(cnn=settings.DETECTOR == "cnn")
     except faces.ModelsMissing as exc:
         print(f"facematch worker: {exc}", file=sys.stderr)
         return EXIT_MODELS_MISSING
@@ -169,10 +176,6 @@ def main(argv: list[str] | None = None) -> int:
 
     set_process_role("worker")
     warm_up()
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    unknown = set(queues) - set(QUEUE_NAMES)
-    if unknown:
-        parser.error(f"unknown queues: {', '.join(sorted(unknown))}")
 
     class HeartbeatWorker(Worker):
         def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:

@@ -34,7 +34,7 @@ from api.models import (
 )
 from api.redis import get_redis
 from api.storage import get_storage
-from workers import deletion, face_cache, faces, matching, selfie_cache
+from workers import deletion, face_cache, faces, mailer, matching, selfie_cache
 
 log = logging.getLogger(__name__)
 
@@ -315,3 +315,8 @@ def delete_event(event_id: str) -> dict[str, Any]:
     if done is None:
         return {"event_id": event_id, "skipped": True}  # gone already, or not being deleted
     return {"event_id": event_id, **done}
+
+
+def send_email(email_id: str) -> dict[str, Any]:
+    """One outbox mail by SMTP (workers/mailer.py); raises on an SMTP failure, for a retry."""
+    return {"email_id": email_id, "result": mailer.send_email(uuid.UUID(email_id))}

@@ -32,13 +32,17 @@ from api.models import User
 router = APIRouter(tags=["accounts"])
 
 
-@router.delete("/users/me", responses=responses(Unauthorized, Conflict))
+@router.delete("/users/me", responses=responses(BadRequest, Unauthorized, Conflict))
 def delete_my_account(
     session: SessionDep, storage: StorageDep, user: CurrentUser, body: AccountDeletion
 ) -> AccountDeleted:
     """Delete your account, with every event registration, selfie, encoding and match;
-    your password again confirms it. Staff who own events delete them first."""
-    if not verify_password(body.password, user.hashed_password):
+    your password again (an attendee: your email) confirms it. Staff who own events delete
+    them first."""
+    if user.hashed_password is None:
+        if (body.email or "").strip().lower() != user.email:
+            raise BadRequest("type this account's email to confirm", code="confirmation_mismatch")
+    elif not body.password or not verify_password(body.password, user.hashed_password):
         raise Unauthorized("the password is not this account's", code="bad_credentials")
     return service.delete_account(session, storage, user, f"{user.role.value}:{user.id}")
 

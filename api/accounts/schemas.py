@@ -6,8 +6,11 @@ from sqlmodel import Field, SQLModel
 
 
 class AccountDeletion(SQLModel):
-    password: str = Field(min_length=1, max_length=128)
-    """The account's password again: a stolen session alone cannot delete an account."""
+    """A stolen session alone cannot delete an account: staff give their password again;
+    attendees, who have none, type the account's email."""
+
+    password: str | None = Field(default=None, min_length=1, max_length=128)
+    email: str | None = Field(default=None, min_length=1, max_length=320)
 
 
 class AccountDeleted(SQLModel):

@@ -3,8 +3,6 @@ nothing depends on them."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -13,7 +11,8 @@ from sqlmodel import Session, col, select
 from api import audit
 from api.accounts.schemas import AccountDeleted, ResetLink
 from api.attendees.service import delete_face_data
-from api.auth.security import hash_password
+from api.auth.security import hash_password, new_link_token, token_digest
+from api.auth.service import revoke_all_sessions
 from api.errors import BadRequest, Conflict
 from api.models import Attendee, AuditAction, Event, PasswordReset, Role, User, utcnow
 from api.storage import Storage
@@ -57,6 +56,8 @@ def set_active(session: Session, user: User, active: bool) -> User:
         raise Conflict("the last active admin cannot be deactivated", code="last_admin")
     user.is_active = active
     session.add(user)
+    if not active:
+        revoke_all_sessions(session, user.id)
     return user
 
 
@@ -80,8 +81,8 @@ def create_reset_link(session: Session, user: User) -> ResetLink:
     )).all():  # fmt: skip
         old.used_at = now
         session.add(old)
-    token = secrets.token_urlsafe(32)
-    reset = PasswordReset(user_id=user.id, token_sha256=_digest(token),
+    token, digest = new_link_token()
+    reset = PasswordReset(user_id=user.id, token_sha256=digest,
                           expires_at=now + timedelta(hours=RESET_LINK_HOURS))  # fmt: skip
     session.add(reset)
     return ResetLink(url=f"/reset-password#{token}", expires_at=reset.expires_at)
@@ -90,7 +91,7 @@ def create_reset_link(session: Session, user: User) -> ResetLink:
 def reset_password(session: Session, token: str, password: str) -> None:
     """Set the password a link was made for, once; a used, replaced or expired link is a 400."""
     reset = session.exec(
-        select(PasswordReset).where(PasswordReset.token_sha256 == _digest(token))
+        select(PasswordReset).where(PasswordReset.token_sha256 == token_digest(token))
         .with_for_update()
     ).first()  # fmt: skip
     if reset is None or reset.used_at is not None:
@@ -105,7 +106,4 @@ def reset_password(session: Session, token: str, password: str) -> None:
     user.hashed_password = hash_password(password)
     reset.used_at = utcnow()
     session.add_all([user, reset])
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    revoke_all_sessions(session, user.id)  # whoever knew the old password is signed out

@@ -5,18 +5,23 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 
 from api import ratelimit
-from api.attendees import service
+from api.attendees import service, signin
 from api.attendees.schemas import (
-    AttendeeSignIn,
     FaceDataDeleted,
+    LinkSent,
+    Notifications,
+    RedeemLink,
     Registered,
     RegisterWithEventCode,
     SelfieAccepted,
     SelfieState,
+    SignInLinkRequest,
 )
+from api.auth.security import decode_unsubscribe_token
 from api.config import settings
 from api.deps import CurrentAttendee, RedisDep, SessionDep, StorageDep
 from api.errors import (
+    BadRequest,
     Conflict,
     ConsentRequired,
     InvalidImage,
@@ -27,31 +32,70 @@ from api.errors import (
     Unauthorized,
     responses,
 )
+from api.models import Attendee
 
 router = APIRouter(tags=["attendees"])
 
 
 @router.post(
     "/register-with-event-code",
-    status_code=201,
-    responses=responses(ConsentRequired, NotFound, Conflict, Unauthorized, TooManyRequests),
+    status_code=202,
+    responses=responses(ConsentRequired, NotFound, Conflict, TooManyRequests),
 )
 def register_with_event_code(
     session: SessionDep, redis: RedisDep, request: Request, body: RegisterWithEventCode
-) -> Registered:
-    """Join an event by its code, with explicit consent to face matching (rate-limited)."""
-    ratelimit.check_registration(redis, request)
-    return service.register(session, body)
+) -> LinkSent:
+    """Join an event by its code, with explicit consent to face matching: a link mailed to
+    the address confirms it and signs in (rate-limited per client and per address)."""
+    ratelimit.check_sign_in_link(redis, request, body.email)
+    return signin.request_join(session, body)
 
 
-@router.post("/attendee-sign-in", responses=responses(NotFound, Unauthorized, TooManyRequests))
-def attendee_sign_in(
-    session: SessionDep, redis: RedisDep, request: Request, body: AttendeeSignIn
+@router.post("/sign-in-link", status_code=202, responses=responses(NotFound, TooManyRequests))
+def request_sign_in_link(
+    session: SessionDep, redis: RedisDep, request: Request, body: SignInLinkRequest
+) -> LinkSent:
+    """Mail a sign-in link to an attendee who joined (this event, open or closed); the same
+    answer for an address that did not (rate-limited per client and per address)."""
+    ratelimit.check_sign_in_link(redis, request, body.email)
+    return signin.request_sign_in(session, body)
+
+
+@router.post("/sign-in-link/redeem", responses=responses(BadRequest, NotFound, Conflict,
+                                                         TooManyRequests))  # fmt: skip
+def redeem_sign_in_link(
+    session: SessionDep, redis: RedisDep, request: Request, body: RedeemLink
 ) -> Registered:
-    """Back into an event you joined, open or closed, with your email and password
-    (rate-limited as sign-in is)."""
-    ratelimit.check_login(redis, request, body.email)
-    return service.sign_in(session, body)
+    """Spend a mailed link (once, before it expires) for a session on this device."""
+    ratelimit.check_link_redemption(redis, request)
+    return signin.redeem(session, body.token, request.headers.get("user-agent"))
+
+
+@router.get("/me/notifications", responses=responses(Unauthorized, NotPermitted))
+def read_my_notifications(attendee: CurrentAttendee) -> Notifications:
+    """Whether new photos of me at this event are mailed to me."""
+    return Notifications(notify=attendee.notify)
+
+
+@router.put("/me/notifications", responses=responses(Unauthorized, NotPermitted))
+def update_my_notifications(
+    session: SessionDep, attendee: CurrentAttendee, body: Notifications
+) -> Notifications:
+    """Opt in to, or out of, mails about new photos of me at this event."""
+    signin.set_notify(attendee, body.notify)
+    session.add(attendee)
+    return Notifications(notify=attendee.notify)
+
+
+@router.post("/unsubscribe/{token}", responses=responses(BadRequest))
+def unsubscribe(session: SessionDep, token: str) -> Notifications:
+    """One click from a digest mail (RFC 8058's List-Unsubscribe-Post, or the mail's
+    footer): no more mails about new photos at that event. No sign-in needed."""
+    attendee = session.get(Attendee, decode_unsubscribe_token(token))
+    if attendee is not None and attendee.notify:
+        signin.set_notify(attendee, False)
+        session.add(attendee)
+    return Notifications(notify=False)
 
 
 @router.post(

@@ -12,15 +12,27 @@ from api.models import SelfieStatus
 class RegisterWithEventCode(SQLModel):
     event_code: str = Field(min_length=1, max_length=16, description="e.g. K7Q-4MZ")
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
     consent: bool = Field(description="explicit consent to processing of the attendee's face")
+    notify: bool = Field(default=False, description="mail me when new photos of me arrive")
 
 
-class AttendeeSignIn(SQLModel):
-    event_code: str = Field(min_length=1, max_length=16, description="e.g. K7Q-4MZ")
+class SignInLinkRequest(SQLModel):
     email: EmailStr
-    password: str = Field(min_length=1, max_length=128)
+    event_code: str | None = Field(
+        default=None, min_length=1, max_length=16, description="the event to land on"
+    )
+
+
+class LinkSent(SQLModel):
+    """The same answer whether or not the address has an account: it reveals none."""
+
+    detail: str = "if this address may sign in here, a link is on its way"
+    expires_in_minutes: int
+
+
+class RedeemLink(SQLModel):
+    token: str = Field(min_length=20, max_length=100)
 
 
 class Registered(SQLModel):
@@ -28,6 +40,11 @@ class Registered(SQLModel):
     token_type: str = "bearer"
     attendee_id: uuid.UUID
     event_id: uuid.UUID
+    event_code: str
+
+
+class Notifications(SQLModel):
+    notify: bool = Field(description="mail me when new photos of me arrive (at most one a while)")
 
 
 class SelfieAccepted(SQLModel):

@@ -3,28 +3,14 @@ from __future__ import annotations
 import functools
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import audit, queue
 from api.attendees import repository
-from api.attendees.schemas import (
-    AttendeeSignIn,
-    FaceDataDeleted,
-    Registered,
-    RegisterWithEventCode,
-    SelfieAccepted,
-    SelfiePublic,
-    SelfieState,
-)
-from api.auth import repository as auth_repository
-from api.auth.security import TokenClaims, create_access_token, hash_password, verify_password
-from api.auth.service import authenticate
+from api.attendees.schemas import FaceDataDeleted, SelfieAccepted, SelfiePublic, SelfieState
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
-from api.errors import Conflict, ConsentRequired, NotFound, Unauthorized
-from api.events.codes import normalize_code
-from api.events.repository import get_event_by_code
+from api.errors import Conflict, NotFound
 from api.images import inspect_image
 from api.models import (
     Attendee,
@@ -32,82 +18,10 @@ from api.models import (
     Event,
     EventStatus,
     ForgetOwed,
-    Role,
     Selfie,
     SelfieStatus,
-    User,
-    utcnow,
 )
 from api.storage import Storage, event_folder
-
-
-def _open_event(session: Session, typed_code: str) -> Event:
-    code = normalize_code(typed_code)
-    # FOR SHARE: a deletion waits for this registration, or its code is not found.
-    event = get_event_by_code(session, code, for_share=True) if code else None
-    if event is None:
-        raise NotFound("no event has this code", code="event_not_found")
-    if event.status != EventStatus.open:
-        raise Conflict("this event is closed", code="event_closed")
-    return event
-
-
-def _user_for_registration(session: Session, body: RegisterWithEventCode) -> User:
-    """A new attendee account, or the caller's existing one if the password is right."""
-    user = auth_repository.get_user_by_email(session, body.email)
-    if user is not None:
-        if not verify_password(body.password, user.hashed_password):
-            raise Unauthorized(
-                "this email is registered; sign in with its password", code="email_taken"
-            )
-        return user
-    user = User(
-        email=body.email.lower(),
-        full_name=body.name,
-        role=Role.attendee,
-        hashed_password=hash_password(body.password),
-    )
-    session.add(user)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("this email was registered a moment ago", code="email_taken") from None
-    return user
-
-
-def register(session: Session, body: RegisterWithEventCode) -> Registered:
-    if body.consent is not True:
-        raise ConsentRequired("face matching needs your explicit consent", code="consent_required")
-    event = _open_event(session, body.event_code)
-    user = _user_for_registration(session, body)
-    attendee = repository.get_attendee(session, user.id, event.id)
-    if attendee is None:
-        attendee = Attendee(
-            user_id=user.id,
-            event_id=event.id,
-            consented_at=utcnow(),
-            consent_policy_version=settings.CONSENT_POLICY_VERSION,
-        )
-        session.add(attendee)
-        session.flush()
-    token = create_access_token(TokenClaims(user.id, user.role, attendee.id))
-    return Registered(access_token=token, attendee_id=attendee.id, event_id=event.id)
-
-
-def sign_in(session: Session, body: AttendeeSignIn) -> Registered:
-    """A returning attendee back into an event they joined, open or closed: their photos
-    keep arriving after it closes, and they must be able to see them."""
-    code = normalize_code(body.event_code)
-    event = get_event_by_code(session, code) if code else None
-    if event is None:
-        raise NotFound("no event has this code", code="event_not_found")
-    user = authenticate(session, body.email, body.password)
-    attendee = repository.get_attendee(session, user.id, event.id)
-    if attendee is None:
-        raise NotFound("this account has not joined this event", code="not_registered")
-    token = create_access_token(TokenClaims(user.id, user.role, attendee.id))
-    return Registered(access_token=token, attendee_id=attendee.id, event_id=event.id)
 
 
 def upload_selfie(
@@ -167,6 +81,8 @@ def delete_face_data(
     matches = repository.delete_matches(session, attendee.id)
     for selfie in selfies:
         session.delete(selfie)
+    attendee.notify = False  # no mail about photos that can no longer be matched
+    session.add(attendee)
     actor = actor or f"attendee:{attendee.user_id}"
     for action, count in (
         (AuditAction.selfie_image_deleted, len(keys)),

@@ -4,12 +4,20 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, User
+from api.models import Attendee, AuthSession, User, utcnow
 from api.pages import count_rows, newest_first
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
+
+
+def get_live_session(session: Session, session_id: uuid.UUID) -> AuthSession | None:
+    """The session if it is neither revoked nor expired."""
+    row = session.get(AuthSession, session_id)
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -32,3 +40,13 @@ def list_users(
         session, select(User), col(User.created_at), col(User.id), cursor=cursor, limit=limit
     )
     return users, next_cursor, count_rows(session, User)
+
+
+def list_live_sessions(session: Session, user_id: uuid.UUID) -> list[AuthSession]:
+    return list(session.exec(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None),
+               col(AuthSession.expires_at) > utcnow())
+        .order_by(col(AuthSession.created_at).desc())
+        .limit(100)
+    ).all())  # fmt: skip

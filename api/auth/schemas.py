@@ -32,3 +32,16 @@ class UsersPublic(SQLModel):
     count: int
     next_cursor: str | None = None
     """Send it back as `cursor` for the next page; None: this is the last."""
+
+
+class SessionPublic(SQLModel):
+    id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    user_agent: str | None = None
+    current: bool = False
+    """The session of the token that asked."""
+
+
+class SignedOut(SQLModel):
+    sessions_ended: int

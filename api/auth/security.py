@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 import uuid
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.config import settings
-from api.errors import Unauthorized
+from api.errors import BadRequest, Unauthorized
 from api.models import Role
 
 ALGORITHM = "HS256"
@@ -62,18 +64,22 @@ class TokenClaims:
     user_id: uuid.UUID
     role: Role
     attendee_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    """The `auth_sessions` row the token belongs to; a token without one is refused."""
 
 
-def create_access_token(claims: TokenClaims, *, minutes: int | None = None) -> str:
-    now = datetime.now(UTC)
+def create_access_token(claims: TokenClaims, *, expires: datetime) -> str:
+    """Sign the claims of a session (`api.auth.service.start_session` makes both)."""
     payload = {
         "sub": str(claims.user_id),
         "role": claims.role.value,
-        "iat": now,
-        "exp": now + timedelta(minutes=minutes or settings.ACCESS_TOKEN_MINUTES),
+        "iat": datetime.now(UTC),
+        "exp": expires,
     }
     if claims.attendee_id:
         payload["aid"] = str(claims.attendee_id)
+    if claims.session_id:
+        payload["sid"] = str(claims.session_id)
     return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM)
 
 
@@ -86,6 +92,7 @@ def decode_access_token(token: str) -> TokenClaims:
             user_id=uuid.UUID(payload["sub"]),
             role=Role(payload["role"]),
             attendee_id=uuid.UUID(payload["aid"]) if payload.get("aid") else None,
+            session_id=uuid.UUID(payload["sid"]) if payload.get("sid") else None,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired", code="token_expired") from None
@@ -123,3 +130,32 @@ def decode_download_token(token: str, path: str) -> uuid.UUID:
     if payload.get("path") != path:
         raise Unauthorized("the download link is for another download", code="invalid_link")
     return uuid.UUID(payload["sub"])
+
+
+def new_link_token() -> tuple[str, str]:
+    """A random token for a link mailed or handed to someone, and its SHA-256: only the
+    digest is stored, so the table leaks no working link."""
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_unsubscribe_token(attendee_id: uuid.UUID) -> str:
+    """For the one-click unsubscribe link of an attendee's digest mails. It never expires
+    (a mail's link must work months later) and does one thing: turns the mails off."""
+    payload = {"sub": str(attendee_id), "aud": "unsubscribe"}
+    return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM)
+
+
+def decode_unsubscribe_token(token: str) -> uuid.UUID:
+    try:
+        payload = jwt.decode(
+            token, settings.SECRET_KEY, algorithms=[ALGORITHM], audience="unsubscribe",
+            options={"require": ["sub", "aud"]},
+        )  # fmt: skip
+        return uuid.UUID(payload["sub"])
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        raise BadRequest("the unsubscribe link is not valid", code="invalid_link") from None

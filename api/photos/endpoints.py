@@ -18,6 +18,7 @@ from api.deps import (
     SessionDep,
     StorageDep,
     TokenDep,
+    get_claims,
     get_current_user,
     require_photographer,
 )
@@ -143,7 +144,7 @@ def download_event_photos(
         if user is None or not user.is_active:
             raise Unauthorized("the download link's user no longer exists", code="invalid_link")
     else:
-        user = get_current_user(session, token)
+        user = get_current_user(session, get_claims(token))
     event = get_owned_event(session, require_photographer(user), event_id)
     entries = service.archive_entries(session, event, matched_only=matched_only)
     name = f"{event.code}{'-matched' if matched_only else ''}.zip"

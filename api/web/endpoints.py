@@ -58,6 +58,7 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
         event=event,
         join_url=join_url(event),
         policy=service.privacy_policy(),
+        digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
     )
 
 
@@ -107,6 +108,20 @@ def read_reset_password(request: Request) -> Response:
     """Set a new password with a link an admin made (its token is in the URL's fragment,
     which the browser never sends)."""
     return _page(request, "reset.html")
+
+
+@router.get("/signin")
+def read_sign_in_link(request: Request) -> Response:
+    """Where a mailed sign-in link lands: its script spends the token (in the URL's
+    fragment, which the browser never sends, nor a mail scanner's prefetch)."""
+    return _page(request, "signin.html")
+
+
+@router.get("/unsubscribe/{token}")
+def read_unsubscribe(request: Request, token: str) -> Response:
+    """A digest mail's footer link: one button stops the mails (a GET alone changes
+    nothing, so a link scanner cannot unsubscribe anyone)."""
+    return _page(request, "unsubscribe.html", token=token)
 
 
 @router.get("/privacy")

@@ -29,6 +29,7 @@ from tests.helpers import (
     create_user,
     image_bytes,
     register_attendee,
+    session_token,
 )
 
 CALLERS = ("anonymous", "attendee", "other_attendee", "owner", "photographer", "admin")
@@ -55,7 +56,14 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/events/{event_id}"): OWNER,
     ("POST", "/api/events/{event_id}/archive-link"): OWNER,
     ("GET", "/api/events/{event_id}/archive"): OWNER,  # or a link's token (test_endpoints.py)
-    ("POST", "/api/attendee-sign-in"): PUBLIC,
+    ("POST", "/api/sign-in-link"): PUBLIC,
+    ("POST", "/api/sign-in-link/redeem"): PUBLIC,  # with a link's token (400 without)
+    ("POST", "/api/unsubscribe/{token}"): PUBLIC,  # with a mail's token (400 without)
+    ("POST", "/api/auth/sign-out"): SIGNED_IN,
+    ("GET", "/api/me/sessions"): SIGNED_IN,
+    ("DELETE", "/api/me/sessions/{session_id}"): SIGNED_IN,
+    ("GET", "/api/me/notifications"): ATTENDEES,
+    ("PUT", "/api/me/notifications"): ATTENDEES,
     ("DELETE", "/api/users/me"): SIGNED_IN,
     ("PATCH", "/api/admin/users/{user_id}"): ADMIN,
     ("DELETE", "/api/admin/users/{user_id}"): ADMIN,
@@ -91,6 +99,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/studio/events/{event_id}"): PUBLIC,
     ("GET", "/admin"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
+    ("GET", "/unsubscribe/{token}"): PUBLIC,
+    # Local mode only (never mounted in cluster mode: tests/api/mail/test_endpoints.py).
+    ("GET", "/dev/mail"): PUBLIC,
+    ("GET", "/dev/mail/{name}"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
@@ -126,11 +139,9 @@ class World:
 
 @pytest.fixture
 def world(client: TestClient, session: Session) -> World:
-    from api.auth.security import TokenClaims, create_access_token
-
     def staff(role: str) -> dict[str, str]:
         user = create_user(session, role=role)
-        return {"Authorization": f"Bearer {create_access_token(TokenClaims(user.id, user.role))}"}
+        return {"Authorization": f"Bearer {session_token(session, user)}"}
 
     owner_user = create_user(session, email="owner@example.com")
     event = create_event(session, owner=owner_user)
@@ -139,7 +150,7 @@ def world(client: TestClient, session: Session) -> World:
     other_user = session.get(Attendee, uuid.UUID(other["attendee_id"])).user_id  # type: ignore[union-attr]
     photo = create_photo(session, event=event, data=image_bytes(), status="indexed")
     create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
-    owner_token = create_access_token(TokenClaims(owner_user.id, owner_user.role))
+    owner_token = session_token(session, owner_user)
     return World(
         headers={
             "anonymous": {},
@@ -156,6 +167,9 @@ def world(client: TestClient, session: Session) -> World:
             "kind": "svg",
             "owner_email": owner_user.email,
             "user_id": str(other_user),
+            "token": "not-a-token",
+            "session_id": str(uuid.uuid4()),
+            "name": "none.eml",
         },
     )
 
@@ -176,13 +190,12 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         ("PATCH", "/api/events/{event_id}"): {"name": "Renamed"},
         ("POST", "/api/register-with-event-code"): {
             "event_code": world.values["code"], "email": f"new{n}@example.com",
-            "password": PASSWORD, "name": "New", "consent": True,
+            "name": "New", "consent": True,
         },
+        ("POST", "/api/sign-in-link"): {"email": "matched@example.com"},
+        ("POST", "/api/sign-in-link/redeem"): {"token": "x" * 43},
+        ("PUT", "/api/me/notifications"): {"notify": True},
         ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},
-        ("POST", "/api/attendee-sign-in"): {
-            "event_code": world.values["code"], "email": "matched@example.com",
-            "password": PASSWORD,
-        },
         ("DELETE", "/api/users/me"): {"password": PASSWORD},
         ("PATCH", "/api/admin/users/{user_id}"): {"is_active": True},
         ("POST", "/api/auth/reset-password"): {"token": "x" * 43, "password": PASSWORD},

@@ -26,6 +26,7 @@ from tests.helpers import (
     face_photo,
     image_bytes,
     run_jobs,
+    session_token,
 )
 from workers import matching, tasks
 
@@ -268,12 +269,11 @@ def test_not_me_removes_the_match_for_good_even_through_a_rematch(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from api.auth.security import TokenClaims, create_access_token
     from api.main import create_app
-    from api.models import MatchRejection, Role
+    from api.models import MatchRejection, User
 
     event, photo, attendee = obama_matched_in_two_people(session)
-    token = create_access_token(TokenClaims(attendee.user_id, Role.attendee, attendee.id))
+    token = session_token(session, session.get(User, attendee.user_id), attendee.id)
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app()) as client:
         assert client.get("/api/me/photos", headers=headers).json()["count"] == 1

@@ -5,7 +5,8 @@ const root = document.getElementById("attendee");
 const code = root.dataset.code;
 const $ = (id) => document.getElementById(id);
 const sections = {
-  closed: $("closed"), register: $("register"), selfie: $("selfie"), gallery: $("gallery"), deleted: $("account-deleted"),
+  closed: $("closed"), register: $("register"), checkMail: $("check-mail"), selfie: $("selfie"), gallery: $("gallery"),
+  deleted: $("account-deleted"),
 };
 
 const REJECTION_TITLES = {
@@ -50,7 +51,7 @@ function signedOut(message) {
 // 401 anywhere: the token expired or its account is gone; register again signs back in.
 function onFailure(error) {
   if (error instanceof ApiError && (error.status === 401 || error.code === "attendee_required")) {
-    signedOut("Your session has ended. Enter your email and password again to continue.");
+    signedOut("Your session has ended. Enter your email: we mail you a link to sign back in.");
     return true;
   }
   toast(error.message || "Something went wrong; try again.");
@@ -81,18 +82,21 @@ function noSelfieWhenClosed() {
 
 // --- registration, and signing back in to a closed event ---------------------------------
 
+function checkMail(email, sent) {
+  $("check-mail-address").textContent = email;
+  $("check-mail-minutes").textContent = sent.expires_in_minutes;
+  only("checkMail");
+}
+
+$("check-mail-again").addEventListener("click", () => signedOut());
+
 $("sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const data = new FormData(event.currentTarget);
+  const email = new FormData(event.currentTarget).get("email");
   showError($("sign-in-error"), null);
   try {
-    const signedIn = await api("/api/attendee-sign-in", {
-      method: "POST",
-      json: { event_code: code, email: data.get("email"), password: data.get("password") },
-    });
-    token = signedIn.access_token;
-    tokens.setAttendee(code, token);
-    await start();
+    const sent = await api("/api/sign-in-link", { method: "POST", json: { event_code: code, email } });
+    checkMail(email, sent);
   } catch (error) {
     showError($("sign-in-error"), error);
   }
@@ -106,19 +110,17 @@ $("register-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const data = new FormData(form);
-    const registered = await api("/api/register-with-event-code", {
+    const sent = await api("/api/register-with-event-code", {
       method: "POST",
       json: {
         event_code: code,
-        name: data.get("name"),
+        name: data.get("name") || null,
         email: data.get("email"),
-        password: data.get("password"),
         consent: data.get("consent") === "on",
+        notify: data.get("notify") === "on",
       },
     });
-    token = registered.access_token;
-    tokens.setAttendee(code, token);
-    await start();
+    checkMail(data.get("email"), sent);
   } catch (error) {
     showError($("register-error"), error);
   } finally {
@@ -244,6 +246,7 @@ let total = 0;
 
 function openGallery() {
   only("gallery");
+  loadNotifications();
   galleryPoll?.stop();
   etag = null;
   pagesLoaded = 1;
@@ -439,14 +442,42 @@ $("delete-face-data").addEventListener("click", async () => {
   }
 });
 
+async function loadNotifications() {
+  try {
+    $("notify-toggle").checked = (await api("/api/me/notifications", { token })).notify;
+  } catch (error) {
+    onFailure(error);
+  }
+}
+
+$("notify-toggle").addEventListener("change", async (event) => {
+  const notify = event.currentTarget.checked;
+  try {
+    await api("/api/me/notifications", { method: "PUT", token, json: { notify } });
+    toast(notify ? "We will mail you when new photos of you arrive." : "No more mails about new photos.");
+  } catch (error) {
+    event.currentTarget.checked = !notify;
+    onFailure(error);
+  }
+});
+
+$("sign-out").addEventListener("click", async () => {
+  try {
+    await api("/api/auth/sign-out", { method: "POST", token });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) return onFailure(error);
+  }
+  signedOut();
+});
+
 $("delete-account-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const password = new FormData(event.currentTarget).get("password");
+  const email = new FormData(event.currentTarget).get("email");
   if (!confirm("Delete your account, with every event you joined? This cannot be undone.")) return;
   showError($("delete-account-error"), null);
   let deleted;
   try {
-    deleted = await api("/api/users/me", { method: "DELETE", token, json: { password } });
+    deleted = await api("/api/users/me", { method: "DELETE", token, json: { email } });
   } catch (error) {
     return showError($("delete-account-error"), error);
   }

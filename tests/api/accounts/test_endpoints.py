@@ -40,10 +40,12 @@ def test_an_attendee_deletes_their_account_with_every_registration_and_its_face_
     create_match(session, photo=create_photo(session, event=second, status="indexed"),
                  attendee_id=joined[1]["attendee_id"])  # fmt: skip
 
-    wrong = client.request("DELETE", "/api/users/me", headers=headers, json={"password": "nope"})
-    assert (wrong.status_code, wrong.json()["code"]) == (401, "bad_credentials")
+    # An attendee has no password: typing the account's email confirms it.
+    wrong = client.request("DELETE", "/api/users/me", headers=headers,
+                           json={"email": "someone@example.com"})  # fmt: skip
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "confirmation_mismatch")
     response = client.request("DELETE", "/api/users/me", headers=headers,
-                              json={"password": PASSWORD})  # fmt: skip
+                              json={"email": "Runner@example.com"})  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json() == {"events_joined": 2, "selfies": 1, "selfie_images": 1,
                                "encodings": 1, "matches": 1}  # fmt: skip
@@ -104,7 +106,11 @@ def test_an_admin_deactivates_reactivates_and_deletes_accounts_but_never_the_las
     on = client.patch(f"/api/admin/users/{photographer.id}", headers=headers,
                       json={"is_active": True})  # fmt: skip
     assert on.json()["is_active"] is True
-    assert client.get("/api/users/me", headers=photographer_token).status_code == 200
+    assert client.get("/api/users/me", headers=photographer_token).status_code == 401, (
+        "deactivating ended the account's sessions for good"
+    )
+    fresh = token_headers(client, "p@example.com")
+    assert client.get("/api/users/me", headers=fresh).status_code == 200
 
     for method in ("PATCH", "DELETE"):
         last = client.request(method, f"/api/admin/users/{admin.id}", headers=headers,
@@ -116,7 +122,7 @@ def test_an_admin_deactivates_reactivates_and_deletes_accounts_but_never_the_las
     assert gone.status_code == 200 and gone.json()["events_joined"] == 1
     assert client.delete(f"/api/admin/users/{uuid.uuid4()}", headers=headers).status_code == 404
     assert client.delete(f"/api/admin/users/{photographer.id}",
-                         headers=photographer_token).status_code == 403  # fmt: skip
+                         headers=fresh).status_code == 403  # fmt: skip
 
 
 def test_an_admins_reset_link_sets_a_new_password_once(

@@ -8,11 +8,13 @@ from api.config import settings
 from api.models import Attendee, Selfie, User
 from api.queue import JobQueue, validate_selfie
 from tests.helpers import (
-    PASSWORD,
     create_event,
     create_match,
     create_photo,
     create_user,
+    mailed_all,
+    mailed_link,
+    redeem,
     register_attendee,
     token_headers,
     upload_selfie,
@@ -23,7 +25,6 @@ def _register(client: TestClient, code: str, **overrides: object):  # type: igno
     body = {
         "event_code": code,
         "email": "ann@example.com",
-        "password": "correct horse battery",
         "name": "Ann",
         "consent": True,
         **overrides,
@@ -31,19 +32,29 @@ def _register(client: TestClient, code: str, **overrides: object):  # type: igno
     return client.post("/api/register-with-event-code", json=body)
 
 
-def test_registration_records_consent_and_returns_a_token(
+def test_registration_mails_a_link_that_records_consent_and_signs_in(
     client: TestClient, session: Session
 ) -> None:
+    from api.models import AuditEntry
+
     event = create_event(session, owner=create_user(session))
     response = _register(client, event.code.lower().replace("-", " "))
-    assert response.status_code == 201
-    body = response.json()
-    assert body["event_id"] == str(event.id)
+    assert response.status_code == 202
+    assert "access_token" not in response.json(), "no session before the address is proven"
+    assert session.exec(select(User).where(User.email == "ann@example.com")).first() is None
+    body = redeem(client, mailed_link("ann@example.com"))
+    assert (body["event_id"], body["event_code"]) == (str(event.id), event.code)
     attendee = session.get(Attendee, body["attendee_id"])
     assert attendee is not None
     assert attendee.consent_policy_version == settings.CONSENT_POLICY_VERSION
     assert attendee.consented_at is not None
-    me = client.get("/api/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    user = session.get(User, attendee.user_id)
+    assert user is not None and user.hashed_password is None, "attendees have no password"
+    consents = session.exec(select(AuditEntry).where(AuditEntry.action == "consent.given")).all()
+    assert [(c.subject_id, c.reason) for c in consents] == [
+        (attendee.id, settings.CONSENT_POLICY_VERSION)
+    ]
+    me = client.get("/api/users/me", headers=body["headers"])
     assert me.json()["role"] == "attendee"
 
 
@@ -64,19 +75,17 @@ def test_a_wrong_event_code_is_404(client: TestClient, session: Session) -> None
     assert _register(client, "not a code").status_code == 404
 
 
-def test_registering_again_with_the_same_password_reuses_the_account(
+def test_joining_again_with_the_same_email_reuses_the_account(
     client: TestClient, session: Session
 ) -> None:
     first_event = create_event(session, owner=create_user(session))
     second_event = create_event(session, owner=create_user(session))
-    first = _register(client, first_event.code).json()
-    again = _register(client, first_event.code).json()
-    other = _register(client, second_event.code).json()
+    first = register_attendee(client, first_event.code, email="ann@example.com")
+    again = register_attendee(client, first_event.code, email="ANN@example.com")
+    other = register_attendee(client, second_event.code, email="ann@example.com")
     assert first["attendee_id"] == again["attendee_id"]
     assert other["attendee_id"] != first["attendee_id"]
     assert len(session.exec(select(User)).all()) == 3
-    wrong = _register(client, first_event.code, password="another password")
-    assert wrong.status_code == 401
 
 
 def test_selfie_upload_is_accepted_at_once_and_queued(
@@ -157,6 +166,7 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
     assert again.json() == {"selfies": 0, "selfie_images": 0, "encodings": 0, "matches": 0}
     audit = {(e.action.value, e.count, e.reason) for e in session.exec(select(AuditEntry))}
     assert audit == {
+        ("consent.given", 1, settings.CONSENT_POLICY_VERSION),
         ("selfie_image.stored", 1, None),
         ("selfie_image.deleted", 1, "attendee_request"),
         ("selfie_encoding.deleted", 1, "attendee_request"),
@@ -173,23 +183,20 @@ def test_a_returning_attendee_signs_in_to_a_closed_event_they_joined(
     event.status = "closed"
     session.add(event)
     session.commit()
-    again = client.post("/api/register-with-event-code", json={
-        "event_code": event.code, "email": "runner@example.com", "password": PASSWORD,
-        "name": "Runner", "consent": True})  # fmt: skip
+    again = _register(client, event.code, email="runner@example.com")
     assert (again.status_code, again.json()["code"]) == (409, "event_closed")
 
-    def sign_in(email: str, password: str = PASSWORD, code: str = event.code):  # type: ignore[no-untyped-def]
-        body = {"event_code": code, "email": email, "password": password}
-        return client.post("/api/attendee-sign-in", json=body)
+    def ask(email: str, code: str = event.code):  # type: ignore[no-untyped-def]
+        return client.post("/api/sign-in-link", json={"event_code": code, "email": email})
 
-    signed_in = sign_in("runner@example.com")
-    assert signed_in.status_code == 200
-    assert signed_in.json()["attendee_id"] == joined["attendee_id"]
-    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-    assert client.get("/api/me/photos", headers=headers).status_code == 200
-    for answer, expected in (
-        (sign_in("runner@example.com", "wrong password"), (401, "bad_credentials")),
-        (sign_in("stranger@example.com"), (404, "not_registered")),
-        (sign_in("runner@example.com", code="ZZZ-ZZZ"), (404, "event_not_found")),
-    ):
-        assert (answer.status_code, answer.json()["code"]) == expected
+    asked = ask("runner@example.com")
+    assert asked.status_code == 202
+    signed_in = redeem(client, mailed_link("runner@example.com", count=2))
+    assert signed_in["attendee_id"] == joined["attendee_id"]
+    assert client.get("/api/me/photos", headers=signed_in["headers"]).status_code == 200
+    for email in ("stranger@example.com", "nobody@example.com"):
+        answer = ask(email)
+        assert answer.json() == asked.json(), "an address's account shows in no answer"
+        assert mailed_all(email) == [], "and gets no link"
+    unknown = ask("runner@example.com", code="ZZZ-ZZZ")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "event_not_found")

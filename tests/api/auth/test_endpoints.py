@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -46,7 +47,8 @@ def test_passwords_are_stored_as_argon2id(session: Session) -> None:
 
 def test_an_expired_token_is_refused(client: TestClient, session: Session) -> None:
     user = create_user(session)
-    token = create_access_token(TokenClaims(user.id, Role.photographer), minutes=-1)
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    token = create_access_token(TokenClaims(user.id, Role.photographer), expires=expired)
     response = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.json()["code"] == "token_expired"

@@ -1,0 +1,196 @@
+"""Attendees sign in by links mailed to them: no password to invent for a one-off event.
+
+- Joining mails a `join` link that carries the registration (name, consent, opt-in): the
+  account and the attendance are made only when the owner of the address opens it.
+- A returning attendee asks for a `sign_in` link by email, open or closed event alike,
+  as long as their data exists.
+- A link works once, for SIGN_IN_LINK_MINUTES; only its token's SHA-256 is stored.
+  Whether an address has an account shows in no answer: the same 202 either way.
+- Opening it posts the token from the page's script (it is in the URL's fragment, which
+  browsers do not send): a mail scanner that prefetches links spends nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api import audit
+from api.attendees import repository
+from api.attendees.schemas import LinkSent, Registered, RegisterWithEventCode, SignInLinkRequest
+from api.auth import repository as auth_repository
+from api.auth.security import new_link_token, token_digest
+from api.auth.service import start_session
+from api.config import settings
+from api.errors import BadRequest, Conflict, ConsentRequired, NotFound
+from api.events.codes import normalize_code
+from api.events.repository import get_event_by_code
+from api.mail.outbox import public_url, queue_mail
+from api.models import (
+    Attendee,
+    AuditAction,
+    EmailKind,
+    Event,
+    EventStatus,
+    Role,
+    SignInLink,
+    SignInLinkPurpose,
+    User,
+    utcnow,
+)
+
+
+def _event(session: Session, typed_code: str, *, for_share: bool = False) -> Event:
+    code = normalize_code(typed_code)
+    # FOR SHARE: a deletion waits for this registration, or its code is not found.
+    event = get_event_by_code(session, code, for_share=for_share) if code else None
+    if event is None or event.status == EventStatus.deleting:
+        raise NotFound("no event has this code", code="event_not_found")
+    return event
+
+
+def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkSent:
+    token, link.token_sha256 = new_link_token()
+    link.expires_at = utcnow() + timedelta(minutes=settings.SIGN_IN_LINK_MINUTES)
+    session.add(link)
+    queue_mail(session, kind=EmailKind.sign_in, to=link.email, template="sign_in",
+               event_id=event.id if event else None, expires_at=link.expires_at,
+               joining=link.purpose == SignInLinkPurpose.joining, name=link.full_name,
+               event_name=event.name if event else None, link=sign_in_url(token),
+               minutes=settings.SIGN_IN_LINK_MINUTES)  # fmt: skip
+    return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
+
+
+def sign_in_url(token: str) -> str:
+    return public_url(f"/signin#{token}")
+
+
+def new_sign_in_link(session: Session, attendee: Attendee, email: str) -> str:
+    """A sign-in link for a mail the platform sends on its own (a digest)."""
+    token, digest = new_link_token()
+    expires = utcnow() + timedelta(minutes=settings.SIGN_IN_LINK_MINUTES)
+    session.add(SignInLink(email=email, token_sha256=digest, purpose=SignInLinkPurpose.sign_in,
+                           event_id=attendee.event_id, expires_at=expires))  # fmt: skip
+    return sign_in_url(token)
+
+
+def request_join(session: Session, body: RegisterWithEventCode) -> LinkSent:
+    """Mail a link that confirms the address and completes the registration."""
+    if body.consent is not True:
+        raise ConsentRequired("face matching needs your explicit consent", code="consent_required")
+    event = _event(session, body.event_code, for_share=True)
+    if event.status != EventStatus.open:
+        raise Conflict("this event is closed", code="event_closed")
+    email = body.email.lower()
+    link = SignInLink(email=email, purpose=SignInLinkPurpose.joining, event_id=event.id,
+                      full_name=body.name, consent_policy_version=settings.CONSENT_POLICY_VERSION,
+                      notify=body.notify, token_sha256="", expires_at=utcnow())  # fmt: skip
+    user = auth_repository.get_user_by_email(session, email)
+    if user is not None and (user.role != Role.attendee or not user.is_active):
+        # Staff sign in with passwords; a deactivated account stays out. Same answer.
+        return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
+    return _mail_link(session, link, event)
+
+
+def request_sign_in(session: Session, body: SignInLinkRequest) -> LinkSent:
+    """Mail a sign-in link if the address has joined (this event, when one is named)."""
+    event = _event(session, body.event_code) if body.event_code else None
+    sent = LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
+    user = auth_repository.get_user_by_email(session, body.email)
+    if user is None or user.role != Role.attendee or not user.is_active:
+        return sent
+    attendee = (
+        repository.get_attendee(session, user.id, event.id)
+        if event
+        else auth_repository.latest_attendee(session, user.id)
+    )
+    if attendee is None:
+        return sent
+    event = event or session.get(Event, attendee.event_id)
+    link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,
+                      event_id=attendee.event_id, token_sha256="", expires_at=utcnow())  # fmt: skip
+    return _mail_link(session, link, event)
+
+
+def redeem(session: Session, token: str, user_agent: str | None) -> Registered:
+    """Spend a link for a session. A used, expired or unknown link is a 400 with a code
+    the page explains."""
+    link = session.exec(
+        select(SignInLink).where(SignInLink.token_sha256 == token_digest(token)).with_for_update()
+    ).first()
+    if link is None:
+        raise BadRequest("this sign-in link is not valid", code="invalid_link")
+    if link.used_at is not None:
+        raise BadRequest("this sign-in link was used already: ask for a new one", code="link_used")
+    if link.expires_at <= utcnow():
+        raise BadRequest("this sign-in link has expired: ask for a new one", code="link_expired")
+    link.used_at = utcnow()
+    session.add(link)
+    event = (
+        session.get(Event, link.event_id, with_for_update={"read": True}) if link.event_id else None
+    )
+    if event is None or event.status == EventStatus.deleting:
+        raise NotFound("this event no longer exists", code="event_not_found")
+    user = _user_for(session, link)
+    attendee = repository.get_attendee(session, user.id, event.id)
+    if link.purpose == SignInLinkPurpose.joining:
+        attendee = _join(session, link, user, event, attendee)
+    if attendee is None:
+        raise NotFound("this account has not joined this event", code="not_registered")
+    access = start_session(session, user, attendee.id, user_agent)
+    return Registered(access_token=access, attendee_id=attendee.id, event_id=event.id,
+                      event_code=event.code)  # fmt: skip
+
+
+def _user_for(session: Session, link: SignInLink) -> User:
+    user = auth_repository.get_user_by_email(session, link.email)
+    if user is None and link.purpose == SignInLinkPurpose.joining:
+        user = User(email=link.email, full_name=link.full_name, role=Role.attendee)
+        session.add(user)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # a second join link of the address, opened at the same moment
+            user = auth_repository.get_user_by_email(session, link.email)
+    if user is None or user.role != Role.attendee or not user.is_active:
+        raise BadRequest("this sign-in link is not valid", code="invalid_link")
+    return user
+
+
+def _join(
+    session: Session, link: SignInLink, user: User, event: Event, attendee: Attendee | None
+) -> Attendee:
+    """The attendance the join link confirms, with the consent given when it was asked for."""
+    if attendee is None:
+        if event.status != EventStatus.open:
+            raise Conflict("this event closed before the link was opened", code="event_closed")
+        attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=link.created_at,
+                            consent_policy_version=link.consent_policy_version or "")  # fmt: skip
+        session.add(attendee)
+        session.flush()
+        record_consent(session, attendee)
+    elif link.consent_policy_version not in (None, attendee.consent_policy_version):
+        attendee.consented_at = link.created_at
+        attendee.consent_policy_version = link.consent_policy_version
+        record_consent(session, attendee)
+    if link.notify and not attendee.notify:
+        set_notify(attendee, True)
+    session.add(attendee)
+    return attendee
+
+
+def record_consent(session: Session, attendee: Attendee) -> None:
+    audit.record(session, AuditAction.consent_given, event_id=attendee.event_id,
+                 subject_id=attendee.id, actor=f"attendee:{attendee.user_id}",
+                 reason=attendee.consent_policy_version)  # fmt: skip
+
+
+def set_notify(attendee: Attendee, notify: bool) -> None:
+    """Opt in or out of digests. Opting in counts only matches made from now on."""
+    now = utcnow()
+    if notify and not attendee.notify:
+        attendee.digest_through = now
+    attendee.notify = notify
+    attendee.notify_changed_at = now

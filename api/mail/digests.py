@@ -1,0 +1,87 @@
+"""Digest mails: "12 new photos of you at <event>", one per attendee per interval.
+
+The reconciler calls `queue_digests` on every pass. An attendee is due when they opted
+in, their last digest is DIGEST_INTERVAL_MINUTES old (or there was none), and matches
+were made since the last one counted (`attendees.digest_through`; a match that survives
+a rematch keeps its `created_at`, so a rematch is not news). A photo is never a mail of
+its own: whatever arrived within the interval is one count in one mail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from api.attendees.signin import new_sign_in_link
+from api.auth.security import create_unsubscribe_token
+from api.config import settings
+from api.mail.outbox import public_url, queue_mail
+from api.models import Attendee, EmailKind, Event, User, utcnow
+
+BATCH = 1000
+"""Attendees mailed per transaction; a pass takes batches until none is due."""
+MAX_BATCHES = 20
+"""At most this many batches per pass (20,000 mails); the next pass goes on."""
+
+_DUE = text(
+    """
+SELECT a.id, news.count, news.through
+FROM attendees a
+JOIN events e ON e.id = a.event_id AND e.status <> 'deleting'
+CROSS JOIN LATERAL (
+  SELECT count(*) AS count, max(m.created_at) AS through
+  FROM matches m
+  WHERE m.attendee_id = a.id AND m.created_at > coalesce(a.digest_through, a.created_at)
+) news
+WHERE a.notify
+  AND (a.digest_sent_at IS NULL OR a.digest_sent_at <= :due_before)
+  AND news.count > 0
+ORDER BY a.id
+LIMIT :limit
+FOR UPDATE OF a SKIP LOCKED
+"""
+)
+
+
+def unsubscribe_url(attendee_id: uuid.UUID) -> str:
+    return public_url(f"/unsubscribe/{create_unsubscribe_token(attendee_id)}")
+
+
+def one_click_url(attendee_id: uuid.UUID) -> str:
+    """For the List-Unsubscribe header: a POST here unsubscribes (RFC 8058)."""
+    return public_url(f"/api/unsubscribe/{create_unsubscribe_token(attendee_id)}")
+
+
+def queue_digests(session: Session, *, now: datetime | None = None) -> int:
+    """Compose one batch of due digests into the outbox; how many."""
+    now = now or utcnow()
+    due_before = now - timedelta(minutes=settings.DIGEST_INTERVAL_MINUTES)
+    rows = session.connection().execute(_DUE, {"due_before": due_before, "limit": BATCH}).all()
+    if not rows:
+        return 0
+    news = {row.id: (row.count, row.through) for row in rows}
+    found = session.exec(
+        select(Attendee, User, Event)
+        .join(User, col(User.id) == Attendee.user_id)
+        .join(Event, col(Event.id) == Attendee.event_id)
+        .where(col(Attendee.id).in_(list(news)))
+    ).all()
+    for attendee, user, event in found:
+        count, through = news[attendee.id]
+        queue_mail(
+            session, kind=EmailKind.digest, to=user.email, template="digest",
+            event_id=event.id, attendee_id=attendee.id,
+            unsubscribe_url=unsubscribe_url(attendee.id),
+            list_unsubscribe=one_click_url(attendee.id),
+            count=count, name=user.full_name, event_name=event.name,
+            link=new_sign_in_link(session, attendee, user.email),
+            event_url=public_url(f"/e/{event.code}"),
+            minutes=settings.SIGN_IN_LINK_MINUTES, interval=settings.DIGEST_INTERVAL_MINUTES,
+        )  # fmt: skip
+        attendee.digest_sent_at = now
+        attendee.digest_through = through
+        session.add(attendee)
+    return len(found)
