@@ -53,7 +53,8 @@ def _event(session: Session, typed_code: str, *, for_share: bool = False) -> Eve
 
 def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkSent:
     token, link.token_sha256 = new_link_token()
-    link.expires_at = utcnow() + timedelta(minutes=settings.SIGN_IN_LINK_MINUTES)
+    link.created_at = utcnow()
+    link.expires_at = link.created_at + timedelta(minutes=settings.SIGN_IN_LINK_MINUTES)
     session.add(link)
     queue_mail(session, kind=EmailKind.sign_in, to=link.email, template="sign_in",
                event_id=event.id if event else None, expires_at=link.expires_at,

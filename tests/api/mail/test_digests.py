@@ -1,0 +1,125 @@
+"""Digest mails: one per opted-in attendee per interval, whatever the number of new photos;
+none after unsubscribing or deleting face data. Mail goes through the test SMTP server."""
+
+import uuid
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from redis import Redis
+from sqlmodel import Session, select
+
+from api import queue
+from api.config import settings
+from api.db import session_scope
+from api.models import Attendee, Email, EmailKind
+from api.reconcile import reconcile
+from tests.helpers import (
+    create_event,
+    create_match,
+    create_photo,
+    create_user,
+    mailed,
+    mailed_all,
+    register_attendee,
+)
+
+
+def _pass(redis: Redis) -> int:
+    """One reconciler pass, committed: the digests it composed are enqueued after it."""
+    with session_scope() as scoped:
+        return reconcile(scoped, queue.JobQueue(redis)).digests
+
+
+def _matched(session: Session, event, attendee_id: str, photos: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(photos):
+        create_match(session, photo=create_photo(session, event=event, status="indexed"),
+                     attendee_id=attendee_id)  # fmt: skip
+
+
+def _interval_passes(session: Session, attendee_id: str) -> None:
+    attendee = session.get(Attendee, uuid.UUID(attendee_id))
+    assert attendee is not None and attendee.digest_sent_at is not None
+    attendee.digest_sent_at -= timedelta(minutes=settings.DIGEST_INTERVAL_MINUTES)
+    session.add(attendee)
+    session.commit()
+
+
+def test_new_photos_make_one_digest_per_attendee_per_interval(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    event = create_event(session, owner=create_user(session), name="City Marathon")
+    ann = register_attendee(client, event.code, email="ann@example.com", notify=True)
+    bob = register_attendee(client, event.code, email="bob@example.com", notify=True)
+    quiet = register_attendee(client, event.code, email="quiet@example.com")
+    _matched(session, event, ann["attendee_id"], 12)
+    _matched(session, event, quiet["attendee_id"], 3)
+    assert _pass(redis) == 1, "bob has no new photo, quiet did not opt in"
+    digest = mailed("ann@example.com", count=2)[0]
+    assert digest.subject == "12 new photos of you at City Marathon"
+    assert "/signin#" in digest.text and "/unsubscribe/" in digest.text
+    one_click = digest.message["List-Unsubscribe"].strip("<>")
+    assert one_click.startswith(f"{settings.PUBLIC_URL}/api/unsubscribe/")
+    assert digest.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert len(mailed_all("quiet@example.com")) == 1, "the sign-in mail only"
+
+    _matched(session, event, ann["attendee_id"], 5)
+    _matched(session, event, bob["attendee_id"], 1)
+    assert _pass(redis) == 1, "ann had hers this interval; bob's first goes"
+    assert mailed("bob@example.com", count=2)[0].subject == "1 new photo of you at City Marathon"
+    assert len(mailed_all("ann@example.com")) == 2
+    _interval_passes(session, ann["attendee_id"])
+    assert _pass(redis) == 1
+    assert mailed("ann@example.com", count=3)[0].subject == "5 new photos of you at City Marathon"
+    assert _pass(redis) == 0, "nothing new: nothing sent"
+
+
+def test_no_digest_after_one_click_unsubscribe_or_deleted_face_data(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    ann = register_attendee(client, event.code, email="ann@example.com", notify=True)
+    bob = register_attendee(client, event.code, email="bob@example.com", notify=True)
+    _matched(session, event, ann["attendee_id"], 2)
+    assert _pass(redis) == 1
+    one_click = mailed("ann@example.com", count=2)[0].message["List-Unsubscribe"].strip("<>")
+    # What a mail program sends for RFC 8058's one click: a POST, no cookie, no session.
+    answer = client.post(one_click.removeprefix(settings.PUBLIC_URL),
+                         content="List-Unsubscribe=One-Click",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert answer.status_code == 200 and answer.json() == {"notify": False}
+    assert client.get("/api/me/notifications", headers=ann["headers"]).json() == {"notify": False}
+    assert client.delete("/api/me/face-data", headers=bob["headers"]).status_code == 200
+    _interval_passes(session, ann["attendee_id"])
+    _matched(session, event, ann["attendee_id"], 3)
+    _matched(session, event, bob["attendee_id"], 3)
+    assert _pass(redis) == 0
+    assert len(mailed_all("ann@example.com")) == 2 and len(mailed_all("bob@example.com")) == 1
+    bad = client.post("/api/unsubscribe/not-a-token")
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid_link")
+
+
+def test_a_digest_composed_before_unsubscribing_is_not_sent(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    ann = register_attendee(client, event.code, email="ann@example.com", notify=True)
+    _matched(session, event, ann["attendee_id"], 2)
+    assert _pass(redis) == 1  # composed and enqueued, not sent yet
+    put = client.put("/api/me/notifications", headers=ann["headers"], json={"notify": False})
+    assert put.json() == {"notify": False}
+    assert len(mailed_all("ann@example.com")) == 1, "the sign-in mail only"
+    assert session.exec(select(Email).where(Email.kind == EmailKind.digest)).all() == []
+
+
+def test_opting_in_later_counts_only_photos_from_then_on(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    event = create_event(session, owner=create_user(session))
+    ann = register_attendee(client, event.code, email="ann@example.com")
+    _matched(session, event, ann["attendee_id"], 4)
+    put = client.put("/api/me/notifications", headers=ann["headers"], json={"notify": True})
+    assert put.json() == {"notify": True}
+    assert _pass(redis) == 0, "she has seen those four"
+    _matched(session, event, ann["attendee_id"], 1)
+    assert _pass(redis) == 1
+    assert mailed("ann@example.com", count=2)[0].subject.startswith("1 new photo of you")

@@ -1,0 +1,82 @@
+"""Sending the outbox: a mail server that is down is retried with backing off, a lost job
+is re-enqueued by the reconciler, and a mail no longer owed is never sent."""
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from redis import Redis
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+from sqlmodel import Session, select
+
+from api import queue
+from api.config import settings
+from api.db import session_scope
+from api.models import Email, utcnow
+from api.reconcile import reconcile
+from devtools.local import free_port
+from tests.helpers import create_event, create_user, mailed, mailed_all, run_jobs
+
+
+def _ask_for_a_link(client: TestClient, session: Session) -> None:
+    event = create_event(session, owner=create_user(session))
+    body = {"event_code": event.code, "email": "ann@example.com", "consent": True}
+    assert client.post("/api/register-with-event-code", json=body).status_code == 202
+
+
+def test_a_mail_server_that_is_down_is_retried_with_backing_off(
+    client: TestClient, session: Session, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ask_for_a_link(client, session)
+    with monkeypatch.context() as down:
+        down.setattr(settings, "SMTP_HOST", "127.0.0.1")
+        down.setattr(settings, "SMTP_PORT", free_port())  # nothing listens there
+        down.setattr(settings, "SMTP_SECURITY", "none")
+        run_jobs(redis, queue.EMAILS)
+    email = session.exec(select(Email)).one()
+    assert email.sent_at is None and email.attempts == 1
+    assert email.last_error and "refused" in email.last_error.lower()
+    job_id = queue.send_email(email.id).job_id
+    scheduled = ScheduledJobRegistry(queue.EMAILS, connection=redis, serializer=JSONSerializer)
+    assert job_id in scheduled.get_job_ids(), "RQ retries it"
+    due = scheduled.get_scheduled_time(job_id) - utcnow()
+    assert timedelta(seconds=20) < due <= timedelta(seconds=queue.EMAIL_RETRY_INTERVALS[0])
+
+    # The server is back; the retry's moment comes (as RQ's scheduler would move it).
+    redis.zadd(scheduled.key, {job_id: 0})
+    with session_scope() as scoped:
+        assert job_id in reconcile(scoped, queue.JobQueue(redis)).enqueued
+    assert len(mailed("ann@example.com")) == 1
+    session.expire_all()
+    sent = session.exec(select(Email)).one()
+    assert sent.sent_at is not None and sent.attempts == 2 and sent.last_error is None
+
+
+def test_a_lost_mail_job_is_enqueued_again_by_the_reconciler(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    _ask_for_a_link(client, session)
+    email = session.exec(select(Email)).one()
+    queue.JobQueue(redis).discard(queue.send_email(email.id))  # the job is lost
+    with session_scope() as scoped:
+        young = reconcile(scoped, queue.JobQueue(redis), stale_after=timedelta(minutes=5))
+    assert queue.send_email(email.id).job_id not in young.enqueued, "too young to be lost"
+    with session_scope() as scoped:
+        report = reconcile(scoped, queue.JobQueue(redis), stale_after=timedelta(0))
+    assert queue.send_email(email.id).job_id in report.enqueued
+    assert len(mailed("ann@example.com")) == 1
+
+
+def test_a_sign_in_mail_whose_link_expired_is_dropped_unsent(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    _ask_for_a_link(client, session)
+    email = session.exec(select(Email)).one()
+    email.expires_at = utcnow() - timedelta(seconds=1)
+    session.add(email)
+    session.commit()
+    run_jobs(redis, queue.EMAILS)
+    assert mailed_all("ann@example.com") == []
+    session.expire_all()
+    assert session.exec(select(Email)).all() == [], "no longer owed: gone"
