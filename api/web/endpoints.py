@@ -59,6 +59,7 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
         join_url=join_url(event),
         policy=service.privacy_policy(),
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
+        max_selfies=settings.MAX_SELFIES_PER_ATTENDEE,
     )
 
 

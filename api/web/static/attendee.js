@@ -442,6 +442,58 @@ $("delete-face-data").addEventListener("click", async () => {
   }
 });
 
+// --- more selfies, from the gallery ------------------------------------------------------
+
+const SELFIE_STATES = { valid: "In use", pending: "Being checked…" };
+
+async function loadSelfies() {
+  let state;
+  try {
+    state = await api("/api/me/selfie", { token });
+  } catch (error) {
+    return onFailure(error);
+  }
+  const active = state.selfies.filter((s) => s.status !== "rejected").length;
+  $("selfie-count").textContent = String(state.selfies.filter((s) => s.status === "valid").length);
+  $("selfie-list").replaceChildren(...state.selfies.map((selfie, n) => h("li",
+    { dataset: { selfieId: selfie.id, status: selfie.status } },
+    h("span", {}, `Selfie ${state.selfies.length - n} · ${new Date(selfie.created_at).toLocaleString()}`),
+    h("strong", {}, SELFIE_STATES[selfie.status] || `Not used: ${REJECTION_TITLES[selfie.reason] || selfie.reason}`))));
+  show($("add-selfie"), active < Number(root.dataset.maxSelfies));
+  return state;
+}
+
+$("my-selfies").addEventListener("toggle", () => {
+  if ($("my-selfies").open) loadSelfies();
+});
+
+$("extra-selfie-file").addEventListener("change", async (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file) return;
+  const status = $("extra-selfie-status");
+  status.textContent = "Uploading…";
+  const form = new FormData();
+  form.append("file", file, file.name || "selfie.jpg");
+  let accepted;
+  try {
+    accepted = await api("/api/upload-selfie", { method: "POST", token, form });
+  } catch (error) {
+    status.textContent = error.message;
+    return;
+  }
+  status.textContent = "Checking your selfie…";
+  poll(async () => {
+    const state = await loadSelfies();
+    const mine = state?.selfies.find((s) => s.id === accepted.selfie_id);
+    if (!mine || mine.status === "pending") return false;
+    status.textContent = mine.status === "valid"
+      ? "Added: photos it finds appear here by themselves."
+      : `Not added: ${REJECTION_TITLES[mine.reason] || mine.reason}. ${mine.detail || ""}`;
+    return "stop";
+  }, { min: 500, max: 3000, factor: 1.3 });
+});
+
 async function loadNotifications() {
   try {
     $("notify-toggle").checked = (await api("/api/me/notifications", { token })).notify;
