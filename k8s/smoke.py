@@ -40,6 +40,8 @@ import httpx
 import yaml
 from packaging.markers import Marker
 
+from loadtest.stack import join_event
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "facematch"
 WORK = ROOT / ".smoke"
@@ -377,17 +379,8 @@ def drive_the_product(base: str, admin_password: str) -> dict[str, Any]:
     started = time.monotonic()
     wait("the photos to be indexed", indexed, timeout=600)
     index_seconds = time.monotonic() - started
-    registered = client.post(
-        "/api/register-with-event-code",
-        json={
-            "event_code": code,
-            "email": "obama@smoke.example.com",
-            "name": "Barack",
-            "password": "correct horse battery",
-            "consent": True,
-        },
-    ).raise_for_status()
-    attendee = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+    # The link is mailed; the smoke test has no mailbox, so it asks as an admin's support would.
+    attendee = join_event(client.post, "", code, "obama@smoke.example.com", admin, "Barack")
     selfie = (FACES / SELFIE).read_bytes()
     started = time.monotonic()
     client.post(

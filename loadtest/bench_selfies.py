@@ -48,7 +48,6 @@ from loadtest import datasets, synthetic
 from loadtest.chaos import Client, _build_nearest
 from loadtest.stack import Stack, local_stack
 
-PASSWORD = "correct horse battery"
 ENV = {
     "FACEMATCH_FACE_CACHE_MAX_FACES": "1000000",
     "FACEMATCH_LOG_FORMAT": "json",
@@ -75,13 +74,7 @@ class Attendee:
     def __init__(self, client: Client, event: dict[str, Any], email: str) -> None:
         self.http = requests.Session()
         self.base = client.base
-        body = {"event_code": event["code"], "email": email, "password": PASSWORD,
-                "name": "Runner", "consent": True}  # fmt: skip
-        response = self.http.post(
-            f"{self.base}/api/register-with-event-code", json=body, timeout=60
-        )
-        response.raise_for_status()
-        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        self.headers = client.join(event["code"], email)
 
     def upload(self, selfie: bytes) -> str:
         files = {"file": ("selfie.jpg", selfie, "image/jpeg")}

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from loadtest.stack import join_event
+
 FACES = Path(
     os.environ.get("FACEMATCH_FACES", Path(__file__).parents[1].parent / "shared/testdata/faces")
 )
@@ -91,21 +93,8 @@ def main() -> int:
     identities = list(SELFIES)
     for run in range(args.runs):
         identity = identities[run % len(identities)]
-        registered = (
-            client.post(
-                "/api/register-with-event-code",
-                json={
-                    "event_code": event["code"],
-                    "email": f"{identity}-{suffix}-{run}@example.com",
-                    "password": "correct horse battery",
-                    "name": identity,
-                    "consent": True,
-                },
-            )
-            .raise_for_status()
-            .json()
-        )
-        headers = {"Authorization": f"Bearer {registered['access_token']}"}
+        email = f"{identity}-{suffix}-{run}@example.com"
+        headers = join_event(client.post, "", event["code"], email, admin, identity)
         selfie = (FACES / SELFIES[identity]).read_bytes()
         start = time.monotonic()
         client.post(

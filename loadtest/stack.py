@@ -13,10 +13,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devtools import devstack
 from devtools.local import free_port, stop_group
@@ -56,6 +57,8 @@ def local_stack(
         # Every simulated user comes from 127.0.0.1: per-address limits would throttle the test.
         FACEMATCH_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP="0",
         FACEMATCH_REGISTRATIONS_PER_MINUTE_PER_IP="0",
+        FACEMATCH_LINK_REDEMPTIONS_PER_MINUTE_PER_IP="0",
+        FACEMATCH_SIGN_IN_LINKS_PER_HOUR_PER_ACCOUNT="0",
         PORT=str(port),
         WORKERS=str(workers),
     )
@@ -85,3 +88,25 @@ def local_stack(
         for server in stack.restarted:
             stop_group(server, timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def join_event(
+    post: Callable[..., Any], base: str, code: str, email: str, admin: dict[str, str],
+    name: str = "Runner",
+) -> dict[str, str]:  # fmt: skip
+    """Join an event as an attendee of a load test does: register with consent (the
+    workers mail the link), get the link from the admins' support route (a simulated
+    attendee has no mailbox) and open it. `post` is a requests or httpx client's; the
+    attendee's auth headers."""
+
+    def call(path: str, **kwargs: Any) -> Any:
+        response = post(f"{base}{path}", timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    call("/api/register-with-event-code",
+         json={"event_code": code, "email": email, "name": name, "consent": True})  # fmt: skip
+    link = call("/api/admin/sign-in-links", headers=admin,
+                json={"email": email, "event_code": code})  # fmt: skip
+    opened = call("/api/sign-in-link/redeem", json={"token": link["url"].split("#", 1)[1]})
+    return {"Authorization": f"Bearer {opened['access_token']}"}

@@ -8,6 +8,7 @@ from api import ratelimit
 from api.attendees import service, signin
 from api.attendees.schemas import (
     FaceDataDeleted,
+    LinkIssued,
     LinkSent,
     Notifications,
     RedeemLink,
@@ -19,7 +20,7 @@ from api.attendees.schemas import (
 )
 from api.auth.security import decode_unsubscribe_token
 from api.config import settings
-from api.deps import CurrentAttendee, RedisDep, SessionDep, StorageDep
+from api.deps import CurrentAttendee, RedisDep, RequireAdmin, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -69,6 +70,15 @@ def redeem_sign_in_link(
     """Spend a mailed link (once, before it expires) for a session on this device."""
     ratelimit.check_link_redemption(redis, request)
     return signin.redeem(session, body.token, request.headers.get("user-agent"))
+
+
+@router.post("/admin/sign-in-links", responses=responses(Unauthorized, NotPermitted, NotFound))
+def create_sign_in_link(
+    session: SessionDep, _: RequireAdmin, body: SignInLinkRequest
+) -> LinkIssued:
+    """Support: a sign-in link for an attendee of an event (or the join link of their
+    request to join it, with the consent they gave) when their mail does not arrive."""
+    return signin.link_for_support(session, body)
 
 
 @router.get("/me/notifications", responses=responses(Unauthorized, NotPermitted))

@@ -31,6 +31,12 @@ class LinkSent(SQLModel):
     expires_in_minutes: int
 
 
+class LinkIssued(SQLModel):
+    url: str
+    """Give it to the attendee: it signs in once, until `expires_at`."""
+    expires_at: datetime
+
+
 class RedeemLink(SQLModel):
     token: str = Field(min_length=20, max_length=100)
 

@@ -12,14 +12,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import audit
 from api.attendees import repository
-from api.attendees.schemas import LinkSent, Registered, RegisterWithEventCode, SignInLinkRequest
+from api.attendees.schemas import (
+    LinkIssued,
+    LinkSent,
+    Registered,
+    RegisterWithEventCode,
+    SignInLinkRequest,
+)
 from api.auth import repository as auth_repository
 from api.auth.security import new_link_token, token_digest
 from api.auth.service import start_session
@@ -41,6 +48,8 @@ from api.models import (
     utcnow,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _event(session: Session, typed_code: str, *, for_share: bool = False) -> Event:
     code = normalize_code(typed_code)
@@ -51,15 +60,21 @@ def _event(session: Session, typed_code: str, *, for_share: bool = False) -> Eve
     return event
 
 
-def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkSent:
+def _issue(session: Session, link: SignInLink) -> str:
+    """Store the link (its token's digest only) and give its URL, once."""
     token, link.token_sha256 = new_link_token()
     link.created_at = utcnow()
     link.expires_at = link.created_at + timedelta(minutes=settings.SIGN_IN_LINK_MINUTES)
     session.add(link)
+    return sign_in_url(token)
+
+
+def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkSent:
+    url = _issue(session, link)
     queue_mail(session, kind=EmailKind.sign_in, to=link.email, template="sign_in",
                event_id=event.id if event else None, expires_at=link.expires_at,
                joining=link.purpose == SignInLinkPurpose.joining, name=link.full_name,
-               event_name=event.name if event else None, link=sign_in_url(token),
+               event_name=event.name if event else None, link=url,
                minutes=settings.SIGN_IN_LINK_MINUTES)  # fmt: skip
     return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
 
@@ -113,6 +128,36 @@ def request_sign_in(session: Session, body: SignInLinkRequest) -> LinkSent:
     link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,
                       event_id=attendee.event_id, token_sha256="", expires_at=utcnow())  # fmt: skip
     return _mail_link(session, link, event)
+
+
+def link_for_support(session: Session, body: SignInLinkRequest) -> LinkIssued:
+    """An admin's link for an attendee whose mail does not arrive (and for load tests):
+    a sign-in link if they joined the event, or the join link of their latest request to
+    join it, carrying the consent they gave in that request; never a consent of its own."""
+    event = _event(session, body.event_code or "")
+    user = auth_repository.get_user_by_email(session, body.email)
+    if user is not None and (user.role != Role.attendee or not user.is_active):
+        raise NotFound("this address is not an attendee's", code="not_registered")
+    attendee = repository.get_attendee(session, user.id, event.id) if user else None
+    if attendee is not None:
+        link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,  # type: ignore[union-attr]
+                          event_id=event.id, token_sha256="", expires_at=utcnow())  # fmt: skip
+    else:
+        asked = session.exec(
+            select(SignInLink)
+            .where(SignInLink.email == body.email.lower(), SignInLink.event_id == event.id,
+                   SignInLink.purpose == SignInLinkPurpose.joining)
+            .order_by(col(SignInLink.created_at).desc()).limit(1)
+        ).first()  # fmt: skip
+        if asked is None:
+            raise NotFound("this address has not asked to join this event", code="not_registered")
+        link = SignInLink(email=asked.email, purpose=SignInLinkPurpose.joining, event_id=event.id,
+                          full_name=asked.full_name, notify=asked.notify,
+                          consent_policy_version=asked.consent_policy_version,
+                          token_sha256="", expires_at=utcnow())  # fmt: skip
+    log.info("admin issued a %s link for event %s", link.purpose.value, event.id)
+    url = _issue(session, link)
+    return LinkIssued(url=url, expires_at=link.expires_at)
 
 
 def redeem(session: Session, token: str, user_agent: str | None) -> Registered:

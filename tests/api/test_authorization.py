@@ -57,6 +57,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/events/{event_id}/archive-link"): OWNER,
     ("GET", "/api/events/{event_id}/archive"): OWNER,  # or a link's token (test_endpoints.py)
     ("POST", "/api/sign-in-link"): PUBLIC,
+    ("POST", "/api/admin/sign-in-links"): ADMIN,
     ("POST", "/api/sign-in-link/redeem"): PUBLIC,  # with a link's token (400 without)
     ("POST", "/api/unsubscribe/{token}"): PUBLIC,  # with a mail's token (400 without)
     ("POST", "/api/auth/sign-out"): SIGNED_IN,
@@ -193,6 +194,9 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
             "name": "New", "consent": True,
         },
         ("POST", "/api/sign-in-link"): {"email": "matched@example.com"},
+        ("POST", "/api/admin/sign-in-links"): {
+            "email": "matched@example.com", "event_code": world.values["code"],
+        },
         ("POST", "/api/sign-in-link/redeem"): {"token": "x" * 43},
         ("PUT", "/api/me/notifications"): {"notify": True},
         ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},

@@ -43,7 +43,8 @@ def test_the_traffic_mix_runs_without_failures(
     with (tmp_path / "run_stats.csv").open() as f:
         stats = {row["Name"]: row for row in csv.DictReader(f)}
     assert result.returncode == 0, result.stderr[:3000]
-    for name in ("[Attendee] register", "[Attendee] upload selfie", "[Attendee] selfie status",
+    for name in ("[Attendee] register", "[Attendee] open sign-in link",
+                 "[Attendee] upload selfie", "[Attendee] selfie status",
                  "[Attendee] selfie verdict", "[Attendee] my photos",
                  "[Photographer] upload photos", "[Attendee] delete face data"):  # fmt: skip
         assert int(stats[name]["Request Count"]) > 0, name

@@ -10,7 +10,7 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from api.config import settings
-from api.models import AuthSession, Email, SignInLink, utcnow
+from api.models import Attendee, AuthSession, Email, SignInLink, utcnow
 from tests.helpers import (
     create_event,
     create_user,
@@ -159,3 +159,31 @@ def test_a_join_link_opened_after_the_event_closed_is_refused(
     assert (late.status_code, late.json()["code"]) == (409, "event_closed")
     session.expire_all()
     assert session.exec(select(SignInLink)).one().used_at is None, "nothing half-stored"
+
+
+def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
+    client: TestClient, session: Session
+) -> None:
+    from tests.helpers import token_headers
+
+    create_user(session, email="admin@example.com", role="admin")
+    admin = token_headers(client, "admin@example.com")
+    event = create_event(session, owner=create_user(session))
+
+    def support(email: str):  # type: ignore[no-untyped-def]
+        body = {"email": email, "event_code": event.code}
+        return client.post("/api/admin/sign-in-links", headers=admin, json=body)
+
+    nobody = support("ann@example.com")
+    assert (nobody.status_code, nobody.json()["code"]) == (404, "not_registered")
+    assert _join(client, event.code, notify=True) == 202  # the mail never arrives
+    issued = support("ann@example.com")
+    assert issued.status_code == 200
+    joined = redeem(client, issued.json()["url"])
+    attendee = session.get(Attendee, uuid.UUID(joined["attendee_id"]))
+    assert attendee is not None and attendee.notify, "the request's choices, and its consent"
+    assert attendee.consent_policy_version == settings.CONSENT_POLICY_VERSION
+    again = redeem(client, support("ann@example.com").json()["url"])
+    assert again["attendee_id"] == joined["attendee_id"], "now a plain sign-in link"
+    staff = support("admin@example.com")
+    assert staff.status_code == 404, "staff sign in with their passwords"

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
