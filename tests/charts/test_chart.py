@@ -192,8 +192,31 @@ def test_workers_outlive_their_longest_job_and_need_no_http() -> None:
     assert limits == {"interactive": "1280Mi", "bulk": "768Mi"}
     assert interactive["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "--queues",
-        "selfies",
+        "selfies,emails",
+    ], "a sign-in mail never waits behind bulk indexing"
+
+
+def test_mail_settings_reach_the_pods_and_its_password_comes_from_the_secret() -> None:
+    quiet = render({})
+    notes_free = [
+        o for o in quiet if o["kind"] == "ConfigMap" and "FACEMATCH_SMTP_HOST" in o["data"]
     ]
+    assert notes_free[0]["data"]["FACEMATCH_SMTP_HOST"] == ""
+    objects = render({"mail": {"smtp": {"host": "smtp.example.com", "port": 465,
+                                        "security": "tls", "username": "facematch",
+                                        "passwordFromSecret": True}}})  # fmt: skip
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and "FACEMATCH_SMTP_HOST" in o["data"]
+    )
+    assert {k: config["data"][k] for k in ("FACEMATCH_SMTP_HOST", "FACEMATCH_SMTP_PORT",
+                                           "FACEMATCH_SMTP_SECURITY")} == {
+        "FACEMATCH_SMTP_HOST": "smtp.example.com", "FACEMATCH_SMTP_PORT": "465",
+        "FACEMATCH_SMTP_SECURITY": "tls"}  # fmt: skip
+    rendered = json.dumps(objects)
+    assert "smtp-password" in rendered and "FACEMATCH_SMTP_PASSWORD" in rendered
+    egress = [rule for o in objects if o["kind"] == "NetworkPolicy"
+              for rule in o["spec"].get("egress", [])]  # fmt: skip
+    assert any({"port": 465, "protocol": "TCP"} in r.get("ports", []) for r in egress), "to SMTP"
 
 
 def test_secrets_are_referenced_by_name_and_mounted_as_files() -> None:

@@ -78,6 +78,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       {{- with .Values.metrics.tokenSecretKey }}
       - {key: {{ . }}, path: FACEMATCH_METRICS_TOKEN}
       {{- end }}
+      {{- if .Values.mail.smtp.passwordFromSecret }}
+      - {key: smtp-password, path: FACEMATCH_SMTP_PASSWORD}
+      {{- end }}
       {{- if and (eq .Values.storage.backend "s3") .Values.storage.s3.credentialsFromSecret }}
       - {key: s3-access-key-id, path: FACEMATCH_S3_ACCESS_KEY_ID}
       - {key: s3-secret-access-key, path: FACEMATCH_S3_SECRET_ACCESS_KEY}
@@ -124,6 +127,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - ports:
     {{- range .Values.networkPolicy.egressPorts }}
     - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+    {{- if .Values.mail.smtp.host }}
+    - {port: {{ .Values.mail.smtp.port }}, protocol: TCP}
     {{- end }}
     {{- if eq .Values.storage.backend "s3" }}
     {{- range .Values.storage.s3.egressPorts }}
