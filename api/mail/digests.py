@@ -24,7 +24,8 @@ from api.models import Attendee, EmailKind, Event, User, utcnow
 BATCH = 1000
 """Attendees mailed per transaction; a pass takes batches until none is due."""
 MAX_BATCHES = 20
-"""At most this many batches per pass (20,000 mails); the next pass goes on."""
+"""At most this many batches per pass (20,000 mails); the next pass goes on. Each batch's
+attendees are marked sent in the transaction, so the next batch finds the next ones."""
 
 _DUE = text(
     """
@@ -56,8 +57,19 @@ def one_click_url(attendee_id: uuid.UUID) -> str:
 
 
 def queue_digests(session: Session, *, now: datetime | None = None) -> int:
-    """Compose one batch of due digests into the outbox; how many."""
+    """Compose every due digest into the outbox, a batch at a time (MAX_BATCHES at most);
+    how many. Their jobs are enqueued when the caller's transaction commits."""
     now = now or utcnow()
+    composed = 0
+    for _ in range(MAX_BATCHES):
+        batch = _compose_batch(session, now)
+        composed += batch
+        if batch < BATCH:
+            break
+    return composed
+
+
+def _compose_batch(session: Session, now: datetime) -> int:
     due_before = now - timedelta(minutes=settings.DIGEST_INTERVAL_MINUTES)
     rows = session.connection().execute(_DUE, {"due_before": due_before, "limit": BATCH}).all()
     if not rows:
@@ -84,4 +96,5 @@ def queue_digests(session: Session, *, now: datetime | None = None) -> int:
         attendee.digest_sent_at = now
         attendee.digest_through = through
         session.add(attendee)
+    session.flush()  # the next batch's query must see these attendees as done
     return len(found)

@@ -123,3 +123,18 @@ def test_opting_in_later_counts_only_photos_from_then_on(
     _matched(session, event, ann["attendee_id"], 1)
     assert _pass(redis) == 1
     assert mailed("ann@example.com", count=2)[0].subject.startswith("1 new photo of you")
+
+
+def test_one_pass_mails_every_due_attendee_a_batch_at_a_time(
+    client: TestClient, session: Session, redis: Redis, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from api.mail import digests
+
+    monkeypatch.setattr(digests, "BATCH", 2)
+    event = create_event(session, owner=create_user(session))
+    emails = [f"runner{n}@example.com" for n in range(5)]
+    for email in emails:
+        joined = register_attendee(client, event.code, email=email, notify=True)
+        _matched(session, event, joined["attendee_id"], 2)
+    assert _pass(redis) == 5
+    assert [len(mailed(email, count=2)) for email in emails] == [2] * 5
