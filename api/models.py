@@ -190,6 +190,8 @@ class Email(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+    job_id: str | None = Field(default=None, max_length=100)
+    """The RQ job that sends it (one mail's, or a batch's): the reconciler asks RQ about it."""
 
 
 class EventBase(SQLModel):

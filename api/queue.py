@@ -130,6 +130,19 @@ def send_email(email_id: uuid.UUID) -> JobSpec:
     return dataclasses.replace(spec, retry_intervals=tuple(EMAIL_RETRY_INTERVALS))
 
 
+SEND_BATCH = 50
+"""Digest mails per job, sent over one SMTP connection: a job per mail spent most of its
+time on RQ's fork and bookkeeping (loadtest/README.md, "Mail")."""
+
+
+def send_emails(email_ids: list[uuid.UUID]) -> JobSpec:
+    """Up to SEND_BATCH outbox rows over one SMTP connection; named by its first row (each
+    row is in one batch)."""
+    return JobSpec("workers.tasks.send_emails", EMAILS, f"send-emails-{email_ids[0]}",
+                   ([str(e) for e in email_ids],), SEND_EMAIL_TIMEOUT * 5,
+                   tuple(EMAIL_RETRY_INTERVALS))  # fmt: skip
+
+
 def delete_event(event_id: uuid.UUID) -> JobSpec:
     """Everything of an event, in batches that each commit (workers/deletion.py)."""
     return _spec("delete_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)

@@ -115,8 +115,7 @@ def reconcile(
     ).all()
     report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])
     report.enqueued += _enqueue_purges(session, jobs)
-    mails = outbox.unsent(session, older_than=stale_after, limit=BATCH)
-    report.enqueued += _enqueue_idle(jobs, [queue.send_email(m) for m in mails])
+    report.enqueued += outbox.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
     report.digests = digests.queue_digests(session)
     outbox.purge_spent(session)
 

@@ -1,25 +1,34 @@
-"""Send one outbox mail by SMTP. No face engine here: a job is one SMTP exchange.
+"""Send outbox mails by SMTP, many over one connection. No face engine here.
 
 The row says what is owed: a mail sent already, or gone with its event or attendee, is
 not sent (again). A digest is not sent once its attendee has opted out, and a sign-in
-mail not once its link has expired. An SMTP failure raises, so RQ retries with backing
-off (`api.queue.EMAIL_RETRY_INTERVALS`); the attempt and its error stay on the row.
+mail not once its link has expired. Each mail is its own transaction, its row locked
+while it is sent (a second job for it skips it meanwhile, then finds it sent). An SMTP
+failure is written on the row and raised at the end of the batch, so RQ retries it with
+backing off (`api.queue.EMAIL_RETRY_INTERVALS`); the retry skips what was sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
 import uuid
+from collections import Counter
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from types import TracebackType
+
+from sqlmodel import Session, select
 
 from api.config import settings
 from api.db import session_scope
 from api.models import Attendee, Email, EmailKind, utcnow
 
 log = logging.getLogger(__name__)
+
+SEND_ERRORS = (OSError, smtplib.SMTPException)
 
 
 def build_message(email: Email) -> EmailMessage:
@@ -41,65 +50,112 @@ def build_message(email: Email) -> EmailMessage:
     return message
 
 
-def _owed(email: Email) -> str | None:
+class Relay:
+    """One SMTP connection for a batch of mails, opened on the first and reopened once
+    if the server hangs up in between."""
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        host, port = settings.smtp_address
+        timeout = settings.SMTP_TIMEOUT_SECONDS
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if settings.SMTP_SECURITY == "tls":
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        if settings.SMTP_SECURITY == "starttls" and settings.SMTP_HOST:
+            smtp.starttls(context=context)
+        if settings.SMTP_USERNAME:
+            smtp.login(settings.SMTP_USERNAME, settings.SMTP_PASSWORD)
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = self._open()
+            self.smtp.send_message(message)
+            return
+        try:
+            self.smtp.send_message(message)
+        except smtplib.SMTPServerDisconnected:  # an idle or per-connection limit
+            self.smtp = self._open()
+            self.smtp.send_message(message)
+
+    def drop(self) -> None:
+        if self.smtp is not None:
+            with contextlib.suppress(*SEND_ERRORS):
+                self.smtp.close()
+            self.smtp = None
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:  # fmt: skip
+        if self.smtp is not None:
+            with contextlib.suppress(*SEND_ERRORS):
+                self.smtp.quit()
+        self.drop()
+
+
+def _why_not(session: Session, email: Email) -> str | None:
     """Why the mail is no longer to be sent, or None."""
     if email.sent_at is not None:
         return "sent already"
     if email.expires_at is not None and email.expires_at <= utcnow():
         return "its link has expired"
+    if email.kind == EmailKind.digest:
+        attendee = session.get(Attendee, email.attendee_id) if email.attendee_id else None
+        if attendee is None or not attendee.notify:
+            return "the attendee opted out"
     return None
 
 
-def deliver(message: EmailMessage) -> None:
-    host, port = settings.smtp_address
-    timeout = settings.SMTP_TIMEOUT_SECONDS
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if settings.SMTP_SECURITY == "tls":
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    with smtp:
-        if settings.SMTP_SECURITY == "starttls" and settings.SMTP_HOST:
-            smtp.starttls(context=context)
-        if settings.SMTP_USERNAME:
-            smtp.login(settings.SMTP_USERNAME, settings.SMTP_PASSWORD)
-        smtp.send_message(message)
-
-
-def send_email(email_id: uuid.UUID) -> str:
-    """Send the outbox row `email_id` once; what happened, for the log."""
+def _send_one(relay: Relay, email_id: uuid.UUID) -> str:
+    failed: BaseException | None = None
     with session_scope() as session:
-        email = session.get(Email, email_id, with_for_update=True)
+        email = session.exec(
+            select(Email).where(Email.id == email_id).with_for_update(skip_locked=True)
+        ).first()
         if email is None:
-            return "gone"
-        why_not = _owed(email)
-        if why_not is None and email.kind == EmailKind.digest:
-            attendee = session.get(Attendee, email.attendee_id) if email.attendee_id else None
-            if attendee is None or not attendee.notify:
-                why_not = "the attendee opted out"
+            return "gone, or being sent by another job"
+        why_not = _why_not(session, email)
         if why_not is not None:
             if email.sent_at is None:  # never to be sent: it stops being owed
                 session.delete(email)
             return why_not
         email.attempts += 1
-        message = build_message(email)
-    # The row lock is released while SMTP talks: a slow server holds no transaction open.
-    try:
-        deliver(message)
-    except (OSError, smtplib.SMTPException) as error:
-        with session_scope() as session:
-            row = session.get(Email, email_id)
-            if row is not None:
-                row.attempts, row.last_error = email.attempts, str(error)[:500]
-                session.add(row)
-        raise
-    with session_scope() as session:
-        row = session.get(Email, email_id)
-        if row is not None:
+        try:
+            relay.send(build_message(email))
+        except SEND_ERRORS as error:
+            relay.drop()
+            email.last_error, failed = str(error)[:500], error
+        else:
             # Sent: the bodies go (a sign-in link lives in the table only until now).
-            row.sent_at, row.attempts = utcnow(), email.attempts
-            row.text_body = row.html_body = None
-            row.last_error = None
-            session.add(row)
+            email.sent_at, email.last_error = utcnow(), None
+            email.text_body = email.html_body = None
+        session.add(email)
+    if failed is not None:
+        raise failed
     return "sent"
+
+
+def send_emails(email_ids: list[uuid.UUID]) -> dict[str, int]:
+    """Send each outbox row of `email_ids` once, over one connection; what happened to
+    them. Raises the first SMTP failure after trying the others, for RQ's retry."""
+    outcomes: Counter[str] = Counter()
+    first_failure: BaseException | None = None
+    with Relay() as relay:
+        for email_id in email_ids:
+            try:
+                outcomes[_send_one(relay, email_id)] += 1
+            except SEND_ERRORS as error:
+                outcomes["failed"] += 1
+                first_failure = first_failure or error
+    if first_failure is not None:
+        log.warning("%d of %d mails failed: %s", outcomes["failed"], len(email_ids),
+                    first_failure)  # fmt: skip
+        raise first_failure
+    return dict(outcomes)

@@ -319,4 +319,9 @@ def delete_event(event_id: str) -> dict[str, Any]:
 
 def send_email(email_id: str) -> dict[str, Any]:
     """One outbox mail by SMTP (workers/mailer.py); raises on an SMTP failure, for a retry."""
-    return {"email_id": email_id, "result": mailer.send_email(uuid.UUID(email_id))}
+    return {"email_id": email_id, **mailer.send_emails([uuid.UUID(email_id)])}
+
+
+def send_emails(email_ids: list[str]) -> dict[str, Any]:
+    """Outbox mails over one SMTP connection (digests: a job per SEND_BATCH of them)."""
+    return {"mails": len(email_ids), **mailer.send_emails([uuid.UUID(e) for e in email_ids])}

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from api.attendees.signin import new_sign_in_link
 from api.auth.security import create_unsubscribe_token
 from api.config import settings
-from api.mail.outbox import public_url, queue_mail
+from api.mail.outbox import public_url, queue_mail, send_in_batches
 from api.models import Attendee, EmailKind, Event, User, utcnow
 
 BATCH = 1000
@@ -81,9 +81,10 @@ def _compose_batch(session: Session, now: datetime) -> int:
         .join(Event, col(Event.id) == Attendee.event_id)
         .where(col(Attendee.id).in_(list(news)))
     ).all()
+    composed = []
     for attendee, user, event in found:
         count, through = news[attendee.id]
-        queue_mail(
+        composed.append(queue_mail(
             session, kind=EmailKind.digest, to=user.email, template="digest",
             event_id=event.id, attendee_id=attendee.id,
             unsubscribe_url=unsubscribe_url(attendee.id),
@@ -92,9 +93,11 @@ def _compose_batch(session: Session, now: datetime) -> int:
             link=new_sign_in_link(session, attendee, user.email),
             event_url=public_url(f"/e/{event.code}"),
             minutes=settings.SIGN_IN_LINK_MINUTES, interval=settings.DIGEST_INTERVAL_MINUTES,
-        )  # fmt: skip
+            send=False,
+        ))  # fmt: skip
         attendee.digest_sent_at = now
         attendee.digest_through = through
         session.add(attendee)
+    send_in_batches(session, composed)
     session.flush()  # the next batch's query must see these attendees as done
     return len(found)

@@ -46,17 +46,32 @@ def queue_mail(
     attendee_id: uuid.UUID | None = None,
     list_unsubscribe: str | None = None,
     expires_at: datetime | None = None,
+    send: bool = True,
     **context: object,
 ) -> Email:
     """Render `template` with `context` into an outbox row; its job is enqueued after
-    the commit. `list_unsubscribe`: the one-click URL for the List-Unsubscribe header."""
+    the commit (unless `send` is false: the caller batches them, `send_in_batches`).
+    `list_unsubscribe`: the one-click URL for the List-Unsubscribe header."""
     subject, text, html = render(template, **context)
     email = Email(kind=kind, to_address=to, subject=subject, text_body=text, html_body=html,
                   event_id=event_id, attendee_id=attendee_id,
                   unsubscribe_url=list_unsubscribe, expires_at=expires_at)  # fmt: skip
     session.add(email)
-    defer(session, queue.send_email(email.id))
+    if send:
+        spec = queue.send_email(email.id)
+        email.job_id = spec.job_id
+        defer(session, spec)
     return email
+
+
+def send_in_batches(session: Session, emails: list[Email]) -> None:
+    """A job per SEND_BATCH of `emails`, each over one SMTP connection, after the commit."""
+    for start in range(0, len(emails), queue.SEND_BATCH):
+        batch = emails[start : start + queue.SEND_BATCH]
+        spec = queue.send_emails([email.id for email in batch])
+        for email in batch:
+            email.job_id = spec.job_id
+        defer(session, spec)
 
 
 SENT_KEPT_DAYS = 30
@@ -67,16 +82,31 @@ left unsent with its last error (deleted after SENT_KEPT_DAYS)."""
 SPENT_LINKS_KEPT_DAYS = 1
 
 
-def unsent(session: Session, *, older_than: timedelta, limit: int) -> list[uuid.UUID]:
-    """Mails still owed after `older_than`: the reconciler re-enqueues them (a job already
-    queued, running or waiting for its retry is never doubled)."""
+def requeue_lost(session: Session, jobs: queue.JobQueue, *, older_than: timedelta,
+                 limit: int) -> list[str]:  # fmt: skip
+    """Mails still owed after `older_than` whose job RQ will not run (lost with Redis, or
+    failed for good): a job of their own each; the job ids enqueued. A mail whose batch
+    job is still queued, running or waiting for its retry is left to it."""
     cutoff = utcnow() - older_than
-    return list(session.exec(
-        select(Email.id)
+    owed = session.exec(
+        select(Email)
         .where(col(Email.sent_at).is_(None), col(Email.created_at) < cutoff,
                col(Email.attempts) < MAX_EMAIL_ATTEMPTS)
         .order_by(col(Email.created_at)).limit(limit)
-    ).all())  # fmt: skip
+    ).all()  # fmt: skip
+    active = jobs.active(sorted({e.job_id for e in owed if e.job_id}))
+    enqueued = []
+    for email in owed:
+        if email.job_id in active:
+            continue
+        spec = queue.send_email(email.id)
+        if spec.job_id in active:
+            continue
+        jobs.enqueue(spec)
+        email.job_id = spec.job_id
+        session.add(email)
+        enqueued.append(spec.job_id)
+    return enqueued
 
 
 def public_url(path: str) -> str:

@@ -80,3 +80,65 @@ def test_a_sign_in_mail_whose_link_expired_is_dropped_unsent(
     assert mailed_all("ann@example.com") == []
     session.expire_all()
     assert session.exec(select(Email)).all() == [], "no longer owed: gone"
+
+
+class _RefusesOne:
+    """An SMTP server that refuses one recipient and keeps what it accepts."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused, self.accepted = refused, []  # type: ignore[var-annotated]
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]  # noqa: N802
+        if address == self.refused:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.accepted += envelope.rcpt_tos
+        return "250 OK"
+
+
+def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
+    client: TestClient, session: Session, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from api.mail.outbox import queue_mail, send_in_batches
+    from api.models import EmailKind
+    from workers import mailer
+
+    with session_scope() as scoped:
+        send_in_batches(scoped, [
+            queue_mail(scoped, kind=EmailKind.sign_in, to=f"r{n}@example.com", template="sign_in",
+                       send=False, joining=False, name=None, event_name="Run", link="http://x/",
+                       minutes=15)
+            for n in range(3)
+        ])  # fmt: skip
+    [job] = {e.job_id for e in session.exec(select(Email))}
+    assert job is not None and job.startswith("send-emails-")
+    server = _RefusesOne("r1@example.com")
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    connections = []
+    opened = mailer.Relay._open
+    monkeypatch.setattr(mailer.Relay, "_open",
+                        lambda self: connections.append(1) or opened(self))  # fmt: skip
+    monkeypatch.setattr(settings, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setattr(settings, "SMTP_PORT", controller.port)
+    monkeypatch.setattr(settings, "SMTP_SECURITY", "none")
+    try:
+        run_jobs(redis, queue.EMAILS)
+        assert sorted(server.accepted) == ["r0@example.com", "r2@example.com"]
+        assert len(connections) == 2, "one for the batch, one after the refusal"
+        server.refused = ""
+        scheduled = ScheduledJobRegistry(queue.EMAILS, connection=redis, serializer=JSONSerializer)
+        assert job in scheduled.get_job_ids(), "the batch is retried"
+        redis.zadd(scheduled.key, {job: 0})
+        queue.JobQueue(redis).release_overdue()
+        run_jobs(redis, queue.EMAILS)
+    finally:
+        controller.stop()
+    assert sorted(server.accepted) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+    session.expire_all()
+    assert [e.attempts for e in session.exec(select(Email).order_by(Email.to_address))] == [1, 2, 1]

@@ -113,6 +113,7 @@ def upgrade() -> None:
         _when("sent_at"),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("job_id", sa.String(length=100), nullable=True),
         sa.ForeignKeyConstraint(["event_id"], ["events.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["attendee_id"], ["attendees.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
