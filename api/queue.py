@@ -105,6 +105,12 @@ def forget_attendee(attendee_id: uuid.UUID) -> JobSpec:
     return _spec("forget_attendee", MAINTENANCE, attendee_id, VALIDATE_SELFIE_TIMEOUT)
 
 
+def rematch_attendee(attendee_id: uuid.UUID) -> JobSpec:
+    """After an attendee consents to a new policy: the matching paused meanwhile. An
+    attendee is waiting: the selfies queue."""
+    return _spec("rematch_attendee", SELFIES, attendee_id, VALIDATE_SELFIE_TIMEOUT)
+
+
 def rematch_photo(photo_id: uuid.UUID) -> JobSpec:
     return _spec("rematch_photo", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
 

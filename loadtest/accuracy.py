@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.config import settings
 from loadtest import datasets
 
 TOLERANCES = [0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
@@ -130,7 +131,7 @@ def add_event(
         session.add(user)
         session.flush()
         attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                            consent_policy_version="bench")  # fmt: skip
+                            consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
         session.add(attendee)
         session.flush()
         session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",

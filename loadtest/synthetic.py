@@ -21,6 +21,8 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
+from api.config import settings
+
 DIMENSIONS = 128
 PERSON_SPREAD = 0.056
 """Per-number spread of people: two random people are ~16 x 0.056 = 0.9 apart."""
@@ -115,7 +117,7 @@ def load_event(
             _copy(cursor, "attendees", ["id", "user_id", "event_id", "consented_at",
                                         "consent_policy_version", "created_at"],
                   ["uuid", "uuid", "uuid", "timestamptz", "text", "timestamptz"],
-                  ((a, u, event_id, now, "synthetic", now)
+                  ((a, u, event_id, now, settings.CONSENT_POLICY_VERSION, now)
                    for a, u in zip(attendee_ids, users, strict=True)))  # fmt: skip
             _copy(cursor, "selfies", ["id", "attendee_id", "event_id", "status", "encoding",
                                       "quality", "attempts", "created_at", "updated_at"],
@@ -200,8 +202,8 @@ def register(event: SyntheticEvent, person: int) -> uuid.UUID:
         )
         connection.execute(
             "INSERT INTO attendees (id, user_id, event_id, consented_at,"
-            " consent_policy_version, created_at) VALUES (%s, %s, %s, %s, 'synthetic', %s)",
-            (attendee, user, event.event_id, now, now),
+            " consent_policy_version, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (attendee, user, event.event_id, now, settings.CONSENT_POLICY_VERSION, now),
         )
         connection.execute(
             "INSERT INTO selfies (id, attendee_id, event_id, status, encoding, quality,"

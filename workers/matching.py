@@ -63,6 +63,13 @@ from api.db import lock_matching
 from workers import face_cache, selfie_cache
 
 _VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status = 'valid')"
+# Matched only under the current policy: after the policy version changes, an attendee's
+# face still counts as theirs (a face of theirs never goes to a runner-up), but nothing
+# is matched to them until they consent again (api/attendees/service.py: give_consent).
+_CONSENTED = (
+    "EXISTS (SELECT 1 FROM attendees c WHERE c.id = {0}"
+    " AND c.consent_policy_version = :consent_version)"
+)
 
 # -- face_nearest: each face's two nearest attendees ---------------------------------------
 
@@ -322,7 +329,7 @@ best AS (
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
     AND {valid}
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
-),""".replace("{valid}", _VALID.format("n.attendee_id"))
+),""".replace("{valid}", f"{_VALID} AND {_CONSENTED}".format("n.attendee_id"))
 # The matches to delete are found by `{photos}`, a condition on m.photo_id, not by a join
 # with the scope: joined with a CTE, whose rows have no statistics, the planner expected a
 # tenth of the table and read all of it (65 ms per selfie at a million faces).
@@ -400,6 +407,8 @@ ranked AS (
 SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
 FROM ranked
 WHERE rank = 1
+  AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = ranked.attendee_id
+              AND c.consent_policy_version = :consent_version)
   AND distance <= :tolerance - penalty
   AND (runner_up IS NULL OR runner_up - distance >= :margin)
 ORDER BY attendee_id, photo_id, distance, face_id
@@ -420,6 +429,7 @@ def _params(
         # A runner-up further than this from the nearest decides nothing; the float8
         # sums on either side of the comparison may round apart by an ulp, hence the 1e-9.
         "max_margin": MAX_MATCH_MARGIN + 1e-9,
+        "consent_version": settings.CONSENT_POLICY_VERSION,
         **extra,
     }
 
@@ -547,6 +557,25 @@ def forget_attendee(
     connection.execute(_NEAREST_NAMING, params)
     connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(photos)})
     return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
+
+
+_PHOTOS_NAMING = text(
+    "SELECT DISTINCT photo_id FROM face_nearest WHERE event_id = :event_id"
+    " AND (attendee_id = :attendee_id OR runner_up_attendee_id = :attendee_id)"
+)
+
+
+def rematch_attendee(
+    session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, tolerance: float, margin: float
+) -> int:
+    """After an attendee consents again (a new policy): the photos whose faces name them,
+    matched again. Their nearest attendees were kept meanwhile; only matching paused."""
+    lock_matching(session, event_id)
+    params = {"event_id": event_id, "attendee_id": attendee_id}
+    photo_ids = session.connection().execute(_PHOTOS_NAMING, params).scalars().all()
+    if not photo_ids:
+        return 0
+    return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photo_ids))
 
 
 def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margin: float) -> int:

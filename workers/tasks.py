@@ -20,6 +20,7 @@ from api import audit
 from api.config import settings
 from api.db import lock_matching, on_commit, session_scope
 from api.models import (
+    Attendee,
     AuditAction,
     Event,
     EventStatus,
@@ -249,6 +250,20 @@ def forget_attendee(attendee_id: str) -> dict[str, Any]:
         session.exec(delete(ForgetOwed).where(col(ForgetOwed.attendee_id) == aid))
     if matched is None:
         return {"attendee_id": attendee_id, "skipped": True}  # no face names them
+    return {"attendee_id": attendee_id, "matches": matched}
+
+
+def rematch_attendee(attendee_id: str) -> dict[str, Any]:
+    """After an attendee consented to a new policy: what was not matched meanwhile."""
+    aid = uuid.UUID(attendee_id)
+    with session_scope() as session:
+        attendee = session.get(Attendee, aid)
+        event = session.get(Event, attendee.event_id) if attendee else None
+        if attendee is None or event is None:
+            raise RowGone(f"attendee {attendee_id}")
+        matched = matching.rematch_attendee(
+            session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
     return {"attendee_id": attendee_id, "matches": matched}
 
 

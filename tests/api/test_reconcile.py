@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from api import queue
 from api import reconcile as reconcile_module
+from api.config import settings
 from api.models import Event, Selfie, utcnow
 from api.reconcile import reconcile
 from devtools.local import stop_group
@@ -74,7 +75,10 @@ def test_lost_selfies_and_owed_rematches_are_enqueued(session: Session, redis: R
     event = create_event(session, owner=create_user(session))
     user = create_user(session, role="attendee")
     attendee = Attendee(
-        user_id=user.id, event_id=event.id, consented_at=utcnow(), consent_policy_version="t"
+        user_id=user.id,
+        event_id=event.id,
+        consented_at=utcnow(),
+        consent_policy_version=settings.CONSENT_POLICY_VERSION,
     )
     session.add(attendee)
     session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api import queue
+from api.config import settings
 from api.db import session_scope
 from api.models import Attendee, Event, Face, Match, Photo, Role, Selfie, User, utcnow
 from api.reconcile import reconcile
@@ -60,7 +61,7 @@ def _big_event(session: Session) -> tuple[Event, list[uuid.UUID]]:
         session.add(user)
         session.flush()
         attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                            consent_policy_version="test")  # fmt: skip
+                            consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
         session.add(attendee)
         session.flush()
         key = f"{event_folder(event.id)}selfies/{uuid.uuid4()}.jpg"

@@ -7,6 +7,7 @@ import pytest
 from redis import Redis
 from sqlmodel import Session, delete, select
 
+from api.config import settings
 from api.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
 from tests.helpers import create_event, create_photo, create_user
 from workers import face_cache, matching, selfie_cache
@@ -40,7 +41,7 @@ def _attendee_with_selfie(session: Session, event, encoding: list[float] | None 
     """An attendee with a valid selfie (the all-zero one unless given)."""
     user = create_user(session, role="attendee")
     attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                        consent_policy_version="test")  # fmt: skip
+                        consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
     session.add(attendee)
     session.flush()
     session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
@@ -161,7 +162,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     def add_attendee(person: int) -> None:
         user = create_user(session, role="attendee")
         attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
-                            consent_policy_version="test")  # fmt: skip
+                            consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
         session.add(attendee)
         session.flush()
         add_selfie(attendee, person)

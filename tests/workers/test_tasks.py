@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from api.attendees import service as attendee_service
 from api.attendees.schemas import FaceDataDeleted
+from api.config import settings
 from api.db import get_engine, session_scope
 from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
 from api.storage import get_storage
@@ -42,7 +43,10 @@ def add_photo(session: Session, event: Event, data: bytes, *, status: str = "pen
 def add_attendee(session: Session, event: Event) -> Attendee:
     user = create_user(session, role="attendee")
     attendee = Attendee(
-        user_id=user.id, event_id=event.id, consented_at=utcnow(), consent_policy_version="test"
+        user_id=user.id,
+        event_id=event.id,
+        consented_at=utcnow(),
+        consent_policy_version=settings.CONSENT_POLICY_VERSION,
     )
     session.add(attendee)
     session.commit()

@@ -5,6 +5,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.config import settings
 from tests.helpers import create_event, create_photo, create_user, token_headers
 
 
@@ -14,7 +15,7 @@ def _selfie(session: Session, event, *, status: str, seconds: float, minutes_ago
     created = utcnow() - timedelta(minutes=minutes_ago)
     user = create_user(session, role="attendee")
     attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=created,
-                        consent_policy_version="test")  # fmt: skip
+                        consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
     session.add(attendee)
     session.flush()
     session.add(
