@@ -24,7 +24,7 @@ ENSURE_UV = @$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --
 	|| { echo "cannot install uv: install python3-pip first (apt-get install python3-pip)"; exit 1; }
 RUN_STAMP := .venv/.synced-run
 
-.PHONY: help install dev test chromium lint format bench bench-scale bench-selfies loadtest soak chaos requirements images cluster-smoke clean
+.PHONY: help install dev test chromium lint format bench bench-mail bench-scale bench-selfies loadtest soak chaos requirements images cluster-smoke clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ soak: $(VENV_STAMP)  ## SOAK_USERS attendees coming and going for SOAK_DURATION:
 
 bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces (minutes; not in make test)
 	$(UV) run --frozen python -m loadtest.bench_scale
+
+bench-mail: $(VENV_STAMP)  ## Digest mails for 1,000 and 10,000 attendees drained by 2 workers, SMTP at 0 and 150 ms (minutes)
+	$(UV) run --frozen python -m loadtest.bench_mail
 
 bench-selfies: $(VENV_STAMP)  ## Selfie verdicts with SELFIE_WORKERS (8) on a 200 k-face event: idle latency, a burst's rate
 	$(UV) run --frozen python -m loadtest.bench_selfies --workers $(SELFIE_WORKERS)

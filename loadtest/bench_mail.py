@@ -150,9 +150,10 @@ def main() -> int:
             results.append(result)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(
-        "\n| attendees | SMTP delay | matches | mails | compose | drain | mails/s | wait p50 / p95 |"
+    header = (
+        "| attendees | SMTP delay | matches | mails | compose | drain | mails/s | wait p50/p95 |"
     )
+    print("\n" + header)
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['attendees']:,} | {r['smtp_delay_ms']} ms | {r['matches']:,} | "

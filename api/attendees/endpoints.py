@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -7,9 +8,12 @@ from fastapi import APIRouter, File, Request, UploadFile
 from api import ratelimit
 from api.attendees import service, signin
 from api.attendees.schemas import (
+    ConsentState,
     FaceDataDeleted,
+    GiveConsent,
     LinkIssued,
     LinkSent,
+    MyEvents,
     Notifications,
     RedeemLink,
     Registered,
@@ -81,6 +85,35 @@ def create_sign_in_link(
     return signin.link_for_support(session, body)
 
 
+@router.get("/me/events", responses=responses(Unauthorized, NotPermitted))
+def list_my_events(session: SessionDep, attendee: CurrentAttendee) -> MyEvents:
+    """Every event this account joined, with how many photos of you each holds."""
+    return service.my_events(session, attendee)
+
+
+@router.post("/me/events/{event_id}/session", responses=responses(Unauthorized, NotPermitted,
+                                                                   NotFound))  # fmt: skip
+def switch_my_event(
+    session: SessionDep, attendee: CurrentAttendee, request: Request, event_id: uuid.UUID
+) -> Registered:
+    """A session on another event this account joined (its photos, selfies, settings)."""
+    return service.switch_event(session, attendee, event_id, request.headers.get("user-agent"))
+
+
+@router.get("/me/consent", responses=responses(Unauthorized, NotPermitted))
+def read_my_consent(attendee: CurrentAttendee) -> ConsentState:
+    """The policy in force, and whether your consent is to it."""
+    return service.consent_state(attendee)
+
+
+@router.post("/me/consent", responses=responses(Unauthorized, NotPermitted, ConsentRequired))
+def give_my_consent(
+    session: SessionDep, attendee: CurrentAttendee, body: GiveConsent
+) -> ConsentState:
+    """Consent to the policy in force; what was not matched meanwhile is matched then."""
+    return service.give_consent(session, attendee, body.consent)
+
+
 @router.get("/me/notifications", responses=responses(Unauthorized, NotPermitted))
 def read_my_notifications(attendee: CurrentAttendee) -> Notifications:
     """Whether new photos of me at this event are mailed to me."""
@@ -132,7 +165,10 @@ def read_my_selfie(session: SessionDep, attendee: CurrentAttendee) -> SelfieStat
 
 @router.delete("/me/face-data", responses=responses(Unauthorized, NotPermitted))
 def delete_my_face_data(
-    session: SessionDep, storage: StorageDep, attendee: CurrentAttendee
+    session: SessionDep, storage: StorageDep, attendee: CurrentAttendee, every_event: bool = False
 ) -> FaceDataDeleted:
-    """Delete your selfie images, face encodings and matches; says what was deleted."""
+    """Delete your selfie images, face encodings and matches at this event (or at every
+    event you joined: `every_event=true`); says what was deleted."""
+    if every_event:
+        return service.delete_face_data_everywhere(session, storage, attendee.user_id)
     return service.delete_face_data(session, storage, attendee)

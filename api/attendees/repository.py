@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Match, Selfie, SelfieStatus
+from api.models import Attendee, Event, EventStatus, Match, Selfie, SelfieStatus
 
 
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:
@@ -40,3 +40,18 @@ def delete_matches(session: Session, attendee_id: uuid.UUID) -> int:
         delete(Match).where(col(Match.attendee_id) == attendee_id)
     )
     return result.rowcount
+
+
+def list_attendances(session: Session, user_id: uuid.UUID) -> list[tuple[Attendee, Event, int]]:
+    """Each event the account joined (not being deleted), newest first, with its matches."""
+    matched = (
+        select(func.count()).select_from(Match)
+        .where(col(Match.attendee_id) == col(Attendee.id)).scalar_subquery()
+    )  # fmt: skip
+    rows = session.exec(
+        select(Attendee, Event, matched)
+        .join(Event, col(Event.id) == Attendee.event_id)
+        .where(Attendee.user_id == user_id, Event.status != EventStatus.deleting)
+        .order_by(col(Attendee.created_at).desc())
+    ).all()
+    return [(attendee, event, int(count)) for attendee, event, count in rows]

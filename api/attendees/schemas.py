@@ -49,6 +49,40 @@ class Registered(SQLModel):
     event_code: str
 
 
+class MyEvent(SQLModel):
+    """One event the account joined."""
+
+    attendee_id: uuid.UUID
+    event_id: uuid.UUID
+    code: str
+    name: str
+    status: str
+    photos: int
+    """Photos of you there."""
+    notify: bool
+    consent_current: bool
+    current: bool
+    """The event of the token that asked."""
+
+
+class MyEvents(SQLModel):
+    data: list[MyEvent]
+    count: int
+
+
+class ConsentState(SQLModel):
+    policy_version: str
+    """The policy in force."""
+    consented_version: str
+    consented_at: datetime
+    current: bool
+    """False after the policy changed: nothing new is matched until you consent again."""
+
+
+class GiveConsent(SQLModel):
+    consent: bool = Field(description="explicit consent to the policy in force")
+
+
 class Notifications(SQLModel):
     notify: bool = Field(description="mail me when new photos of me arrive (at most one a while)")
 

@@ -7,10 +7,21 @@ from sqlmodel import Session
 
 from api import audit, queue
 from api.attendees import repository
-from api.attendees.schemas import FaceDataDeleted, SelfieAccepted, SelfiePublic, SelfieState
+from api.attendees.schemas import (
+    ConsentState,
+    FaceDataDeleted,
+    MyEvent,
+    MyEvents,
+    Registered,
+    SelfieAccepted,
+    SelfiePublic,
+    SelfieState,
+)
+from api.attendees.signin import record_consent
+from api.auth.service import start_session
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, ConsentRequired, NotFound
 from api.images import inspect_image
 from api.models import (
     Attendee,
@@ -20,8 +31,74 @@ from api.models import (
     ForgetOwed,
     Selfie,
     SelfieStatus,
+    User,
+    utcnow,
 )
 from api.storage import Storage, event_folder
+
+
+def my_events(session: Session, attendee: Attendee) -> MyEvents:
+    rows = repository.list_attendances(session, attendee.user_id)
+    data = [
+        MyEvent(
+            attendee_id=a.id,
+            event_id=e.id,
+            code=e.code,
+            name=e.name,
+            status=e.status.value,
+            photos=photos,
+            notify=a.notify,
+            consent_current=a.consent_policy_version == settings.CONSENT_POLICY_VERSION,
+            current=a.id == attendee.id,
+        )
+        for a, e, photos in rows
+    ]
+    return MyEvents(data=data, count=len(data))
+
+
+def switch_event(
+    session: Session, attendee: Attendee, event_id: uuid.UUID, user_agent: str | None
+) -> Registered:
+    """A session of the same account on another event it joined (one token per event)."""
+    other = repository.get_attendee(session, attendee.user_id, event_id)
+    event = session.get(Event, event_id) if other else None
+    if other is None or event is None or event.status == EventStatus.deleting:
+        raise NotFound("you have not joined this event", code="not_registered")
+    user = session.get(User, attendee.user_id)
+    assert user is not None  # CurrentAttendee checked it
+    token = start_session(session, user, other.id, user_agent)
+    return Registered(access_token=token, attendee_id=other.id, event_id=event.id,
+                      event_code=event.code)  # fmt: skip
+
+
+def consent_state(attendee: Attendee) -> ConsentState:
+    return ConsentState(
+        policy_version=settings.CONSENT_POLICY_VERSION,
+        consented_version=attendee.consent_policy_version,
+        consented_at=attendee.consented_at,
+        current=attendee.consent_policy_version == settings.CONSENT_POLICY_VERSION,
+    )
+
+
+def give_consent(session: Session, attendee: Attendee, consent: bool) -> ConsentState:
+    """Consent to the policy in force (recorded, beside the earlier one), and get what was
+    not matched while consent was outdated."""
+    if consent is not True:
+        raise ConsentRequired("face matching needs your explicit consent", code="consent_required")
+    if attendee.consent_policy_version != settings.CONSENT_POLICY_VERSION:
+        attendee.consent_policy_version = settings.CONSENT_POLICY_VERSION
+        attendee.consented_at = utcnow()
+        session.add(attendee)
+        record_consent(session, attendee)
+        defer(session, queue.rematch_attendee(attendee.id))
+    return consent_state(attendee)
+
+
+def require_current_consent(attendee: Attendee) -> None:
+    if attendee.consent_policy_version != settings.CONSENT_POLICY_VERSION:
+        raise Conflict(
+            "the privacy policy changed: consent to the new one first", code="consent_outdated"
+        )
 
 
 def upload_selfie(
@@ -32,6 +109,7 @@ def upload_selfie(
         raise Conflict("this event is being deleted", code="event_deleting")
     if event is None or event.status != EventStatus.open:
         raise Conflict("this event is closed", code="event_closed")
+    require_current_consent(attendee)
     if repository.count_active_selfies(session, attendee.id) >= settings.MAX_SELFIES_PER_ATTENDEE:
         raise Conflict(
             f"at most {settings.MAX_SELFIES_PER_ATTENDEE} selfies per attendee",
@@ -103,3 +181,15 @@ def delete_face_data(
     return FaceDataDeleted(
         selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches
     )
+
+
+def delete_face_data_everywhere(
+    session: Session, storage: Storage, user_id: uuid.UUID
+) -> FaceDataDeleted:
+    """`delete_face_data` at every event the account joined; the totals."""
+    total = FaceDataDeleted(selfies=0, selfie_images=0, encodings=0, matches=0)
+    for attendee, _, _ in repository.list_attendances(session, user_id):
+        deleted = delete_face_data(session, storage, attendee)
+        for field in FaceDataDeleted.model_fields:
+            setattr(total, field, getattr(total, field) + getattr(deleted, field))
+    return total

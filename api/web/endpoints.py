@@ -111,6 +111,12 @@ def read_reset_password(request: Request) -> Response:
     return _page(request, "reset.html")
 
 
+@router.get("/me")
+def read_my_events(request: Request) -> Response:
+    """Every event an attendee joined (across events), with their photos' counts."""
+    return _page(request, "me.html")
+
+
 @router.get("/signin")
 def read_sign_in_link(request: Request) -> Response:
     """Where a mailed sign-in link lands: its script spends the token (in the URL's

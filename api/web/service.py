@@ -36,6 +36,7 @@ class PrivacyPolicy:
     keep_selfie_images: bool
     unmatched_retention_hours: float
     event_retention_days: int | None
+    digest_minutes: int
 
 
 def privacy_policy() -> PrivacyPolicy:
@@ -46,4 +47,5 @@ def privacy_policy() -> PrivacyPolicy:
         keep_selfie_images=settings.KEEP_SELFIE_IMAGES,
         unmatched_retention_hours=settings.UNMATCHED_FACE_RETENTION_HOURS,
         event_retention_days=settings.EVENT_RETENTION_DAYS,
+        digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
     )

@@ -88,13 +88,13 @@ class _RefusesOne:
     def __init__(self, refused: str) -> None:
         self.refused, self.accepted = refused, []  # type: ignore[var-annotated]
 
-    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
         if address == self.refused:
             return "550 no such mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.accepted += envelope.rcpt_tos
         return "250 OK"
 

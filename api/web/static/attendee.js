@@ -5,7 +5,8 @@ const root = document.getElementById("attendee");
 const code = root.dataset.code;
 const $ = (id) => document.getElementById(id);
 const sections = {
-  closed: $("closed"), register: $("register"), checkMail: $("check-mail"), selfie: $("selfie"), gallery: $("gallery"),
+  closed: $("closed"), register: $("register"), checkMail: $("check-mail"), reconsent: $("reconsent"),
+  selfie: $("selfie"), gallery: $("gallery"),
   deleted: $("account-deleted"),
 };
 
@@ -61,6 +62,12 @@ function onFailure(error) {
 async function start() {
   if (!token) return signedOut();
   try {
+    const consent = await api("/api/me/consent", { token });
+    if (!consent.current) return only("reconsent");
+  } catch (error) {
+    return onFailure(error);
+  }
+  try {
     const state = await api("/api/me/selfie", { token });
     if (state.selfies.some((s) => s.status === "valid")) return openGallery();
     if (root.dataset.status !== "open") return noSelfieWhenClosed();
@@ -74,6 +81,28 @@ async function start() {
     onFailure(error);
   }
 }
+
+$("reconsent-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError($("reconsent-error"), null);
+  try {
+    await api("/api/me/consent", { method: "POST", token, json: { consent: true } });
+  } catch (error) {
+    return showError($("reconsent-error"), error);
+  }
+  start();
+});
+
+$("reconsent-decline").addEventListener("click", async () => {
+  if (!confirm("Delete your selfies, face encodings and matches at this event?")) return;
+  try {
+    await api("/api/me/face-data", { method: "DELETE", token });
+  } catch (error) {
+    return onFailure(error);
+  }
+  show($("reconsent-decline"), false);
+  toast("Your face data is deleted. Agree to the new policy only if you want to take a new selfie.");
+});
 
 function noSelfieWhenClosed() {
   only("closed");

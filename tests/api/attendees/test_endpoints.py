@@ -200,3 +200,37 @@ def test_a_returning_attendee_signs_in_to_a_closed_event_they_joined(
         assert mailed_all(email) == [], "and gets no link"
     unknown = ask("runner@example.com", code="ZZZ-ZZZ")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "event_not_found")
+
+
+def test_one_account_sees_every_event_it_joined_and_deletes_face_data_per_event_or_all(
+    client: TestClient, session: Session
+) -> None:
+    from api.models import Match
+
+    owner = create_user(session)
+    first, second = create_event(session, owner=owner, name="Spring"), create_event(
+        session, owner=owner, name="Autumn"
+    )
+    a = register_attendee(client, first.code, email="ann@example.com")
+    b = register_attendee(client, second.code, email="ann@example.com")
+    stranger = register_attendee(client, second.code, email="bob@example.com")
+    for joined, event in ((a, first), (b, second), (b, second), (stranger, second)):
+        create_match(session, photo=create_photo(session, event=event, status="indexed"),
+                     attendee_id=joined["attendee_id"])  # fmt: skip
+    listed = client.get("/api/me/events", headers=a["headers"]).json()
+    assert [(e["name"], e["photos"], e["current"]) for e in listed["data"]] == [
+        ("Autumn", 2, False), ("Spring", 1, True)]  # fmt: skip
+    switched = client.post(f"/api/me/events/{second.id}/session", headers=a["headers"])
+    assert switched.status_code == 200 and switched.json()["attendee_id"] == b["attendee_id"]
+    other = {"Authorization": f"Bearer {switched.json()['access_token']}"}
+    assert client.get("/api/me/photos", headers=other).json()["count"] == 2
+    foreign = create_event(session, owner=owner)
+    refused = client.post(f"/api/me/events/{foreign.id}/session", headers=a["headers"])
+    assert (refused.status_code, refused.json()["code"]) == (404, "not_registered")
+
+    one = client.delete("/api/me/face-data", headers=a["headers"]).json()
+    assert one["matches"] == 1
+    everywhere = client.delete("/api/me/face-data?every_event=true", headers=a["headers"]).json()
+    assert everywhere["matches"] == 2
+    left = session.exec(select(Match)).all()
+    assert [str(m.attendee_id) for m in left] == [stranger["attendee_id"]], "only Bob's is left"
