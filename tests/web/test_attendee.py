@@ -12,7 +12,14 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from tests.helpers import EVENT_PHOTOS, SELFIES, create_user, face_photo, mailed_link
+from tests.helpers import (
+    EVENT_PHOTOS,
+    SELFIES,
+    create_user,
+    face_photo,
+    mailed_all,
+    mailed_link,
+)
 from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
 
 pytestmark = [pytest.mark.faces, pytest.mark.e2e, pytest.mark.browser]
@@ -48,8 +55,9 @@ def _ask_to_join(page: Any, event: dict[str, Any], email: str, *, notify: bool =
 
 def _register(page: Any, event: dict[str, Any], email: str) -> None:  # type: ignore[type-arg]
     """Join through the page, and open the mailed link (read from the test SMTP server)."""
+    before = len(mailed_all(email))
     _ask_to_join(page, event, email)
-    page.goto(mailed_link(email))
+    page.goto(mailed_link(email, count=before + 1))
     expect(page.locator("#selfie")).to_be_visible()
 
 
@@ -298,3 +306,51 @@ def test_not_me_can_be_undone_at_once_or_restored_later(phone: Any, session: Ses
             row.get_by_role("button", name="Restore").click()
         expect(tile).to_have_count(1, timeout=60_000)  # the worker matched it to them again
     expect(page.locator("#hidden-empty")).to_be_visible()
+
+
+def test_a_changed_policy_is_consented_to_again_before_the_gallery(
+    phone: Any, session: Session
+) -> None:
+    from api.models import Attendee, AuditEntry
+    from tests.helpers import create_event
+
+    event = create_event(session, owner=create_user(session))
+    page = phone
+    attendee = _registered_with_a_selfie(page, session, event, "runner@example.com")
+    page.reload()
+    expect(page.locator("#gallery")).to_be_visible()
+    row = session.get(Attendee, attendee.id)
+    assert row is not None
+    row.consent_policy_version = "2020-01-01"  # consented to a policy since replaced
+    session.add(row)
+    session.commit()
+    page.reload()
+    expect(page.locator("#reconsent")).to_be_visible()
+    expect(page.locator("#gallery")).to_be_hidden()
+    shot(page, "attendee-reconsent")
+    page.locator("#reconsent-form").get_by_label("I consent").check()
+    page.get_by_role("button", name="Agree and continue").click()
+    expect(page.locator("#gallery")).to_be_visible()
+    session.expire_all()
+    consents = session.exec(select(AuditEntry).where(AuditEntry.action == "consent.given")).all()
+    assert len(consents) == 2
+
+
+def test_my_events_lists_every_event_joined_and_opens_each(phone: Any, session: Session) -> None:
+    from tests.helpers import create_event, create_match, create_photo
+
+    owner = create_user(session)
+    first = create_event(session, owner=owner, name="Spring run")
+    second = create_event(session, owner=owner, name="Autumn run")
+    page = phone
+    _registered_with_a_selfie(page, session, first, "runner@example.com")
+    other = _registered_with_a_selfie(page, session, second, "runner@example.com")
+    create_match(session, photo=create_photo(session, event=second, status="indexed"),
+                 attendee_id=other.id)  # fmt: skip
+    page.goto("/me")
+    expect(page.locator("#my-events li")).to_have_count(2)
+    expect(page.locator(f"#my-events li[data-code='{second.code}']")).to_contain_text("1 photo")
+    shot(page, "attendee-my-events")
+    page.get_by_role("button", name="Autumn run").click()
+    expect(page.locator("h1")).to_have_text("Autumn run")
+    expect(page.locator("#photo-count")).to_have_text("1")
