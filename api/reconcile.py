@@ -28,6 +28,7 @@ from sqlalchemy import exists, text, tuple_
 from sqlmodel import Session, col, select
 
 from api import queue
+from api.auth.service import purge_ended_sessions
 from api.config import settings
 from api.db import session_scope
 from api.mail import digests, outbox
@@ -118,6 +119,7 @@ def reconcile(
     report.enqueued += outbox.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
     report.digests = digests.queue_digests(session)
     outbox.purge_spent(session)
+    purge_ended_sessions(session)
 
     if report.enqueued or report.gave_up or report.digests:
         log.info(

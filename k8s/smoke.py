@@ -180,7 +180,7 @@ def smoke_values() -> dict[str, Any]:
             "pools": [
                 {
                     "name": "all",
-                    "queues": ["selfies", "emails", "photos", "maintenance"],
+                    "queues": ["selfies", "emails", "digests", "photos", "maintenance"],
                     "replicaCount": 1,
                     "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
                 }

@@ -122,7 +122,7 @@ def mailed(email: str, *, count: int = 1, timeout: float = 15.0) -> list:  # typ
 
     deadline = time.monotonic() + timeout
     while True:
-        run_jobs(get_redis(), "emails")
+        run_jobs(get_redis(), "emails", "digests")
         mails = caught_mails(to=email)
         if len(mails) >= count or time.monotonic() > deadline:
             assert len(mails) >= count, f"{len(mails)} mails to {email}, expected {count}"
@@ -135,7 +135,7 @@ def mailed_all(email: str) -> list:  # type: ignore[type-arg]
     from api.mail.caught import caught_mails
     from api.redis import get_redis
 
-    run_jobs(get_redis(), "emails")
+    run_jobs(get_redis(), "emails", "digests")
     return caught_mails(to=email)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from api.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
-from api.queue import EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
+from api.queue import DIGESTS, EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(queues) - set(QUEUE_NAMES)
     if unknown:
         parser.error(f"unknown queues: {', '.join(sorted(unknown))}")
-    # A mail-only worker (`--queues emails`) needs no face models: seconds and memory saved.
-    face_work = set(queues) != {EMAILS}
+    # A mail-only worker (`--queues emails,digests`) needs no face models.
+    face_work = not set(queues) <= {EMAILS, DIGESTS}
     try:
         if face_work:
             faces.load_models(cnn=settings.DETECTOR == "cnn")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -88,3 +88,18 @@ def create_user(session: Session, data: UserCreate) -> User:
     except IntegrityError:
         raise Conflict("a user with this email already exists", code="email_taken") from None
     return user
+
+
+ENDED_SESSIONS_KEPT_DAYS = 7
+"""A revoked or expired session's row is kept this long (which browser, when), then deleted."""
+
+
+def purge_ended_sessions(session: Session) -> int:
+    """Delete sessions that ended ENDED_SESSIONS_KEPT_DAYS ago (the reconciler's pass)."""
+    before = utcnow() - timedelta(days=ENDED_SESSIONS_KEPT_DAYS)
+    result = session.connection().execute(
+        delete(AuthSession).where(
+            (col(AuthSession.expires_at) < before) | (col(AuthSession.revoked_at) < before)
+        )
+    )
+    return int(result.rowcount)

@@ -128,15 +128,15 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
     monkeypatch.setattr(settings, "SMTP_PORT", controller.port)
     monkeypatch.setattr(settings, "SMTP_SECURITY", "none")
     try:
-        run_jobs(redis, queue.EMAILS)
+        run_jobs(redis, queue.DIGESTS)
         assert sorted(server.accepted) == ["r0@example.com", "r2@example.com"]
         assert len(connections) == 2, "one for the batch, one after the refusal"
         server.refused = ""
-        scheduled = ScheduledJobRegistry(queue.EMAILS, connection=redis, serializer=JSONSerializer)
+        scheduled = ScheduledJobRegistry(queue.DIGESTS, connection=redis, serializer=JSONSerializer)
         assert job in scheduled.get_job_ids(), "the batch is retried"
         redis.zadd(scheduled.key, {job: 0})
         queue.JobQueue(redis).release_overdue()
-        run_jobs(redis, queue.EMAILS)
+        run_jobs(redis, queue.DIGESTS)
     finally:
         controller.stop()
     assert sorted(server.accepted) == ["r0@example.com", "r1@example.com", "r2@example.com"]

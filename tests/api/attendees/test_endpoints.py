@@ -208,8 +208,9 @@ def test_one_account_sees_every_event_it_joined_and_deletes_face_data_per_event_
     from api.models import Match
 
     owner = create_user(session)
-    first, second = create_event(session, owner=owner, name="Spring"), create_event(
-        session, owner=owner, name="Autumn"
+    first, second = (
+        create_event(session, owner=owner, name="Spring"),
+        create_event(session, owner=owner, name="Autumn"),
     )
     a = register_attendee(client, first.code, email="ann@example.com")
     b = register_attendee(client, second.code, email="ann@example.com")

@@ -187,3 +187,28 @@ def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
     assert again["attendee_id"] == joined["attendee_id"], "now a plain sign-in link"
     staff = support("admin@example.com")
     assert staff.status_code == 404, "staff sign in with their passwords"
+
+
+def test_the_reconciler_deletes_spent_links_and_ended_sessions(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    from api import queue
+    from api.db import session_scope
+    from api.reconcile import reconcile
+
+    event = create_event(session, owner=create_user(session))
+    joined = register_attendee(client, event.code, email="ann@example.com")
+    client.post("/api/auth/sign-out", headers=joined["headers"])
+    long_ago = utcnow() - timedelta(days=8)
+    for row in session.exec(select(SignInLink)).all():
+        row.expires_at = long_ago
+        session.add(row)
+    for ended in session.exec(select(AuthSession)).all():
+        ended.revoked_at = long_ago
+        session.add(ended)
+    session.commit()
+    with session_scope() as scoped:
+        reconcile(scoped, queue.JobQueue(redis))
+    session.expire_all()
+    assert session.exec(select(SignInLink)).all() == []
+    assert session.exec(select(AuthSession)).all() == []
