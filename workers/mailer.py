@@ -16,6 +16,7 @@ import smtplib
 import ssl
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from types import TracebackType
@@ -142,13 +143,21 @@ def _send_one(relay: Relay, email_id: uuid.UUID) -> str:
     return "sent"
 
 
-def send_emails(email_ids: list[uuid.UUID]) -> dict[str, int]:
-    """Send each outbox row of `email_ids` once, over one connection; what happened to
-    them. Raises the first SMTP failure after trying the others, for RQ's retry."""
+def send_emails(
+    email_ids: list[uuid.UUID], give_way: Callable[[], bool] | None = None
+) -> tuple[dict[str, int], list[uuid.UUID]]:
+    """Send each outbox row of `email_ids` once, over one connection: what happened to
+    them, and the ids left unsent because `give_way()` said more urgent mail waits (a
+    sign-in link: the caller queues the rest behind it). Raises the first SMTP failure
+    after trying the others, for RQ's retry."""
     outcomes: Counter[str] = Counter()
     first_failure: BaseException | None = None
+    left: list[uuid.UUID] = []
     with Relay() as relay:
-        for email_id in email_ids:
+        for n, email_id in enumerate(email_ids):
+            if n and give_way is not None and give_way():
+                left = email_ids[n:]
+                break
             try:
                 outcomes[_send_one(relay, email_id)] += 1
             except SEND_ERRORS as error:
@@ -158,4 +167,4 @@ def send_emails(email_ids: list[uuid.UUID]) -> dict[str, int]:
         log.warning("%d of %d mails failed: %s", outcomes["failed"], len(email_ids),
                     first_failure)  # fmt: skip
         raise first_failure
-    return dict(outcomes)
+    return dict(outcomes), left

@@ -13,15 +13,16 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func
+from sqlalchemy import exists, func, update
 from sqlmodel import Session, col, delete, select
 
-from api import audit
+from api import audit, queue
 from api.config import settings
 from api.db import lock_matching, on_commit, session_scope
 from api.models import (
     Attendee,
     AuditAction,
+    Email,
     Event,
     EventStatus,
     Face,
@@ -334,9 +335,23 @@ def delete_event(event_id: str) -> dict[str, Any]:
 
 def send_email(email_id: str) -> dict[str, Any]:
     """One outbox mail by SMTP (workers/mailer.py); raises on an SMTP failure, for a retry."""
-    return {"email_id": email_id, **mailer.send_emails([uuid.UUID(email_id)])}
+    outcomes, _ = mailer.send_emails([uuid.UUID(email_id)])
+    return {"email_id": email_id, **outcomes}
 
 
 def send_emails(email_ids: list[str]) -> dict[str, Any]:
-    """Outbox mails over one SMTP connection (digests: a job per SEND_BATCH of them)."""
-    return {"mails": len(email_ids), **mailer.send_emails([uuid.UUID(e) for e in email_ids])}
+    """Outbox mails over one SMTP connection (digests: a job per SEND_BATCH of them). A
+    sign-in link queued meanwhile goes first: the rest of the batch is queued behind it."""
+    jobs = queue.JobQueue(get_redis())
+    links = jobs.queues[queue.EMAILS]
+    outcomes, left = mailer.send_emails(
+        [uuid.UUID(e) for e in email_ids], give_way=lambda: links.count > 0
+    )
+    if left:
+        spec = queue.send_emails(left)
+        with session_scope() as session:
+            session.connection().execute(
+                update(Email).where(col(Email.id).in_(left)).values(job_id=spec.job_id)
+            )
+        jobs.enqueue(spec)
+    return {"mails": len(email_ids), "left_for_later": len(left), **outcomes}

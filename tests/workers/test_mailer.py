@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
+from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, select
@@ -142,3 +143,36 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
     assert sorted(server.accepted) == ["r0@example.com", "r1@example.com", "r2@example.com"]
     session.expire_all()
     assert [e.attempts for e in session.exec(select(Email).order_by(Email.to_address))] == [1, 2, 1]
+
+
+def test_a_digest_batch_gives_way_to_a_sign_in_link_queued_meanwhile(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    from api.mail.outbox import queue_mail, send_in_batches
+    from api.models import EmailKind
+
+    with session_scope() as scoped:
+        send_in_batches(scoped, [
+            queue_mail(scoped, kind=EmailKind.digest, to=f"r{n}@example.com", template="sign_in",
+                       send=False, joining=False, name=None, event_name="Run", link="http://x/",
+                       minutes=15)
+            for n in range(3)
+        ])  # fmt: skip
+    batch = {e.job_id for e in session.exec(select(Email))}
+    _ask_for_a_link(client, session)  # a sign-in mail is queued behind the batch's start
+    # Digests count only with an opted-in attendee: these three have none, so they are
+    # dropped unsent, which is enough to see the order the worker takes them in.
+    digests = queue.JobQueue(redis).queues[queue.DIGESTS]
+    SimpleWorker([digests], connection=redis, serializer=JSONSerializer).work(
+        burst=True, max_jobs=1
+    )
+    session.expire_all()
+    rest = session.exec(select(Email).where(Email.kind == EmailKind.digest)).all()
+    assert len(rest) == 2, "one went, then the batch gave way"
+    assert {e.job_id for e in rest} != batch and len({e.job_id for e in rest}) == 1
+    assert queue.JobQueue(redis).is_active(rest[0].job_id or "")
+    run_jobs(redis, queue.EMAILS)
+    assert len(mailed("ann@example.com")) == 1
+    run_jobs(redis, queue.DIGESTS)
+    session.expire_all()
+    assert session.exec(select(Email).where(Email.kind == EmailKind.digest)).all() == []
