@@ -100,22 +100,28 @@ class _RefusesOne:
         return "250 OK"
 
 
+def _a_batch_of_three(kind) -> None:  # type: ignore[no-untyped-def]
+    """Three outbox mails (to r0, r1, r2) in one batch job, as digests are sent."""
+    from api.mail.outbox import queue_mail, send_in_batches
+
+    with session_scope() as scoped:
+        send_in_batches(scoped, [
+            queue_mail(scoped, kind=kind, to=f"r{n}@example.com", template="sign_in",
+                       send=False, joining=False, name=None, event_name="Run", link="http://x/",
+                       minutes=15)
+            for n in range(3)
+        ])  # fmt: skip
+
+
 def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
     client: TestClient, session: Session, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aiosmtpd.controller import Controller
 
-    from api.mail.outbox import queue_mail, send_in_batches
     from api.models import EmailKind
     from workers import mailer
 
-    with session_scope() as scoped:
-        send_in_batches(scoped, [
-            queue_mail(scoped, kind=EmailKind.sign_in, to=f"r{n}@example.com", template="sign_in",
-                       send=False, joining=False, name=None, event_name="Run", link="http://x/",
-                       minutes=15)
-            for n in range(3)
-        ])  # fmt: skip
+    _a_batch_of_three(EmailKind.sign_in)
     [job] = {e.job_id for e in session.exec(select(Email))}
     assert job is not None and job.startswith("send-emails-")
     server = _RefusesOne("r1@example.com")
@@ -148,16 +154,9 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
 def test_a_digest_batch_gives_way_to_a_sign_in_link_queued_meanwhile(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.mail.outbox import queue_mail, send_in_batches
     from api.models import EmailKind
 
-    with session_scope() as scoped:
-        send_in_batches(scoped, [
-            queue_mail(scoped, kind=EmailKind.digest, to=f"r{n}@example.com", template="sign_in",
-                       send=False, joining=False, name=None, event_name="Run", link="http://x/",
-                       minutes=15)
-            for n in range(3)
-        ])  # fmt: skip
+    _a_batch_of_three(EmailKind.digest)
     batch = {e.job_id for e in session.exec(select(Email))}
     _ask_for_a_link(client, session)  # a sign-in mail is queued behind the batch's start
     # Digests count only with an opted-in attendee: these three have none, so they are
