@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from api import audit
 from api.accounts.schemas import AccountDeleted, ResetLink
-from api.attendees.service import delete_face_data
+from api.attendees.service import delete_face_data_of
 from api.auth.security import hash_password, new_link_token, token_digest
 from api.auth.service import revoke_all_sessions
 from api.errors import BadRequest, Conflict
@@ -34,20 +34,16 @@ def delete_account(session: Session, storage: Storage, user: User, actor: str) -
     if user.role == Role.admin and _other_active_admins(session, user) == 0:
         raise Conflict("the last active admin cannot be deleted", code="last_admin")
     attendances = session.exec(select(Attendee).where(Attendee.user_id == user.id)).all()
-    totals = AccountDeleted(events_joined=len(attendances), selfies=0, selfie_images=0,
-                            encodings=0, matches=0)  # fmt: skip
+    deleted = delete_face_data_of(
+        session, storage, attendances, actor=actor, reason="account_deleted"
+    )
     for attendee in attendances:
-        deleted = delete_face_data(
-            session, storage, attendee, actor=actor, reason="account_deleted"
-        )
-        for field in ("selfies", "selfie_images", "encodings", "matches"):
-            setattr(totals, field, getattr(totals, field) + getattr(deleted, field))
         session.delete(attendee)  # its "not me"s cascade
     session.flush()
     session.delete(user)
     audit.record(session, AuditAction.account_deleted, event_id=None, subject_id=user.id,
                  actor=actor, reason=None)  # fmt: skip
-    return totals
+    return AccountDeleted(events_joined=len(attendances), **deleted.model_dump())
 
 
 def set_active(session: Session, user: User, active: bool) -> User:

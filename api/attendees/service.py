@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 
 from sqlmodel import Session
 
@@ -187,9 +188,22 @@ def delete_face_data_everywhere(
     session: Session, storage: Storage, user_id: uuid.UUID
 ) -> FaceDataDeleted:
     """`delete_face_data` at every event the account joined; the totals."""
+    attendances = [a for a, _, _ in repository.list_attendances(session, user_id)]
+    return delete_face_data_of(session, storage, attendances)
+
+
+def delete_face_data_of(
+    session: Session,
+    storage: Storage,
+    attendances: Sequence[Attendee],
+    *,
+    actor: str | None = None,
+    reason: str = "attendee_request",
+) -> FaceDataDeleted:
+    """`delete_face_data` for each of `attendances`; what was deleted, added up."""
     total = FaceDataDeleted(selfies=0, selfie_images=0, encodings=0, matches=0)
-    for attendee, _, _ in repository.list_attendances(session, user_id):
-        deleted = delete_face_data(session, storage, attendee)
+    for attendee in attendances:
+        deleted = delete_face_data(session, storage, attendee, actor=actor, reason=reason)
         for field in FaceDataDeleted.model_fields:
             setattr(total, field, getattr(total, field) + getattr(deleted, field))
     return total
