@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     # must be MATCH_WEAK_PENALTY nearer than the tolerance to match (loadtest/README.md).
     MATCH_WEAK_QUALITY: float = Field(default=0.15, ge=0, le=1)
     MATCH_WEAK_PENALTY: float = Field(default=0.03, ge=0, le=0.5)
+    # Look-alikes (workers/lookalikes.py): an attendee's faces of different photos within
+    # MATCH_LOOKALIKE_LINK of each other are one person's; a group of two or more whose mean
+    # distance is more than MATCH_LOOKALIKE_OFFSET inside the tolerance is someone else's.
+    # A link of 0 turns the rule off. Chosen by `make bench` (loadtest/README.md, "Precision").
+    MATCH_LOOKALIKE_LINK: float = Field(default=0.5, ge=0, le=1)
+    MATCH_LOOKALIKE_OFFSET: float = Field(default=0.04, ge=0, le=0.5)
     # Photo face detector. YuNet on full-resolution tiles finds faces down to ~40 px in
     # 24 MP photos; HOG (on a 2000 px copy) and dlib's CNN are kept for comparison.
     DETECTOR: Literal["yunet", "hog", "cnn"] = "yunet"

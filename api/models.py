@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
@@ -328,6 +329,9 @@ class FaceNearest(SQLModel, table=True):
     runner_up_attendee_id: uuid.UUID | None = Field(default=None, index=True)
     runner_up: float | None = None
     quality: float
+    lookalike: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """The face is in a group of faces that is another person's, a look-alike of its nearest
+    attendee (workers/lookalikes.py): never matched to them."""
 
 
 class Attendee(SQLModel, table=True):
@@ -389,6 +393,24 @@ class Match(SQLModel, table=True):
     event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
     distance: float
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class TolerancePreview(SQLModel, table=True):
+    """What the event's matches would be at another tolerance, computed by a worker from
+    the stored encodings (workers/matching.py: preview_tolerance) before the photographer
+    changes anything. `result` holds counts and attendee ids, never a name or a vector."""
+
+    __tablename__ = "tolerance_previews"
+
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", primary_key=True)
+    tolerance: float = Field(primary_key=True)
+    status: str = "pending"
+    """pending, done"""
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    result: dict[str, Any] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(), nullable=True)
+    )
 
 
 class MatchRejection(SQLModel, table=True):

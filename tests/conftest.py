@@ -32,7 +32,8 @@ from tests.helpers import FACES  # noqa: E402
 
 TABLES = (
     "audit_log, match_rejections, face_nearest, matches, selfies, faces, photos, attendees,"
-    " events, users, emails, sign_in_links, auth_sessions, password_resets, forgets_owed"
+    " events, users, emails, sign_in_links, auth_sessions, password_resets, forgets_owed,"
+    " tolerance_previews"
 )
 
 

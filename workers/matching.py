@@ -53,6 +53,8 @@ same order; the API's writers of matches take it too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import TextClause, text
@@ -60,7 +62,7 @@ from sqlmodel import Session
 
 from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 from api.db import lock_matching
-from workers import face_cache, selfie_cache
+from workers import face_cache, lookalikes, selfie_cache
 
 _VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status = 'valid')"
 # Matched only under the current policy: after the policy version changes, an attendee's
@@ -327,6 +329,7 @@ best AS (
   WHERE n.event_id = :event_id
     AND n.distance <= :tolerance - CASE WHEN n.quality < :weak_quality THEN :weak_penalty ELSE 0 END
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
+    AND NOT n.lookalike
     AND {valid}
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),""".replace("{valid}", f"{_VALID} AND {_CONSENTED}".format("n.attendee_id"))
@@ -381,6 +384,109 @@ _MATCH_EVENT = text(
     + _WRITE.format(photos="m.event_id = :event_id")
 )
 
+# -- look-alike groups: each attendee's faces grouped into people (workers/lookalikes.py) ---
+
+# The attendees named by some faces, within the grouping scope: theirs are the groups a
+# change of those faces' nearest attendees can change.
+_NAMED_BY_PHOTOS = text(
+    "SELECT DISTINCT attendee_id FROM face_nearest"
+    " WHERE photo_id = ANY(CAST(:photo_ids AS uuid[])) AND distance <= :scope"
+)
+_NAMED_BY_FACES = text(
+    "SELECT DISTINCT attendee_id FROM face_nearest"
+    " WHERE face_id = ANY(CAST(:face_ids AS uuid[])) AND distance <= :scope"
+)
+_NAMED_IN_EVENT = text(
+    "SELECT DISTINCT attendee_id FROM face_nearest WHERE event_id = :event_id"
+    " AND distance <= :scope"
+)
+_GROUPED = text(
+    """
+SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.lookalike,
+       CAST(f.encoding AS real[])
+FROM face_nearest n JOIN faces f ON f.id = n.face_id
+WHERE n.attendee_id = ANY(CAST(:attendee_ids AS uuid[])) AND n.distance <= :scope
+ORDER BY n.attendee_id, n.face_id
+"""
+)
+_SET_LOOKALIKE = text(
+    """
+UPDATE face_nearest n SET lookalike = v.lookalike
+FROM unnest(CAST(:face_ids AS uuid[]), CAST(:flags AS boolean[])) AS v(face_id, lookalike)
+WHERE n.face_id = v.face_id
+"""
+)
+REGROUP_BATCH = 500
+"""Attendees whose faces are read in one statement when a whole event is grouped again."""
+
+
+def _lookalike_flags(rows: Sequence[Any], tolerance: float) -> list[tuple[object, bool]]:
+    """(face id, flag) for rows (attendee, face, photo, distance, ..., encoding) sorted by
+    attendee: the rule of workers/lookalikes.py, one attendee at a time."""
+    flags: list[tuple[object, bool]] = []
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and rows[end][0] == rows[start][0]:
+            end += 1
+        group = rows[start:end]
+        held = lookalikes.held_back(
+            [r[2] for r in group],
+            np.array([r[3] for r in group]),
+            np.array([r[5] for r in group], dtype=np.float32),
+            tolerance=tolerance,
+            link=settings.MATCH_LOOKALIKE_LINK,
+            offset=settings.MATCH_LOOKALIKE_OFFSET,
+        )
+        flags.extend((r[1], bool(h)) for r, h in zip(group, held, strict=True))
+        start = end
+    return flags
+
+
+def regroup(
+    session: Session, attendee_ids: set[uuid.UUID], tolerance: float
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Group each attendee's faces again and write the flags that changed; the (photo,
+    attendee) pairs whose match those changes can move."""
+    connection = session.connection()
+    ids = sorted(attendee_ids)
+    moved: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for start in range(0, len(ids), REGROUP_BATCH):
+        params = {"attendee_ids": ids[start : start + REGROUP_BATCH],
+                  "scope": lookalikes.scope(tolerance)}  # fmt: skip
+        rows = connection.execute(_GROUPED, params).all()
+        was = {r[1]: (r[4], r[2], r[0]) for r in rows}
+        changed = [(f, flag) for f, flag in _lookalike_flags(rows, tolerance) if was[f][0] != flag]
+        if changed:
+            flags = {"face_ids": [f for f, _ in changed], "flags": [flag for _, flag in changed]}
+            connection.execute(_SET_LOOKALIKE, flags)
+            moved.update((was[f][1], was[f][2]) for f, _ in changed)
+    return moved
+
+
+def _named(session: Session, statement: TextClause, tolerance: float, **params: object) -> set[Any]:
+    scoped = {**params, "scope": lookalikes.scope(tolerance)}
+    return set(session.connection().execute(statement, scoped).scalars().all())
+
+
+def _match_moved(
+    session: Session,
+    event_id: uuid.UUID,
+    tolerance: float,
+    margin: float,
+    moved: set[tuple[uuid.UUID, uuid.UUID]],
+    done: set[uuid.UUID] = frozenset(),  # type: ignore[assignment]
+) -> int:
+    """The matches of the (photo, attendee) pairs a regrouping moved, but for the photos
+    whose every match is derived again anyway."""
+    pairs = [(photo, attendee) for photo, attendee in moved if photo not in done]
+    if not pairs:
+        return 0
+    photo_ids, attendee_ids = (list(column) for column in zip(*pairs, strict=True))
+    return _run(session, _MATCH_PAIRS, event_id, tolerance, margin,
+                photo_ids=photo_ids, attendee_ids=attendee_ids)  # fmt: skip
+
+
 # -- the rule as one brute-force statement: the reference the above is checked against ------
 
 _REFERENCE = text(
@@ -391,7 +497,7 @@ WITH pair AS (
   FROM faces f
   JOIN selfies s ON s.event_id = f.event_id AND s.status = 'valid'
   WHERE f.event_id = :event_id
-    AND f.encoding <-> s.encoding <= :tolerance + :margin
+    AND f.encoding <-> s.encoding <= :reach
     AND NOT EXISTS (
       SELECT 1 FROM match_rejections r
       WHERE r.attendee_id = s.attendee_id AND r.photo_id = f.photo_id
@@ -404,14 +510,13 @@ ranked AS (
          lead(distance) OVER (PARTITION BY face_id ORDER BY distance, attendee_id) AS runner_up
   FROM pair
 )
-SELECT DISTINCT ON (attendee_id, photo_id) attendee_id, photo_id, face_id, distance
-FROM ranked
+SELECT ranked.attendee_id, ranked.face_id, ranked.photo_id, ranked.distance, ranked.runner_up,
+       CAST(f.encoding AS real[]), ranked.penalty,
+       EXISTS (SELECT 1 FROM attendees c WHERE c.id = ranked.attendee_id
+               AND c.consent_policy_version = :consent_version)
+FROM ranked JOIN faces f ON f.id = ranked.face_id
 WHERE rank = 1
-  AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = ranked.attendee_id
-              AND c.consent_policy_version = :consent_version)
-  AND distance <= :tolerance - penalty
-  AND (runner_up IS NULL OR runner_up - distance >= :margin)
-ORDER BY attendee_id, photo_id, distance, face_id
+ORDER BY ranked.attendee_id, ranked.face_id
 """
 )
 
@@ -454,6 +559,7 @@ def match_photo(
     against the event's attendees: their nearest attendees first, then the matches."""
     lock_matching(session, event_id)
     _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=[photo_id])
+    named = _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=[photo_id])  # "not me"
     cached = selfie_cache.get(event_id)
     near = _selfies_near_photo(session, cached, event_id, photo_id) if cached else None
     if near is None:
@@ -461,7 +567,10 @@ def match_photo(
     else:
         _run(session, _NEAREST_OF_PHOTO_SELFIES, event_id, tolerance, margin, photo_id=photo_id,
              selfie_ids=near)  # fmt: skip
-    return _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=[photo_id])
+    moved = regroup(session, named, tolerance) if named else set()
+    written = _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
+    return written + _match_moved(session, event_id, tolerance, margin, moved, {photo_id})
 
 
 def _selfies_near_photo(
@@ -506,27 +615,28 @@ def match_attendee(
     if not connection.execute(_HAS_VALID_SELFIE, params).scalar_one():
         return 0  # face data deleted meanwhile
     connection.execute(_NUMBER_SELFIES, params)
+    named = {attendee_id}  # and every attendee who may lose faces to them
     repaired = set(connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all())
     if repaired:
+        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(repaired))
         connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)
         connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(repaired)})
+        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(repaired))
     near = dict(zip(face_ids, distances, strict=True))
     # A photo numbered again since ("not me") was seen by the scan already: same distances.
     near.update(
         (f, d) for f, d in connection.execute(_NEAR_ATTENDEE_SINCE, {**params, "epoch": epoch})
     )
     merge = {**params, "face_ids": list(near), "distances": list(near.values())}
+    if near:
+        named |= _named(session, _NAMED_BY_FACES, tolerance, face_ids=list(near))
     changed = connection.execute(_MERGE_ATTENDEE, merge).all() if near else []
-    pairs = [(photo, attendee) for photo, attendee in changed if photo not in repaired]
+    moved = {(photo, attendee) for photo, attendee in changed} | regroup(session, named, tolerance)
     written = 0
     if repaired:
         written += _run(session, _MATCH_PHOTOS, event_id, tolerance, margin,
                         photo_ids=list(repaired))  # fmt: skip
-    if pairs:
-        photo_ids, attendee_ids = (list(column) for column in zip(*pairs, strict=True))
-        written += _run(session, _MATCH_PAIRS, event_id, tolerance, margin,
-                        photo_ids=photo_ids, attendee_ids=attendee_ids)  # fmt: skip
-    return written
+    return written + _match_moved(session, event_id, tolerance, margin, moved, repaired)
 
 
 _EVENT_OF_ATTENDEE = text(
@@ -556,7 +666,10 @@ def forget_attendee(
         return 0
     connection.execute(_NEAREST_NAMING, params)
     connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(photos)})
-    return _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
+    named = _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(photos))
+    moved = regroup(session, named, tolerance) if named else set()
+    written = _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
+    return written + _match_moved(session, event_id, tolerance, margin, moved, set(photos))
 
 
 _PHOTOS_NAMING = text(
@@ -586,12 +699,93 @@ def rematch_event(session: Session, event_id: uuid.UUID, tolerance: float, margi
     if stale:
         _run(session, _NEAREST_STALE, event_id, tolerance, margin)
         _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=list(stale))
+    regroup(session, _named(session, _NAMED_IN_EVENT, tolerance, event_id=event_id), tolerance)
     return _run(session, _MATCH_EVENT, event_id, tolerance, margin)
+
+
+def regroup_attendees(
+    session: Session,
+    event_id: uuid.UUID,
+    attendee_ids: list[uuid.UUID],
+    tolerance: float,
+    margin: float,
+) -> int:
+    """After faces went (a photo deleted): the groups of the attendees they were nearest to,
+    and the matches those groups move. A look-alike's group that lost a photo may be too
+    small to speak now, and the rule must say so, not a stale flag."""
+    lock_matching(session, event_id)
+    moved = regroup(session, set(attendee_ids), tolerance)
+    return _match_moved(session, event_id, tolerance, margin, moved)
 
 
 def reference_matches(
     session: Session, event_id: uuid.UUID, tolerance: float, margin: float
 ) -> set[tuple[uuid.UUID, uuid.UUID, uuid.UUID, float]]:
     """(attendee, photo, face, distance) of every match the rules give, by brute force."""
-    rows = session.connection().execute(_REFERENCE, _params(event_id, tolerance, margin))
-    return {(a, p, f, d) for a, p, f, d in rows}
+    reach = tolerance + max(margin, lookalikes.GROUP_SLACK)
+    params = _params(event_id, tolerance, margin, reach=reach)
+    return _decide(session.connection().execute(_REFERENCE, params).all(), tolerance, margin)
+
+
+def _decide(
+    rows: Sequence[Any], tolerance: float, margin: float
+) -> set[tuple[uuid.UUID, uuid.UUID, uuid.UUID, float]]:
+    """The rules over each face's nearest attendee, as rows (attendee, face, photo,
+    distance, runner-up distance, encoding, weak-face penalty, may be matched) sorted by
+    attendee: (attendee, photo, face, distance) of every match."""
+    grouped = [r for r in rows if r[3] <= lookalikes.scope(tolerance)]
+    lookalike = {face for face, flag in _lookalike_flags(grouped, tolerance) if flag}
+    best: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, uuid.UUID]] = {}
+    for attendee, face, photo, distance, runner_up, _, penalty, allowed in rows:
+        if (
+            allowed
+            and face not in lookalike
+            and distance <= tolerance - penalty
+            and (runner_up is None or runner_up - distance >= margin)
+        ):
+            best[(attendee, photo)] = min(best.get((attendee, photo), (distance, face)),
+                                          (distance, face))  # fmt: skip
+    return {(a, p, f, d) for (a, p), (d, f) in best.items()}
+
+
+# The event's kept nearest attendees within a tolerance's grouping scope, in _decide's shape.
+_KEPT = text(
+    """
+SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.runner_up,
+       CAST(f.encoding AS real[]),
+       CASE WHEN n.quality < :weak_quality THEN :weak_penalty ELSE 0 END,
+       EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id AND v.status = 'valid')
+       AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
+                   AND c.consent_policy_version = :consent_version)
+FROM face_nearest n JOIN faces f ON f.id = n.face_id
+WHERE n.event_id = :event_id AND n.distance <= :scope
+ORDER BY n.attendee_id, n.face_id
+"""
+)
+_MATCHED_PAIRS = text("SELECT attendee_id, photo_id FROM matches WHERE event_id = :event_id")
+
+
+def preview_tolerance(
+    session: Session, event_id: uuid.UUID, tolerance: float, margin: float
+) -> dict[str, object]:
+    """What the event's matches would be at `tolerance`, from the kept nearest attendees
+    (no face is compared with a selfie), against the matches it has now: counts, and each
+    attendee's photos now and then. Nothing is written."""
+    params = _params(event_id, tolerance, margin, scope=lookalikes.scope(tolerance))
+    connection = session.connection()
+    then = {(a, p) for a, p, _, _ in _decide(connection.execute(_KEPT, params).all(),
+                                             tolerance, margin)}  # fmt: skip
+    now = {(a, p) for a, p in connection.execute(_MATCHED_PAIRS, params)}
+    counts: dict[str, list[int]] = {}
+    for pairs, column in ((now, 0), (then, 1)):
+        for attendee, _ in pairs:
+            counts.setdefault(str(attendee), [0, 0])[column] += 1
+    gained, lost = then - now, now - then
+    return {
+        "matches_now": len(now),
+        "matches_then": len(then),
+        "gained": len(gained),
+        "lost": len(lost),
+        "attendees_affected": len({a for a, _ in gained | lost}),
+        "attendees": counts,
+    }

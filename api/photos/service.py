@@ -15,7 +15,7 @@ from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import AppError, Conflict, NotFound, NotPermitted
 from api.images import PREVIEW_SIDES, inspect_image, make_preview
-from api.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User
+from api.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User, utcnow
 from api.photos import repository
 from api.photos.schemas import (
     FaceBox,
@@ -187,6 +187,16 @@ def delete_photo(
     jobs = get_job_queue()
     specs = [job(photo.id) for job in queue.PHOTO_JOBS]
     on_commit(session, functools.partial(jobs.discard_many, specs))
+    if faces:
+        # Its faces counted in their attendees' look-alike groups (workers/lookalikes.py):
+        # a look-alike's group that lost a photo may no longer hold back the rest. The
+        # event's rematch groups them again (one job however many photos go; owed until it
+        # has run, so the reconciler re-enqueues a lost one).
+        event = session.get(Event, photo.event_id)
+        if event is not None and event.status != EventStatus.deleting:
+            event.rematch_requested_at = utcnow()
+            session.add(event)
+            defer(session, queue.rematch_event(event.id))
     return PhotoDeleted(faces=faces, matches=matches)
 
 

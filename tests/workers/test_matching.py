@@ -57,6 +57,9 @@ def test_a_weak_face_must_be_nearer_than_the_tolerance_to_match(
 
     monkeypatch.setattr(settings, "MATCH_WEAK_QUALITY", 0.15)
     monkeypatch.setattr(settings, "MATCH_WEAK_PENALTY", 0.05)
+    # The three faces are one encoding direction apart: one group, whose mean (0.497) the
+    # look-alike rule would hold back at 0.55. This test is about the face rule alone.
+    monkeypatch.setattr(settings, "MATCH_LOOKALIKE_LINK", 0.0)
     event = create_event(session, owner=create_user(session))
     strong, weak_near, weak_far = (create_photo(session, event=event) for _ in range(3))
     _face(session, strong, distance=0.52, quality=0.6, size=120)
@@ -140,6 +143,9 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
 
     rng = np.random.default_rng(11)
     people = rng.normal(0.0, 0.056, (40, 128))
+    # Look-alikes of people 0-7, who never register: their faces group apart and are held
+    # back (workers/lookalikes.py), so each step checks the groups' upkeep too.
+    people = np.vstack([people, people[:8] + rng.normal(0.0, 0.04, (8, 128))])
     event = create_event(session, owner=create_user(session))
     tolerance, margin = 0.6, 0.03
 
@@ -210,6 +216,8 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     add_photo()
     check("a photo after the second selfie")
     assert _matches(session, event.id), "the crowd must produce matches for this to mean much"
+    held = session.exec(select(FaceNearest).where(FaceNearest.lookalike)).all()
+    assert held, "look-alike groups must be held back for this to check their upkeep"
 
     # "Not me" on one of the matched photos, as the API does it, then its job.
     attendee_id, photo_id, _, _ = sorted(_matches(session, event.id))[0]
@@ -461,3 +469,50 @@ def test_a_selfie_matrix_holding_a_deleted_selfie_gives_way_to_sql_until_it_is_r
     pairs = current.pairs(np.zeros((1, 128), dtype=np.float32), keep_all=False)
     assert len(pairs[1]) == 2
     assert new_photo() == set()
+
+
+def _toward(axis: int, distance: float, wobble: int) -> list[float]:
+    """`distance` from the all-zero selfie, mostly along `axis`: faces of one `axis` with
+    different wobbles are near each other (one person's), faces of two axes far apart."""
+    vector = np.zeros(128)
+    vector[axis], vector[axis + 1 + wobble] = 1.0, 0.3
+    return (distance * vector / np.linalg.norm(vector)).tolist()
+
+
+def test_a_look_alike_who_never_registers_gets_none_of_their_photos_to_the_attendee(
+    session: Session,
+) -> None:
+    """Three photos of the attendee at 0.35 and three of a stranger who resembles them at
+    0.58, all within the tolerance (0.60): the stranger's faces group apart, their mean is
+    more than the offset inside the tolerance, and none of their photos is matched. Once
+    two of them are deleted, the event's rematch judges the one left alone by the face
+    rule."""
+    from api.models import Photo
+
+    event = create_event(session, owner=create_user(session))
+    own, lookalike = [], []
+    for wobble in range(3):
+        for axis, distance, photos in ((0, 0.35, own), (60, 0.58, lookalike)):
+            photo = create_photo(session, event=event, status="indexed")
+            session.add(Face(photo_id=photo.id, event_id=event.id, top=0, right=90, bottom=90,
+                             left=0, encoding=_toward(axis, distance, wobble),
+                             detected_width=6000, detected_height=4000, size_px=90,
+                             quality=0.8))  # fmt: skip
+            session.commit()
+            photos.append(photo.id)
+    attendee = _attendee_with_selfie(session, event)
+    matching.match_attendee(session, event.id, attendee.id, 0.6, 0.03)
+    session.commit()
+    assert {m.photo_id for m in session.exec(select(Match)).all()} == set(own)
+    held = session.exec(select(FaceNearest).where(FaceNearest.lookalike)).all()
+    assert {row.photo_id for row in held} == set(lookalike)
+    assert _matches(session, event.id) == matching.reference_matches(session, event.id, 0.6, 0.03)
+
+    for photo_id in lookalike[:2]:  # as DELETE /api/photos/{id} does; its rematch follows
+        session.delete(session.get(Photo, photo_id))
+    session.commit()
+    matching.rematch_event(session, event.id, 0.6, 0.03)
+    session.commit()
+    assert {m.photo_id for m in session.exec(select(Match)).all()} == {*own, lookalike[2]}
+    assert not session.exec(select(FaceNearest).where(FaceNearest.lookalike)).all()
+    assert _matches(session, event.id) == matching.reference_matches(session, event.id, 0.6, 0.03)

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from api.config import settings
 from api.models import Attendee, Photo
-from api.queue import JobQueue, index_photo
+from api.queue import JobQueue, index_photo, rematch_event
 from tests.helpers import (
     create_event,
     create_match,
@@ -337,6 +337,12 @@ def test_deleting_a_photo_leaves_no_row_file_preview_or_job_and_is_audited(
     }, "the pending photo had no faces found yet: no biometric data to record"
     assert client.delete(f"/api/photos/{indexed_id}", headers=headers).status_code == 404
     assert client.get("/api/me/photos", headers=attendee["headers"]).json()["count"] == 0
+    # Its face counted in its attendee's look-alike groups: the event's rematch groups them
+    # again (once, however many photos go), and is owed until it has run.
+    assert jobs.is_active(rematch_event(event.id).job_id)
+    assert jobs.depths()["maintenance"] == 1
+    session.refresh(event)
+    assert event.rematch_requested_at is not None
 
 
 def test_a_preview_made_while_its_photo_is_deleted_does_not_outlive_it(
