@@ -14,6 +14,7 @@ from api.accounts.endpoints import router as accounts_router
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
+from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
 from api.config import settings
 from api.db import get_engine
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     for router in (
         auth_router,
         events_router,
+        calibration_router,
         photos_router,
         attendees_router,
         matches_router,

@@ -129,6 +129,14 @@ PHOTO_JOBS = (index_photo, rematch_photo, restore_match)
 """Every job one photo may have: a deleted photo's are dropped from the queues."""
 
 
+def preview_tolerance(event_id: uuid.UUID, tolerance: float) -> JobSpec:
+    """What another tolerance would do to the event's matches: read only, one job per
+    (event, tolerance) so a double click is a no-op."""
+    return JobSpec("workers.tasks.preview_tolerance", MAINTENANCE,
+                   f"preview-tolerance-{event_id}-{round(tolerance * 100)}",
+                   (str(event_id), tolerance), REMATCH_EVENT_TIMEOUT)  # fmt: skip
+
+
 def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 

@@ -51,6 +51,7 @@ def create_user(
     email: str | None = None,
     role: str = "photographer",
     password: str = PASSWORD,
+    full_name: str | None = None,
 ):  # type: ignore[no-untyped-def]
     from api.auth.security import hash_password
     from api.models import Role, User
@@ -59,6 +60,7 @@ def create_user(
         email=email or f"user{next(_counter)}@example.com",
         role=Role(role),
         hashed_password=hash_password(password),
+        full_name=full_name,
     )
     session.add(user)
     session.commit()
@@ -276,3 +278,52 @@ def traces_of_event(session: Session, redis: Redis, event_id: uuid.UUID, *ids: u
             keys.append(key.decode(errors="replace"))
     files = get_storage().keys(event_folder(event_id))
     return {"rows": rows, "files": files, "redis": sorted(keys)}
+
+
+def _axis_encoding(distance: float, axis: int) -> list[float]:
+    """An encoding `distance` from the all-zero selfie along its own axis: faces on
+    different axes are far from each other (no two of them make a group)."""
+    import numpy as np
+
+    vector = np.zeros(128)
+    vector[axis] = distance
+    return vector.tolist()
+
+
+def create_matched_event(session: Session, distances: dict[str, list[float]]):  # type: ignore[no-untyped-def]
+    """An event at tolerance 0.60 whose attendees (named by the keys, one selfie each, far
+    from each other) are at the given distances from one face each in photos of their own,
+    matched as their selfie jobs match them."""
+    import numpy as np
+
+    from api.config import settings
+    from api.models import Attendee, Face, Selfie, utcnow
+    from workers import matching
+
+    owner = create_user(session)
+    event = create_event(session, owner=owner, tolerance=0.6)
+    attendees = {}
+    axis = 0
+    for name, faces in distances.items():
+        user = create_user(session, role="attendee", full_name=name)
+        attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=utcnow(),
+                            consent_policy_version=settings.CONSENT_POLICY_VERSION)  # fmt: skip
+        session.add(attendee)
+        session.flush()
+        selfie = np.zeros(128)
+        selfie[127 - len(attendees)] = 3.0  # attendees far apart from each other
+        session.add(Selfie(attendee_id=attendee.id, event_id=event.id, status="valid",
+                           encoding=selfie.tolist()))  # fmt: skip
+        for d in faces:
+            photo = create_photo(session, event=event, status="indexed")
+            encoding = np.array(_axis_encoding(d, axis)) + selfie
+            axis += 1
+            session.add(Face(photo_id=photo.id, event_id=event.id, top=0, right=90, bottom=90,
+                             left=0, encoding=encoding.tolist(), detected_width=6000,
+                             detected_height=4000, size_px=90, quality=0.8))  # fmt: skip
+        session.commit()
+        attendees[name] = attendee
+    for attendee in attendees.values():  # as their selfie jobs do
+        matching.match_attendee(session, event.id, attendee.id, 0.6, settings.MATCH_MARGIN)
+        session.commit()
+    return event

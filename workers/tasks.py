@@ -32,6 +32,7 @@ from api.models import (
     PhotoStatus,
     Selfie,
     SelfieStatus,
+    TolerancePreview,
     utcnow,
 )
 from api.redis import get_redis
@@ -230,6 +231,21 @@ def rematch_event(event_id: str) -> dict[str, Any]:
         event.rematched_at = utcnow()
         session.add(event)
     return {"event_id": event_id, "matches": matched}
+
+
+def preview_tolerance(event_id: str, tolerance: float) -> dict[str, Any]:
+    """What `tolerance` would do to the event's matches, written to its preview row."""
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        preview = session.get(TolerancePreview, (eid, tolerance))
+        if preview is None:
+            raise RowGone(f"tolerance preview {event_id} {tolerance}")
+        # A snapshot of the kept nearest attendees: no matching lock, nothing is written.
+        preview.result = matching.preview_tolerance(session, eid, tolerance, settings.MATCH_MARGIN)
+        preview.status, preview.finished_at = "done", utcnow()
+        session.add(preview)
+        result = {k: v for k, v in preview.result.items() if k != "attendees"}
+    return {"event_id": event_id, "tolerance": tolerance, **result}
 
 
 def forget_attendee(attendee_id: str) -> dict[str, Any]:

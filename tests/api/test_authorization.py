@@ -48,6 +48,9 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/events/{event_id}"): OWNER,
     ("PATCH", "/api/events/{event_id}"): OWNER,
     ("POST", "/api/photographer/events/{event_id}/rematch"): OWNER,
+    ("GET", "/api/events/{event_id}/calibration"): OWNER,
+    ("POST", "/api/events/{event_id}/calibration/previews"): OWNER,
+    ("GET", "/api/events/{event_id}/calibration/previews/{tolerance}"): OWNER,
     ("POST", "/api/events/{event_id}/photos"): OWNER,
     ("GET", "/api/events/{event_id}/photos"): OWNER,
     ("GET", "/api/photos/{photo_id}/image"): OWNER | {"attendee"},
@@ -176,6 +179,7 @@ def world(client: TestClient, session: Session) -> World:
             "token": "not-a-token",
             "session_id": str(uuid.uuid4()),
             "name": "none.eml",
+            "tolerance": "0.55",
         },
     )
 
@@ -194,6 +198,7 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/api/events"): {"name": "New"},
         ("PATCH", "/api/events/{event_id}"): {"name": "Renamed"},
+        ("POST", "/api/events/{event_id}/calibration/previews"): {"tolerance": 0.55},
         ("POST", "/api/register-with-event-code"): {
             "event_code": world.values["code"], "email": f"new{n}@example.com",
             "name": "New", "consent": True,

@@ -421,3 +421,38 @@ def test_the_photographer_sees_who_is_in_a_photo_and_downloads_the_event(
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert sorted(archive.namelist()) == ["0.jpg", "1.jpg"]
     assert download.value.suggested_filename == f"{event.code}.zip"
+
+
+def test_the_photographer_calibrates_a_tolerance_before_changing_it(
+    laptop: Any, session: Session
+) -> None:
+    """The histogram of distances and each attendee's photos; a preview of 0.50 says what
+    it would take away and from whom (a worker computes it), and nothing changes."""
+    from api.models import Match
+    from tests.helpers import create_matched_event
+
+    event = create_matched_event(session, {"Ada": [0.35, 0.45, 0.57], "Bo": [0.53, 0.67]})
+    owner = session.get(User, event.owner_id)
+    assert owner is not None
+    page = laptop
+    _sign_in(page, owner.email)
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    page.get_by_text("Calibrate: distances, attendees").click()
+    expect(page.locator("#calibration-attendees tbody tr")).to_have_count(2)
+    expect(page.locator("#calibration-attendees tbody tr").first).to_contain_text("Ada3")
+    expect(page.locator("#histogram .bin")).to_have_count(25)
+    heights = page.evaluate(
+        "() => [...document.querySelectorAll('#histogram .bin .matched')]"
+        ".map(s => parseFloat(s.style.height) > 0)"
+    )
+    assert sum(heights) == 4  # one matched face in each of four bins
+    page.get_by_label("Try a tolerance").fill("0.5")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-status")).to_contain_text(
+        "At 0.50: 2 matches instead of 4 (0 gained, -2 lost), 2 attendees affected", timeout=30_000
+    )
+    expect(page.locator("#preview-attendees tbody tr")).to_have_count(2)
+    shot(page, "studio-calibration")
+    session.expire_all()
+    assert len(session.exec(select(Match).where(Match.event_id == event.id)).all()) == 4

@@ -82,6 +82,7 @@ function renderHead(event) {
   $("qr-png").href = `/e/${event.code}/qr.png?download=1`;
   $("qr-svg").href = `/e/${event.code}/qr.svg?download=1`;
   $("tolerance").value = event.tolerance;
+  if (!$("preview-tolerance").value) $("preview-tolerance").value = event.tolerance;
 }
 
 const progressPoll = poll(refreshEvent, { min: 1500, max: 15000, factor: 1.5 });
@@ -466,6 +467,64 @@ $("tolerance-form").addEventListener("submit", async (e) => {
     await api(`/api/events/${eventId}`, { method: "PATCH", token, json: { tolerance: Number($("tolerance").value) } });
     toast("Tolerance saved; the event is being rematched.");
     progressPoll.now();
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+// --- calibration: distances, attendees, and a tolerance's preview ---------------------
+
+function drawHistogram(calibration) {
+  const box = $("histogram");
+  const bins = calibration.histogram.slice(1); // bin 0 is "nearer than 0.30"
+  const most = Math.max(1, ...bins.map((b) => b.matched + b.unmatched + b.lookalike));
+  const low = bins[0].low, high = bins[bins.length - 1].high;
+  box.replaceChildren(
+    ...bins.map((b) => h("div", { class: "bin", title: `${b.low.toFixed(2)}-${b.high.toFixed(2)}: ${b.matched} matched, ${b.unmatched} not, ${b.lookalike} look-alike` },
+      ...[["matched", b.matched], ["unmatched", b.unmatched], ["lookalike", b.lookalike]].map(([kind, n]) =>
+        h("span", { class: kind, style: { height: `${(100 * n) / most}%` } })))),
+    h("div", { class: "tolerance-line", style: { left: `${(100 * (calibration.tolerance - low)) / (high - low)}%` } }),
+    ...[low, (low + high) / 2, high].map((x) => h("span", { class: "axis", style: { left: `${(100 * (x - low)) / (high - low)}%` } }, x.toFixed(2))),
+  );
+  $("calibration-attendees").tBodies[0].replaceChildren(
+    ...calibration.attendees.map((a) => h("tr", {}, h("td", {}, a.name || `attendee ${a.attendee_id.slice(0, 8)}`), h("td", {}, String(a.photos)))),
+  );
+}
+
+async function loadCalibration() {
+  drawHistogram(await api(`/api/events/${eventId}/calibration`, { token }));
+}
+
+$("calibration").addEventListener("toggle", () => {
+  if ($("calibration").open) loadCalibration().catch((error) => toast(error.message));
+});
+
+function showPreview(p) {
+  if (p.status !== "done") {
+    $("preview-status").textContent = `Computing what ${p.tolerance.toFixed(2)} would do…`;
+    return false;
+  }
+  const sign = (n) => (n > 0 ? `+${n}` : String(n));
+  $("preview-status").textContent =
+    `At ${p.tolerance.toFixed(2)}: ${p.matches_then} matches instead of ${p.matches_now} ` +
+    `(${sign(p.gained)} gained, ${sign(-p.lost)} lost), ${p.attendees_affected} attendees affected. ` +
+    "Nothing has changed yet: save the tolerance to apply it.";
+  const table = $("preview-attendees");
+  table.tBodies[0].replaceChildren(
+    ...p.attendees.map((a) => h("tr", {}, h("td", {}, a.name || `attendee ${a.attendee_id.slice(0, 8)}`), h("td", {}, String(a.photos_now)), h("td", {}, String(a.photos_then)))),
+  );
+  show(table, p.attendees.length > 0);
+  return "stop";
+}
+
+$("preview-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const asked = await api(`/api/events/${eventId}/calibration/previews`, {
+      method: "POST", token, json: { tolerance: Number($("preview-tolerance").value) },
+    });
+    showPreview(asked);
+    poll(async () => showPreview(await api(asked.status_url, { token })), { min: 500, max: 5000 });
   } catch (error) {
     toast(error.message);
   }
