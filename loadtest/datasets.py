@@ -237,22 +237,33 @@ def crowds(
     seed: int = 13,
     size: tuple[int, int] = (6000, 4000),
     per_photo: tuple[int, int] = (12, 20),
+    sizes: tuple[int, ...] = CROWD_SIZES,
+    draw_each_once: bool = False,
+    degrade: bool = True,
+    max_upscale: float | None = None,
 ) -> list[Crowd]:
     """6000x4000 crowd photos: 12-20 real faces at 40-600 px, a quarter each blurred, dim or
     tilted, on a background with no faces, saved at JPEG quality 60-90. The pasted boxes are
-    the ground truth; one canvas in four is dim all over (an evening event)."""
+    the ground truth; one canvas in four is dim all over (an evening event).
+
+    `draw_each_once` pastes the sources in their order instead of drawing at random; without
+    `degrade` every face is clean and no canvas is dimmed (posed groups, portraits);
+    `max_upscale` keeps a small source face from being blown up past that factor."""
     from PIL import ImageEnhance
 
     rng = random.Random(seed)
+    weights = CROWD_SIZE_WEIGHTS if sizes == CROWD_SIZES else None
     photos = []
     for n in range(count):
         canvas = _background(rng, size)
         taken: list[tuple[int, int, int, int]] = []
         pasted: list[Pasted] = []
-        for _ in range(rng.randint(*per_photo)):
-            identity, path, image, box = rng.choice(sources)
-            width = rng.choices(CROWD_SIZES, CROWD_SIZE_WEIGHTS)[0]
-            degraded = rng.choice(("clean", "clean", "blur", "dim", "tilt"))
+        for k in range(rng.randint(*per_photo)):
+            identity, path, image, box = sources[k] if draw_each_once else rng.choice(sources)
+            width = rng.choices(sizes, weights)[0]
+            if max_upscale is not None:
+                width = min(width, round(max_upscale * (box[1] - box[3])))
+            degraded = rng.choice(("clean", "clean", "blur", "dim", "tilt")) if degrade else "clean"
             head, mask, (fx, fy), height = _head(image, box, width, degraded, rng)
             for _attempt in range(40):
                 x = rng.randint(0, size[0] - head.width)
@@ -274,7 +285,7 @@ def crowds(
                 left, top = x + fx, y + fy
             face_box = (round(top), round(left + width), round(top + height), round(left))
             pasted.append(Pasted(identity, path, face_box, width, degraded))
-        if n % 4 == 3:
+        if degrade and n % 4 == 3:
             canvas = ImageEnhance.Brightness(canvas).enhance(0.45)
         quality = rng.randint(60, 90)
         photos.append(
