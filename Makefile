@@ -66,8 +66,9 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## Face-engine benchmarks, then selfie latency on a throwaway stack
+bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, then selfie latency on a throwaway stack
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
+	$(UV) run --frozen python -m loadtest.bench_precision
 	$(UV) run --frozen python -m loadtest.bench --runs $(RUNS) --workers $(WORKERS)
 
 loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url

@@ -128,14 +128,21 @@ def _register(session: Any, event_id: uuid.UUID, identity: str, encoding: Any) -
     return attendee.id
 
 
-def _matches(session: Any, event_id: uuid.UUID, attendee_id: uuid.UUID | None = None) -> list:  # type: ignore[type-arg]
+def _matches(
+    session: Any,
+    event_id: uuid.UUID,
+    attendee_id: uuid.UUID | None = None,
+    *,
+    with_distance: bool = False,
+) -> list:  # type: ignore[type-arg]
     from sqlmodel import col, select
 
     from api.models import Match
 
-    query = select(Match.attendee_id, Match.photo_id, Match.face_id).where(
-        col(Match.event_id) == event_id
-    )
+    columns = [Match.attendee_id, Match.photo_id, Match.face_id]
+    if with_distance:
+        columns.append(Match.distance)  # type: ignore[arg-type]
+    query = select(*columns).where(col(Match.event_id) == event_id)
     if attendee_id is not None:
         query = query.where(col(Match.attendee_id) == attendee_id)
     return list(session.exec(query).all())
@@ -148,6 +155,8 @@ class Tally:
         self.right = self.wrong = self.missed = 0
         self.crowd_right = self.crowd_missed = 0
         self.impostor_comparisons = self.false_matches = 0
+        self.false_faces: dict[str, int] = {}
+        """"attendee <- whose face (photo kind, distance)": how often, over the seatings."""
         self.worst: tuple[float, int, int, str] = (0.0, 0, 0, "")
 
     def add(
@@ -186,6 +195,7 @@ class Tally:
             "false_matches_per_10k": 1e4 * self.false_matches / max(self.impostor_comparisons, 1),
             "false_matches": self.false_matches,
             "impostor_comparisons": self.impostor_comparisons,
+            "false_faces": dict(sorted(self.false_faces.items(), key=lambda kv: -kv[1])),
             "worst_attendee": {
                 "wrong_share": self.worst[0],
                 "wrong": self.worst[1],
@@ -232,8 +242,12 @@ def run(event: LookalikeEvent, count: int, tolerance: float, det: Path | None) -
                 genuine = sum(1 for i, _ in truth_of.values() if i in registered)
                 impostors = len(order) * faces_total - genuine
                 at_end.impostor_comparisons += impostors
-                at_end.false_matches += sum(1 for a, _, f in rows
-                                            if truth_of[f][0] != attendee_of[a])  # fmt: skip
+                for a, _, f, distance in _matches(session, event_id, with_distance=True):
+                    if truth_of[f][0] != attendee_of[a]:
+                        at_end.false_matches += 1
+                        kind = kinds[truth_of[f][1]]
+                        what = f"{attendee_of[a]} <- {truth_of[f][0]} ({kind}, {distance:.3f})"
+                        at_end.false_faces[what] = at_end.false_faces.get(what, 0) + 1
                 if det is not None:
                     for t in TOLERANCES:
                         matching.rematch_event(session, event_id, t, margin)
@@ -309,6 +323,8 @@ def _print(report: dict[str, Any]) -> None:
         end = rule["at_the_end"]
         print(f"{'':26} impostor comparisons {end['impostor_comparisons']:,}, false matches "
               f"{end['false_matches']}; worst: {end['worst_attendee']['who']}")  # fmt: skip
+        for what, times in end["false_faces"].items():
+            print(f"{'':26}   {times} x {what}")
     if "det" in report:
         print("\nDET (tolerance: false matches per 10k, photos missed)")
         for name, points in report["det"].items():

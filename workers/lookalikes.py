@@ -44,28 +44,23 @@ def scope(tolerance: float) -> float:
 
 def groups(photo_ids: Sequence[object], encodings: np.ndarray, link: float) -> np.ndarray:
     """A group number for each face: connected parts of the graph whose edges join faces of
-    different photos within `link` of each other."""
+    different photos within `link` of each other. (Each face takes the smallest number
+    among its neighbours' until none changes: a few rounds of one matrix operation.)"""
     n = len(photo_ids)
-    parent = np.arange(n)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    if n > 1:
-        vectors = np.asarray(encodings, dtype=np.float64)
-        squares = np.einsum("ij,ij->i", vectors, vectors)
-        gram = vectors @ vectors.T
-        near = squares[:, None] + squares[None, :] - 2 * gram <= link * link
-        photos = np.asarray([str(p) for p in photo_ids])
-        near &= photos[:, None] != photos[None, :]
-        for i, j in zip(*np.nonzero(np.triu(near, 1)), strict=True):
-            a, b = root(int(i)), root(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return np.array([root(i) for i in range(n)])
+    labels = np.arange(n)
+    if n < 2:
+        return labels
+    vectors = np.asarray(encodings, dtype=np.float64)
+    squares = np.einsum("ij,ij->i", vectors, vectors)
+    near = squares[:, None] + squares[None, :] - 2 * (vectors @ vectors.T) <= link * link
+    photos = np.asarray([str(p) for p in photo_ids])
+    near &= photos[:, None] != photos[None, :]
+    np.fill_diagonal(near, True)
+    while True:
+        smallest = np.where(near, labels[None, :], n).min(axis=1)
+        if (smallest == labels).all():
+            return labels
+        labels = smallest
 
 
 def held_back(
@@ -80,12 +75,9 @@ def held_back(
     """For each of one attendee's faces (their photo, distance to the attendee and
     encoding), whether it belongs to a look-alike's group and must not be matched."""
     distances = np.asarray(distances, dtype=np.float64)
-    held = np.zeros(len(distances), dtype=bool)
     if len(distances) < MIN_GROUP or link <= 0:
-        return held
+        return np.zeros(len(distances), dtype=bool)
     labels = groups(photo_ids, encodings, link)
-    for label in np.unique(labels):
-        members = labels == label
-        if members.sum() >= MIN_GROUP and distances[members].mean() > tolerance - offset:
-            held[members] = True
-    return held
+    sizes = np.bincount(labels)
+    means = np.bincount(labels, weights=distances) / np.maximum(sizes, 1)
+    return np.asarray((sizes[labels] >= MIN_GROUP) & (means[labels] > tolerance - offset))

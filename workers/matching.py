@@ -9,7 +9,9 @@ The rules, at event scale:
   towards strangers (loadtest/README.md, "Crowds");
 - an attendee's distance to a face is the smallest over their valid selfies;
 - an attendee gets each photo at most once, through their best face in it;
-- a photo the attendee said "not me" to is never matched to them again.
+- a photo the attendee said "not me" to is never matched to them again;
+- a face in a group that is a look-alike's, not the attendee's, is matched to nobody
+  (workers/lookalikes.py: each attendee's faces grouped into people).
 
 `reference_matches` states them as one brute-force statement over every face and
 selfie pair. The product does not run it: its cost grows as faces x attendees (a
@@ -32,7 +34,12 @@ They are kept up to date as the event changes:
   them the new top two is among the kept two and the newcomer;
 - a selfie goes (`forget_attendee`), or "not me": the faces that named that
   attendee (or that photo's faces) against the selfies left;
-- a tolerance change: no distance at all, a filter over `face_nearest`.
+- a tolerance change: no distance to a selfie, a filter over `face_nearest` after each
+  attendee's faces are grouped again (the grouping scope moves with the tolerance).
+
+Whenever one of these changes which faces an attendee is nearest to, or how near, that
+attendee's faces are grouped again (`regroup`), the changed flags are written to
+`face_nearest.lookalike`, and the (photo, attendee) pairs they move are matched again.
 
 `tests/workers/test_matching.py` and `make bench-scale` check that the two give the
 same matches.
@@ -53,7 +60,7 @@ same order; the API's writers of matches take it too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -388,27 +395,36 @@ _MATCH_EVENT = text(
 
 # The attendees named by some faces, within the grouping scope: theirs are the groups a
 # change of those faces' nearest attendees can change.
+# (event_id first: the index is on (event_id, photo_id); without it, a scan of the table,
+# 40 ms a photo at a million faces.)
 _NAMED_BY_PHOTOS = text(
-    "SELECT DISTINCT attendee_id FROM face_nearest"
-    " WHERE photo_id = ANY(CAST(:photo_ids AS uuid[])) AND distance <= :scope"
+    "SELECT DISTINCT attendee_id FROM face_nearest WHERE event_id = :event_id"
+    " AND photo_id = ANY(CAST(:photo_ids AS uuid[])) AND distance <= :scope"
 )
-_NAMED_BY_FACES = text(
-    "SELECT DISTINCT attendee_id FROM face_nearest"
-    " WHERE face_id = ANY(CAST(:face_ids AS uuid[])) AND distance <= :scope"
+# The attendees a new selfie takes faces from: those faces leave their groups. (A face
+# where the newcomer only becomes the runner-up stays where it was.)
+_TAKEN_FROM = text(
+    """
+SELECT DISTINCT n.attendee_id
+FROM unnest(CAST(:face_ids AS uuid[]), CAST(:distances AS float8[])) AS g(face_id, distance)
+JOIN face_nearest n USING (face_id)
+WHERE n.distance <= :scope AND n.attendee_id <> :attendee_id
+  AND (g.distance, CAST(:attendee_id AS uuid)) < (n.distance, n.attendee_id)
+"""
 )
 _NAMED_IN_EVENT = text(
     "SELECT DISTINCT attendee_id FROM face_nearest WHERE event_id = :event_id"
     " AND distance <= :scope"
 )
-_GROUPED = text(
-    """
-SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.lookalike,
-       CAST(f.encoding AS real[])
+# Read in binary, each encoding as pgvector's own binary form (vector_send), turned into
+# one matrix at once (as text, real[] cost 6 ms per 100 faces to parse; a rematch reads
+# every face of the event).
+_GROUPED = """
+SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.lookalike, vector_send(f.encoding)
 FROM face_nearest n JOIN faces f ON f.id = n.face_id
-WHERE n.attendee_id = ANY(CAST(:attendee_ids AS uuid[])) AND n.distance <= :scope
+WHERE n.attendee_id = ANY(%(attendee_ids)s) AND n.distance <= %(scope)s
 ORDER BY n.attendee_id, n.face_id
 """
-)
 _SET_LOOKALIKE = text(
     """
 UPDATE face_nearest n SET lookalike = v.lookalike
@@ -418,6 +434,24 @@ WHERE n.face_id = v.face_id
 )
 REGROUP_BATCH = 500
 """Attendees whose faces are read in one statement when a whole event is grouped again."""
+
+
+def _fetch_binary(session: Session, statement: str, params: dict[str, Any]) -> list[Any]:
+    """Rows of a psycopg statement (`%(name)s` parameters) in the session's transaction,
+    in binary."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None  # a live psycopg connection, in the session's transaction
+    with driver.cursor(binary=True) as cursor:
+        return cursor.execute(statement, params).fetchall()
+
+
+def _matrix(encodings: Sequence[Any]) -> np.ndarray:
+    """Encodings as one float32 matrix: from vector_send's bytes (a 4-byte header, then
+    big-endian float4s), or from real[] lists."""
+    if encodings and isinstance(encodings[0], bytes | memoryview):
+        raw = np.frombuffer(b"".join(encodings), dtype=">f4").reshape(len(encodings), -1)
+        return raw[:, 1:].astype(np.float32)
+    return np.array(encodings, dtype=np.float32)
 
 
 def _lookalike_flags(rows: Sequence[Any], tolerance: float) -> list[tuple[object, bool]]:
@@ -433,7 +467,7 @@ def _lookalike_flags(rows: Sequence[Any], tolerance: float) -> list[tuple[object
         held = lookalikes.held_back(
             [r[2] for r in group],
             np.array([r[3] for r in group]),
-            np.array([r[5] for r in group], dtype=np.float32),
+            _matrix([r[5] for r in group]),
             tolerance=tolerance,
             link=settings.MATCH_LOOKALIKE_LINK,
             offset=settings.MATCH_LOOKALIKE_OFFSET,
@@ -454,7 +488,7 @@ def regroup(
     for start in range(0, len(ids), REGROUP_BATCH):
         params = {"attendee_ids": ids[start : start + REGROUP_BATCH],
                   "scope": lookalikes.scope(tolerance)}  # fmt: skip
-        rows = connection.execute(_GROUPED, params).all()
+        rows = _fetch_binary(session, _GROUPED, params)
         was = {r[1]: (r[4], r[2], r[0]) for r in rows}
         changed = [(f, flag) for f, flag in _lookalike_flags(rows, tolerance) if was[f][0] != flag]
         if changed:
@@ -475,7 +509,7 @@ def _match_moved(
     tolerance: float,
     margin: float,
     moved: set[tuple[uuid.UUID, uuid.UUID]],
-    done: set[uuid.UUID] = frozenset(),  # type: ignore[assignment]
+    done: Collection[uuid.UUID] = (),
 ) -> int:
     """The matches of the (photo, attendee) pairs a regrouping moved, but for the photos
     whose every match is derived again anyway."""
@@ -559,7 +593,7 @@ def match_photo(
     against the event's attendees: their nearest attendees first, then the matches."""
     lock_matching(session, event_id)
     _run(session, _NUMBER_PHOTOS, event_id, tolerance, margin, photo_ids=[photo_id])
-    named = _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=[photo_id])  # "not me"
+    named = _named(session, _NAMED_BY_PHOTOS, tolerance, event_id=event_id, photo_ids=[photo_id])
     cached = selfie_cache.get(event_id)
     near = _selfies_near_photo(session, cached, event_id, photo_id) if cached else None
     if near is None:
@@ -567,7 +601,7 @@ def match_photo(
     else:
         _run(session, _NEAREST_OF_PHOTO_SELFIES, event_id, tolerance, margin, photo_id=photo_id,
              selfie_ids=near)  # fmt: skip
-    named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=[photo_id])
+    named |= _named(session, _NAMED_BY_PHOTOS, tolerance, event_id=event_id, photo_ids=[photo_id])
     moved = regroup(session, named, tolerance) if named else set()
     written = _run(session, _MATCH_PHOTO, event_id, tolerance, margin, photo_id=photo_id)
     return written + _match_moved(session, event_id, tolerance, margin, moved, {photo_id})
@@ -618,10 +652,12 @@ def match_attendee(
     named = {attendee_id}  # and every attendee who may lose faces to them
     repaired = set(connection.execute(_PHOTOS_NAMING_GONE_SELFIES, params).scalars().all())
     if repaired:
-        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(repaired))
+        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, event_id=event_id,
+                        photo_ids=list(repaired))  # fmt: skip
         connection.execute(_NEAREST_NAMING_GONE_SELFIES, params)
         connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(repaired)})
-        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(repaired))
+        named |= _named(session, _NAMED_BY_PHOTOS, tolerance, event_id=event_id,
+                        photo_ids=list(repaired))  # fmt: skip
     near = dict(zip(face_ids, distances, strict=True))
     # A photo numbered again since ("not me") was seen by the scan already: same distances.
     near.update(
@@ -629,7 +665,8 @@ def match_attendee(
     )
     merge = {**params, "face_ids": list(near), "distances": list(near.values())}
     if near:
-        named |= _named(session, _NAMED_BY_FACES, tolerance, face_ids=list(near))
+        named |= _named(session, _TAKEN_FROM, tolerance, attendee_id=attendee_id,
+                        face_ids=merge["face_ids"], distances=merge["distances"])  # fmt: skip
     changed = connection.execute(_MERGE_ATTENDEE, merge).all() if near else []
     moved = {(photo, attendee) for photo, attendee in changed} | regroup(session, named, tolerance)
     written = 0
@@ -666,7 +703,8 @@ def forget_attendee(
         return 0
     connection.execute(_NEAREST_NAMING, params)
     connection.execute(_NUMBER_PHOTOS, {**params, "photo_ids": list(photos)})
-    named = _named(session, _NAMED_BY_PHOTOS, tolerance, photo_ids=list(photos))
+    named = _named(session, _NAMED_BY_PHOTOS, tolerance, event_id=event_id,
+                   photo_ids=list(photos))  # fmt: skip
     moved = regroup(session, named, tolerance) if named else set()
     written = _run(session, _MATCH_PHOTOS, event_id, tolerance, margin, photo_ids=list(photos))
     return written + _match_moved(session, event_id, tolerance, margin, moved, set(photos))
@@ -748,20 +786,18 @@ def _decide(
     return {(a, p, f, d) for (a, p), (d, f) in best.items()}
 
 
-# The event's kept nearest attendees within a tolerance's grouping scope, in _decide's shape.
-_KEPT = text(
-    """
-SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.runner_up,
-       CAST(f.encoding AS real[]),
-       CASE WHEN n.quality < :weak_quality THEN :weak_penalty ELSE 0 END,
+# The event's kept nearest attendees within a tolerance's grouping scope, in _decide's shape
+# (read in binary: see _GROUPED).
+_KEPT = """
+SELECT n.attendee_id, n.face_id, n.photo_id, n.distance, n.runner_up, vector_send(f.encoding),
+       CASE WHEN n.quality < %(weak_quality)s THEN %(weak_penalty)s ELSE 0 END,
        EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id AND v.status = 'valid')
        AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
-                   AND c.consent_policy_version = :consent_version)
+                   AND c.consent_policy_version = %(consent_version)s)
 FROM face_nearest n JOIN faces f ON f.id = n.face_id
-WHERE n.event_id = :event_id AND n.distance <= :scope
+WHERE n.event_id = %(event_id)s AND n.distance <= %(scope)s
 ORDER BY n.attendee_id, n.face_id
 """
-)
 _MATCHED_PAIRS = text("SELECT attendee_id, photo_id FROM matches WHERE event_id = :event_id")
 
 
@@ -773,7 +809,7 @@ def preview_tolerance(
     attendee's photos now and then. Nothing is written."""
     params = _params(event_id, tolerance, margin, scope=lookalikes.scope(tolerance))
     connection = session.connection()
-    then = {(a, p) for a, p, _, _ in _decide(connection.execute(_KEPT, params).all(),
+    then = {(a, p) for a, p, _, _ in _decide(_fetch_binary(session, _KEPT, params),
                                              tolerance, margin)}  # fmt: skip
     now = {(a, p) for a, p in connection.execute(_MATCHED_PAIRS, params)}
     counts: dict[str, list[int]] = {}

@@ -62,7 +62,9 @@ WHERE event_id = :e AND status = 'indexed'
 
 def rebuild(session: Session, event_id: uuid.UUID) -> int:
     """Replace the event's `face_nearest` rows; the number of faces with a row. Holds the
-    event's matching lock: no match is made from half-built rows."""
+    event's matching lock: no match is made from half-built rows. Its look-alike flags
+    start false: the event's rematch, which derives the matches from these rows, groups
+    them first (`matching.rematch_event`)."""
     lock_matching(session, event_id)
     connection = session.connection().connection.driver_connection
     assert connection is not None  # a live psycopg connection, in the session's transaction

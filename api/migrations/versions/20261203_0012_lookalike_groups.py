@@ -19,10 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # False everywhere until each event's rematch groups its faces (workers/lookalikes.py):
-    # until then an event matches as it did before.
+    # until then an event matches as it did before. Every event with faces near an
+    # attendee owes that rematch, and the reconciler enqueues it (api/reconcile.py).
     op.add_column(
         "face_nearest",
         sa.Column("lookalike", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.execute(
+        "UPDATE events SET rematch_requested_at = now() WHERE status <> 'deleting'"
+        " AND EXISTS (SELECT 1 FROM face_nearest n WHERE n.event_id = events.id)"
     )
     op.create_table(
         "tolerance_previews",
