@@ -432,6 +432,18 @@ FROM unnest(CAST(:face_ids AS uuid[]), CAST(:flags AS boolean[])) AS v(face_id, 
 WHERE n.face_id = v.face_id
 """
 )
+# Which of some attendees have a face a group could be held back for: one further than
+# the group threshold (a group's mean can pass it only if one of its faces does), or one
+# held back now. The others' groups are all theirs, before and after: their encodings
+# need not be read.
+_MAY_HOLD = text(
+    """
+SELECT attendee_id FROM face_nearest
+WHERE attendee_id = ANY(CAST(:attendee_ids AS uuid[])) AND distance <= :scope
+GROUP BY attendee_id
+HAVING max(distance) > :threshold OR bool_or(lookalike)
+"""
+)
 REGROUP_BATCH = 500
 """Attendees whose faces are read in one statement when a whole event is grouped again."""
 
@@ -485,9 +497,16 @@ def regroup(
     connection = session.connection()
     ids = sorted(attendee_ids)
     moved: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    scope = lookalikes.scope(tolerance)
     for start in range(0, len(ids), REGROUP_BATCH):
-        params = {"attendee_ids": ids[start : start + REGROUP_BATCH],
-                  "scope": lookalikes.scope(tolerance)}  # fmt: skip
+        # (less an ulp's worth: a mean of equal distances may round above their maximum)
+        threshold = tolerance - settings.MATCH_LOOKALIKE_OFFSET - 1e-9
+        batch = {"attendee_ids": ids[start : start + REGROUP_BATCH], "scope": scope,
+                 "threshold": threshold}  # fmt: skip
+        may_hold = connection.execute(_MAY_HOLD, batch).scalars().all()
+        if not may_hold:
+            continue
+        params = {"attendee_ids": list(may_hold), "scope": scope}
         rows = _fetch_binary(session, _GROUPED, params)
         was = {r[1]: (r[4], r[2], r[0]) for r in rows}
         changed = [(f, flag) for f, flag in _lookalike_flags(rows, tolerance) if was[f][0] != flag]
