@@ -4,7 +4,7 @@
     uv run python -m loadtest.bench_precision --seatings 24 --det loadtest/results/det.png
 
 One event of real faces (loadtest/lookalike_data.py: 94 photos, 6000x4000 crowds with
-faces down to 40 px, groups and portraits; 18 people who may register, four of them
+faces down to 40 px, groups and portraits; 17 people who may register, four of them
 look-alike bald actors, and about 100 bystanders who never do, each in several photos).
 Every face was detected and encoded once by the engine; matching runs through the real
 SQL of workers/matching.py on a throwaway PostgreSQL.
