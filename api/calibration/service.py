@@ -27,12 +27,11 @@ def read_calibration(session: Session, event: Event) -> Calibration:
     step = (high - low) / bins
     counts = {b: (m, u, lk) for b, m, u, lk in repository.distance_histogram(session, event.id)}
     histogram = []
-    for b in range(0, bins + 1):  # bin 0: nearer than `low`
+    for b in range(bins + 1):
         m, u, lk = counts.get(b, (0, 0, 0))
-        edge = low + (b - 1) * step
-        histogram.append(DistanceBin(low=round(max(edge, 0.0) if b else 0.0, 2),
-                                     high=round(edge + step if b else low, 2),
-                                     matched=m, unmatched=u, lookalike=lk))  # fmt: skip
+        lo, hi = (0.0, low) if b == 0 else (low + (b - 1) * step, low + b * step)  # 0: nearer
+        histogram.append(DistanceBin(low=round(lo, 2), high=round(hi, 2), matched=m,
+                                     unmatched=u, lookalike=lk))  # fmt: skip
     attendees = sorted(
         (AttendeePhotos(attendee_id=a, name=n, photos=c)
          for a, n, c in repository.attendee_photo_counts(session, event.id)),
