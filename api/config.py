@@ -108,7 +108,26 @@ class Settings(BaseSettings):
     MAX_IMAGE_PIXELS: int = 120_000_000
     MAX_FILES_PER_UPLOAD: int = 200
     MAX_SELFIES_PER_ATTENDEE: int = 3
-    CONSENT_POLICY_VERSION: str = "2026-11-23"
+    # A selfie uploaded as a file rather than taken live with a head-turn challenge
+    # (workers/liveness.py); an event may say otherwise. None: on in local mode, off in
+    # cluster mode.
+    SELFIE_UPLOAD: bool | None = None
+    # A live selfie's challenge is spent once, within this many seconds.
+    LIVE_CHALLENGE_SECONDS: int = Field(default=120, ge=10, le=900)
+    MAX_LIVE_FRAME_BYTES: int = 4 * 1024 * 1024
+    # Selfie attempts (challenges and uploads) per hour; a venue shares one address.
+    SELFIE_ATTEMPTS_PER_HOUR_PER_ATTENDEE: int = Field(default=12, ge=0)
+    SELFIE_ATTEMPTS_PER_HOUR_PER_IP: int = Field(default=300, ge=0)
+    # One person per account: every selfie after the first within this of it.
+    SELFIE_SAME_PERSON_DISTANCE: float = Field(default=0.5, gt=0, le=1)
+    # A selfie this close to another attendee's at the event is held for review.
+    SELFIE_DUPLICATE_DISTANCE: float = Field(default=0.4, gt=0, le=1)
+    # An open event closes by itself this many days after its last upload, so the purge
+    # of bystanders' encodings always comes; an event may say otherwise. None: never.
+    AUTO_CLOSE_DAYS: int | None = Field(default=14, ge=1, le=MAX_RETENTION_DAYS)
+    # Someone who never joined asks to be left out: faces this close to their live selfie.
+    OPT_OUT_DISTANCE: float = Field(default=0.5, gt=0, le=1)
+    CONSENT_POLICY_VERSION: str = "2026-12-03"
     # Privacy: a selfie image is deleted once it is judged; its encoding is what matching needs.
     KEEP_SELFIE_IMAGES: bool = False
     # Encodings of faces that matched no attendee (bystanders who never consented) are
@@ -172,6 +191,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "FACEMATCH_DATABASE_URL and FACEMATCH_REDIS_URL are required in cluster mode"
             )
+        if self.SELFIE_UPLOAD is None:
+            self.SELFIE_UPLOAD = self.MODE == "local"
         return self
 
     @property

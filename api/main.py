@@ -27,8 +27,10 @@ from api.matches.endpoints import router as matches_router
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.monitoring.endpoints import router as monitoring_router
+from api.optouts.endpoints import router as optouts_router
 from api.photos.endpoints import router as photos_router
 from api.redis import get_redis
+from api.reviews.endpoints import router as reviews_router
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
 
@@ -65,6 +67,8 @@ def create_app() -> FastAPI:
         auth_router,
         events_router,
         calibration_router,
+        reviews_router,
+        optouts_router,
         photos_router,
         attendees_router,
         matches_router,

@@ -64,6 +64,15 @@ class SelfieStatus(StrEnum):
     pending = "pending"
     valid = "valid"
     rejected = "rejected"
+    held = "held"
+    """Valid, but the face is another attendee's of the event: not matched until the
+    photographer or an admin releases it (or refuses it: rejected)."""
+
+
+class OptOutStatus(StrEnum):
+    pending = "pending"
+    done = "done"
+    rejected = "rejected"
 
 
 class AuditAction(StrEnum):
@@ -82,6 +91,13 @@ class AuditAction(StrEnum):
     account_deleted = "account.deleted"
     consent_given = "consent.given"
     """An attendee agreed to a version of the policy (`reason` holds the version)."""
+    selfie_held = "selfie.held"
+    """A selfie's face is another attendee's: held for the photographer or an admin."""
+    selfie_released = "selfie.released"
+    selfie_refused = "selfie.refused"
+    opt_out_faces_removed = "opt_out.faces_removed"
+    """Someone who never joined had their faces left out (`count`: how many)."""
+    opt_out_encoding_deleted = "opt_out.encoding_deleted"
 
 
 class UserBase(SQLModel):
@@ -159,6 +175,8 @@ class AuthSession(SQLModel, table=True):
 class EmailKind(StrEnum):
     sign_in = "sign_in"
     digest = "digest"
+    notice = "notice"
+    """A word about the account itself, such as its face used by someone else."""
 
 
 class Email(SQLModel, table=True):
@@ -221,6 +239,10 @@ class Event(EventBase, table=True):
     # The whole event is deleted this many days after it closes (None: the platform's
     # EVENT_RETENTION_DAYS, which may be None: kept until its photographer deletes it).
     retention_days: int | None = None
+    # A selfie uploaded as a file, not taken live (None: the platform's SELFIE_UPLOAD).
+    selfie_upload: bool | None = None
+    # Closes by itself this many days after its last upload (None: AUTO_CLOSE_DAYS).
+    auto_close_days: int | None = None
     # When its deletion was asked for; the reconciler resumes a deletion left behind.
     deletion_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     # Counts the photos whose nearest attendees were computed (workers/matching.py): a new
@@ -231,6 +253,15 @@ class Event(EventBase, table=True):
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
         return self.tolerance if self.tolerance is not None else settings.MATCH_TOLERANCE
+
+    def allows_selfie_upload(self) -> bool:
+        """Whether a selfie may be a file, or must be taken live on the camera."""
+        return bool(settings.SELFIE_UPLOAD) if self.selfie_upload is None else self.selfie_upload
+
+    def effective_auto_close_days(self) -> int | None:
+        return (
+            self.auto_close_days if self.auto_close_days is not None else settings.AUTO_CLOSE_DAYS
+        )
 
 
 class Photo(SQLModel, table=True):
@@ -370,6 +401,15 @@ class Selfie(SQLModel, table=True):
         default=None, sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=True)
     )
     quality: float | None = None
+    steps: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+    """A live selfie: the challenge's steps, one frame each (`workers/liveness.py`); None:
+    an uploaded file."""
+    held_for: uuid.UUID | None = Field(
+        default=None, foreign_key="attendees.id", ondelete="SET NULL"
+    )
+    """A held selfie: the attendee of the event whose face it is too."""
+    held_told_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """When that attendee was mailed about it (`api/mail/notices.py`)."""
     match_epoch: int | None = Field(default=None, sa_type=sa.BigInteger)
     """Numbered from `selfies_match_epoch_seq` under the event's matching lock once the
     selfie is valid and matched: a bulk worker's matrix of the event's selfies holds
@@ -393,6 +433,29 @@ class Match(SQLModel, table=True):
     event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
     distance: float
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class FaceOptOut(SQLModel, table=True):
+    """Someone in an event's photos who never joined asked, with a live selfie, for their
+    face to be left out. Their faces go; `encoding` stays only while photos may still be
+    uploaded (the event is open), to leave them out of those too."""
+
+    __tablename__ = "face_opt_outs"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    status: OptOutStatus = Field(default=OptOutStatus.pending, sa_type=_enum(OptOutStatus))
+    reason: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    storage_key: str | None = Field(default=None, max_length=300)
+    steps: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    encoding: list[float] | None = Field(
+        default=None, sa_column=Column(Vector(ENCODING_DIMENSIONS), nullable=True)
+    )
+    faces_removed: int = 0
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
 class TolerancePreview(SQLModel, table=True):

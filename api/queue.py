@@ -98,6 +98,17 @@ def validate_selfie(selfie_id: uuid.UUID) -> JobSpec:
     return _spec("validate_selfie", SELFIES, selfie_id, VALIDATE_SELFIE_TIMEOUT)
 
 
+def release_selfie(selfie_id: uuid.UUID) -> JobSpec:
+    """A held selfie released by the photographer or an admin: matched now."""
+    return _spec("release_selfie", SELFIES, selfie_id, VALIDATE_SELFIE_TIMEOUT)
+
+
+def judge_opt_out(opt_out_id: uuid.UUID) -> JobSpec:
+    """Someone who never joined asked to be left out: their live selfie judged, their
+    faces removed."""
+    return _spec("judge_opt_out", SELFIES, opt_out_id, REMATCH_EVENT_TIMEOUT)
+
+
 def rematch_event(event_id: uuid.UUID) -> JobSpec:
     return _spec("rematch_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 

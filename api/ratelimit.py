@@ -73,3 +73,19 @@ def check_link_redemption(redis: Redis, request: Request) -> None:
         f"redeem:ip:{client_address(request)}",
         settings.LINK_REDEMPTIONS_PER_MINUTE_PER_IP,
     )
+
+
+def check_selfie_attempt(redis: Redis, request: Request, attendee_id: object) -> None:
+    """A selfie attempt (a live challenge or an uploaded file): per attendee (by a hash, so
+    no key names them), and per client, whose limit is generous since a venue's guests
+    share its address."""
+    _hit(redis, f"selfie:ip:{client_address(request)}", settings.SELFIE_ATTEMPTS_PER_HOUR_PER_IP,
+         seconds=3600)  # fmt: skip
+    _hit(redis, f"selfie:attendee:{_account(str(attendee_id))}",
+         settings.SELFIE_ATTEMPTS_PER_HOUR_PER_ATTENDEE, seconds=3600)  # fmt: skip
+
+
+def check_opt_out_attempt(redis: Redis, request: Request) -> None:
+    """A request to be left out of an event's photos, per client: no account to count by."""
+    _hit(redis, f"opt-out:ip:{client_address(request)}",
+         settings.SELFIE_ATTEMPTS_PER_HOUR_PER_ATTENDEE, seconds=3600)  # fmt: skip

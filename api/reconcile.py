@@ -31,14 +31,16 @@ from api import queue
 from api.auth.service import purge_ended_sessions
 from api.config import settings
 from api.db import session_scope
-from api.mail import digests, outbox
+from api.mail import digests, notices, outbox
 from api.metrics import record_reconcile
 from api.models import (
     Event,
     EventStatus,
     Face,
+    FaceOptOut,
     ForgetOwed,
     Match,
+    OptOutStatus,
     Photo,
     PhotoStatus,
     Selfie,
@@ -70,6 +72,8 @@ class Report:
     skipped_locked: bool = False
     digests: int = 0
     """Digest mails composed in this pass (their jobs are enqueued after its commit)."""
+    notices: int = 0
+    """Mails to attendees whose face a held selfie is."""
 
 
 def reconcile(
@@ -96,6 +100,7 @@ def reconcile(
     for batches, spec_of in (
         (_stale(session, Photo, cutoff), queue.index_photo),
         (_stale(session, Selfie, cutoff), queue.validate_selfie),
+        (_stale(session, FaceOptOut, cutoff), queue.judge_opt_out),
     ):
         for rows in batches:
             _requeue(session, jobs, report, rows, spec_of, max_attempts)
@@ -111,6 +116,7 @@ def reconcile(
     ).all()
     report.enqueued += _enqueue_idle(jobs, [queue.delete_event(e) for e in deleting])
     report.enqueued += _start_retention_deletions(session)
+    _close_idle_events(session)
     forgets = session.exec(
         select(ForgetOwed.attendee_id).where(col(ForgetOwed.requested_at) < cutoff)
     ).all()
@@ -118,6 +124,7 @@ def reconcile(
     report.enqueued += _enqueue_purges(session, jobs)
     report.enqueued += outbox.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
     report.digests = digests.queue_digests(session)
+    report.notices = notices.queue_notices(session)
     outbox.purge_spent(session)
     purge_ended_sessions(session)
 
@@ -135,7 +142,7 @@ def _requeue(
     session: Session,
     jobs: queue.JobQueue,
     report: Report,
-    rows: Sequence[Photo | Selfie],
+    rows: Sequence[Photo | Selfie | FaceOptOut],
     spec_of: Callable[[uuid.UUID], queue.JobSpec],
     max_attempts: int,
 ) -> None:
@@ -155,14 +162,14 @@ def _requeue(
             report.enqueued.append(spec.job_id)
 
 
-Row = TypeVar("Row", Photo, Selfie)
+Row = TypeVar("Row", Photo, Selfie, FaceOptOut)
 
 
 def _stale(session: Session, model: type[Row], cutoff: datetime) -> Iterator[Sequence[Row]]:
     """Rows whose work is owed and that have not changed since `cutoff`, oldest first, in
     batches of BATCH: all of them, though the oldest thousand may all be queued behind a
     long queue (a big event's upload) while a lost one waits further on."""
-    owed = [PhotoStatus.pending, PhotoStatus.indexing] if model is Photo else [SelfieStatus.pending]
+    owed = [PhotoStatus.pending, PhotoStatus.indexing] if model is Photo else ["pending"]
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
         query = select(model).where(col(model.status).in_(owed), model.updated_at < cutoff)
@@ -249,6 +256,19 @@ def _start_retention_deletions(session: Session) -> list[str]:
     return enqueued
 
 
+def _close_idle_events(session: Session) -> None:
+    """Close open events idle past their auto-close days, as their photographer would:
+    the purge of bystanders' encodings then always comes."""
+    from api.events.repository import events_to_close
+    from api.events.service import close_event
+
+    for event_id in events_to_close(session, utcnow())[:BATCH]:
+        event = session.get(Event, event_id, with_for_update=True)
+        if event is not None and event.status == EventStatus.open:
+            close_event(session, event, actor="auto_close")
+            log.info("closed event %s: idle past its auto-close days", event_id)
+
+
 def _enqueue_idle(jobs: queue.JobQueue, specs: list[queue.JobSpec]) -> list[str]:
     """Enqueue each job not already queued or running; the ids enqueued."""
     enqueued = []
@@ -260,11 +280,16 @@ def _enqueue_idle(jobs: queue.JobQueue, specs: list[queue.JobSpec]) -> list[str]
     return enqueued
 
 
-def _give_up(row: Photo | Selfie) -> None:
-    """After the last attempt: a failed photo, or a selfie the attendee is asked to redo."""
+def _give_up(row: Photo | Selfie | FaceOptOut) -> None:
+    """After the last attempt: a failed photo, or a selfie (or an opt-out's) the person is
+    asked to redo."""
     if isinstance(row, Photo):
         row.status = PhotoStatus.failed
         row.error = f"gave up after {row.attempts} attempts"
+    elif isinstance(row, FaceOptOut):
+        row.status = OptOutStatus.rejected
+        row.reason = "processing_failed"
+        row.detail = "we could not process this request; please try again"
     else:
         row.status = SelfieStatus.rejected
         row.reason = "processing_failed"

@@ -33,7 +33,7 @@ from tests.helpers import FACES  # noqa: E402
 TABLES = (
     "audit_log, match_rejections, face_nearest, matches, selfies, faces, photos, attendees,"
     " events, users, emails, sign_in_links, auth_sessions, password_resets, forgets_owed,"
-    " tolerance_previews"
+    " tolerance_previews, face_opt_outs"
 )
 
 

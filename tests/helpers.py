@@ -327,3 +327,28 @@ def create_matched_event(session: Session, distances: dict[str, list[float]]):  
         matching.match_attendee(session, event.id, attendee.id, 0.6, settings.MATCH_MARGIN)
         session.commit()
     return event
+
+
+_A = "ageitgey_face_recognition/"
+_G = _A + "pr1285/examples/face_recognition_svm_proba/people_dataset/"
+TURNS = {
+    "obama": {"straight": _A + "examples/obama.jpg",
+              "left": _A + "examples/knn_examples/test/obama1.jpg",
+              "right": _A + "examples/obama2.jpg"},
+    "guido": {"straight": _G + "train/guido_van_rossum/guido_van_rossum3.jpg",
+              "left": _G + "test/test_guido_van_rossum.jpg",
+              "right": _G + "train/guido_van_rossum/guido_van_rossum2.jpg"},
+    "wozniak": {"straight": _G + "train/steve_wozniak/steve_wozniak3.jpg",
+                "right": _G + "train/steve_wozniak/steve_wozniak4.jpg"},
+}  # fmt: skip
+"""Photos of one person looking straight and turned to their own left and right (yaw
+ratios about 0, +0.26 and -0.20 for obama; 0, +0.28, -0.19 for guido)."""
+
+
+def live_frames(steps: list[str], person: str = "obama", **swap: str) -> list[bytes]:
+    """A live selfie's frames for `steps`, as the page sends them, from `person`'s photos
+    in TURNS (`swap`: a step's photo from another path instead)."""
+    from loadtest.datasets import upright
+    from loadtest.liveness_data import camera_frame
+
+    return [camera_frame(upright(swap.get(step) or TURNS[person][step])) for step in steps]

@@ -41,6 +41,7 @@ from api.models import (
     Event,
     EventStatus,
     Face,
+    FaceOptOut,
     Match,
     Photo,
     Role,
@@ -126,7 +127,9 @@ def _delete_the_rest(
             col(User.id).not_in(elsewhere),
         )
     ).all()
+    opt_outs = session.exec(select(FaceOptOut).where(FaceOptOut.event_id == event.id)).all()
     specs = [queue.validate_selfie(s.id) for s in selfies]
+    specs += [queue.judge_opt_out(o.id) for o in opt_outs]
     specs += [queue.forget_attendee(a.id) for a in attendees]
     specs += [spec(event.id) for spec in (queue.rematch_event, queue.purge_unmatched_faces)]
     jobs.discard_many(specs)
@@ -144,6 +147,7 @@ def _delete_the_rest(
         (AuditAction.selfie_image_deleted, len(images)),
         (AuditAction.selfie_encoding_deleted, encodings),
         (AuditAction.matches_deleted, matches),
+        (AuditAction.opt_out_encoding_deleted, sum(o.encoding is not None for o in opt_outs)),
         (AuditAction.event_deleted, 1),
     ):
         audit.record(session, action, event_id=event.id, subject_id=event.id, actor=_ACTOR,

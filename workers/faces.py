@@ -30,6 +30,8 @@ YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4
 TILE = 1024
 """YuNet's one input size: every tile and the overview are this square, so the network is
 built once (a new input size costs seconds on the first call)."""
+LIVE_SIDE = 640
+"""YuNet's input size for a live selfie's frames: their faces are big."""
 TILE_OVERLAP = 192
 """Neighbouring tiles share this many pixels, so a face up to this wide is whole in one."""
 DETECT_SCORE = 0.7
@@ -104,6 +106,8 @@ class Models:
     cnn_detector: Any | None
     yunet: Any
     """cv2.FaceDetectorYN at TILE x TILE: photos."""
+    yunet_live: Any
+    """cv2.FaceDetectorYN at LIVE_SIDE x LIVE_SIDE: the frames of a live selfie."""
 
 
 def yunet_path() -> str:
@@ -122,7 +126,7 @@ def yunet_path() -> str:
     return str(path)
 
 
-def _load_yunet() -> Any:
+def _load_yunet(side: int = TILE) -> Any:
     import cv2
 
     cv2.setNumThreads(1)
@@ -130,7 +134,7 @@ def _load_yunet() -> Any:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
         return cv2.FaceDetectorYN.create(
-            yunet_path(), "", (TILE, TILE), DETECT_SCORE, NMS_IOU, 5000
+            yunet_path(), "", (side, side), DETECT_SCORE, NMS_IOU, 5000
         )
     except cv2.error as exc:
         raise ModelsMissing(f"OpenCV could not load the YuNet model: {exc}") from None
@@ -172,11 +176,13 @@ def load_models(*, cnn: bool = False) -> Models:
                 else None
             ),
             yunet=_models.yunet if _models is not None else _load_yunet(),
+            yunet_live=_models.yunet_live if _models is not None else _load_yunet(LIVE_SIDE),
         )
     except RuntimeError as exc:
         raise ModelsMissing(f"could not load its models: {exc}") from None
     # One pass through each model so nothing initialises lazily inside a job.
     models.yunet.detect(np.zeros((TILE, TILE, 3), dtype=np.uint8))
+    models.yunet_live.detect(np.zeros((LIVE_SIDE, LIVE_SIDE, 3), dtype=np.uint8))
     blank = np.zeros((96, 96, 3), dtype=np.uint8)
     models.detector(blank, 0)
     shape = models.landmarks(blank, dlib.rectangle(8, 8, 88, 88))
@@ -363,6 +369,22 @@ def quality(size: int, sharp: float) -> float:
     return round(min(1.0, size / 160) * min(1.0, sharp / 300), 3)
 
 
+def face_chip(full: np.ndarray, box: Box) -> np.ndarray:
+    """The aligned 150 px chip dlib's encoder sees: 5-point landmarks on a crop around `box`."""
+    import dlib
+
+    crop, (top, right, bottom, left) = _crop(full, box)
+    shape = _engine().landmarks(crop, dlib.rectangle(left, top, right, bottom))
+    return np.asarray(dlib.get_face_chip(crop, shape, size=150, padding=0.25))
+
+
+def encode_chips(chips: list[np.ndarray], *, jitters: int) -> list[np.ndarray]:
+    """dlib's 128-d encodings of aligned chips, in one batch."""
+    if not chips:
+        return []
+    return [np.asarray(e) for e in _engine().encoder.compute_face_descriptor(chips, jitters)]
+
+
 def encode_at_full_resolution(
     full: np.ndarray, boxes: list[Box], *, jitters: int
 ) -> list[tuple[np.ndarray, float]]:
@@ -371,19 +393,11 @@ def encode_at_full_resolution(
     Landmarks run on each crop; the aligned 150 px chips then go through dlib's
     encoder as one batch (the same vectors as one call per face, ~4 % faster).
     """
-    import dlib
-
     if not boxes:
         return []
-    models = _engine()
-    chips = []
-    for box in boxes:
-        crop, (top, right, bottom, left) = _crop(full, box)
-        shape = models.landmarks(crop, dlib.rectangle(left, top, right, bottom))
-        chips.append(dlib.get_face_chip(crop, shape, size=150, padding=0.25))
-    encodings = models.encoder.compute_face_descriptor(chips, jitters)
+    encodings = encode_chips([face_chip(full, box) for box in boxes], jitters=jitters)
     return [
-        (np.asarray(encoding), quality(box[1] - box[3], sharpness(full, box)))
+        (encoding, quality(box[1] - box[3], sharpness(full, box)))
         for box, encoding in zip(boxes, encodings, strict=True)
     ]
 
@@ -571,6 +585,29 @@ SELFIE_HINTS = {
 """A retake hint per rejection code, for the UI."""
 
 
+def judge_face(full: Decoded, small: Decoded, main: Box) -> tuple[str | None, Box]:
+    """The selfie rules on one face: whole, big, well lit and sharp.
+
+    `main` is the unclipped box found in `small` (a copy of `full` at most
+    SELFIE_MAX_SIDE long); returns (a rejection code or None, the box in `full`).
+    """
+    main_width = main[1] - main[3]
+    small_h, small_w = small.rgb.shape[:2]
+    box = _scale_box(main, small.scale, full.width, full.height)
+    if _outside(main, small_w, small_h) > SELFIE_MAX_OUTSIDE * main_width:
+        return "face_cut_off", box
+    if box[1] - box[3] < SELFIE_MIN_FACE:
+        return "face_too_small", box
+    light = brightness(full.rgb, box)
+    if light < SELFIE_MIN_BRIGHTNESS:
+        return "too_dark", box
+    if light > SELFIE_MAX_BRIGHTNESS:
+        return "too_bright", box
+    if sharpness(full.rgb, box) < SELFIE_MIN_SHARPNESS:
+        return "too_blurry", box
+    return None, box
+
+
 def judge_selfie(data: bytes, *, jitters: int = SELFIE_JITTERS) -> SelfieVerdict:
     """Exactly one clear face, big, sharp, well lit and whole; its encoding if so.
 
@@ -597,19 +634,8 @@ def judge_selfie(data: bytes, *, jitters: int = SELFIE_JITTERS) -> SelfieVerdict
     main_width = main[1] - main[3]
     if any((b[1] - b[3]) >= BACKGROUND_FACE_RATIO * main_width for b in others):
         return _reject("multiple_faces")
-    small_h, small_w = small.rgb.shape[:2]
-    if _outside(main, small_w, small_h) > SELFIE_MAX_OUTSIDE * main_width:
-        return _reject("face_cut_off")
-    box = _scale_box(main, small.scale, full.width, full.height)
-    if box[1] - box[3] < SELFIE_MIN_FACE:
-        return _reject("face_too_small")
-    light = brightness(full.rgb, box)
-    if light < SELFIE_MIN_BRIGHTNESS:
-        return _reject("too_dark")
-    if light > SELFIE_MAX_BRIGHTNESS:
-        return _reject("too_bright")
-    sharp = sharpness(full.rgb, box)
-    if sharp < SELFIE_MIN_SHARPNESS:
-        return _reject("too_blurry")
+    reason, box = judge_face(full, small, main)
+    if reason:
+        return _reject(reason)
     ((encoding, q),) = encode_at_full_resolution(full.rgb, [box], jitters=jitters)
     return SelfieVerdict(None, encoding=encoding, quality=q)

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, select
 
 from api import audit, queue
 from api.config import settings
-from api.db import lock_matching, on_commit, session_scope
+from api.db import defer, lock_matching, on_commit, session_scope
 from api.models import (
     Attendee,
     AuditAction,
@@ -26,8 +26,10 @@ from api.models import (
     Event,
     EventStatus,
     Face,
+    FaceOptOut,
     ForgetOwed,
     Match,
+    OptOutStatus,
     Photo,
     PhotoStatus,
     Selfie,
@@ -37,7 +39,17 @@ from api.models import (
 )
 from api.redis import get_redis
 from api.storage import get_storage
-from workers import deletion, face_cache, faces, mailer, matching, selfie_cache
+from workers import (
+    deletion,
+    face_cache,
+    faces,
+    liveness,
+    mailer,
+    matching,
+    optouts,
+    selfie_cache,
+    selfies,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +111,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         event = session.get(Event, photo.event_id)
         if event is None:
             raise RowGone(f"event {photo.event_id}")
+        found = optouts.keep_out(session, event.id, found)
         replaced = session.exec(delete(Face).where(col(Face.photo_id) == pid)).rowcount
         if replaced:
             _audit(session, AuditAction.face_encodings_deleted, photo, replaced, "reindexed")
@@ -165,6 +178,10 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
             on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
             selfie.storage_key = None
             _audit(session, AuditAction.selfie_image_deleted, selfie, reason="judged")
+        if verdict.encoding is not None and selfies.another_person(
+            session, selfie, verdict.encoding
+        ):
+            verdict = faces.SelfieVerdict("another_person", selfies.SAME_PERSON_HINT)
         if not verdict.ok:
             selfie.status = SelfieStatus.rejected
             selfie.reason = verdict.reason
@@ -177,20 +194,29 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
         selfie.quality = verdict.quality
         session.add(selfie)
         _audit(session, AuditAction.selfie_encoding_created, selfie)
-        session.flush()
-        event = session.get(Event, selfie.event_id)
-        if event is None:
-            raise RowGone(f"event {selfie.event_id}")
-        with contextlib.suppress(Exception):  # a hint for the next jobs, never this one's failure
-            face_cache.mark_hot(get_redis(), event.id)
-        matched = matching.match_attendee(
-            session,
-            event.id,
-            selfie.attendee_id,
-            event.effective_tolerance(),
-            settings.MATCH_MARGIN,
-        )
-        return {"selfie_id": str(selfie_id), "matches": matched}
+        owner = selfies.face_owner(session, selfie, verdict.encoding)
+        if owner is not None:
+            selfies.hold(session, selfie, owner)
+            return {"selfie_id": str(selfie_id), "held": str(owner)}
+        return _match_selfie(session, selfie)
+
+
+def _match_selfie(session: Session, selfie: Selfie) -> dict[str, Any]:
+    """Match a valid selfie against the event's stored faces."""
+    session.flush()
+    event = session.get(Event, selfie.event_id)
+    if event is None:
+        raise RowGone(f"event {selfie.event_id}")
+    with contextlib.suppress(Exception):  # a hint for the next jobs, never this one's failure
+        face_cache.mark_hot(get_redis(), event.id)
+    matched = matching.match_attendee(
+        session,
+        event.id,
+        selfie.attendee_id,
+        event.effective_tolerance(),
+        settings.MATCH_MARGIN,
+    )
+    return {"selfie_id": str(selfie.id), "matches": matched}
 
 
 def validate_selfie(selfie_id: str) -> dict[str, Any]:
@@ -205,16 +231,88 @@ def validate_selfie(selfie_id: str) -> dict[str, Any]:
         selfie.attempts += 1
         selfie.updated_at = utcnow()
         session.add(selfie)
-        key = selfie.storage_key
+        key, steps = selfie.storage_key, selfie.steps
+    return _finish_selfie(sid, _judge(key, steps))
+
+
+def _judge(key: str | None, steps: list[str] | None) -> faces.SelfieVerdict:
+    """The verdict on a stored selfie: a file, or a live selfie's frames (`steps`)."""
     try:
         data = get_storage().get(key) if key else None
     except FileNotFoundError:
         data = None
     if data is None:
-        verdict = faces.SelfieVerdict("unreadable_image", "the uploaded file is missing")
-    else:
-        verdict = faces.judge_selfie(data, jitters=settings.SELFIE_JITTERS)
-    return _finish_selfie(sid, verdict)
+        return faces.SelfieVerdict("unreadable_image", "the uploaded file is missing")
+    if steps is not None:
+        return liveness.judge_live(
+            liveness.unpack_frames(data), steps, jitters=settings.SELFIE_JITTERS
+        )
+    return faces.judge_selfie(data, jitters=settings.SELFIE_JITTERS)
+
+
+def release_selfie(selfie_id: str) -> dict[str, Any]:
+    """A held selfie the photographer or an admin released (`api/attendees/review.py`):
+    valid from now, and matched."""
+    sid = uuid.UUID(selfie_id)
+    with session_scope() as session:
+        selfie = session.get(Selfie, sid, with_for_update=True)
+        if selfie is None:
+            raise RowGone(f"selfie {selfie_id}")
+        if selfie.status != SelfieStatus.valid or selfie.match_epoch is not None:
+            return {"selfie_id": selfie_id, "skipped": True}
+        return _match_selfie(session, selfie)
+
+
+def judge_opt_out(opt_out_id: str) -> dict[str, Any]:
+    """Someone who never joined asked to be left out of an event: judge their live selfie,
+    then remove their faces (`workers/optouts.py`). Counts only go to the audit log."""
+    oid = uuid.UUID(opt_out_id)
+    with session_scope() as session:
+        row = session.get(FaceOptOut, oid, with_for_update=True)
+        if row is None:
+            raise RowGone(f"opt-out {opt_out_id}")
+        if row.status != OptOutStatus.pending:
+            return {"opt_out_id": opt_out_id, "skipped": True}
+        row.attempts += 1
+        row.updated_at = utcnow()
+        session.add(row)
+        event_id, key, steps = row.event_id, row.storage_key, row.steps
+    verdict = _judge(key, steps)
+    with session_scope() as session:
+        lock_matching(session, event_id)  # before any row lock: see matching
+        row = session.get(FaceOptOut, oid, with_for_update=True)
+        event = session.get(Event, event_id)
+        if row is None or event is None:
+            raise RowGone(f"opt-out {opt_out_id}")
+        if row.status != OptOutStatus.pending:
+            return {"opt_out_id": opt_out_id, "skipped": True}
+        row.updated_at = utcnow()
+        if row.storage_key:
+            on_commit(session, functools.partial(get_storage().delete, row.storage_key))
+            row.storage_key = None
+        session.add(row)
+        if not verdict.ok or verdict.encoding is None:
+            row.status, row.reason, row.detail = (
+                OptOutStatus.rejected,
+                verdict.reason,
+                verdict.detail,
+            )
+            return {"opt_out_id": opt_out_id, "rejected": verdict.reason}
+        removed = optouts.remove_faces(session, event_id, verdict.encoding)
+        row.status, row.faces_removed = OptOutStatus.done, removed
+        audit.record(session, AuditAction.opt_out_faces_removed, event_id=event_id,
+                     subject_id=oid, actor="worker", count=max(removed, 1))  # fmt: skip
+        if event.status == EventStatus.open:
+            row.encoding = verdict.encoding.tolist()  # until it closes: later uploads
+        else:
+            audit.record(session, AuditAction.opt_out_encoding_deleted, event_id=event_id,
+                         subject_id=oid, actor="worker", reason="event_closed")  # fmt: skip
+        if removed:
+            # A look-alike's group may have lost faces: the event's rematch, owed.
+            event.rematch_requested_at = utcnow()
+            session.add(event)
+            defer(session, queue.rematch_event(event.id))
+    return {"opt_out_id": opt_out_id, "faces_removed": removed}
 
 
 def rematch_event(event_id: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from api import ratelimit
 from api.attendees import service, signin
@@ -13,6 +13,7 @@ from api.attendees.schemas import (
     GiveConsent,
     LinkIssued,
     LinkSent,
+    LiveChallenge,
     MyEvents,
     Notifications,
     RedeemLink,
@@ -22,9 +23,9 @@ from api.attendees.schemas import (
     SelfieState,
     SignInLinkRequest,
 )
-from api.auth.security import decode_unsubscribe_token
+from api.auth.security import TokenClaims, decode_unsubscribe_token
 from api.config import settings
-from api.deps import CurrentAttendee, RedisDep, RequireAdmin, SessionDep, StorageDep
+from api.deps import Claims, CurrentAttendee, RedisDep, RequireAdmin, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -144,17 +145,66 @@ def unsubscribe(session: SessionDep, token: str) -> Notifications:
 @router.post(
     "/upload-selfie",
     status_code=202,
-    responses=responses(Unauthorized, NotPermitted, Conflict, InvalidImage, PayloadTooLarge),
+    responses=responses(
+        Unauthorized, NotPermitted, Conflict, InvalidImage, PayloadTooLarge, TooManyRequests
+    ),
 )
 def upload_selfie(
     session: SessionDep,
     storage: StorageDep,
+    redis: RedisDep,
+    request: Request,
     attendee: CurrentAttendee,
     file: Annotated[UploadFile, File(description="a photo of the attendee's face")],
 ) -> SelfieAccepted:
-    """Upload a selfie; it is checked and matched in the background (poll /api/me/selfie)."""
+    """Upload a selfie as a file, where the event allows it (else 409
+    `live_capture_required`); it is judged and matched in the background."""
+    ratelimit.check_selfie_attempt(redis, request, attendee.id)
     data = file.file.read(settings.MAX_SELFIE_BYTES + 1)
     return service.upload_selfie(session, storage, attendee, data)
+
+
+@router.post(
+    "/me/live-challenges",
+    status_code=201,
+    responses=responses(Unauthorized, NotPermitted, Conflict, TooManyRequests),
+)
+def create_live_challenge(
+    session: SessionDep, redis: RedisDep, request: Request, attendee: CurrentAttendee,
+    claims: Claims,
+) -> LiveChallenge:  # fmt: skip
+    """Start a live selfie: the steps to take on the camera, in this order, before it
+    expires; the challenge is spent by one `POST /api/me/live-selfie` of this session."""
+    ratelimit.check_selfie_attempt(redis, request, attendee.id)
+    return service.start_live_selfie(session, redis, attendee, _subject(attendee, claims))
+
+
+@router.post(
+    "/me/live-selfie",
+    status_code=202,
+    responses=responses(
+        BadRequest, Unauthorized, NotPermitted, Conflict, InvalidImage, PayloadTooLarge
+    ),
+)
+def upload_live_selfie(
+    session: SessionDep,
+    storage: StorageDep,
+    redis: RedisDep,
+    attendee: CurrentAttendee,
+    claims: Claims,
+    challenge_id: Annotated[str, Form(max_length=64)],
+    frames: Annotated[list[UploadFile], File(description="one JPEG per step, in order")],
+) -> SelfieAccepted:
+    """Send a live selfie's frames; they are judged (the same face turning as asked, not a
+    picture) and matched in the background (poll /api/me/selfie)."""
+    data = [f.file.read(settings.MAX_LIVE_FRAME_BYTES + 1) for f in frames[:4]]
+    return service.upload_live_selfie(session, storage, redis, attendee,
+                                      _subject(attendee, claims), challenge_id, data)  # fmt: skip
+
+
+def _subject(attendee: Attendee, claims: TokenClaims) -> str:
+    """A challenge is this session's: a token copied to another device cannot spend it."""
+    return f"attendee:{attendee.id}:{claims.session_id}"
 
 
 @router.get("/me/selfie", responses=responses(Unauthorized, NotPermitted, NotFound))

@@ -93,6 +93,15 @@ class SelfieAccepted(SQLModel):
     status_url: str = "/api/me/selfie"
 
 
+class LiveChallenge(SQLModel):
+    """Take one frame per step, in order, and send them with the id before it expires."""
+
+    challenge_id: str
+    steps: list[str]
+    """"straight", then "left" and "right" (the attendee's own) in a random order."""
+    expires_at: datetime
+
+
 class SelfiePublic(SQLModel):
     id: uuid.UUID
     status: SelfieStatus

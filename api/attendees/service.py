@@ -4,13 +4,15 @@ import functools
 import uuid
 from collections.abc import Sequence
 
+from redis import Redis
 from sqlmodel import Session
 
-from api import audit, queue
+from api import audit, liveness, queue
 from api.attendees import repository
 from api.attendees.schemas import (
     ConsentState,
     FaceDataDeleted,
+    LiveChallenge,
     MyEvent,
     MyEvents,
     Registered,
@@ -102,23 +104,74 @@ def require_current_consent(attendee: Attendee) -> None:
         )
 
 
-def upload_selfie(
-    session: Session, storage: Storage, attendee: Attendee, data: bytes
-) -> SelfieAccepted:
+def _open_event(session: Session, attendee: Attendee) -> Event:
     event = session.get(Event, attendee.event_id, with_for_update={"read": True})
     if event is not None and event.status == EventStatus.deleting:
         raise Conflict("this event is being deleted", code="event_deleting")
     if event is None or event.status != EventStatus.open:
         raise Conflict("this event is closed", code="event_closed")
+    return event
+
+
+def _check_can_add_selfie(session: Session, attendee: Attendee) -> Event:
+    event = _open_event(session, attendee)
     require_current_consent(attendee)
     if repository.count_active_selfies(session, attendee.id) >= settings.MAX_SELFIES_PER_ATTENDEE:
         raise Conflict(
             f"at most {settings.MAX_SELFIES_PER_ATTENDEE} selfies per attendee",
             code="selfie_limit",
         )
+    return event
+
+
+def start_live_selfie(
+    session: Session, redis: Redis, attendee: Attendee, subject: str
+) -> LiveChallenge:
+    """A challenge for a live selfie (checked first, so nobody turns their head for nothing)."""
+    _check_can_add_selfie(session, attendee)
+    challenge_id, steps, expires_at = liveness.new_challenge(redis, subject)
+    return LiveChallenge(challenge_id=challenge_id, steps=steps, expires_at=expires_at)
+
+
+def upload_selfie(
+    session: Session, storage: Storage, attendee: Attendee, data: bytes
+) -> SelfieAccepted:
+    event = _check_can_add_selfie(session, attendee)
+    if not event.allows_selfie_upload():
+        raise Conflict(
+            "this event wants a selfie taken live on the camera, not a file",
+            code="live_capture_required",
+        )
     info = inspect_image(data, max_bytes=settings.MAX_SELFIE_BYTES)
-    selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id)
-    key = f"{event_folder(attendee.event_id)}selfies/{selfie.id}{info.extension}"
+    return _store_selfie(session, storage, attendee, data, info.extension, None)
+
+
+def upload_live_selfie(
+    session: Session,
+    storage: Storage,
+    redis: Redis,
+    attendee: Attendee,
+    subject: str,
+    challenge_id: str,
+    frames: list[bytes],
+) -> SelfieAccepted:
+    """A live selfie: the frames of a challenge, judged by a worker (`workers/liveness.py`)."""
+    steps = liveness.spend_challenge(redis, challenge_id, subject)
+    _check_can_add_selfie(session, attendee)
+    packed, extension = liveness.pack_frames(frames, steps)
+    return _store_selfie(session, storage, attendee, packed, extension, steps)
+
+
+def _store_selfie(
+    session: Session,
+    storage: Storage,
+    attendee: Attendee,
+    data: bytes,
+    extension: str,
+    steps: list[str] | None,
+) -> SelfieAccepted:
+    selfie = Selfie(attendee_id=attendee.id, event_id=attendee.event_id, steps=steps)
+    key = f"{event_folder(attendee.event_id)}selfies/{selfie.id}{extension}"
     storage.put(key, data)
     on_rollback(session, lambda: storage.delete(key))
     selfie.storage_key = key
@@ -129,6 +182,7 @@ def upload_selfie(
         event_id=attendee.event_id,
         subject_id=selfie.id,
         actor=f"attendee:{attendee.user_id}",
+        count=len(steps) if steps else 1,
     )
     defer(session, queue.validate_selfie(selfie.id))
     return SelfieAccepted(selfie_id=selfie.id, status=SelfieStatus.pending)

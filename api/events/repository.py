@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from api.models import Event, EventStatus
+from api.config import settings
+from api.models import Event, EventStatus, FaceOptOut, Photo
 from api.pages import count_rows, newest_first
 
 
@@ -54,3 +56,32 @@ _PROGRESS = text(
 def progress_counts(session: Session, event_id: uuid.UUID) -> dict[str, int]:
     row = session.connection().execute(_PROGRESS, {"e": event_id}).mappings().one()
     return dict(row)
+
+
+def forget_opt_out_encodings(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
+    """Delete the encodings the event's opt-outs kept; the ids of those that had one."""
+    rows = session.connection().execute(
+        update(FaceOptOut)
+        .where(col(FaceOptOut.event_id) == event_id, col(FaceOptOut.encoding).is_not(None))
+        .values(encoding=None)
+        .returning(col(FaceOptOut.id))
+    )
+    return [row[0] for row in rows]
+
+
+def events_to_close(session: Session, now: datetime) -> list[uuid.UUID]:
+    """Open events whose last upload (or creation, before any) is older than their
+    auto-close days (their own, else the platform's)."""
+    last_upload = (
+        select(func.max(Photo.created_at))
+        .where(col(Photo.event_id) == col(Event.id))
+        .scalar_subquery()
+    )
+    days = func.coalesce(col(Event.auto_close_days), settings.AUTO_CLOSE_DAYS or 0)
+    idle_since = func.coalesce(last_upload, col(Event.created_at))
+    query = select(Event.id).where(
+        Event.status == EventStatus.open,
+        days > 0,
+        idle_since + func.make_interval(0, 0, 0, days) < now,
+    )
+    return list(session.exec(query).all())

@@ -17,6 +17,12 @@ class EventCreate(EventBase):
     tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
     retention_days: RetentionDays | None = None
     """Delete the event this many days after it closes; none: the platform's default."""
+    selfie_upload: bool | None = None
+    """Attendees may upload a selfie as a file (a school, where a teacher registers the
+    children); otherwise only a live capture with a head-turn challenge. None: the
+    platform's default (on in local mode, off in cluster mode)."""
+    auto_close_days: RetentionDays | None = None
+    """Close by itself this many days after the last upload; none: the platform's."""
 
 
 class EventUpdate(SQLModel):
@@ -25,6 +31,8 @@ class EventUpdate(SQLModel):
     status: Literal[EventStatus.open, EventStatus.closed] | None = None
     """Close or reopen; an event is deleted with DELETE, not by its status."""
     retention_days: RetentionDays | None = None
+    selfie_upload: bool | None = None
+    auto_close_days: RetentionDays | None = None
 
 
 class EventPublic(EventBase):
@@ -40,6 +48,12 @@ class EventPublic(EventBase):
     """The event's own setting; none: the platform's default."""
     deletes_at: datetime | None = None
     """When the retention rule deletes it: its closing plus its (or the platform's) days."""
+    selfie_upload: bool
+    """Whether a selfie may be a file, or must be taken live (its setting, else the
+    platform's)."""
+    auto_close_days: int | None = None
+    """Closes by itself this many days after its last upload (its setting, else the
+    platform's; none: never)."""
 
 
 class EventProgress(SQLModel):

@@ -45,6 +45,8 @@ def to_public(event: Event) -> EventPublic:
         created_at=event.created_at,
         closed_at=event.closed_at,
         retention_days=event.retention_days,
+        selfie_upload=event.allows_selfie_upload(),
+        auto_close_days=event.effective_auto_close_days(),
         deletes_at=deletes_at(event),
     )
 
@@ -79,8 +81,7 @@ def get_event_by_code(session: Session, code: str) -> Event | None:
 
 def create_event(session: Session, owner: User, data: EventCreate) -> Event:
     for _ in range(_CODE_ATTEMPTS):
-        event = Event(name=data.name, tolerance=data.tolerance, owner_id=owner.id,
-                      code=new_code(), retention_days=data.retention_days)  # fmt: skip
+        event = Event(**data.model_dump(), owner_id=owner.id, code=new_code())
         try:
             with session.begin_nested():
                 session.add(event)
@@ -119,15 +120,28 @@ def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
     refuse_if_deleting(event)
     changes = data.model_dump(exclude_unset=True)
     tolerance_changed = "tolerance" in changes and changes["tolerance"] != event.tolerance
-    if "status" in changes and changes["status"] != event.status:
-        # Closing starts the retention clock for unmatched faces' encodings.
-        event.closed_at = utcnow() if changes["status"] == EventStatus.closed else None
+    closing = changes.pop("status", event.status) != event.status
     for field, value in changes.items():
         setattr(event, field, value)
+    if closing and event.status == EventStatus.open:
+        close_event(session, event, actor="photographer")
+    elif closing:
+        event.status, event.closed_at = EventStatus.open, None
     session.add(event)
     if tolerance_changed:
         request_rematch(session, event)
     return event
+
+
+def close_event(session: Session, event: Event, *, actor: str) -> None:
+    """Close: no more uploads. It starts the retention clock for unmatched faces'
+    encodings, and the opt-outs' encodings, kept to leave those people out of later
+    uploads, go now."""
+    event.status, event.closed_at = EventStatus.closed, utcnow()
+    session.add(event)
+    for opt_out_id in repository.forget_opt_out_encodings(session, event.id):
+        audit.record(session, AuditAction.opt_out_encoding_deleted, event_id=event.id,
+                     subject_id=opt_out_id, actor=actor, reason="event_closed")  # fmt: skip
 
 
 def rematch_pending(event: Event) -> bool:

@@ -60,6 +60,7 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
         policy=service.privacy_policy(),
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
         max_selfies=settings.MAX_SELFIES_PER_ATTENDEE,
+        selfie_upload=event.allows_selfie_upload(),
     )
 
 

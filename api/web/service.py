@@ -37,6 +37,7 @@ class PrivacyPolicy:
     unmatched_retention_hours: float
     event_retention_days: int | None
     digest_minutes: int
+    auto_close_days: int | None
 
 
 def privacy_policy() -> PrivacyPolicy:
@@ -48,4 +49,5 @@ def privacy_policy() -> PrivacyPolicy:
         unmatched_retention_hours=settings.UNMATCHED_FACE_RETENTION_HOURS,
         event_retention_days=settings.EVENT_RETENTION_DAYS,
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
+        auto_close_days=settings.AUTO_CLOSE_DAYS,
     )

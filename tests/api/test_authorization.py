@@ -80,6 +80,14 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/reset-password"): PUBLIC,
     ("POST", "/api/register-with-event-code"): PUBLIC,
     ("POST", "/api/upload-selfie"): ATTENDEES,
+    ("POST", "/api/me/live-challenges"): ATTENDEES,
+    ("POST", "/api/me/live-selfie"): ATTENDEES,  # with a challenge's frames (422 without)
+    ("GET", "/api/events/{event_id}/held-selfies"): OWNER,
+    ("POST", "/api/events/{event_id}/held-selfies/{selfie_id}/release"): OWNER,
+    ("POST", "/api/events/{event_id}/held-selfies/{selfie_id}/refuse"): OWNER,
+    ("POST", "/api/opt-outs/challenges"): PUBLIC,  # nobody who opts out has an account
+    ("POST", "/api/opt-outs"): PUBLIC,  # with a challenge's frames (422 without)
+    ("GET", "/api/opt-outs/{opt_out_id}"): PUBLIC,  # by its random id
     ("GET", "/api/me/selfie"): ATTENDEES,
     ("DELETE", "/api/me/face-data"): ATTENDEES,
     ("GET", "/api/me/photos"): ATTENDEES,
@@ -180,6 +188,8 @@ def world(client: TestClient, session: Session) -> World:
             "session_id": str(uuid.uuid4()),
             "name": "none.eml",
             "tolerance": "0.55",
+            "selfie_id": str(uuid.uuid4()),
+            "opt_out_id": str(uuid.uuid4()),
         },
     )
 
@@ -199,6 +209,7 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         ("POST", "/api/events"): {"name": "New"},
         ("PATCH", "/api/events/{event_id}"): {"name": "Renamed"},
         ("POST", "/api/events/{event_id}/calibration/previews"): {"tolerance": 0.55},
+        ("POST", "/api/opt-outs/challenges"): {"event_code": world.values["code"]},
         ("POST", "/api/register-with-event-code"): {
             "event_code": world.values["code"], "email": f"new{n}@example.com",
             "name": "New", "consent": True,

@@ -312,3 +312,32 @@ def test_a_lost_recomputation_after_deleted_face_data_is_enqueued_until_its_job_
     assert session.get(ForgetOwed, attendee_id) is None
     redis.flushdb()
     assert reconcile(session, jobs, stale_after=timedelta(0)).enqueued == []
+
+
+def test_an_idle_open_event_closes_by_itself_and_a_busy_one_stays_open(
+    session: Session, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "AUTO_CLOSE_DAYS", 14)
+    owner = create_user(session)
+    old = utcnow() - timedelta(days=15)
+    idle, busy, patient = (create_event(session, owner=owner, name=n) for n in "abc")
+    for event in (idle, busy, patient):
+        event.created_at = old
+    patient.auto_close_days = 30
+    create_photo(session, event=idle, created_at=old)
+    create_photo(session, event=busy, created_at=old)
+    create_photo(session, event=busy)  # an upload today
+    session.commit()
+    reconcile(session, queue.JobQueue(redis), stale_after=STALE)
+    session.commit()
+    for event in (idle, busy, patient):
+        session.refresh(event)
+    assert [e.status for e in (idle, busy, patient)] == ["closed", "open", "open"]
+    assert idle.closed_at is not None
+    monkeypatch.setattr(settings, "AUTO_CLOSE_DAYS", None)
+    busy.created_at = patient.created_at = utcnow() - timedelta(days=400)
+    session.commit()
+    reconcile(session, queue.JobQueue(redis), stale_after=STALE)
+    session.commit()
+    session.refresh(patient)
+    assert patient.status == "closed", "its own days still count"

@@ -18,7 +18,7 @@ from api.attendees import service as attendee_service
 from api.attendees.schemas import FaceDataDeleted
 from api.config import settings
 from api.db import get_engine, session_scope
-from api.models import Attendee, Event, Face, Match, Photo, Selfie, utcnow
+from api.models import Attendee, Event, Face, Match, Photo, Selfie, SelfieStatus, utcnow
 from api.storage import get_storage
 from tests.helpers import (
     create_event,
@@ -309,7 +309,14 @@ def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
     # Two attendees with the very same selfie: one face, two equally near people.
     first, second = add_attendee(session, event), add_attendee(session, event)
     tasks.validate_selfie(str(add_selfie(session, first, face_photo(OBAMA_2)).id))
-    tasks.validate_selfie(str(add_selfie(session, second, face_photo(OBAMA_2)).id))
+    twin = add_selfie(session, second, face_photo(OBAMA_2))
+    assert tasks.validate_selfie(str(twin.id))["held"] == str(first.id)
+    # Released by the photographer (twins), as api/reviews does: then matched.
+    session.refresh(twin)
+    twin.status = SelfieStatus.valid
+    session.add(twin)
+    session.commit()
+    tasks.release_selfie(str(twin.id))
     matches = session.exec(select(Match)).all()
     assert len(matches) == 1  # the face went to exactly one of them
     monkeypatch.setattr(settings, "MATCH_MARGIN", 0.05)

@@ -1,5 +1,6 @@
 // The attendee's page: register with consent, take or pick a selfie, watch "my photos".
 import { ApiError, api, download, h, lazyImage, loadImage, poll, show, showError, toast, tokens } from "/static/app.js";
+import { framesForm, liveCapture } from "/static/live.js";
 
 const root = document.getElementById("attendee");
 const code = root.dataset.code;
@@ -7,8 +8,9 @@ const $ = (id) => document.getElementById(id);
 const sections = {
   closed: $("closed"), register: $("register"), checkMail: $("check-mail"), reconsent: $("reconsent"),
   selfie: $("selfie"), gallery: $("gallery"),
-  deleted: $("account-deleted"),
+  deleted: $("account-deleted"), optOut: $("opt-out"),
 };
+const uploadAllowed = root.dataset.selfieUpload === "yes";
 
 const REJECTION_TITLES = {
   unreadable_image: "We could not read that image",
@@ -26,6 +28,17 @@ const REJECTION_TITLES = {
   truncated_image: "That photo is incomplete",
   too_many_pixels: "That image is too large",
   unreadable: "We could not read that image",
+  look_straight: "Look straight at the camera first",
+  turn_left: "Turn your head to your left",
+  turn_right: "Turn your head to your right",
+  different_faces: "Every picture must show you",
+  flat_picture: "That looked like a photo, not you",
+  frames_mismatch: "Some pictures are missing",
+  challenge_invalid: "That took too long",
+  live_capture_required: "Take your selfie live",
+  another_person: "Not the person of your first selfie",
+  refused: "Refused by the photographer",
+  rate_limited: "Too many tries",
 };
 
 const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -35,6 +48,7 @@ let galleryPoll = null;
 
 function only(...names) {
   for (const [name, node] of Object.entries(sections)) show(node, names.includes(name));
+  show($("opt-out-link-row"), names.some((n) => n === "register" || n === "closed"));
 }
 
 function signedOut(message) {
@@ -73,6 +87,7 @@ async function start() {
     if (root.dataset.status !== "open") return noSelfieWhenClosed();
     showSelfie();
     if (state.status === "pending") return watchSelfie();
+    if (state.status === "held") return showHeld();
     if (state.status === "rejected") showRejection(state.reason, state.detail);
   } catch (error) {
     if (error instanceof ApiError && error.code === "no_selfie") {
@@ -161,7 +176,15 @@ $("register-form").addEventListener("submit", async (event) => {
 
 function showSelfie() {
   only("selfie");
-  show($("camera-open"), Boolean(navigator.mediaDevices?.getUserMedia));
+  const camera = Boolean(navigator.mediaDevices?.getUserMedia);
+  show($("camera-open"), camera);
+  show($("no-camera"), !camera);
+}
+
+function showHeld() {
+  show($("selfie-actions"), false);
+  setStatus("Your face is already in another account at this event, so the photographer looks at your selfie first. " +
+    "Your photos appear here once it is released.");
 }
 
 function setStatus(text) {
@@ -211,6 +234,8 @@ function watchSelfie() {
       if (state.status === "valid") {
         setStatus("Looks good! Finding your photos…");
         openGallery();
+      } else if (state.status === "held") {
+        showHeld();
       } else {
         showRejection(state.reason, state.detail);
       }
@@ -221,45 +246,44 @@ function watchSelfie() {
   return watcher;
 }
 
-$("selfie-file").addEventListener("change", (event) => {
+$("selfie-file")?.addEventListener("change", (event) => {
   const [file] = event.target.files;
   event.target.value = "";
   if (file) uploadSelfie(file);
 });
 
-let stream = null;
-function stopCamera() {
-  stream?.getTracks().forEach((t) => t.stop());
-  stream = null;
-  show($("camera"), false);
-  show($("selfie-actions"));
+// A live selfie for `container`; `accepted(selfie)` once its frames are in.
+function takeLive(container, actions, accepted, failed) {
+  show(actions, false);
+  liveCapture(container, {
+    start: () => api("/api/me/live-challenges", { method: "POST", token }),
+    send: async (challengeId, frames) => {
+      let selfie;
+      try {
+        selfie = await api("/api/me/live-selfie", { method: "POST", token, form: framesForm(challengeId, frames) });
+      } catch (error) {
+        show(actions);
+        return failed(error);
+      }
+      accepted(selfie);
+    },
+    onCancel: () => show(actions),
+  }).catch((error) => {
+    show(actions);
+    if (error instanceof ApiError) return failed(error);
+    toast(uploadAllowed ? "The camera is not available; choose a photo instead." : "The camera is not available.");
+  });
 }
 
-$("camera-open").addEventListener("click", async () => {
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({
-      video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 1280 } },
-      audio: false,
-    });
-  } catch {
-    toast("The camera is not available; choose a photo instead.");
-    return;
-  }
-  const video = $("camera-video");
-  video.srcObject = stream;
-  await video.play();
-  show($("selfie-actions"), false);
-  show($("camera"));
-});
-
-$("camera-cancel").addEventListener("click", stopCamera);
-
-$("camera-shoot").addEventListener("click", () => {
-  const video = $("camera-video");
-  const canvas = h("canvas", { width: video.videoWidth, height: video.videoHeight });
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  stopCamera();
-  canvas.toBlob((blob) => uploadSelfie(new File([blob], "selfie.jpg", { type: "image/jpeg" })), "image/jpeg", 0.92);
+$("camera-open").addEventListener("click", () => {
+  show($("selfie-rejected"), false);
+  setStatus("");
+  takeLive($("live-selfie"), $("selfie-actions"), () => watchSelfie(), (error) => {
+    if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 401) {
+      return showRejection(error.code, error.message);
+    }
+    onFailure(error);
+  });
 });
 
 // --- my photos --------------------------------------------------------------------------
@@ -496,7 +520,22 @@ $("my-selfies").addEventListener("toggle", () => {
   if ($("my-selfies").open) loadSelfies();
 });
 
-$("extra-selfie-file").addEventListener("change", async (event) => {
+function watchExtra(selfieId) {
+  const status = $("extra-selfie-status");
+  status.textContent = "Checking your selfie…";
+  poll(async () => {
+    const state = await loadSelfies();
+    const mine = state?.selfies.find((s) => s.id === selfieId);
+    if (!mine || mine.status === "pending") return false;
+    status.textContent = mine.status === "valid"
+      ? "Added: photos it finds appear here by themselves."
+      : mine.status === "held" ? "Held: the photographer looks at it first."
+      : `Not added: ${REJECTION_TITLES[mine.reason] || mine.reason}. ${mine.detail || ""}`;
+    return "stop";
+  }, { min: 500, max: 3000, factor: 1.3 });
+}
+
+$("extra-selfie-file")?.addEventListener("change", async (event) => {
   const [file] = event.target.files;
   event.target.value = "";
   if (!file) return;
@@ -504,23 +543,62 @@ $("extra-selfie-file").addEventListener("change", async (event) => {
   status.textContent = "Uploading…";
   const form = new FormData();
   form.append("file", file, file.name || "selfie.jpg");
-  let accepted;
   try {
-    accepted = await api("/api/upload-selfie", { method: "POST", token, form });
+    watchExtra((await api("/api/upload-selfie", { method: "POST", token, form })).selfie_id);
   } catch (error) {
     status.textContent = error.message;
-    return;
   }
-  status.textContent = "Checking your selfie…";
-  poll(async () => {
-    const state = await loadSelfies();
-    const mine = state?.selfies.find((s) => s.id === accepted.selfie_id);
-    if (!mine || mine.status === "pending") return false;
-    status.textContent = mine.status === "valid"
-      ? "Added: photos it finds appear here by themselves."
-      : `Not added: ${REJECTION_TITLES[mine.reason] || mine.reason}. ${mine.detail || ""}`;
-    return "stop";
-  }, { min: 500, max: 3000, factor: 1.3 });
+});
+
+$("add-selfie-live").addEventListener("click", () => {
+  takeLive($("live-extra"), $("add-selfie"), (selfie) => watchExtra(selfie.selfie_id),
+    (error) => { $("extra-selfie-status").textContent = error.message; });
+});
+
+// --- leaving the event's photos, without joining ----------------------------------------
+
+$("opt-out-open").addEventListener("click", () => {
+  only("optOut");
+  show($("opt-out-link-row"), false);
+});
+$("opt-out-back").addEventListener("click", () => start());
+
+$("opt-out-start").addEventListener("click", () => {
+  const status = $("opt-out-status");
+  const say = (text) => { status.textContent = text; show(status, Boolean(text)); };
+  say("");
+  show($("opt-out-actions"), false);
+  liveCapture($("live-opt-out"), {
+    start: () => api("/api/opt-outs/challenges", { method: "POST", json: { event_code: code } }),
+    send: async (challengeId, frames) => {
+      const form = framesForm(challengeId, frames);
+      form.append("event_code", code);
+      let accepted;
+      try {
+        accepted = await api("/api/opt-outs", { method: "POST", form });
+      } catch (error) {
+        show($("opt-out-actions"));
+        return say(error.message);
+      }
+      say("Checking…");
+      poll(async () => {
+        const state = await api(accepted.status_url);
+        if (state.status === "pending") return false;
+        if (state.status === "done") {
+          say(`Done: your face is left out of this event (${count(state.faces_removed, "face")} removed), ` +
+            "and of photos uploaded later.");
+        } else {
+          show($("opt-out-actions"));
+          say(`${REJECTION_TITLES[state.reason] || "Not done"}: ${state.detail}. Try again.`);
+        }
+        return "stop";
+      }, { min: 500, max: 3000, factor: 1.3 });
+    },
+    onCancel: () => show($("opt-out-actions")),
+  }).catch((error) => {
+    show($("opt-out-actions"));
+    say(error.message || "The camera is not available.");
+  });
 });
 
 async function loadNotifications() {

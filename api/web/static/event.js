@@ -71,6 +71,10 @@ function renderHead(event) {
   $("deletes-at").textContent = deletesAt ? `The event will be deleted on ${deletesAt.toLocaleDateString()}.` : "";
   show($("deletes-at"), Boolean(deletesAt) && !deleting);
   if (document.activeElement !== $("retention-days")) $("retention-days").value = event.retention_days ?? "";
+  if (!$("joining-form").contains(document.activeElement)) {
+    $("selfie-upload").checked = event.selfie_upload;
+    $("auto-close-days").value = event.auto_close_days ?? "";
+  }
   if (headDone) return;
   headDone = true;
   document.title = `${event.name} · facematch`;
@@ -110,6 +114,40 @@ $("retention-form").addEventListener("submit", async (e) => {
   toast(raw ? `Kept ${raw} days after it closes.` : "Kept by the platform's rule.");
   progressPoll.now();
 });
+
+$("joining-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const raw = $("auto-close-days").value.trim();
+  const json = { selfie_upload: $("selfie-upload").checked, auto_close_days: raw ? Number(raw) : null };
+  try {
+    await api(`/api/events/${eventId}`, { method: "PATCH", token, json });
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast(json.selfie_upload ? "Attendees may upload a photo." : "Live selfies only.");
+  progressPoll.now();
+});
+
+async function loadHeld() {
+  const held = await api(`/api/events/${eventId}/held-selfies`, { token });
+  $("held-count").textContent = String(held.count);
+  $("held-list").replaceChildren(...held.data.map((row) => h("li", { dataset: { selfieId: row.selfie_id } },
+    h("span", {}, `${row.name || row.email} (${row.email}): the face of ${row.held_for_name || row.held_for_email || "a deleted attendee"}`),
+    h("button", { type: "button", class: "small", onclick: () => review(row, "release") }, "Release"),
+    h("button", { type: "button", class: "small danger", onclick: () => review(row, "refuse") }, "Refuse"))));
+}
+
+async function review(row, verdict) {
+  try {
+    await api(`/api/events/${eventId}/held-selfies/${row.selfie_id}/${verdict}`, { method: "POST", token });
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast(verdict === "release" ? "Released: it is matched now." : "Refused: its encoding is deleted.");
+  loadHeld();
+}
+
+loadHeld().catch((error) => toast(error.message));
 
 $("delete-form").addEventListener("submit", async (e) => {
   e.preventDefault();
