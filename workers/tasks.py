@@ -11,7 +11,7 @@ import functools
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, func, update
 from sqlmodel import Session, col, delete, select
@@ -222,17 +222,31 @@ def _match_selfie(session: Session, selfie: Selfie) -> dict[str, Any]:
 def validate_selfie(selfie_id: str) -> dict[str, Any]:
     """Judge a selfie; a valid one is encoded and matched against the event's stored faces."""
     sid = uuid.UUID(selfie_id)
-    with session_scope() as session:
-        selfie = session.get(Selfie, sid, with_for_update=True)
-        if selfie is None:
-            raise RowGone(f"selfie {selfie_id}")
-        if selfie.status != SelfieStatus.pending:
-            return {"selfie_id": selfie_id, "skipped": True}
-        selfie.attempts += 1
-        selfie.updated_at = utcnow()
-        session.add(selfie)
-        key, steps = selfie.storage_key, selfie.steps
+    claimed = _claim_live(Selfie, sid)
+    if claimed is None:
+        return {"selfie_id": selfie_id, "skipped": True}
+    _, key, steps = claimed
     return _finish_selfie(sid, _judge(key, steps))
+
+
+Live = TypeVar("Live", Selfie, FaceOptOut)
+
+
+def _claim_live(
+    model: type[Live], row_id: uuid.UUID
+) -> tuple[uuid.UUID, str | None, list[str] | None] | None:
+    """Count an attempt at judging a pending selfie or opt-out: (its event, its stored
+    file, its challenge's steps), or None when it is judged already."""
+    with session_scope() as session:
+        row = session.get(model, row_id, with_for_update=True)
+        if row is None:
+            raise RowGone(f"{model.__tablename__} {row_id}")
+        if row.status != "pending":
+            return None
+        row.attempts += 1
+        row.updated_at = utcnow()
+        session.add(row)
+        return row.event_id, row.storage_key, row.steps
 
 
 def _judge(key: str | None, steps: list[str] | None) -> faces.SelfieVerdict:
@@ -267,16 +281,10 @@ def judge_opt_out(opt_out_id: str) -> dict[str, Any]:
     """Someone who never joined asked to be left out of an event: judge their live selfie,
     then remove their faces (`workers/optouts.py`). Counts only go to the audit log."""
     oid = uuid.UUID(opt_out_id)
-    with session_scope() as session:
-        row = session.get(FaceOptOut, oid, with_for_update=True)
-        if row is None:
-            raise RowGone(f"opt-out {opt_out_id}")
-        if row.status != OptOutStatus.pending:
-            return {"opt_out_id": opt_out_id, "skipped": True}
-        row.attempts += 1
-        row.updated_at = utcnow()
-        session.add(row)
-        event_id, key, steps = row.event_id, row.storage_key, row.steps
+    claimed = _claim_live(FaceOptOut, oid)
+    if claimed is None:
+        return {"opt_out_id": opt_out_id, "skipped": True}
+    event_id, key, steps = claimed
     verdict = _judge(key, steps)
     with session_scope() as session:
         lock_matching(session, event_id)  # before any row lock: see matching
