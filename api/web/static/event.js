@@ -73,6 +73,7 @@ function renderHead(event) {
   if (document.activeElement !== $("retention-days")) $("retention-days").value = event.retention_days ?? "";
   if (!$("joining-form").contains(document.activeElement)) {
     $("selfie-upload").checked = event.selfie_upload;
+    $("joining-summary").textContent = event.selfie_upload ? "live or uploaded" : "live only";
     $("auto-close-days").value = event.auto_close_days ?? "";
   }
   if (headDone) return;
