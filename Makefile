@@ -66,9 +66,10 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, then selfie latency on a throwaway stack
+bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, live-selfie spoofs, then selfie latency
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python -m loadtest.bench_precision
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_liveness --json loadtest/results/liveness.json
 	$(UV) run --frozen python -m loadtest.bench --runs $(RUNS) --workers $(WORKERS)
 
 loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url
@@ -86,7 +87,8 @@ bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M s
 bench-mail: $(VENV_STAMP)  ## Digest mails for 1,000 and 10,000 attendees drained by 2 workers, SMTP at 0 and 150 ms (minutes)
 	$(UV) run --frozen python -m loadtest.bench_mail
 
-bench-selfies: $(VENV_STAMP)  ## Selfie verdicts with SELFIE_WORKERS (8) on a 200 k-face event: idle latency, a burst's rate
+bench-selfies: $(VENV_STAMP)  ## What the live check adds to a verdict; then SELFIE_WORKERS (8) on a 200 k-face event
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_liveness --latency
 	$(UV) run --frozen python -m loadtest.bench_selfies --workers $(SELFIE_WORKERS)
 
 chaos: $(VENV_STAMP)  ## Faults on a local stack: workers SIGKILLed, Valkey and PostgreSQL restarted (minutes)
