@@ -17,6 +17,7 @@ from tests.helpers import (
     live_frames,
     run_jobs,
     token_headers,
+    traces_of_event,
 )
 from workers import tasks
 
@@ -87,3 +88,26 @@ def test_a_picture_of_a_bystander_removes_nobody(
     (row,) = session.exec(select(FaceOptOut))
     assert row.encoding is None
     assert _actions(session) == {}
+
+
+def test_deleting_the_event_leaves_nothing_of_a_pending_opt_out(
+    faces_dir: Path, client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner)
+    accepted = _opt_out(client, event.code)  # its job is queued, not run
+    assert list(settings.storage_root.rglob("*.frames.zip"))
+    headers = token_headers(client, "photographer@example.com")
+    assert client.delete(f"/api/events/{event.id}", headers=headers).status_code == 202
+    run_jobs(redis, "maintenance")
+    assert traces_of_event(session, redis, event.id, accepted["opt_out_id"]) == {
+        "rows": {},
+        "files": [],
+        "redis": [],
+    }
+    assert client.get(accepted["status_url"]).status_code == 404
+
+
+def test_an_unknown_event_code_gets_no_challenge(client: TestClient) -> None:
+    response = client.post("/api/opt-outs/challenges", json={"event_code": "ZZZ-ZZZ"})
+    assert (response.status_code, response.json()["code"]) == (404, "event_not_found")

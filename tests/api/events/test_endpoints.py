@@ -1,5 +1,6 @@
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session
@@ -158,3 +159,21 @@ def test_closing_an_event_starts_the_retention_clock_and_reopening_stops_it(
     client.patch(f"/api/events/{event.id}", json={"status": "open"}, headers=headers)
     session.refresh(event)
     assert event.closed_at is None
+
+
+def test_selfie_upload_and_auto_close_are_the_events_own_or_the_platforms(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.config import settings
+
+    create_user(session, email="p@example.com")
+    headers = token_headers(client, "p@example.com")
+    monkeypatch.setattr(settings, "SELFIE_UPLOAD", False)  # cluster mode's default
+    event = client.post("/api/events", json={"name": "Race"}, headers=headers).json()
+    assert (event["selfie_upload"], event["auto_close_days"]) == (False, settings.AUTO_CLOSE_DAYS)
+    changed = client.patch(f"/api/events/{event['id']}", headers=headers,
+                           json={"selfie_upload": True, "auto_close_days": 3})  # fmt: skip
+    assert (changed.json()["selfie_upload"], changed.json()["auto_close_days"]) == (True, 3)
+    refused = client.patch(f"/api/events/{event['id']}", json={"auto_close_days": 0},
+                           headers=headers)  # fmt: skip
+    assert refused.status_code == 422
