@@ -66,31 +66,29 @@ def _write_y4m(path: Path, images: dict[str, np.ndarray]) -> None:
 
 
 @pytest.fixture
-def camera_phone(live_api: str, faces_dir: Path, tmp_path: Path) -> Iterator[tuple[Any, dict]]:  # type: ignore[type-arg]
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not at {CHROMIUM}: apt-get install chromium (or .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
+def camera_phone(
+    browser: Any, live_api: str, faces_dir: Path, tmp_path: Path
+) -> Iterator[tuple[Any, dict]]:  # type: ignore[type-arg]
     images = _pose_images(faces_dir)
     video = tmp_path / "turning.y4m"
     _write_y4m(video, images)
     thumbs = {pose: _thumb(image) for pose, image in images.items()}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
-        try:
-            for page in _page(browser, live_api, {**PHONE, "permissions": ["camera"]}):
-                yield page, thumbs
-        finally:
-            browser.close()
+    # A Chromium of its own, whose camera plays the video; the session's Playwright drives it.
+    camera = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        for page in _page(camera, live_api, {**PHONE, "permissions": ["camera"]}):
+            yield page, thumbs
+    finally:
+        camera.close()
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
@@ -122,6 +120,15 @@ def _tap_when_showing(page: Any, thumbs: dict[str, np.ndarray], pose: str) -> No
     page.locator(".live-shutter").click()
 
 
+def _screen_without_the_face(page: Any, name: str) -> None:
+    """The phone's screen as it is (for the README), the preview blacked out: the camera
+    plays a real person's photos from ../shared, which are never kept here."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.evaluate("() => { document.querySelector('.live-video').style.visibility = 'hidden'; }")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.evaluate("() => { document.querySelector('.live-video').style.visibility = ''; }")
+
+
 def test_a_live_selfie_from_the_phone_camera_is_accepted(
     camera_phone: tuple[Any, dict],
     api: Api,
@@ -145,14 +152,14 @@ def test_a_live_selfie_from_the_phone_camera_is_accepted(
         assert step in POSES and step not in steps
         steps.append(step)
         if n == 0:
-            page.screenshot(path=str(SCREENSHOTS / "live-1-straight.png"))
+            _screen_without_the_face(page, "live-1-straight")
         elif n == 1:
             expect(capture.locator(".live-title")).to_have_text(f"Turn your head to your {step}")
             # The shutter is on the screen, within a thumb's reach, without scrolling.
             box = page.locator(".live-shutter").bounding_box()
             assert box is not None and box["y"] + box["height"] <= PHONE["viewport"]["height"]
             assert box["y"] > PHONE["viewport"]["height"] / 2
-            page.screenshot(path=str(SCREENSHOTS / f"live-2-turn-{step}.png"))  # the screen as seen
+            _screen_without_the_face(page, f"live-2-turn-{step}")
         _tap_when_showing(page, thumbs, step)
         if n < len(POSES) - 1:
             expect(capture).not_to_have_attribute("data-step", step)
