@@ -28,7 +28,7 @@ def api(
     import uvicorn
 
     uvicorn.run(
-        "api.main:app", host=host, port=port, workers=workers, proxy_headers=True, access_log=False
+        "api.main:app", host=host, port=port, workers=workers, proxy_headers=False, access_log=False
     )
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UNLIMITED_PATHS = frozenset({"/healthz"})
-"""Liveness must answer even when the API is saturated."""
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+"""Probes must answer even when the API is saturated: a pod busy with requests is not dead,
+and taking it out of the Service would only move its load to the others."""
 
 
 class ConcurrencyLimit:
@@ -38,10 +39,26 @@ class ConcurrencyLimit:
         if waited.cancelled_caught:
             await _overloaded(send)
             return
+        slots = self._slots
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                slots.release()
+
+        async def send_then_release(message: Message) -> None:
+            # A streamed answer (a zip of thousands of photos) holds no thread or database
+            # connection once it starts: its slot goes back then, not hours later.
+            if message["type"] == "http.response.start":
+                release()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_then_release)
         finally:
-            self._slots.release()
+            release()
 
 
 async def _overloaded(send: Send) -> None:

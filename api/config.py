@@ -41,7 +41,15 @@ class Settings(BaseSettings):
     PUBLIC_URL: str = "http://127.0.0.1:8000"
 
     # If set, /metrics answers only `Authorization: Bearer <this>` (Prometheus' bearer_token).
+    # In cluster mode /metrics is off without one.
     METRICS_TOKEN: str = ""
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or CIDRs,
+    # comma-separated (the ingress controller's pods). Any other peer is the client itself,
+    # whatever it sends. "*" is refused outside local mode.
+    TRUSTED_PROXIES: str = "127.0.0.1,::1"
+    # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN, on the origin whose
+    # storage holds tokens. None: on in local mode, off in cluster mode.
+    API_DOCS: bool | None = None
     LOG_LEVEL: str = "INFO"
     # One JSON object per line (for log collectors), or text for a terminal.
     LOG_FORMAT: Literal["json", "text"] = "json"
@@ -104,8 +112,27 @@ class Settings(BaseSettings):
     # Encoder passes per selfie, averaged; each adds ~200 ms to the verdict (loadtest/README.md).
     SELFIE_JITTERS: int = Field(default=1, ge=1, le=20)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
+    # One request of photos, all files together (the studio sends one file a request); the
+    # chart derives its ingress' proxy-body-size from it.
+    MAX_UPLOAD_REQUEST_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    # Any other request's body (JSON): read no further past it (api/bodies.py).
+    MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=1024)
+    # A body with no byte for this long, or slower than the rate below once this long has
+    # passed, is answered 408: a slow client holds a socket, never a request slot.
+    BODY_IDLE_SECONDS: float = Field(default=15, gt=0)
+    BODY_MIN_BYTES_PER_SECOND: int = Field(default=8 * 1024, ge=0)
+    # Bytes of bodies being received at once per API process, spooled past 1 MiB to /tmp
+    # (the chart's tmpSizeLimit holds them); a body past it is answered 503 with Retry-After.
+    BODY_SPOOL_BYTES: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
+    # Requests with a body over 1 MiB (photos, selfies) inside the app at once per process:
+    # each holds its files in memory while they are checked and stored.
+    UPLOAD_CONCURRENCY: int = Field(default=3, ge=1)
     MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
     MAX_IMAGE_PIXELS: int = 120_000_000
+    # Memory one image may take decoded (pixels x the bytes a pixel takes in each step from
+    # file to RGB array; api/decoding.py). A JPEG over it is decoded at 1/2, 1/4 or 1/8
+    # scale; another format is refused at upload. Sized to the chart's worker limit.
+    DECODE_BUDGET_BYTES: int = Field(default=320 * 1024 * 1024, ge=16 * 1024 * 1024)
     MAX_FILES_PER_UPLOAD: int = 200
     MAX_SELFIES_PER_ATTENDEE: int = 3
     # A selfie uploaded as a file rather than taken live with a head-turn challenge
@@ -193,6 +220,15 @@ class Settings(BaseSettings):
             )
         if self.SELFIE_UPLOAD is None:
             self.SELFIE_UPLOAD = self.MODE == "local"
+        if self.API_DOCS is None:
+            self.API_DOCS = self.MODE == "local"
+        if self.MODE != "local" and "*" in self.trusted_proxies:
+            raise ValueError(
+                "FACEMATCH_TRUSTED_PROXIES must list the proxies' addresses or CIDRs, not *: "
+                "with *, any client could name its own address and evade every rate limit"
+            )
+        if self.MAX_UPLOAD_REQUEST_BYTES < self.MAX_UPLOAD_BYTES:
+            raise ValueError("FACEMATCH_MAX_UPLOAD_REQUEST_BYTES must hold one photo at least")
         return self
 
     @property
@@ -204,6 +240,10 @@ class Settings(BaseSettings):
             raise RuntimeError("FACEMATCH_SMTP_HOST is not set: no mail can be sent")
         host, _, port = _local_url(self.DATA_DIR / "smtp.url").rpartition(":")
         return host.removeprefix("smtp://"), int(port)
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [p.strip() for p in self.TRUSTED_PROXIES.split(",") if p.strip()]
 
     @property
     def storage_root(self) -> Path:

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.accounts.endpoints import router as accounts_router
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
+from api.bodies import BodyGate
 from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
 from api.config import settings
@@ -51,17 +53,25 @@ def create_app() -> FastAPI:
         title="facematch",
         summary="Find every attendee's photos at an event by their face.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc come from a CDN, unpinned: never on a cluster's origin.
+        docs_url="/docs" if settings.API_DOCS else None,
+        redoc_url="/redoc" if settings.API_DOCS else None,
     )
     install_handlers(app)
+    # Middleware, innermost first: a request gets a slot only once its body is all here.
     app.add_middleware(
         ConcurrencyLimit,
         limit=settings.API_MAX_CONCURRENT_REQUESTS,
         queue_timeout=settings.API_QUEUE_TIMEOUT_SECONDS,
     )
+    app.add_middleware(BodyGate, settings=settings)
     app.state.metrics = Metrics(get_redis)
     app.add_middleware(SecurityHeaders)  # even an "overloaded" 503 carries them
-    # Outermost: every answer, overload 503s included, has an id, a log line and metrics.
+    # Every answer, overload 503s included, has an id, a log line and metrics.
     app.add_middleware(RequestContext, metrics=app.state.metrics)
+    # Outermost: the client and scheme are the ones the trusted proxy saw (uvicorn runs
+    # with --no-proxy-headers, so this is the only place that believes the headers).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,

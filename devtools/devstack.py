@@ -159,6 +159,7 @@ def run(*, host: str, port: int, workers: int) -> None:
                     "--timeout-keep-alive",
                     str(KEEP_ALIVE_SECONDS),
                     "--no-access-log",
+                    "--no-proxy-headers",  # the app believes only FACEMATCH_TRUSTED_PROXIES
                 ],
                 env,
             )
