@@ -73,3 +73,51 @@ def test_a_waiting_request_gets_in_when_a_slot_frees() -> None:
     anyio.run(main)
 
     assert statuses == [200, 200]
+
+
+def test_a_streamed_answer_gives_its_slot_back_once_it_starts() -> None:
+    """A zip of thousands of photos streams for hours on a slow phone; it holds no thread
+    or database connection, so it must not hold one of the few slots either."""
+    from starlette.responses import StreamingResponse
+
+    statuses: dict[str, int] = {}
+
+    async def main() -> None:
+        release = anyio.Event()
+
+        async def stream(_: Request) -> StreamingResponse:
+            async def chunks():  # type: ignore[no-untyped-def]
+                yield b"first"
+                await release.wait()
+                yield b"last"
+
+            return StreamingResponse(chunks())
+
+        async def quick(_: Request) -> JSONResponse:
+            return JSONResponse({"ok": True})
+
+        inner = Starlette(routes=[Route("/zip", stream), Route("/quick", quick)])
+        app = ConcurrencyLimit(inner, limit=1, queue_timeout=0.5)
+        started = anyio.Event()
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            await anyio.sleep_forever()
+            return {}
+
+        async def send(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                statuses["zip"] = message["status"]
+                started.set()
+
+        scope = {"type": "http", "method": "GET", "path": "/zip", "headers": [],
+                 "query_string": b"", "root_path": ""}  # fmt: skip
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(app, scope, receive, send)
+            await started.wait()
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                statuses["quick"] = (await client.get("/quick")).status_code
+            release.set()
+
+    anyio.run(main)
+    assert statuses == {"zip": 200, "quick": 200}
