@@ -115,3 +115,16 @@ def test_a_scrape_token_guards_the_metrics_when_set(
     assert wrong.status_code == 401
     right = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
     assert right.status_code == 200
+
+
+def test_in_cluster_mode_there_are_no_metrics_without_a_token(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's default has no token: the Ingress must not publish queue depths and
+    request counts to the internet."""
+    monkeypatch.setattr(settings, "MODE", "cluster")
+    response = client.get("/metrics")
+    assert (response.status_code, response.json()["code"]) == (404, "metrics_off")
+    monkeypatch.setattr(settings, "METRICS_TOKEN", "s3cret-scrape-token")
+    right = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
+    assert right.status_code == 200

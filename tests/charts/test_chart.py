@@ -32,7 +32,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "redis": {"enabled": True},
         "postgresql": {"enabled": True},
         "secrets": {"create": True},
-        "api": {"ingress": {"enabled": True, "tls": {"enabled": True}}},
+        "api": {
+            "ingress": {"enabled": True, "tls": {"enabled": True}},
+            "trustedProxies": ["10.42.0.0/16"],
+        },
     },
     "external-s3": {
         "storage": {
@@ -57,7 +60,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "podAnnotations": True,
             "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         },
-        "api": {"ingress": {"enabled": True}},
+        "api": {"ingress": {"enabled": True}, "trustedProxies": ["10.42.0.0/16", "fd00::/8"]},
+        "mail": {"smtp": {"host": "smtp.example.com"}},
     },
     "dev-reload": {
         "devReload": True,
@@ -281,6 +285,75 @@ def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -
     assert [rule["ports"] for rule in api["ingress"]] == [[{"port": 8000, "protocol": "TCP"}]]
     egress_ports = {p["port"] for rule in worker["egress"] for p in rule["ports"]}
     assert egress_ports == {53, 5432, 6379}
+
+
+@pytest.mark.parametrize("name", ["defaults", "dev-datastores", "metrics", "external-s3", "loadtest"])
+def test_every_egress_port_goes_to_named_destinations_only(name: str) -> None:
+    """A port without `to:` reaches the whole internet and every pod in the cluster."""
+    values = PROFILES[name]
+    for policy in of_kind(render(values), "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            assert rule.get("to"), (policy["metadata"]["name"], rule["ports"])
+            for peer in rule["to"]:
+                block = peer.get("ipBlock")
+                assert block is None or block["cidr"] != "0.0.0.0/0" or block.get("except"), peer
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(render(values), "NetworkPolicy")}
+    rules = {rule["ports"][0]["port"]: rule["to"] for rule in policies["fm-facematch-api"]["egress"]}
+    if name == "dev-datastores":
+        assert rules[5432][0]["podSelector"]["matchExpressions"][0]["values"] == ["redis",
+                                                                                  "postgresql"]  # fmt: skip
+    if name == "metrics":  # an SMTP relay outside: no private network on its port
+        assert "10.0.0.0/8" in rules[587][0]["ipBlock"]["except"]
+
+
+def _ingress_and_config(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    objects = render(values)
+    (ingress,) = of_kind(objects, "Ingress")
+    (config,) = of_kind(objects, "ConfigMap")
+    return ingress, config["data"]
+
+
+def test_the_ingress_lets_through_every_body_the_api_accepts_and_no_more() -> None:
+    """ingress-nginx refuses bodies over 1 MiB unless told: its limit is the API's largest."""
+    from api.bodies import body_rules
+
+    uploads = {"maxPhotoBytes": 30 * 2**20, "maxRequestBytes": 90 * 2**20,
+               "maxSelfieBytes": 10 * 2**20}  # fmt: skip
+    for values in (PROFILES["metrics"], {**PROFILES["metrics"], "config": {"uploads": uploads}}):
+        ingress, data = _ingress_and_config(values)
+        limit = int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+        settings = Settings(
+            **{k.removeprefix("FACEMATCH_"): v for k, v in data.items()
+               if k.startswith("FACEMATCH_MAX_")}, SECRET_KEY="k" * 40,
+        )  # fmt: skip
+        largest = max(rule.limit for rule in body_rules(settings))
+        assert limit == largest == settings.MAX_UPLOAD_REQUEST_BYTES
+        assert settings.MAX_UPLOAD_BYTES < limit and settings.MAX_SELFIE_BYTES < limit
+    assert limit == 90 * 2**20
+    extra = {**PROFILES["metrics"], "api": {**PROFILES["metrics"]["api"], "ingress": {
+        "enabled": True, "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}}  # fmt: skip
+    annotations = _ingress_and_config(extra)[0]["metadata"]["annotations"]
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert "nginx.ingress.kubernetes.io/proxy-body-size" in annotations
+
+
+def test_the_ingress_needs_its_proxies_named_and_never_a_wildcard() -> None:
+    _, data = _ingress_and_config(PROFILES["metrics"])
+    assert data["FACEMATCH_TRUSTED_PROXIES"] == "10.42.0.0/16,fd00::/8"
+    with pytest.raises(helm.HelmError, match="trustedProxies"):
+        render({"api": {"ingress": {"enabled": True}}})
+    with pytest.raises(helm.HelmError):
+        render({"api": {"ingress": {"enabled": True}, "trustedProxies": ["*"]}})
+
+
+def test_every_pod_has_a_bounded_tmp(profile) -> None:  # type: ignore[no-untyped-def]
+    """Bodies spool to /tmp: an emptyDir without a size limit could fill the node's disk."""
+    _, objects = profile
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+            volumes = {v["name"]: v for v in obj["spec"]["template"]["spec"].get("volumes", [])}
+            if "tmp" in volumes:
+                assert volumes["tmp"]["emptyDir"]["sizeLimit"], obj["metadata"]["name"]
 
 
 def test_prometheus_scrapes_the_api_service_with_the_token_from_the_secret() -> None:

@@ -90,7 +90,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Volumes every facematch pod mounts: tmp (the root filesystem is read-only) and photos. */}}
 {{- define "facematch.volumes" -}}
 - name: tmp
-  emptyDir: {}
+  emptyDir:
+    sizeLimit: {{ .Values.api.tmpSizeLimit }}
 {{- if .Values.devReload }}
 - name: dev-code
   emptyDir: {}
@@ -119,23 +120,45 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   readOnly: true
 {{- end -}}
 
-{{/* Egress both workloads need: DNS, PostgreSQL and Redis, nothing else. */}}
+{{/* Egress both workloads need, each port to its own destinations only: DNS, the
+datastores (the in-chart ones by pod, external ones by networkPolicy.egressTo.datastores),
+the SMTP relay and the object store. */}}
 {{- define "facematch.egress" -}}
-- ports:
+{{- $to := .Values.networkPolicy.egressTo }}
+- to:
+    {{- toYaml $to.dns | nindent 4 }}
+  ports:
     - {port: 53, protocol: UDP}
     - {port: 53, protocol: TCP}
-- ports:
+- to:
+    {{- if or .Values.redis.enabled .Values.postgresql.enabled }}
+    - podSelector:
+        matchLabels:
+          {{- include "facematch.selectorLabels" . | nindent 10 }}
+        matchExpressions:
+          - {key: app.kubernetes.io/component, operator: In, values: [redis, postgresql]}
+    {{- end }}
+    {{- with $to.datastores }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  ports:
     {{- range .Values.networkPolicy.egressPorts }}
     - {port: {{ . }}, protocol: TCP}
     {{- end }}
-    {{- if .Values.mail.smtp.host }}
+{{- if .Values.mail.smtp.host }}
+- to:
+    {{- toYaml $to.smtp | nindent 4 }}
+  ports:
     - {port: {{ .Values.mail.smtp.port }}, protocol: TCP}
-    {{- end }}
-    {{- if eq .Values.storage.backend "s3" }}
+{{- end }}
+{{- if eq .Values.storage.backend "s3" }}
+- to:
+    {{- toYaml $to.objectStore | nindent 4 }}
+  ports:
     {{- range .Values.storage.s3.egressPorts }}
     - {port: {{ . }}, protocol: TCP}
     {{- end }}
-    {{- end }}
+{{- end }}
 {{- end -}}
 
 
