@@ -7,19 +7,21 @@ is the worker's job. Each refusal is an `InvalidImage` with a stable code.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from api import decoding
 from api.config import settings
 from api.errors import InvalidImage, PayloadTooLarge
 from api.storage import PREVIEW_SIZES
 
 pillow_heif.register_heif_opener()
-# Pillow warns above this many pixels and refuses at twice as many; we refuse at once.
-Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
+# Pillow warns above MAX_IMAGE_PIXELS (set in api.decoding) and refuses at twice as many;
+# we refuse at once.
 
 CONTENT_TYPES = {
     "JPEG": "image/jpeg",
@@ -105,8 +107,10 @@ class ImageInfo:
         return EXTENSIONS[self.content_type]
 
 
-def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
-    """Format and upright size of an image, or an `InvalidImage` saying why not."""
+def inspect_image(data: bytes, *, max_bytes: int, budget: int | None = None) -> ImageInfo:
+    """Format and upright size of an image, or an `InvalidImage` saying why not: among the
+    reasons, a decoding that would take more than `budget` bytes (`api.decoding`; default
+    the photo budget) with no cheaper scale to decode at."""
     if not data:
         raise InvalidImage("the file is empty", code="empty_file")
     if len(data) > max_bytes:
@@ -118,8 +122,9 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image_format = image.format or ""
+            mode = image.mode
             width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
+            orientation = decoding.orientation(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidImage("the image has too many pixels", code="too_many_pixels") from None
     except UnidentifiedImageError:
@@ -138,6 +143,12 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
             f"the image is {width}x{height}; at most {settings.MAX_IMAGE_PIXELS} pixels",
             code="too_many_pixels",
         )
+    if decoding.reduction_for(image_format, mode, width, height, budget) is None:
+        raise InvalidImage(
+            f"a {width}x{height} {mode} image takes more memory to decode than allowed; "
+            "send a JPEG, or fewer pixels",
+            code="too_large_to_decode",
+        )
     if content_type == "image/jpeg":
         _check_jpeg_end(data)
     if content_type == "image/png" and _PNG_IEND not in data[-64:]:
@@ -152,19 +163,30 @@ PREVIEW_SIDES = dict(zip(PREVIEW_SIZES, (480, 1600), strict=True))
 """Longest side in pixels of each derived size the web app shows."""
 
 
+_whole_decodes = threading.BoundedSemaphore(1)
+"""Non-JPEG originals decode whole, up to the decoding budget: one at a time per process."""
+
+
 def make_preview(data: bytes, max_side: int) -> bytes:
     """An upright JPEG of the image, its longest side at most `max_side`.
 
     JPEGs are decoded at a DCT scale near the target (`draft`), so a 24 MP
-    photo costs tens of milliseconds, not a full decode.
+    photo costs tens of milliseconds, not a full decode. Other formats decode
+    whole, one at a time: the API's memory holds one budget's worth, not one per request.
     """
     with Image.open(io.BytesIO(data)) as image:
-        if image.format == "JPEG" or image.format == "MPO":
+        if image.format in decoding.DRAFT_FORMATS:
             image.draft("RGB", (max_side, max_side))
-        upright = ImageOps.exif_transpose(image)
-        # Bicubic, plain baseline JPEG: ~100 ms less than Lanczos with an optimised,
-        # progressive file on a 24 MP photo, and no visible difference at these sizes.
-        upright.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
-        out = io.BytesIO()
-        upright.convert("RGB").save(out, "JPEG", quality=82)
+            return _preview(image, max_side)
+        with _whole_decodes:
+            return _preview(image, max_side)
+
+
+def _preview(image: Image.Image, max_side: int) -> bytes:
+    upright = ImageOps.exif_transpose(image)
+    # Bicubic, plain baseline JPEG: ~100 ms less than Lanczos with an optimised,
+    # progressive file on a 24 MP photo, and no visible difference at these sizes.
+    upright.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    out = io.BytesIO()
+    upright.convert("RGB").save(out, "JPEG", quality=82)
     return out.getvalue()

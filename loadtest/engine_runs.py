@@ -8,7 +8,8 @@ holds while it indexes that photo: the preloaded models plus the job.
 Pipelines:
 - `yunet`: the engine's default (workers.faces.index_photo, YuNet tiles);
 - `hog`: the engine before v2 (HOG, one upsample, on a 2000 px copy);
-- `naive`: the old system (face_recognition at full size, upsample 1).
+- `naive`: the old system (face_recognition at full size, upsample 1);
+- `selfie`: a selfie's verdict (workers.faces.judge_selfie), its one face if accepted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PIPELINES = ("yunet", "hog", "naive")
+PIPELINES = ("yunet", "hog", "naive", "selfie")
 
 
 @dataclass
@@ -52,6 +53,13 @@ def _pipeline(name: str):  # type: ignore[no-untyped-def]
     from workers import faces
 
     faces.load_models()
+    if name == "selfie":
+
+        def selfie(data: bytes):  # type: ignore[no-untyped-def]
+            verdict = faces.judge_selfie(data)
+            return [((0, 0, 0, 0), verdict.encoding, verdict.quality)] if verdict.ok else []
+
+        return selfie
 
     def engine(data: bytes):  # type: ignore[no-untyped-def]
         return [(f.box, f.encoding, f.quality) for f in faces.index_photo(data, model=name)[1]]

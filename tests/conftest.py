@@ -96,7 +96,7 @@ def redis(clean: None) -> Redis:
 def client(clean: None) -> Iterator[TestClient]:
     from api.main import create_app
 
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), client=("127.0.0.1", 50000)) as client:
         yield client
 
 

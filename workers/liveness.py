@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api import decoding
 from workers import faces
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,8 @@ def judge_live(
     decoded: list[faces.Decoded] = []
     for data, step in zip(frames, steps, strict=True):
         try:
-            decoded.append(faces.decode(data, max_side=faces.SELFIE_MAX_SIDE))
+            decoded.append(faces.decode(data, max_side=faces.SELFIE_MAX_SIDE,
+                                        budget=decoding.selfie_budget()))
         except faces.InvalidImage:
             return _reject("unreadable_image", step)
     seen: list[FrameFace] = []

@@ -127,12 +127,18 @@ def _send_one(relay: Relay, email_id: uuid.UUID) -> str:
             if email.sent_at is None:  # never to be sent: it stops being owed
                 session.delete(email)
             return why_not
-        email.attempts += 1
+        email.attempts += 1  # committed whatever happens next: every failure counts
         try:
             relay.send(build_message(email))
         except SEND_ERRORS as error:
             relay.drop()
             email.last_error, failed = str(error)[:500], error
+        except Exception as error:  # no message can be made of it: no retry will help
+            relay.drop()
+            email.last_error = f"unsendable: {type(error).__name__}: {error}"[:500]
+            log.error("mail %s cannot be sent: %s", email.id, email.last_error)
+            session.add(email)
+            return "unsendable"
         else:
             # Sent: the bodies go (a sign-in link lives in the table only until now).
             email.sent_at, email.last_error = utcnow(), None

@@ -7,12 +7,13 @@ from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
 from api.models import SelfieStatus
+from api.text import OneLine
 
 
 class RegisterWithEventCode(SQLModel):
     event_code: str = Field(min_length=1, max_length=16, description="e.g. K7Q-4MZ")
     email: EmailStr
-    name: str | None = Field(default=None, max_length=200)
+    name: OneLine | None = Field(default=None, max_length=200)
     consent: bool = Field(description="explicit consent to processing of the attendee's face")
     notify: bool = Field(default=False, description="mail me when new photos of me arrive")
 

@@ -25,6 +25,7 @@ from api.auth.service import start_session
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import Conflict, ConsentRequired, NotFound
+from api.decoding import selfie_budget
 from api.images import inspect_image
 from api.models import (
     Attendee,
@@ -142,7 +143,7 @@ def upload_selfie(
             "this event wants a selfie taken live on the camera, not a file",
             code="live_capture_required",
         )
-    info = inspect_image(data, max_bytes=settings.MAX_SELFIE_BYTES)
+    info = inspect_image(data, max_bytes=settings.MAX_SELFIE_BYTES, budget=selfie_budget())
     return _store_selfie(session, storage, attendee, data, info.extension, None)
 
 

@@ -73,7 +73,10 @@ def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkS
     url = _issue(session, link)
     queue_mail(session, kind=EmailKind.sign_in, to=link.email, template="sign_in",
                event_id=event.id if event else None, expires_at=link.expires_at,
-               joining=link.purpose == SignInLinkPurpose.joining, name=link.full_name,
+               joining=link.purpose == SignInLinkPurpose.joining,
+               # Anyone may type a name and any address: a name goes only to an address
+               # that has confirmed it is its owner's (no text of a stranger's choosing).
+               name=None if link.purpose == SignInLinkPurpose.joining else link.full_name,
                event_name=event.name if event else None, link=url,
                minutes=settings.SIGN_IN_LINK_MINUTES)  # fmt: skip
     return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)

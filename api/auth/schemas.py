@@ -7,6 +7,7 @@ from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
 from api.models import Role, UserBase
+from api.text import OneLine
 
 
 class Token(SQLModel):
@@ -17,7 +18,7 @@ class Token(SQLModel):
 class UserCreate(SQLModel):
     email: EmailStr
     password: str = Field(min_length=8, max_length=128)
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: OneLine | None = Field(default=None, max_length=200)
     role: Role = Role.photographer
 
 

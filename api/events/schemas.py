@@ -9,11 +9,13 @@ from sqlmodel import Field, SQLModel
 
 from api.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
 from api.models import EventBase, EventStatus
+from api.text import OneLine
 
 RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
 
 
 class EventCreate(EventBase):
+    name: OneLine = Field(min_length=1, max_length=200)
     tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
     retention_days: RetentionDays | None = None
     """Delete the event this many days after it closes; none: the platform's default."""
@@ -26,7 +28,7 @@ class EventCreate(EventBase):
 
 
 class EventUpdate(SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=200)
     tolerance: float | None = Field(default=None, gt=0, le=MAX_TOLERANCE)
     status: Literal[EventStatus.open, EventStatus.closed] | None = None
     """Close or reopen; an event is deleted with DELETE, not by its status."""

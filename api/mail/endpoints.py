@@ -1,14 +1,32 @@
-"""`/dev/mail`: the mails local mode caught. Mounted in local mode only (api/main.py)."""
+"""`/dev/mail`: the mails local mode caught. Mounted in local mode only (api/main.py), and
+answered to this machine only: with `--host 0.0.0.0` (phones on the Wi-Fi), everyone on
+the network would otherwise read every sign-in link."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import ipaddress
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.errors import NotFound
 from api.mail.caught import caught_mails
 from api.web.endpoints import templates
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+def loopback_only(request: Request) -> None:
+    """The client (after trusted proxies) is this machine; anyone else gets a 404."""
+    host = request.client.host if request.client else ""
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        raise NotFound("not found", code="not_found")
+
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,
+                   dependencies=[Depends(loopback_only)])  # fmt: skip
 
 
 @router.get("/dev/mail")

@@ -39,8 +39,8 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def _png_header_only(width: int, height: int, *, depth: int = 8, color: int = 2) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b"")
 
 
@@ -100,6 +100,9 @@ REFUSED: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "BMP": ("old.bmp", lambda: _saved("BMP"), "unsupported_format"),
     "decompression bomb": ("bomb.png", _bomb, "too_many_pixels"),
     "PNG header claiming 30000x30000": ("huge.png", lambda: _png_header_only(30_000, 30_000), "too_many_pixels"),
+    # Under the pixel limit, but 2 GiB to turn into RGB the old way (the review's 169 kB file).
+    "16-bit gray PNG of 9459x9459": ("deep.png", lambda: _png_header_only(9459, 9459, depth=16, color=0), "too_large_to_decode"),
+    "RGBA PNG of 11000x8000": ("big.png", lambda: _png_header_only(11_000, 8_000, color=6), "too_large_to_decode"),
     "TIFF header claiming 100000x100000": ("huge.tif", lambda: _tiff_header_only(100_000, 100_000), "too_many_pixels"),
     "JPEG header claiming 60000x60000": ("huge.jpg", lambda: _jpeg_claiming(60_000, 60_000), "too_many_pixels"),
     "JPEG claiming 0x0": ("zero.jpg", lambda: _jpeg_claiming(0, 0), "not_an_image"),

@@ -49,6 +49,7 @@ def test_the_api_source_never_imports_the_worker_side() -> None:
 WORKER_MAY_IMPORT = {
     "api.audit",
     "api.config",
+    "api.decoding",
     "api.db",
     "api.heartbeat",
     "api.logs",

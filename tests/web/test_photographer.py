@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -456,3 +457,31 @@ def test_the_photographer_calibrates_a_tolerance_before_changing_it(
     shot(page, "studio-calibration")
     session.expire_all()
     assert len(session.exec(select(Match).where(Match.event_id == event.id)).all()) == 4
+
+
+@pytest.mark.parametrize(
+    "next_",
+    ["/\\evil.example", "/%09/evil.example", "/\t/evil.example", "//evil.example",
+     "https://evil.example/studio", "javascript:alert(1)", "\\\\evil.example"],
+)  # fmt: skip
+def test_signing_in_never_sends_a_photographer_to_another_site(
+    api: Api, laptop: Any, session: Session, next_: str
+) -> None:
+    create_user(session, email="photographer@example.com")
+    page = laptop
+    page.goto(f"/login?{urlencode({'next': next_})}")
+    page.get_by_label("Email").fill("photographer@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    wait_until(page, "() => location.pathname !== '/login'")
+    assert urlsplit(page.url).netloc == urlsplit(str(api.http.base_url)).netloc, page.url
+
+
+def test_a_same_site_next_is_followed_after_signing_in(api: Api, laptop: Any, session: Session) -> None:
+    create_user(session, email="photographer@example.com")
+    laptop.goto("/login?next=%2Fstudio%3Fview%3Dall")
+    laptop.get_by_label("Email").fill("photographer@example.com")
+    laptop.get_by_label("Password").fill(PASSWORD)
+    laptop.get_by_role("button", name="Sign in").click()
+    expect(laptop).to_have_url("/studio?view=all")

@@ -2,11 +2,13 @@
 
 import io
 import itertools
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from api.config import settings
 from tests.helpers import face_photo, image_bytes
 from workers import faces
 
@@ -335,3 +337,58 @@ def test_every_hand_drawn_pascal_face_is_found_in_the_small_originals(faces_dir)
         missed += [(name, gt) for gt in boxes if not any(iou(gt, f.box) >= 0.3 for f in found)]
     assert sum(map(len, truth.values())) == 43
     assert missed == []
+
+
+def test_a_16_bit_image_is_scaled_to_8_bits_by_its_brightest_pixel() -> None:
+    """In strips, a byte a pixel: the old float copy of the whole image took 16."""
+    gradient = Image.new("I;16", (300, 600))
+    gradient.putdata([row * 100 for row in range(600) for _ in range(300)])
+    buffer = io.BytesIO()
+    gradient.save(buffer, "PNG")
+    rgb = faces.decode(buffer.getvalue()).rgb
+    assert rgb.shape == (600, 300, 3)
+    assert (rgb[0, 0].tolist(), rgb[-1, -1].tolist()) == ([0, 0, 0], [255, 255, 255])
+    assert rgb[300, 10, 0] == round(300 * 100 * 255 / 59_900)
+    assert (rgb[:, :, 0] == rgb[:, :, 2]).all()
+
+
+def test_an_image_over_the_decoding_budget_is_refused_before_a_pixel_is_decoded() -> None:
+    """The review's 169 kB 16-bit PNG of 9459x9459: 2 GiB at the worker's peak, before."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    ihdr = (9459).to_bytes(4, "big") * 2 + bytes([16, 0, 0, 0, 0])
+    # No pixels at all: a decoder that tried to read one would fail another way.
+    header_only = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    with pytest.raises(faces.InvalidImage) as error:
+        faces.decode(header_only)
+    assert error.value.code == "too_large_to_decode"
+
+
+@pytest.mark.faces
+def test_a_jpeg_over_the_budget_is_decoded_reduced_with_boxes_in_original_pixels(
+    faces_dir, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    data = face_photo(TWO_PEOPLE)
+    whole, found = faces.index_photo(data)
+    width, height = whole.width, whole.height
+    budget = (width // 2 + 1) * (height // 2 + 1) * 7  # half the sides fit, the whole does not
+    monkeypatch.setattr(settings, "DECODE_BUDGET_BYTES", budget)
+    reduced, found_reduced = faces.index_photo(data)
+    assert reduced.rgb.shape[1] == -(-width // 2) and reduced.scale == pytest.approx(2, rel=0.01)
+    assert (reduced.width, reduced.height) == (width, height)
+    assert len(found_reduced) == len(found) == 2
+    for face, again in zip(sorted(found, key=lambda f: f.box[3]),
+                           sorted(found_reduced, key=lambda f: f.box[3]), strict=True):  # fmt: skip
+        assert max(abs(a - b) for a, b in zip(face.box, again.box, strict=True)) <= 0.1 * face.size
+        assert np.linalg.norm(face.encoding - again.encoding) < 0.25, "the same person"
+
+
+def test_a_worker_refuses_no_image_the_api_accepted_by_its_pixels() -> None:
+    """A worker never imports the API's image checks, and Pillow's own limit is 89.5 MP."""
+    import subprocess
+    import sys
+
+    probe = "import PIL.Image, workers.faces; print(PIL.Image.MAX_IMAGE_PIXELS)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == settings.MAX_IMAGE_PIXELS == faces.MAX_PIXELS

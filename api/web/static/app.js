@@ -176,6 +176,19 @@ export function h(tag, props = {}, ...children) {
   return node;
 }
 
+// Where to go after signing in: a path of this site, or null. It must parse, against this
+// origin, to this origin: "/\\evil.example", "/\t/evil.example" and "//evil.example" all
+// name another host once a browser has normalised them.
+export function sameOriginPath(next) {
+  if (!next) return null;
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+  } catch {
+    return null;
+  }
+}
+
 export function show(node, visible = true) {
   node.hidden = !visible;
 }

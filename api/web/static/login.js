@@ -1,4 +1,4 @@
-import { api, showError, tokens } from "/static/app.js";
+import { api, sameOriginPath, showError, tokens } from "/static/app.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -18,8 +18,7 @@ form.addEventListener("submit", async (event) => {
       throw new Error("Attendees sign in on their event's page (open the event's link or QR code).");
     }
     tokens.setStaff(token);
-    const next = params.get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : user.role === "admin" ? "/admin" : "/studio";
+    location.href = sameOriginPath(params.get("next")) ?? (user.role === "admin" ? "/admin" : "/studio");
   } catch (err) {
     showError(error, err);
   } finally {

@@ -33,3 +33,21 @@ def test_cluster_mode_serves_no_mail_page(services, monkeypatch: pytest.MonkeyPa
     cluster = TestClient(create_app())
     assert cluster.get("/signin").status_code == 200
     assert cluster.get("/dev/mail").status_code == 404
+
+
+def test_the_mail_page_is_for_this_machine_only(client: TestClient, session: Session) -> None:
+    """`make dev` on 0.0.0.0 for phones: a laptop on the same Wi-Fi must not read the links,
+    even by naming 127.0.0.1 in a header."""
+    from api.main import create_app
+
+    event = create_event(session, owner=create_user(session), name="Harbour Run")
+    body = {"event_code": event.code, "email": "ann@example.com", "consent": True}
+    assert client.post("/api/register-with-event-code", json=body).status_code == 202
+    [mail] = mailed("ann@example.com")
+    assert client.get(f"/dev/mail/{mail.name}").status_code == 200
+    with TestClient(create_app(), client=("192.168.1.20", 50000)) as neighbour:
+        for path in ("/dev/mail", f"/dev/mail/{mail.name}"):
+            for headers in ({}, {"X-Forwarded-For": "127.0.0.1"}):
+                response = neighbour.get(path, headers=headers)
+                assert response.status_code == 404, (path, headers)
+                assert "ann@example.com" not in response.text and "signin" not in response.text

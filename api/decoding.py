@@ -1,0 +1,77 @@
+"""What decoding an image costs in memory, judged from its header before a pixel is decoded.
+
+The API refuses at upload what a worker could not decode within its budget, and the
+worker applies the same rule, so a file that passes one passes the other. A pixel count
+alone is not enough: a 169 kB 16-bit PNG of 9459x9459 is under any sane pixel limit and
+took 2 GiB to turn into RGB. The cost is pixels times the bytes each pixel takes in every
+copy alive at the peak: the decoded file (Pillow holds 1, 2 or 4 bytes a pixel), its RGB
+conversion (4) and the uint8 array the detector reads (3).
+
+A JPEG over the budget is not refused: libjpeg decodes it at 1/2, 1/4 or 1/8 scale
+(`Image.draft`), in proportion less memory, and faces in a 100 MP frame are then as big
+as in a 24 MP one. Other formats have no such shortcut.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from api.config import settings
+
+Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
+"""One pixel limit for every process (Pillow's own default, 89.5 MP, differs)."""
+
+_STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+"""Bytes a pixel takes in Pillow, by mode; every other mode takes 4."""
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+ARRAY_BYTES = 3
+RGB_BYTES = 4
+REDUCTIONS = (1, 2, 4, 8)
+"""The scales libjpeg decodes at directly."""
+DRAFT_FORMATS = {"JPEG", "MPO"}
+
+
+def bytes_per_pixel(mode: str) -> int:
+    """Memory per pixel at the peak of decoding to an RGB array (`workers.faces.decode`)."""
+    stored = _STORED.get(mode, 4)
+    converted = 0 if mode == "RGB" else RGB_BYTES
+    gray = 1 if mode in _SIXTEEN_BIT else 0  # scaled to 8 bits on the way
+    return stored + converted + gray + ARRAY_BYTES
+
+
+def decode_cost(mode: str, width: int, height: int, reduction: int = 1) -> int:
+    """Bytes that decoding takes at its peak, at 1/`reduction` scale."""
+    return -(-width // reduction) * -(-height // reduction) * bytes_per_pixel(mode)
+
+
+def reduction_for(image_format: str, mode: str, width: int, height: int,
+                  budget: int | None = None) -> int | None:  # fmt: skip
+    """The least reduction (1, 2, 4, 8) that brings decoding within `budget`; None if
+    none does, that is for formats that decode at full size only, any over the budget."""
+    budget = settings.DECODE_BUDGET_BYTES if budget is None else budget
+    scales = REDUCTIONS if image_format in DRAFT_FORMATS else (1,)
+    for scale in scales:
+        if decode_cost(mode, width, height, scale) <= budget:
+            return scale
+    return None
+
+
+def selfie_budget() -> int:
+    """A selfie needs far fewer pixels than a crowd photo; its worker also holds a face cache."""
+    return settings.DECODE_BUDGET_BYTES // 4
+
+
+ORIENTATION_TAG = 0x0112
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation, read without decoding a pixel. (Pillow's `getexif()` on a PNG
+    decodes the whole image to look for an eXIf chunk after the pixels.)"""
+    if image.format == "PNG":
+        raw = image.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+        return int(exif.get(ORIENTATION_TAG, 1))
+    return int(image.getexif().get(ORIENTATION_TAG, 1))

@@ -1,0 +1,129 @@
+"""Worker peak RSS on the worst images the API accepts, against the chart's memory limits.
+
+Each input is built to sit at an edge of what the upload checks let through
+(`api/decoding.py`): the largest JPEG decoded at full scale, a JPEG at the pixel limit
+(decoded reduced), the largest 16-bit and RGBA PNGs within the decoding budget, and
+selfies at the selfie budget. The photos carry real faces (a crowd of the shared photos),
+so detection and encoding run as on an event. Each is indexed or judged in a forked child
+of a process that loaded the models first, as RQ runs a job; the peak is the child's own
+`ru_maxrss`, models included: what the worker pod holds.
+
+    uv run python -m loadtest.bench_decode [--json loadtest/results/decode.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from api import decoding
+from api.config import settings
+from api.errors import AppError
+from api.images import inspect_image
+from loadtest import datasets
+from loadtest.engine_runs import run_in_children
+
+MIB = 1024 * 1024
+WORKER_LIMIT_MIB = 768
+"""worker.resources.limits.memory: the bulk pool, which indexes photos."""
+INTERACTIVE_LIMIT_MIB = 1280
+"""The interactive pool's limit (selfies), which also holds up to 512 MiB of face cache."""
+
+
+def _side(pixels: int, aspect: float) -> tuple[int, int]:
+    width = math.isqrt(int(pixels * aspect))
+    return width, int(pixels // width)
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _sixteen_bit(image: Image.Image) -> Image.Image:
+    wide = np.asarray(image.convert("L")).astype("<u2") * 257
+    return Image.frombuffer("I;16", image.size, wide.tobytes(), "raw", "I;16", 0, 1)
+
+
+def inputs() -> list[tuple[str, str, bytes]]:
+    """(name, route, file) for each edge case, checked here by the API's own upload check."""
+    sources = datasets.face_sources(datasets.identities())
+    budget, selfie = settings.DECODE_BUDGET_BYTES, decoding.selfie_budget()
+    at_budget = _side(budget // decoding.bytes_per_pixel("RGB"), 1.5)
+    limit = _side(settings.MAX_IMAGE_PIXELS - 10_000, 1.5)
+    crowd = datasets.crowds(sources, 1, size=(6000, 4000))[0]
+    big = datasets.crowds(sources, 1, size=at_budget, seed=17)[0]
+    canvas = Image.open(io.BytesIO(big.data))
+    cases = [
+        ("24 MP crowd JPEG (the common case)", "photo", crowd.data),
+        (f"JPEG of {at_budget[0]}x{at_budget[1]}, the largest decoded at full scale", "photo",
+         big.data),
+        (f"JPEG of {limit[0]}x{limit[1]}, the pixel limit (decoded at 1/2)", "photo",
+         datasets.jpeg(canvas.resize(limit, Image.Resampling.BILINEAR), 85)),
+    ]  # fmt: skip
+    gray16 = _side(budget // decoding.bytes_per_pixel("I;16"), 1.5)
+    rgba = _side(budget // decoding.bytes_per_pixel("RGBA"), 1.5)
+    cases += [
+        (f"16-bit gray PNG of {gray16[0]}x{gray16[1]} (at the budget)", "photo",
+         _png(_sixteen_bit(canvas.resize(gray16)))),
+        (f"RGBA PNG of {rgba[0]}x{rgba[1]} (at the budget)", "photo",
+         _png(canvas.resize(rgba).convert("RGBA"))),
+    ]  # fmt: skip
+    portrait = datasets.upright(datasets.identities()["obama"][0])
+    s16 = _side(selfie // decoding.bytes_per_pixel("I;16"), 0.75)
+    cases += [
+        (f"16-bit gray PNG selfie of {s16[0]}x{s16[1]} (at the selfie budget)", "selfie",
+         _png(_sixteen_bit(portrait.resize(s16)))),
+        ("JPEG selfie of 8944x11920 (the pixel limit, decoded at 1/4)", "selfie",
+         datasets.jpeg(portrait.resize((8944, 11920), Image.Resampling.BILINEAR), 40)),
+    ]  # fmt: skip
+    accepted = []
+    for name, route, data in cases:
+        max_bytes = settings.MAX_UPLOAD_BYTES if route == "photo" else settings.MAX_SELFIE_BYTES
+        budget_for = None if route == "photo" else selfie
+        try:
+            inspect_image(data, max_bytes=max_bytes, budget=budget_for)
+        except AppError as refused:
+            print(f"  (the API refuses {name}: {refused.code}; left out)")
+            continue
+        accepted.append((name, route, data))
+    return accepted
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    cases = inputs()
+    rows = []
+    for pipeline in ("yunet", "selfie"):
+        route = "photo" if pipeline == "yunet" else "selfie"
+        chosen = [c for c in cases if c[1] == route]
+        photos = [datasets.Photo(name, data) for name, _, data in chosen]
+        [runs] = run_in_children(pipeline, photos)
+        limit = WORKER_LIMIT_MIB if route == "photo" else INTERACTIVE_LIMIT_MIB
+        for (name, _, data), run in zip(chosen, runs, strict=True):
+            rows.append({"input": name, "route": route, "file_mib": round(len(data) / MIB, 1),
+                         "faces": len(run.faces), "cpu_s": round(run.cpu_seconds, 2),
+                         "peak_rss_mib": round(run.peak_rss_mib), "limit_mib": limit})  # fmt: skip
+    print(f"{'input':<66} {'file MiB':>8} {'faces':>5} {'CPU s':>6} {'peak RSS':>9} {'limit':>6}")
+    for r in rows:
+        print(f"{r['input']:<66} {r['file_mib']:8.1f} {r['faces']:5d} {r['cpu_s']:6.1f} "
+              f"{r['peak_rss_mib']:6d} MiB {r['limit_mib']:6d}")  # fmt: skip
+    worst = max(rows, key=lambda r: r["peak_rss_mib"] / r["limit_mib"])
+    print(f"worst: {worst['input']}: {worst['peak_rss_mib']} MiB of {worst['limit_mib']} MiB")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0 if all(r["peak_rss_mib"] < r["limit_mib"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
