@@ -175,3 +175,31 @@ def test_a_digest_batch_gives_way_to_a_sign_in_link_queued_meanwhile(
     run_jobs(redis, queue.DIGESTS)
     session.expire_all()
     assert session.exec(select(Email).where(Email.kind == EmailKind.digest)).all() == []
+
+
+def test_a_mail_that_cannot_be_built_counts_its_attempt_and_is_not_retried_forever(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    """An event named before names were checked, with a lone CR: the header cannot be made.
+    The attempt is kept (it used to roll back, so the job was retried without end), the
+    reason is stored, and the other mails of the batch still go."""
+    from api.mail.outbox import queue_mail, send_in_batches
+    from api.models import EmailKind
+
+    with session_scope() as scoped:
+        send_in_batches(scoped, [
+            queue_mail(scoped, kind=EmailKind.sign_in, to=f"r{n}@example.com", template="sign_in",
+                       send=False, joining=False, name=None, event_name=name,
+                       link="http://x/", minutes=15)
+            for n, name in enumerate(["Gala\rParty", "Harbour Run"])
+        ])  # fmt: skip
+    run_jobs(redis, queue.DIGESTS)
+    assert [m.subject for m in mailed("r1@example.com")] == [
+        "Your sign-in link for Harbour Run"
+    ]
+    session.expire_all()
+    broken = session.exec(select(Email).where(Email.to_address == "r0@example.com")).one()
+    assert (broken.attempts, broken.sent_at) == (1, None)
+    assert broken.last_error is not None and broken.last_error.startswith("unsendable: ValueError")
+    scheduled = ScheduledJobRegistry(queue.DIGESTS, connection=redis, serializer=JSONSerializer)
+    assert scheduled.get_job_ids() == [], "no retry: no retry can build it"

@@ -212,3 +212,24 @@ def test_the_reconciler_deletes_spent_links_and_ended_sessions(
     session.expire_all()
     assert session.exec(select(SignInLink)).all() == []
     assert session.exec(select(AuthSession)).all() == []
+
+
+@pytest.mark.parametrize("name", ["Ann\nVisit http://evil.example", "Ann\r", "Ann\u2028x",
+                                  "Ann\u202eevil", "\x00"])  # fmt: skip
+def test_a_name_is_one_line_of_text(client: TestClient, session: Session, name: str) -> None:
+    event = create_event(session, owner=create_user(session))
+    body = {"event_code": event.code, "email": "ann@example.com", "consent": True, "name": name}
+    response = client.post("/api/register-with-event-code", json=body)
+    assert response.status_code == 422, response.text
+    assert session.exec(select(SignInLink)).all() == []
+
+
+def test_a_name_is_not_mailed_to_an_address_that_has_not_confirmed(
+    client: TestClient, session: Session
+) -> None:
+    """Anyone may type a name and someone else's address: our sender would carry their text."""
+    event = create_event(session, owner=create_user(session), name="City Marathon")
+    assert _join(client, event.code, name="Winner of a prize, call 555") == 202
+    [mail] = mailed("ann@example.com")
+    assert "Winner" not in mail.text and "Winner" not in mail.html
+    assert mail.text.startswith("Hello,")

@@ -177,3 +177,18 @@ def test_selfie_upload_and_auto_close_are_the_events_own_or_the_platforms(
     refused = client.patch(f"/api/events/{event['id']}", json={"auto_close_days": 0},
                            headers=headers)  # fmt: skip
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["Gala\rParty", "Gala\nParty", "Gala\u2028Party", "Gala\tParty",
+                                  "Gala\u2029", "\u202eytraP"])  # fmt: skip
+def test_an_event_name_is_one_line(client: TestClient, session: Session, name: str) -> None:
+    """A lone CR in a name made every mail about the event unbuildable."""
+    create_user(session, email="p@example.com")
+    headers = token_headers(client, "p@example.com")
+    assert client.post("/api/events", json={"name": name}, headers=headers).status_code == 422
+    created = client.post("/api/events", json={"name": "  Gala 🎉 👨‍👩‍👧  "}, headers=headers)
+    assert created.status_code == 201 and created.json()["name"] == "Gala 🎉 👨‍👩‍👧"
+    renamed = client.patch(f"/api/events/{created.json()['id']}", json={"name": name},
+                           headers=headers)  # fmt: skip
+    assert renamed.status_code == 422
+    assert session.get(Event, created.json()["id"]).name == "Gala 🎉 👨‍👩‍👧"  # type: ignore[union-attr]
