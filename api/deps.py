@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -53,10 +54,15 @@ Claims = Annotated[TokenClaims, Depends(get_claims)]
 
 
 def get_current_user(session: SessionDep, claims: Claims) -> User:
-    live = claims.session_id and auth_repository.get_live_session(session, claims.session_id)
-    if not live or live.user_id != claims.user_id:
+    return user_of_session(session, claims.user_id, claims.session_id)
+
+
+def user_of_session(session: Session, user_id: uuid.UUID, session_id: uuid.UUID | None) -> User:
+    """The active user of a session that has not ended (signed out, reset, expired)."""
+    live = session_id and auth_repository.get_live_session(session, session_id)
+    if not live or live.user_id != user_id:
         raise Unauthorized("this session has ended: sign in again", code="session_ended")
-    user = auth_repository.get_user(session, claims.user_id)
+    user = auth_repository.get_user(session, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("the token's user no longer exists", code="invalid_token")
     return user

@@ -13,6 +13,7 @@ from functools import cache
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from redis import Redis
 
 from api.config import settings
 from api.errors import BadRequest, Unauthorized
@@ -100,36 +101,44 @@ def decode_access_token(token: str) -> TokenClaims:
         raise Unauthorized("the token is not valid", code="invalid_token") from None
 
 
-DOWNLOAD_LINK_MINUTES = 5
+DOWNLOAD_LINK_SECONDS = 300
 """How long a download link works: long enough to click, short enough to leak little."""
 
 
-def create_download_token(user_id: uuid.UUID, path: str) -> tuple[str, datetime]:
-    """A token for one download path, for a link a browser follows without its bearer
-    token (a zip streamed to disk, not built in the page's memory). Not an access token:
-    its audience is "download", which the access-token check refuses."""
-    expires = datetime.now(UTC) + timedelta(minutes=DOWNLOAD_LINK_MINUTES)
-    payload = {"sub": str(user_id), "aud": "download", "path": path, "exp": expires}
-    return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM), expires
+@dataclass(frozen=True)
+class DownloadGrant:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    """The session that asked: the link dies with it (sign-out, a password reset)."""
 
 
-def decode_download_token(token: str, path: str) -> uuid.UUID:
-    """The user a download link was made for, if it is for this path and still valid."""
-    try:
-        payload = jwt.decode(
-            token,
-            settings.SECRET_KEY,
-            algorithms=[ALGORITHM],
-            audience="download",
-            options={"require": ["exp", "sub", "aud"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("the download link has expired", code="link_expired") from None
-    except (jwt.InvalidTokenError, KeyError, ValueError):
-        raise Unauthorized("the download link is not valid", code="invalid_link") from None
-    if payload.get("path") != path:
+def _download_key(link: str) -> str:
+    return f"download:{token_digest(link)}"
+
+
+def issue_download_link(redis: Redis, claims: TokenClaims, path: str) -> tuple[str, datetime]:
+    """An opaque id for one download of `path`, for a link a browser follows without its
+    bearer token (a zip streamed to disk, not built in the page's memory). Single use: the
+    first request spends it. Redis holds its digest, the path and the session."""
+    if claims.session_id is None:
+        raise Unauthorized("this session has ended: sign in again", code="session_ended")
+    link = secrets.token_urlsafe(24)
+    grant = f"{claims.user_id}|{claims.session_id}|{path}"
+    redis.set(_download_key(link), grant, ex=DOWNLOAD_LINK_SECONDS)
+    return link, datetime.now(UTC) + timedelta(seconds=DOWNLOAD_LINK_SECONDS)
+
+
+def spend_download_link(redis: Redis, link: str, path: str) -> DownloadGrant:
+    """Who a download link was made for, if it is for this path and not spent or expired.
+    Spent by this call whatever the answer: a link tried on another path is gone too."""
+    raw = redis.getdel(_download_key(link)) if len(link) <= 64 else None
+    if raw is None:
+        raise Unauthorized("the download link was used, has expired or is not valid",
+                           code="invalid_link")  # fmt: skip
+    user_id, session_id, for_path = (raw.decode() if isinstance(raw, bytes) else raw).split("|", 2)
+    if for_path != path:
         raise Unauthorized("the download link is for another download", code="invalid_link")
-    return uuid.UUID(payload["sub"])
+    return DownloadGrant(uuid.UUID(user_id), uuid.UUID(session_id))
 
 
 def new_link_token() -> tuple[str, str]:

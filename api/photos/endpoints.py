@@ -8,12 +8,13 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api.archive import stream_archive
-from api.auth.repository import get_user
-from api.auth.security import create_download_token, decode_download_token
+from api.auth.security import issue_download_link, spend_download_link
 from api.config import settings
 from api.deps import (
+    Claims,
     CurrentUser,
     Cursor,
+    RedisDep,
     RequirePhotographer,
     SessionDep,
     StorageDep,
@@ -21,6 +22,7 @@ from api.deps import (
     get_claims,
     get_current_user,
     require_photographer,
+    user_of_session,
 )
 from api.errors import (
     Conflict,
@@ -105,16 +107,19 @@ _ARCHIVE = "/api/events/{event_id}/archive"
 @router.post("/events/{event_id}/archive-link", responses=responses(*_AUTH, NotFound))
 def create_event_archive_link(
     session: SessionDep,
+    redis: RedisDep,
     user: RequirePhotographer,
+    claims: Claims,
     event_id: uuid.UUID,
     matched_only: Annotated[bool, Query(description="only photos matched to an attendee")] = False,
 ) -> DownloadLink:
-    """A link, valid for a few minutes, that downloads the event's photos as one zip: the
-    browser streams it to disk itself (a 50,000-photo event does not fit in a page)."""
+    """A link for one download of the event's photos as one zip, valid for a few minutes and
+    while this session lasts: the browser streams it to disk itself (a 50,000-photo event
+    does not fit in a page). The URL carries an opaque id, spent by its first use."""
     event = get_owned_event(session, user, event_id)
     path = _ARCHIVE.format(event_id=event.id)
-    token, expires = create_download_token(user.id, path)
-    query = urlencode({"matched_only": str(matched_only).lower(), "link": token})
+    link, expires = issue_download_link(redis, claims, f"{path}?matched_only={matched_only}")
+    query = urlencode({"matched_only": str(matched_only).lower(), "link": link})
     return DownloadLink(url=f"{path}?{query}", expires_at=expires)
 
 
@@ -129,20 +134,21 @@ def create_event_archive_link(
 def download_event_photos(
     session: SessionDep,
     storage: StorageDep,
+    redis: RedisDep,
     token: TokenDep,
     event_id: uuid.UUID,
     matched_only: Annotated[bool, Query(description="only photos matched to an attendee")] = False,
     link: Annotated[
-        str | None, Query(description="a link's token, instead of a bearer token")
+        str | None, Query(max_length=64, description="a link's id, instead of a bearer token")
     ] = None,
 ) -> StreamingResponse:
     """The event's originals as one zip, streamed a photo at a time (stored, not deflated:
     JPEGs do not compress); for its photographer or an admin, with a bearer token or
-    through a link from `archive-link`."""
+    through a link from `archive-link`, once."""
     if link is not None:
-        user = get_user(session, decode_download_token(link, _ARCHIVE.format(event_id=event_id)))
-        if user is None or not user.is_active:
-            raise Unauthorized("the download link's user no longer exists", code="invalid_link")
+        path = f"{_ARCHIVE.format(event_id=event_id)}?matched_only={matched_only}"
+        grant = spend_download_link(redis, link, path)
+        user = user_of_session(session, grant.user_id, grant.session_id)
     else:
         user = get_current_user(session, get_claims(token))
     event = get_owned_event(session, require_photographer(user), event_id)

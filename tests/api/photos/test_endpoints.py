@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -428,16 +429,30 @@ def test_the_event_downloads_as_a_zip_through_a_short_lived_link_only_for_its_pa
     matched = zipfile.ZipFile(io.BytesIO(client.get(link(event.id, True)).content))
     assert [matched.read(n) for n in matched.namelist()] == [b"jpeg1"]
 
+    once = link(event.id)
+    assert client.get(once).status_code == 200
+    replayed = client.get(once)
+    assert (replayed.status_code, replayed.json()["code"]) == (401, "invalid_link"), "single use"
     token = link(other.id).split("link=")[1]
+    assert len(token) == 32 and "." not in token, "an opaque id, not a signed token for logs"
     stolen = client.get(f"/api/events/{event.id}/archive?link={token}")
     assert (stolen.status_code, stolen.json()["code"]) == (401, "invalid_link"), "another path"
+    assert client.get(link(event.id, True).replace("true", "false")).status_code == 401
     as_bearer = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
-    assert as_bearer.status_code == 401, "a link's token is no access token"
+    assert as_bearer.status_code == 401, "a link's id is no access token"
     access = headers["Authorization"].removeprefix("Bearer ")
-    assert client.get(f"/api/events/{event.id}/archive?link={access}").status_code == 401
-    monkeypatch.setattr(security, "DOWNLOAD_LINK_MINUTES", -1)
-    expired = client.get(link(event.id))
-    assert (expired.status_code, expired.json()["code"]) == (401, "link_expired")
+    assert client.get(f"/api/events/{event.id}/archive?link={access}").status_code == 422
+    monkeypatch.setattr(security, "DOWNLOAD_LINK_SECONDS", 1)
+    expiring = link(event.id)
+    time.sleep(1.5)
+    expired = client.get(expiring)
+    assert (expired.status_code, expired.json()["code"]) == (401, "invalid_link")
+    monkeypatch.undo()
+    unspent = link(event.id)
+    assert client.post("/api/auth/sign-out", headers=headers).status_code == 200
+    after = client.get(unspent)
+    assert (after.status_code, after.json()["code"]) == (401, "session_ended"), "dies with it"
+    headers = token_headers(client, "p@example.com")
     create_user(session, email="q@example.com")
     refused = client.post(f"/api/events/{event.id}/archive-link",
                           headers=token_headers(client, "q@example.com"))  # fmt: skip
