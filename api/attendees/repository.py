@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Event, EventStatus, Match, Selfie, SelfieStatus
+from api.models import Attendee, Event, EventStatus, Match, MatchRejection, Selfie, SelfieStatus
 
 
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:
@@ -36,8 +36,12 @@ def count_active_selfies(session: Session, attendee_id: uuid.UUID) -> int:
 
 
 def delete_matches(session: Session, attendee_id: uuid.UUID) -> int:
+    """The attendee's matches and their "not me"s: nothing of theirs points at a photo."""
     result = session.connection().execute(
         delete(Match).where(col(Match.attendee_id) == attendee_id)
+    )
+    session.connection().execute(
+        delete(MatchRejection).where(col(MatchRejection.attendee_id) == attendee_id)
     )
     return result.rowcount
 

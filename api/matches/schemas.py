@@ -29,9 +29,10 @@ class MatchedPhotos(SQLModel):
 
 
 class HiddenPhoto(SQLModel):
+    """A photo the attendee said is not them: named, never shown (it is someone else's)."""
+
     id: uuid.UUID
     filename: str
-    thumb_url: str
     hidden_at: datetime
     """When the attendee said "not me"."""
 

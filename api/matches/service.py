@@ -71,7 +71,6 @@ def undo_reject(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> No
 def hidden_photos(session: Session, attendee_id: uuid.UUID) -> HiddenPhotos:
     rows = repository.list_rejected_photos(session, attendee_id)
     return HiddenPhotos(data=[
-        HiddenPhoto(id=photo.id, filename=photo.filename, hidden_at=rejection.created_at,
-                    thumb_url=f"/api/photos/{photo.id}/image?size=thumb")
+        HiddenPhoto(id=photo.id, filename=photo.filename, hidden_at=rejection.created_at)
         for rejection, photo in rows
     ])  # fmt: skip

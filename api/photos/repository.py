@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Face, Match, MatchRejection, Photo, PhotoStatus, User
+from api.models import Attendee, Face, Match, Photo, PhotoStatus, User
 from api.pages import count_rows, newest_first
 
 
@@ -47,17 +47,14 @@ def list_event_photos(
 
 
 def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
-    """Matched to the photo, or was and said "not me" (they may want to take it back)."""
-    mine = [col(Attendee.user_id) == user_id]
+    """Matched to the photo now. A "not me" ends the match, and with it the access: the
+    photo is someone else's (taking it back rematches it, and it returns if it is theirs)."""
     matched = exists().where(
-        col(Match.photo_id) == photo_id, col(Match.attendee_id) == col(Attendee.id), *mine
+        col(Match.photo_id) == photo_id,
+        col(Match.attendee_id) == col(Attendee.id),
+        col(Attendee.user_id) == user_id,
     )
-    hidden = exists().where(
-        col(MatchRejection.photo_id) == photo_id,
-        col(MatchRejection.attendee_id) == col(Attendee.id),
-        *mine,
-    )
-    return bool(session.exec(select(matched | hidden)).one())
+    return bool(session.exec(select(matched)).one())
 
 
 def list_face_boxes(

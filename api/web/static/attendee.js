@@ -449,10 +449,9 @@ async function loadHidden() {
   } catch (error) {
     return onFailure(error);
   }
+  // Named, not shown: a "not me" photo is someone else's, and access ended with the match.
   $("hidden-list").replaceChildren(...hidden.map((photo) => {
-    const img = h("img", { alt: photo.filename, width: 64, height: 64 });
-    lazyImage(img, photo.thumb_url, token);
-    return h("li", { dataset: { photoId: photo.id } }, img, h("span", {}, photo.filename),
+    return h("li", { dataset: { photoId: photo.id } }, h("span", {}, photo.filename),
       h("button", { type: "button", class: "small", onclick: () => restore(photo.id) }, "Restore"));
   }));
   show($("hidden-empty"), hidden.length === 0);

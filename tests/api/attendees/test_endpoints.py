@@ -137,7 +137,7 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
 def test_deleting_face_data_removes_selfies_images_and_matches(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.models import AuditEntry, Match
+    from api.models import AuditEntry, Match, MatchRejection
     from api.queue import forget_attendee
     from api.storage import get_storage
 
@@ -152,6 +152,11 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
     session.commit()
     photo = create_photo(session, event=event, status="indexed")
     create_match(session, photo=photo, attendee_id=attendee["attendee_id"])
+    hidden = create_photo(session, event=event, status="indexed")
+    create_match(session, photo=hidden, attendee_id=attendee["attendee_id"])
+    thumb = f"/api/photos/{hidden.id}/image?size=thumb"
+    assert client.post(f"/api/me/photos/{hidden.id}/not-me",
+                       headers=attendee["headers"]).status_code == 204  # fmt: skip
 
     response = client.delete("/api/me/face-data", headers=attendee["headers"])
     assert response.status_code == 200
@@ -159,6 +164,8 @@ def test_deleting_face_data_removes_selfies_images_and_matches(
     session.expire_all()
     assert session.exec(select(Selfie)).all() == []
     assert session.exec(select(Match)).all() == []
+    assert session.exec(select(MatchRejection)).all() == [], "no row points at a photo"
+    assert client.get(thumb, headers=attendee["headers"]).status_code == 403
     assert not get_storage().exists(key)
     forget = forget_attendee(uuid.UUID(attendee["attendee_id"]))
     assert JobQueue(redis).is_active(forget.job_id), "the faces that named them, looked at again"
