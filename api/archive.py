@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import PurePath
@@ -29,12 +31,21 @@ class _Sink(io.RawIOBase):
         return out
 
 
+def entry_name(filename: str) -> str:
+    """The last part of a name, cut at either separator (a name from Windows keeps its
+    backslashes here), without control characters; never "." or "..", never empty."""
+    name = re.split(r"[\\/]", filename)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) != "Cc").strip()
+    return "photo" if name in ("", ".", "..") else name
+
+
 def archive_names(filenames: list[str]) -> list[str]:
-    """File names for the zip, unique, with a counter before the extension of repeats."""
+    """File names for the zip, unique, with a counter before the extension of repeats;
+    each one a plain name that unpacks where the zip is unpacked, on any system."""
     seen: dict[str, int] = {}
     names = []
     for filename in filenames:
-        name = PurePath(filename).name or "photo"
+        name = entry_name(filename)
         count = seen.get(name.lower(), 0)
         seen[name.lower()] = count + 1
         if count:

@@ -38,7 +38,8 @@ def _hit(redis: Redis, key: str, limit: int, seconds: int = WINDOW_SECONDS) -> N
 
 
 def client_address(request: Request) -> str:
-    """The caller's address; behind a proxy, uvicorn's --proxy-headers has already set it."""
+    """The caller's address: behind a trusted proxy (FACEMATCH_TRUSTED_PROXIES), the one it
+    named; otherwise the peer's."""
     return request.client.host if request.client else "unknown"
 
 
@@ -49,6 +50,12 @@ def _account(email: str) -> str:
 def check_login(redis: Redis, request: Request, email: str) -> None:
     _hit(redis, f"login:ip:{client_address(request)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_IP)
     _hit(redis, f"login:account:{_account(email)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT)
+
+
+def check_password_reset(redis: Redis, request: Request, token: str) -> None:
+    """Per client and per link: one client's junk resets never block anyone else's."""
+    _hit(redis, f"reset:ip:{client_address(request)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_IP)
+    _hit(redis, f"reset:link:{_account(token)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT)
 
 
 def check_registration(redis: Redis, request: Request) -> None:

@@ -10,6 +10,8 @@ from api.accounts import service
 from api.accounts.schemas import (
     AccountDeleted,
     AccountDeletion,
+    DeletionConfirmation,
+    DeletionMailed,
     PasswordResetRequest,
     ResetLink,
     UserActivation,
@@ -32,19 +34,39 @@ from api.models import User
 router = APIRouter(tags=["accounts"])
 
 
-@router.delete("/users/me", responses=responses(BadRequest, Unauthorized, Conflict))
+@router.delete(
+    "/users/me",
+    responses={202: {"model": DeletionMailed, "description": "an attendee: the link is mailed"},
+               **responses(BadRequest, Unauthorized, Conflict, TooManyRequests)},
+)  # fmt: skip
 def delete_my_account(
-    session: SessionDep, storage: StorageDep, user: CurrentUser, body: AccountDeletion
-) -> AccountDeleted:
-    """Delete your account, with every event registration, selfie, encoding and match;
-    your password again (an attendee: your email) confirms it. Staff who own events delete
-    them first."""
+    session: SessionDep, storage: StorageDep, redis: RedisDep, request: Request,
+    response: Response, user: CurrentUser, body: AccountDeletion,
+) -> AccountDeleted | DeletionMailed:  # fmt: skip
+    """Delete your account, with every event registration, selfie, encoding and match.
+    Staff give their password again (rate-limited as sign-in is). An attendee types the
+    account's email, and the deletion waits for a link mailed there (202): a stolen session
+    is not the mailbox. Staff who own events delete them first."""
     if user.hashed_password is None:
+        ratelimit.check_sign_in_link(redis, request, user.email)
         if (body.email or "").strip().lower() != user.email:
             raise BadRequest("type this account's email to confirm", code="confirmation_mismatch")
-    elif not body.password or not verify_password(body.password, user.hashed_password):
+        response.status_code = 202
+        return service.mail_deletion_link(session, redis, user)
+    ratelimit.check_login(redis, request, user.email)
+    if not body.password or not verify_password(body.password, user.hashed_password):
         raise Unauthorized("the password is not this account's", code="bad_credentials")
     return service.delete_account(session, storage, user, f"{user.role.value}:{user.id}")
+
+
+@router.post("/account-deletions", responses=responses(BadRequest, Conflict, TooManyRequests))
+def confirm_account_deletion(
+    session: SessionDep, storage: StorageDep, redis: RedisDep, request: Request,
+    body: DeletionConfirmation,
+) -> AccountDeleted:  # fmt: skip
+    """Spend a mailed deletion link: the account goes, with everything of it."""
+    ratelimit.check_link_redemption(redis, request)
+    return service.delete_by_link(session, storage, redis, body.token)
 
 
 @router.delete(
@@ -96,6 +118,6 @@ def reset_password(
     session: SessionDep, redis: RedisDep, request: Request, body: PasswordResetRequest
 ) -> Response:
     """Set a new password with a reset link's token (rate-limited as sign-in is)."""
-    ratelimit.check_login(redis, request, "password-reset")
+    ratelimit.check_password_reset(redis, request, body.token)
     service.reset_password(session, body.token, body.password)
     return Response(status_code=204)

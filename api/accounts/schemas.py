@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 
 class AccountDeletion(SQLModel):
     """A stolen session alone cannot delete an account: staff give their password again;
-    attendees, who have none, type the account's email."""
+    attendees, who have none, type the account's email and confirm by a mailed link."""
 
     password: str | None = Field(default=None, min_length=1, max_length=128)
     email: str | None = Field(default=None, min_length=1, max_length=320)
@@ -20,6 +20,15 @@ class AccountDeleted(SQLModel):
     selfie_images: int
     encodings: int
     matches: int
+
+
+class DeletionMailed(SQLModel):
+    detail: str = "a link to confirm the deletion is on its way to the account's address"
+    expires_in_minutes: int
+
+
+class DeletionConfirmation(SQLModel):
+    token: str = Field(min_length=16, max_length=128)
 
 
 class UserActivation(SQLModel):

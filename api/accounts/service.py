@@ -3,19 +3,59 @@ nothing depends on them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+
+from redis import Redis
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api import audit
-from api.accounts.schemas import AccountDeleted, ResetLink
+from api.accounts.schemas import AccountDeleted, DeletionMailed, ResetLink
 from api.attendees.service import delete_face_data_of
 from api.auth.security import hash_password, new_link_token, token_digest
 from api.auth.service import revoke_all_sessions
+from api.config import settings
 from api.errors import BadRequest, Conflict
-from api.models import Attendee, AuditAction, Event, PasswordReset, Role, User, utcnow
+from api.mail.outbox import public_url, queue_mail
+from api.models import (
+    Attendee,
+    AuditAction,
+    EmailKind,
+    Event,
+    PasswordReset,
+    Role,
+    User,
+    utcnow,
+)
 from api.storage import Storage
+
+
+DELETION_KEY = "account-deletion:{digest}"
+
+
+def mail_deletion_link(session: Session, redis: Redis, user: User) -> DeletionMailed:
+    """An attendee has no password to give again, and "type your email" proves nothing
+    against a stolen session: the deletion waits for a link mailed to the account's address,
+    good once for SIGN_IN_LINK_MINUTES. Redis holds the token's digest only."""
+    token, digest = new_link_token()
+    minutes = settings.SIGN_IN_LINK_MINUTES
+    redis.set(DELETION_KEY.format(digest=digest), str(user.id), ex=minutes * 60)
+    queue_mail(session, kind=EmailKind.sign_in, to=user.email, template="delete_account",
+               link=public_url(f"/delete-account#{token}"), minutes=minutes,
+               expires_at=utcnow() + timedelta(minutes=minutes))  # fmt: skip
+    return DeletionMailed(expires_in_minutes=minutes)
+
+
+def delete_by_link(session: Session, storage: Storage, redis: Redis, token: str) -> AccountDeleted:
+    """Spend a mailed deletion link (once) and delete its account."""
+    raw = redis.getdel(DELETION_KEY.format(digest=token_digest(token)))
+    user = session.get(User, uuid.UUID(raw.decode() if isinstance(raw, bytes) else raw)) \
+        if raw else None  # fmt: skip
+    if user is None:
+        raise BadRequest("the link was used, has expired or is not valid", code="invalid_link")
+    return delete_account(session, storage, user, f"{user.role.value}:{user.id}")
 
 
 def delete_account(session: Session, storage: Storage, user: User, actor: str) -> AccountDeleted:

@@ -125,6 +125,13 @@ def read_sign_in_link(request: Request) -> Response:
     return _page(request, "signin.html")
 
 
+@router.get("/delete-account")
+def read_delete_account(request: Request) -> Response:
+    """Where a mailed account-deletion link lands: a button spends its token (in the URL's
+    fragment: a GET alone deletes nothing)."""
+    return _page(request, "delete-account.html")
+
+
 @router.get("/unsubscribe/{token}")
 def read_unsubscribe(request: Request, token: str) -> Response:
     """A digest mail's footer link: one button stops the mails (a GET alone changes

@@ -77,6 +77,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/admin/users/{user_id}"): ADMIN,
     ("POST", "/api/admin/users/{user_id}/reset-link"): ADMIN,
     ("POST", "/api/auth/reset-password"): PUBLIC,  # with a link's token (400 without)
+    ("POST", "/api/account-deletions"): PUBLIC,  # with a mailed link's token (400 without)
+    ("GET", "/delete-account"): PUBLIC,
     ("GET", "/reset-password"): PUBLIC,
     ("POST", "/api/register-with-event-code"): PUBLIC,
     ("POST", "/api/upload-selfie"): ATTENDEES,

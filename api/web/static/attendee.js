@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const sections = {
   closed: $("closed"), register: $("register"), checkMail: $("check-mail"), reconsent: $("reconsent"),
   selfie: $("selfie"), gallery: $("gallery"),
-  deleted: $("account-deleted"), optOut: $("opt-out"),
+  optOut: $("opt-out"),
 };
 const uploadAllowed = root.dataset.selfieUpload === "yes";
 
@@ -633,19 +633,16 @@ $("delete-account-form").addEventListener("submit", async (event) => {
   const email = new FormData(event.currentTarget).get("email");
   if (!confirm("Delete your account, with every event you joined? This cannot be undone.")) return;
   showError($("delete-account-error"), null);
-  let deleted;
+  let mailed;
   try {
-    deleted = await api("/api/users/me", { method: "DELETE", token, json: { email } });
+    mailed = await api("/api/users/me", { method: "DELETE", token, json: { email } });
   } catch (error) {
     return showError($("delete-account-error"), error);
   }
-  galleryPoll?.stop();
-  tokens.clearAttendee(code);
-  token = null;
-  $("account-deleted-report").textContent =
-    `Deleted with it: ${count(deleted.events_joined, "event registration")}, ${count(deleted.encodings, "face encoding")} ` +
-    `and ${count(deleted.matches, "match", "matches")}.`;
-  only("deleted");
+  // Nothing is deleted yet: the link in the mail confirms it (a stolen session is not a mailbox).
+  $("delete-account-mailed").textContent =
+    `Check your mail: the link we sent to ${email} deletes the account. It works for ${mailed.expires_in_minutes} minutes.`;
+  show($("delete-account-mailed"));
 });
 
 start();

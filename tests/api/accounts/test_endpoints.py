@@ -7,9 +7,11 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from api import queue
+from api.config import settings
 from api.models import Attendee, AuditEntry, ForgetOwed, Match, Selfie, User
 from api.storage import get_storage
 from tests.helpers import (
+    mailed,
     PASSWORD,
     create_event,
     create_match,
@@ -40,13 +42,26 @@ def test_an_attendee_deletes_their_account_with_every_registration_and_its_face_
     create_match(session, photo=create_photo(session, event=second, status="indexed"),
                  attendee_id=joined[1]["attendee_id"])  # fmt: skip
 
-    # An attendee has no password: typing the account's email confirms it.
+    # An attendee has no password: typing the account's email asks for a link mailed there,
+    # and only the link deletes (a stolen session is not the mailbox).
     wrong = client.request("DELETE", "/api/users/me", headers=headers,
                            json={"email": "someone@example.com"})  # fmt: skip
     assert (wrong.status_code, wrong.json()["code"]) == (400, "confirmation_mismatch")
-    response = client.request("DELETE", "/api/users/me", headers=headers,
-                              json={"email": "Runner@example.com"})  # fmt: skip
+    asked = client.request("DELETE", "/api/users/me", headers=headers,
+                           json={"email": "Runner@example.com"})  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["expires_in_minutes"] == settings.SIGN_IN_LINK_MINUTES
+    assert client.get("/api/users/me", headers=headers).status_code == 200, "nothing deleted yet"
+    mail = mailed(email, count=3)[0]  # the newest
+    assert mail.subject == "Confirm the deletion of your facematch account"
+    link = next(u for u in mail.links if "/delete-account#" in u)
+    token = link.split("#", 1)[1]
+    forged = client.post("/api/account-deletions", json={"token": "x" * 43})
+    assert (forged.status_code, forged.json()["code"]) == (400, "invalid_link")
+    response = client.post("/api/account-deletions", json={"token": token})
     assert response.status_code == 200, response.text
+    again = client.post("/api/account-deletions", json={"token": token})
+    assert (again.status_code, again.json()["code"]) == (400, "invalid_link"), "once"
     assert response.json() == {"events_joined": 2, "selfies": 1, "selfie_images": 1,
                                "encodings": 1, "matches": 1}  # fmt: skip
 
@@ -190,3 +205,37 @@ def test_an_admin_hands_a_leaving_photographers_event_over_then_deletes_the_acco
     session.expire_all()
     assert session.get(User, leaving_id) is None
     assert session.get(Event, event.id) is not None, "the event stays, with its new owner"
+
+
+def test_deleting_a_staff_account_is_no_password_oracle(
+    client: TestClient, session: Session, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A stolen session may not try passwords at full speed through DELETE /api/users/me."""
+    monkeypatch.setattr(settings, "LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", 3)
+    create_user(session, email="p@example.com")
+    headers = token_headers(client, "p@example.com")
+    tries = [client.request("DELETE", "/api/users/me", headers=headers,
+                            json={"password": f"guess-{n}"}).status_code for n in range(4)]  # fmt: skip
+    assert tries == [401, 401, 429, 429], "the sign-in was the account's first attempt"
+
+
+def test_junk_password_resets_from_one_client_block_no_one_else(
+    client: TestClient, session: Session, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient as Client
+
+    from api.main import create_app
+
+    monkeypatch.setattr(settings, "LOGIN_ATTEMPTS_PER_MINUTE_PER_IP", 3)
+    junk = {"token": "j" * 43, "password": "a-new-password"}
+    tries = [client.post("/api/auth/reset-password", json=junk).status_code for _ in range(4)]
+    assert tries == [400, 400, 400, 429]
+    admin = create_user(session, email="admin@example.com", role="admin")
+    user = create_user(session, email="p@example.com")
+    reset = client.post(f"/api/admin/users/{user.id}/reset-link",
+                        headers=token_headers(client, admin.email)).json()  # fmt: skip
+    token = reset["url"].split("#", 1)[1]
+    with Client(create_app(), client=("198.51.100.9", 50000)) as elsewhere:
+        done = elsewhere.post("/api/auth/reset-password",
+                              json={"token": token, "password": "a-new-password"})  # fmt: skip
+    assert done.status_code == 204, "the owner of a real link, from their own address"

@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pytest
+
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -68,6 +70,18 @@ def test_archive_names_number_repeats_before_the_extension() -> None:
 
     names = archive_names(["a.jpg", "A.jpg", "b.png", "a.jpg", "../../etc/passwd", ""])
     assert names == ["a.jpg", "A-2.jpg", "b.png", "a-3.jpg", "passwd", "photo"]
+
+
+@pytest.mark.parametrize(("filename", "entry"), [
+    ("..\\..\\Windows\\evil.jpg", "evil.jpg"), ("..", "photo"), (".", "photo"),
+    ("..\\", "photo"), ("C:\\Users\\x\\IMG_1.JPG", "IMG_1.JPG"), ("a/..", "photo"),
+    ("\\\\server\\share\\b.jpg", "b.jpg"), ("line\nbreak.jpg", "linebreak.jpg"),
+])  # fmt: skip
+def test_zip_entries_are_plain_names_for_both_separators(filename: str, entry: str) -> None:
+    """A zip tool on Windows reads backslashes as folders: `..\\` would climb out."""
+    from api.archive import archive_names
+
+    assert archive_names([filename]) == [entry]
 
 
 def test_an_attendee_with_300_matches_gets_them_page_by_page_without_gaps_while_more_arrive(
