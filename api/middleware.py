@@ -17,12 +17,25 @@ from api.metrics import Metrics
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
+SECRET_PARAMS = frozenset({"token"})
+"""Path parameters that are secrets (an unsubscribe link's token): never logged."""
+
+
+def logged_path(scope: Scope) -> str:
+    """The path, with each secret path parameter replaced by [redacted]."""
+    path: str = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        if name in SECRET_PARAMS and value:
+            path = path.replace(str(value), "[redacted]")
+    return path
+
+
 class RequestContext:
     """Gives each request an id (echoed as X-Request-ID); when it ends, logs one line
     and hands its status and duration to the metrics.
 
-    The line has the route's path without its query string, so no token or
-    search term in a URL is logged.
+    The line has the route's path without its query string, and with secret path
+    parameters redacted, so no token or search term in a URL is logged.
     """
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
@@ -53,15 +66,16 @@ class RequestContext:
             if self.metrics is not None:
                 self.metrics.observe(scope, status, time.perf_counter() - started)
             if scope["path"] not in ("/healthz", "/readyz"):
+                path = logged_path(scope)
                 access_log.log(
                     logging.WARNING if status >= 500 else logging.INFO,
                     "%s %s %d",
                     scope["method"],
-                    scope["path"],
+                    path,
                     status,
                     extra={
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": path,
                         "status": status,
                         "duration_ms": round(1000 * (time.perf_counter() - started), 1),
                     },

@@ -152,10 +152,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+UNSUBSCRIBE_LINK_DAYS = 180
+"""A digest's unsubscribe link works this long: months after the mail, never for ever (every
+digest carries a new one, and signing in turns mails off too)."""
+
+
 def create_unsubscribe_token(attendee_id: uuid.UUID) -> str:
-    """For the one-click unsubscribe link of an attendee's digest mails. It never expires
-    (a mail's link must work months later) and does one thing: turns the mails off."""
-    payload = {"sub": str(attendee_id), "aud": "unsubscribe"}
+    """For the one-click unsubscribe link of an attendee's digest mails; it does one thing:
+    turns the mails off."""
+    expires = datetime.now(UTC) + timedelta(days=UNSUBSCRIBE_LINK_DAYS)
+    payload = {"sub": str(attendee_id), "aud": "unsubscribe", "exp": expires}
     return jwt.encode(payload, settings.SECRET_KEY, algorithm=ALGORITHM)
 
 
@@ -163,8 +169,11 @@ def decode_unsubscribe_token(token: str) -> uuid.UUID:
     try:
         payload = jwt.decode(
             token, settings.SECRET_KEY, algorithms=[ALGORITHM], audience="unsubscribe",
-            options={"require": ["sub", "aud"]},
+            options={"require": ["sub", "aud", "exp"]},
         )  # fmt: skip
         return uuid.UUID(payload["sub"])
+    except jwt.ExpiredSignatureError:
+        raise BadRequest("the unsubscribe link has expired: sign in to stop the mails",
+                         code="link_expired") from None  # fmt: skip
     except (jwt.InvalidTokenError, KeyError, ValueError):
         raise BadRequest("the unsubscribe link is not valid", code="invalid_link") from None

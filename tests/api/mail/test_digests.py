@@ -138,3 +138,27 @@ def test_one_pass_mails_every_due_attendee_a_batch_at_a_time(
         _matched(session, event, joined["attendee_id"], 2)
     assert _pass(redis) == 5
     assert [len(mailed(email, count=2)) for email in emails] == [2] * 5
+
+
+def test_an_unsubscribe_token_expires_and_never_reaches_a_log(
+    client: TestClient, session: Session, caplog, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    import logging
+    import uuid
+
+    from api.auth import security
+
+    caplog.set_level(logging.INFO)
+    event = create_event(session, owner=create_user(session))
+    ann = register_attendee(client, event.code, email="ann@example.com", notify=True)
+    token = security.create_unsubscribe_token(uuid.UUID(ann["attendee_id"]))
+    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    assert client.post(f"/api/unsubscribe/{token}").status_code == 200
+    access = [r.getMessage() for r in caplog.records if r.name == "facematch.access"]
+    assert any("/api/unsubscribe/[redacted]" in line for line in access), access
+    ours = [r for r in caplog.records if not r.name.startswith("httpx")]  # the test's client
+    assert [r.__dict__ for r in ours if token in r.getMessage() or token in str(r.__dict__)] == []
+    monkeypatch.setattr(security, "UNSUBSCRIBE_LINK_DAYS", -1)
+    stale = security.create_unsubscribe_token(uuid.UUID(ann["attendee_id"]))
+    expired = client.post(f"/api/unsubscribe/{stale}")
+    assert (expired.status_code, expired.json()["code"]) == (400, "link_expired")
