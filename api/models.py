@@ -98,6 +98,8 @@ class AuditAction(StrEnum):
     opt_out_faces_removed = "opt_out.faces_removed"
     """Someone who never joined had their faces left out (`count`: how many)."""
     opt_out_encoding_deleted = "opt_out.encoding_deleted"
+    support_link_issued = "support_link.issued"
+    """An admin made a sign-in or join link for an attendee (`reason`: which kind)."""
 
 
 class UserBase(SQLModel):
@@ -153,6 +155,8 @@ class SignInLink(SQLModel, table=True):
     full_name: str | None = Field(default=None, max_length=200)
     consent_policy_version: str | None = Field(default=None, max_length=32)
     notify: bool | None = None
+    issued_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    """The admin who made it for support (`link_for_support`); None for a mailed link."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     expires_at: datetime = Field(sa_column=_timestamp())
     used_at: datetime | None = Field(default=None, sa_column=_timestamp(True))

@@ -79,11 +79,11 @@ def redeem_sign_in_link(
 
 @router.post("/admin/sign-in-links", responses=responses(Unauthorized, NotPermitted, NotFound))
 def create_sign_in_link(
-    session: SessionDep, _: RequireAdmin, body: SignInLinkRequest
+    session: SessionDep, admin: RequireAdmin, body: SignInLinkRequest
 ) -> LinkIssued:
     """Support: a sign-in link for an attendee of an event (or the join link of their
     request to join it, with the consent they gave) when their mail does not arrive."""
-    return signin.link_for_support(session, body)
+    return signin.link_for_support(session, admin, body)
 
 
 @router.get("/me/events", responses=responses(Unauthorized, NotPermitted))

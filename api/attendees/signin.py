@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -133,7 +134,7 @@ def request_sign_in(session: Session, body: SignInLinkRequest) -> LinkSent:
     return _mail_link(session, link, event)
 
 
-def link_for_support(session: Session, body: SignInLinkRequest) -> LinkIssued:
+def link_for_support(session: Session, admin: User, body: SignInLinkRequest) -> LinkIssued:
     """An admin's link for an attendee whose mail does not arrive (and for load tests):
     a sign-in link if they joined the event, or the join link of their latest request to
     join it, carrying the consent they gave in that request; never a consent of its own."""
@@ -158,6 +159,11 @@ def link_for_support(session: Session, body: SignInLinkRequest) -> LinkIssued:
                           full_name=asked.full_name, notify=asked.notify,
                           consent_policy_version=asked.consent_policy_version,
                           token_sha256="", expires_at=utcnow())  # fmt: skip
+    link.issued_by = admin.id
+    # A support link signs someone in without their mailbox: each one is on the record.
+    audit.record(session, AuditAction.support_link_issued, event_id=event.id,
+                 subject_id=attendee.id if attendee else None, actor=f"admin:{admin.id}",
+                 reason=link.purpose.value)  # fmt: skip
     log.info("admin issued a %s link for event %s", link.purpose.value, event.id)
     url = _issue(session, link)
     return LinkIssued(url=url, expires_at=link.expires_at)
@@ -219,21 +225,26 @@ def _join(
                             consent_policy_version=link.consent_policy_version or "")  # fmt: skip
         session.add(attendee)
         session.flush()
-        record_consent(session, attendee)
+        record_consent(session, attendee, support=link.issued_by)
     elif link.consent_policy_version not in (None, attendee.consent_policy_version):
         attendee.consented_at = link.created_at
         attendee.consent_policy_version = link.consent_policy_version
-        record_consent(session, attendee)
+        record_consent(session, attendee, support=link.issued_by)
     if link.notify and not attendee.notify:
         set_notify(attendee, True)
     session.add(attendee)
     return attendee
 
 
-def record_consent(session: Session, attendee: Attendee) -> None:
+def record_consent(session: Session, attendee: Attendee, *,
+                   support: uuid.UUID | None = None) -> None:  # fmt: skip
+    """The consent row; one recorded through an admin's support link says so in its reason
+    (the consent was given in the request to join; the link that confirmed it was staff's,
+    whose `support_link.issued` row names them)."""
+    version = attendee.consent_policy_version
     audit.record(session, AuditAction.consent_given, event_id=attendee.event_id,
                  subject_id=attendee.id, actor=f"attendee:{attendee.user_id}",
-                 reason=attendee.consent_policy_version)  # fmt: skip
+                 reason=f"{version}; via support link" if support else version)  # fmt: skip
 
 
 def set_notify(attendee: Attendee, notify: bool) -> None:

@@ -187,6 +187,16 @@ def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
     assert again["attendee_id"] == joined["attendee_id"], "now a plain sign-in link"
     staff = support("admin@example.com")
     assert staff.status_code == 404, "staff sign in with their passwords"
+    from api.models import AuditEntry, User
+
+    admin_user = session.exec(select(User).where(User.email == "admin@example.com")).one()
+    rows = session.exec(select(AuditEntry).order_by(AuditEntry.at)).all()
+    issued_rows = [(e.actor, e.reason, e.subject_id) for e in rows
+                   if e.action.value == "support_link.issued"]  # fmt: skip
+    assert issued_rows == [(f"admin:{admin_user.id}", "join", None),
+                           (f"admin:{admin_user.id}", "sign_in", attendee.id)]  # fmt: skip
+    [consent] = [e for e in rows if e.action.value == "consent.given"]
+    assert consent.reason == f"{settings.CONSENT_POLICY_VERSION}; via support link"
 
 
 def test_the_reconciler_deletes_spent_links_and_ended_sessions(
