@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # (a token has 256 bits; the limit makes guessing visibly futile, and logs it).
     SIGN_IN_LINKS_PER_HOUR_PER_ACCOUNT: int = Field(default=5, ge=0)
     LINK_REDEMPTIONS_PER_MINUTE_PER_IP: int = Field(default=20, ge=0)
+    # Unknown event codes a client may name per minute (event pages, QR codes, the home
+    # page's form); past it, every code is refused until the minute ends.
+    EVENT_CODE_MISSES_PER_MINUTE_PER_IP: int = Field(default=20, ge=0)
     # Hashes running at once per API process: each holds ARGON2_MEMORY_KIB and a core.
     PASSWORD_HASH_CONCURRENCY: int = Field(default=4, ge=1)
 

@@ -96,3 +96,25 @@ def check_opt_out_attempt(redis: Redis, request: Request) -> None:
     """A request to be left out of an event's photos, per client: no account to count by."""
     _hit(redis, f"opt-out:ip:{client_address(request)}",
          settings.SELFIE_ATTEMPTS_PER_HOUR_PER_ATTENDEE, seconds=3600)  # fmt: skip
+
+
+def _code_misses_key(request: Request) -> str:
+    return f"ratelimit:code-miss:ip:{client_address(request)}:{int(time.time()) // WINDOW_SECONDS}"
+
+
+def check_code_misses(redis: Redis, request: Request) -> None:
+    """A client that named too many unknown event codes this minute is refused any code,
+    known or not, so it learns nothing more until the window ends."""
+    limit = settings.EVENT_CODE_MISSES_PER_MINUTE_PER_IP
+    misses = redis.get(_code_misses_key(request))
+    if limit > 0 and misses is not None and int(misses) >= limit:
+        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        raise TooManyRequests(f"too many unknown event codes; retry in {retry_after} s",
+                              code="rate_limited", headers={"Retry-After": str(retry_after)})  # fmt: skip
+
+
+def count_code_miss(redis: Redis, request: Request) -> None:
+    pipe = redis.pipeline()
+    pipe.incr(_code_misses_key(request))
+    pipe.expire(_code_misses_key(request), WINDOW_SECONDS * 2)
+    pipe.execute()

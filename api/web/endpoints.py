@@ -10,10 +10,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from api import ratelimit
 from api.config import settings
 from api.deps import SessionDep
 from api.events.service import get_event_by_code, join_url
 from api.models import AuditAction, Event
+from api.redis import get_redis
 from api.web import service
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -25,8 +27,15 @@ def _page(request: Request, name: str, status_code: int = 200, **context: object
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def _event_for_code(session: SessionDep, code: str) -> Event | None:
-    return get_event_by_code(session, code)
+def _event_for_code(session: SessionDep, request: Request, code: str) -> Event | None:
+    """The event with this code. A client that missed too often this minute is refused
+    before the lookup: a code has 28 bits, and without a limit they are worth guessing."""
+    redis = get_redis()
+    ratelimit.check_code_misses(redis, request)
+    event = get_event_by_code(session, code)
+    if event is None:
+        ratelimit.count_code_miss(redis, request)
+    return event
 
 
 @router.get("/")
@@ -38,7 +47,7 @@ def read_home(request: Request) -> Response:
 @router.get("/join")
 def join_by_code(request: Request, session: SessionDep, code: str = "") -> Response:
     """The home page's code form: on to the event's page, or back with a message."""
-    event = _event_for_code(session, code)
+    event = _event_for_code(session, request, code)
     if event is None:
         return _page(request, "home.html", status_code=404, code=code, unknown=True)
     return RedirectResponse(f"/e/{event.code}", status_code=303)
@@ -47,7 +56,7 @@ def join_by_code(request: Request, session: SessionDep, code: str = "") -> Respo
 @router.get("/e/{code}")
 def read_event_page(request: Request, session: SessionDep, code: str) -> Response:
     """The page an event's QR code opens: register, take a selfie, see your photos."""
-    event = _event_for_code(session, code)
+    event = _event_for_code(session, request, code)
     if event is None:
         return _page(request, "home.html", status_code=404, code=code, unknown=True)
     if event.code != code:
@@ -66,10 +75,11 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
 
 @router.get("/e/{code}/qr.{kind}", response_class=Response)
 def read_event_qr(
-    session: SessionDep, code: str, kind: Literal["svg", "png"], download: bool = False
-) -> Response:
+    request: Request, session: SessionDep, code: str, kind: Literal["svg", "png"],
+    download: bool = False,
+) -> Response:  # fmt: skip
     """The QR code of the event's join link, as SVG or PNG."""
-    event = _event_for_code(session, code)
+    event = _event_for_code(session, request, code)
     if event is None:
         return Response("no event has this code", status_code=404, media_type="text/plain")
     headers = {"Cache-Control": "public, max-age=86400"}

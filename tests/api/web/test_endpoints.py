@@ -86,3 +86,40 @@ def test_the_privacy_page_states_the_policy_version(client: TestClient) -> None:
 def test_pages_are_not_in_the_api_schema(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz")]
+
+
+def test_guessing_event_codes_is_limited_per_client(
+    client: TestClient, session: Session, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """28 bits are not worth guessing at 3 a minute: past the misses, every code is refused,
+    the right one included, while another client is not held back."""
+    from api.main import create_app
+
+    monkeypatch.setattr(settings, "EVENT_CODE_MISSES_PER_MINUTE_PER_IP", 3)
+    event = create_event(session, owner=create_user(session))
+    hits = [client.get(f"/e/{event.code}").status_code for _ in range(5)]
+    assert hits == [200] * 5, "a hit counts nothing"
+    guesses = [client.get(f"/e/AAA-{n:03d}").status_code for n in range(3)]
+    assert guesses == [404, 404, 404]
+    refused = client.get(f"/e/{event.code}/qr.svg")
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+    assert int(refused.headers["retry-after"]) <= 60
+    assert client.get(f"/join?code={event.code}", follow_redirects=False).status_code == 429
+    with TestClient(create_app(), client=("198.51.100.9", 50000)) as other:
+        assert other.get(f"/e/{event.code}").status_code == 200
+
+
+def test_the_api_explorer_is_off_in_cluster_mode(services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI and ReDoc come from a CDN, unpinned, with no CSP, on the origin whose
+    storage holds tokens: not in a cluster. The schema itself stays for clients."""
+    from api.main import create_app
+
+    monkeypatch.setattr(settings, "API_DOCS", False)
+    cluster = TestClient(create_app())
+    assert cluster.get("/docs").status_code == 404 and cluster.get("/redoc").status_code == 404
+    assert cluster.get("/openapi.json").status_code == 200
+    from api.config import Settings
+
+    resolved = Settings(MODE="cluster", DATABASE_URL="postgresql://x", REDIS_URL="redis://x",
+                        SECRET_KEY="k" * 40)  # fmt: skip
+    assert resolved.API_DOCS is False
