@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from redis import Redis
 
 from api.config import settings
-from api.errors import BadRequest, Conflict
 from api.decoding import selfie_budget
+from api.errors import BadRequest, Conflict
 from api.images import inspect_image
 from api.models import utcnow
 
@@ -71,7 +71,8 @@ def pack_frames(frames: list[bytes], steps: list[str]) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for index, frame in enumerate(frames):
-            info = inspect_image(frame, max_bytes=settings.MAX_LIVE_FRAME_BYTES,
-                                 budget=selfie_budget())
+            info = inspect_image(
+                frame, max_bytes=settings.MAX_LIVE_FRAME_BYTES, budget=selfie_budget()
+            )
             archive.writestr(f"{index}{info.extension}", frame)
     return buffer.getvalue(), ".frames.zip"

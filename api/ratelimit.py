@@ -109,8 +109,11 @@ def check_code_misses(redis: Redis, request: Request) -> None:
     misses = redis.get(_code_misses_key(request))
     if limit > 0 and misses is not None and int(misses) >= limit:
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        raise TooManyRequests(f"too many unknown event codes; retry in {retry_after} s",
-                              code="rate_limited", headers={"Retry-After": str(retry_after)})  # fmt: skip
+        raise TooManyRequests(
+            f"too many unknown event codes; retry in {retry_after} s",
+            code="rate_limited",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def count_code_miss(redis: Redis, request: Request) -> None:

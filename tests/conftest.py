@@ -125,8 +125,18 @@ def live_api(services: Path, clean: None) -> Iterator[str]:
         FACEMATCH_DATA_DIR=str(services),
         FACEMATCH_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    api = _start([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-                   "--no-proxy-headers"], env)
+    api = _start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--port",
+            str(port),
+            "--no-proxy-headers",
+        ],
+        env,
+    )
     worker = _start([sys.executable, "-m", "workers", "--log-level", "WARNING"], env)
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=60)

@@ -580,8 +580,7 @@ def index_photo(data: bytes, *, model: str = "yunet") -> tuple[Decoded, list[Fou
     ]
     if full.scale != 1:  # decoded reduced: boxes and sizes in the original's pixels
         faces = [
-            replace(f, box=_scale_box(f.box, full.scale, full.width, full.height))
-            for f in faces
+            replace(f, box=_scale_box(f.box, full.scale, full.width, full.height)) for f in faces
         ]
     return full, faces
 

@@ -201,8 +201,9 @@ def judge_live(
     decoded: list[faces.Decoded] = []
     for data, step in zip(frames, steps, strict=True):
         try:
-            decoded.append(faces.decode(data, max_side=faces.SELFIE_MAX_SIDE,
-                                        budget=decoding.selfie_budget()))
+            decoded.append(
+                faces.decode(data, max_side=faces.SELFIE_MAX_SIDE, budget=decoding.selfie_budget())
+            )
         except faces.InvalidImage:
             return _reject("unreadable_image", step)
     seen: list[FrameFace] = []

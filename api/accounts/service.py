@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 from redis import Redis
-
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -30,7 +29,6 @@ from api.models import (
     utcnow,
 )
 from api.storage import Storage
-
 
 DELETION_KEY = "account-deletion:{digest}"
 

@@ -24,8 +24,8 @@ from api.attendees.signin import record_consent
 from api.auth.service import start_session
 from api.config import settings
 from api.db import defer, lock_matching, on_commit, on_rollback
-from api.errors import Conflict, ConsentRequired, NotFound
 from api.decoding import selfie_budget
+from api.errors import Conflict, ConsentRequired, NotFound
 from api.images import inspect_image
 from api.models import (
     Attendee,

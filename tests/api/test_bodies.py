@@ -5,6 +5,7 @@ bytes the API itself pulled, not what the kernel buffered."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import anyio
@@ -64,8 +65,14 @@ def _app() -> Any:
 
 def test_an_anonymous_gigabyte_without_a_length_is_refused_before_10_mb(clean: None) -> None:
     body = Body(GIB)
-    answer = anyio.run(_call, _app(), "POST", "/api/sign-in-link", body,
-                       {"content-type": "application/json", "transfer-encoding": "chunked"})  # fmt: skip
+    answer = anyio.run(
+        _call,
+        _app(),
+        "POST",
+        "/api/sign-in-link",
+        body,
+        {"content-type": "application/json", "transfer-encoding": "chunked"},
+    )
     assert (answer["status"], answer["json"]["code"]) == (413, "body_too_large")
     assert body.pulled < 10 * 1024**2
     assert body.pulled <= settings.MAX_BODY_BYTES + CHUNK
@@ -73,8 +80,14 @@ def test_an_anonymous_gigabyte_without_a_length_is_refused_before_10_mb(clean: N
 
 def test_a_declared_gigabyte_is_refused_unread(clean: None) -> None:
     body = Body(GIB)
-    answer = anyio.run(_call, _app(), "POST", "/api/sign-in-link", body,
-                       {"content-type": "application/json", "content-length": str(GIB)})  # fmt: skip
+    answer = anyio.run(
+        _call,
+        _app(),
+        "POST",
+        "/api/sign-in-link",
+        body,
+        {"content-type": "application/json", "content-length": str(GIB)},
+    )
     assert (answer["status"], answer["json"]["code"], body.pulled) == (413, "body_too_large", 0)
     assert answer["headers"][b"connection"] == b"close"
 
@@ -95,14 +108,18 @@ def test_a_photo_request_over_its_cap_is_refused_from_its_length(clean: None, se
     token = session_token(session, user)
     size = settings.MAX_UPLOAD_REQUEST_BYTES + 1
     body = Body(size)
-    answer = anyio.run(_call, _app(), "POST", "/api/events/00000000-0000-0000-0000-000000000000/photos",
-                       body, {"authorization": f"Bearer {token}", "content-length": str(size),
-                              "content-type": "multipart/form-data; boundary=x"})  # fmt: skip
+    path = f"/api/events/{uuid.uuid4()}/photos"
+    headers = {"authorization": f"Bearer {token}", "content-length": str(size),
+               "content-type": "multipart/form-data; boundary=x"}  # fmt: skip
+    answer = anyio.run(_call, _app(), "POST", path, body, headers)
     assert (answer["status"], answer["json"]["code"], body.pulled) == (413, "body_too_large", 0)
 
 
-def test_slow_bodies_time_out_without_holding_the_slots(clean: None, session,  # type: ignore[no-untyped-def]
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_slow_bodies_time_out_without_holding_the_slots(
+    clean: None,
+    session,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Many clients dripping 4 bytes: each is answered 408 once idle, and meanwhile other
     requests and the readiness probe get through the one request slot there is."""
     monkeypatch.setattr(settings, "API_MAX_CONCURRENT_REQUESTS", 1)
@@ -141,21 +158,28 @@ def test_a_body_within_its_cap_reaches_the_route_whole(clean: None, session) -> 
 
     async def main() -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.post("/api/events", headers={"Authorization": f"Bearer {token}"},
-                                     json={"name": "A" * 100, "padding": "x" * 200_000})  # fmt: skip
+            return await client.post(
+                "/api/events",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"name": "A" * 100, "padding": "x" * 200_000},
+            )
 
     response = anyio.run(main)
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "A" * 100
 
 
-def test_bodies_received_at_once_have_a_budget_that_bounds_tmp(clean: None,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_bodies_received_at_once_have_a_budget_that_bounds_tmp(
+    clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Anonymous opt-outs (no account to ask for) cannot fill /tmp: past the process' spool
     budget a body is answered 503 with Retry-After, and its bytes are released."""
     monkeypatch.setattr(settings, "BODY_SPOOL_BYTES", 2 * 1024**2)
     app = _app()
-    headers = {"content-type": "multipart/form-data; boundary=x", "content-length": str(3 * 1024**2)}
+    headers = {
+        "content-type": "multipart/form-data; boundary=x",
+        "content-length": str(3 * 1024**2),
+    }
     body = Body(3 * 1024**2)
     answer = anyio.run(_call, app, "POST", "/api/opt-outs", body, headers)
     assert (answer["status"], answer["json"]["code"]) == (503, "overloaded")

@@ -44,8 +44,9 @@ def test_the_client_is_the_address_the_trusted_proxy_appended(behind_ingress: Te
     assert spoofed == [400, 400, 400, 429]
 
 
-def test_an_untrusted_peer_cannot_name_its_own_address(clean: None,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_untrusted_peer_cannot_name_its_own_address(
+    clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from api.main import create_app
 
     monkeypatch.setattr(settings, "TRUSTED_PROXIES", "10.42.0.0/16")

@@ -287,7 +287,9 @@ def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -
     assert egress_ports == {53, 5432, 6379}
 
 
-@pytest.mark.parametrize("name", ["defaults", "dev-datastores", "metrics", "external-s3", "loadtest"])
+@pytest.mark.parametrize(
+    "name", ["defaults", "dev-datastores", "metrics", "external-s3", "loadtest"]
+)
 def test_every_egress_port_goes_to_named_destinations_only(name: str) -> None:
     """A port without `to:` reaches the whole internet and every pod in the cluster."""
     values = PROFILES[name]
@@ -298,10 +300,14 @@ def test_every_egress_port_goes_to_named_destinations_only(name: str) -> None:
                 block = peer.get("ipBlock")
                 assert block is None or block["cidr"] != "0.0.0.0/0" or block.get("except"), peer
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(render(values), "NetworkPolicy")}
-    rules = {rule["ports"][0]["port"]: rule["to"] for rule in policies["fm-facematch-api"]["egress"]}
+    rules = {
+        rule["ports"][0]["port"]: rule["to"] for rule in policies["fm-facematch-api"]["egress"]
+    }
     if name == "dev-datastores":
-        assert rules[5432][0]["podSelector"]["matchExpressions"][0]["values"] == ["redis",
-                                                                                  "postgresql"]  # fmt: skip
+        assert rules[5432][0]["podSelector"]["matchExpressions"][0]["values"] == [
+            "redis",
+            "postgresql",
+        ]
     if name == "metrics":  # an SMTP relay outside: no private network on its port
         assert "10.0.0.0/8" in rules[587][0]["ipBlock"]["except"]
 
@@ -321,17 +327,27 @@ def test_the_ingress_lets_through_every_body_the_api_accepts_and_no_more() -> No
                "maxSelfieBytes": 10 * 2**20}  # fmt: skip
     for values in (PROFILES["metrics"], {**PROFILES["metrics"], "config": {"uploads": uploads}}):
         ingress, data = _ingress_and_config(values)
-        limit = int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+        limit = int(
+            ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+        )
         settings = Settings(
             **{k.removeprefix("FACEMATCH_"): v for k, v in data.items()
                if k.startswith("FACEMATCH_MAX_")}, SECRET_KEY="k" * 40,
         )  # fmt: skip
         largest = max(rule.limit for rule in body_rules(settings))
         assert limit == largest == settings.MAX_UPLOAD_REQUEST_BYTES
-        assert settings.MAX_UPLOAD_BYTES < limit and settings.MAX_SELFIE_BYTES < limit
+        assert limit > settings.MAX_UPLOAD_BYTES and limit > settings.MAX_SELFIE_BYTES
     assert limit == 90 * 2**20
-    extra = {**PROFILES["metrics"], "api": {**PROFILES["metrics"]["api"], "ingress": {
-        "enabled": True, "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}}  # fmt: skip
+    extra = {
+        **PROFILES["metrics"],
+        "api": {
+            **PROFILES["metrics"]["api"],
+            "ingress": {
+                "enabled": True,
+                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
+            },
+        },
+    }
     annotations = _ingress_and_config(extra)[0]["metadata"]["annotations"]
     assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
     assert "nginx.ingress.kubernetes.io/proxy-body-size" in annotations

@@ -17,8 +17,8 @@ from tests.helpers import (
     SELFIES,
     create_user,
     face_photo,
-    mailed_all,
     mailed,
+    mailed_all,
     mailed_link,
 )
 from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until

@@ -478,7 +478,9 @@ def test_signing_in_never_sends_a_photographer_to_another_site(
     assert urlsplit(page.url).netloc == urlsplit(str(api.http.base_url)).netloc, page.url
 
 
-def test_a_same_site_next_is_followed_after_signing_in(api: Api, laptop: Any, session: Session) -> None:
+def test_a_same_site_next_is_followed_after_signing_in(
+    api: Api, laptop: Any, session: Session
+) -> None:
     create_user(session, email="photographer@example.com")
     laptop.goto("/login?next=%2Fstudio%3Fview%3Dall")
     laptop.get_by_label("Email").fill("photographer@example.com")

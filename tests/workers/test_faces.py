@@ -354,8 +354,11 @@ def test_a_16_bit_image_is_scaled_to_8_bits_by_its_brightest_pixel() -> None:
 
 def test_an_image_over_the_decoding_budget_is_refused_before_a_pixel_is_decoded() -> None:
     """The review's 169 kB 16-bit PNG of 9459x9459: 2 GiB at the worker's peak, before."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        return (
+            len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        )
 
     ihdr = (9459).to_bytes(4, "big") * 2 + bytes([16, 0, 0, 0, 0])
     # No pixels at all: a decoder that tried to read one would fail another way.
@@ -367,7 +370,8 @@ def test_an_image_over_the_decoding_budget_is_refused_before_a_pixel_is_decoded(
 
 @pytest.mark.faces
 def test_a_jpeg_over_the_budget_is_decoded_reduced_with_boxes_in_original_pixels(
-    faces_dir, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    faces_dir,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     data = face_photo(TWO_PEOPLE)
     whole, found = faces.index_photo(data)

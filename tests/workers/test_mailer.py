@@ -194,9 +194,7 @@ def test_a_mail_that_cannot_be_built_counts_its_attempt_and_is_not_retried_forev
             for n, name in enumerate(["Gala\rParty", "Harbour Run"])
         ])  # fmt: skip
     run_jobs(redis, queue.DIGESTS)
-    assert [m.subject for m in mailed("r1@example.com")] == [
-        "Your sign-in link for Harbour Run"
-    ]
+    assert [m.subject for m in mailed("r1@example.com")] == ["Your sign-in link for Harbour Run"]
     session.expire_all()
     broken = session.exec(select(Email).where(Email.to_address == "r0@example.com")).one()
     assert (broken.attempts, broken.sent_at) == (1, None)

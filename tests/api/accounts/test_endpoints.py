@@ -11,12 +11,12 @@ from api.config import settings
 from api.models import Attendee, AuditEntry, ForgetOwed, Match, Selfie, User
 from api.storage import get_storage
 from tests.helpers import (
-    mailed,
     PASSWORD,
     create_event,
     create_match,
     create_photo,
     create_user,
+    mailed,
     register_attendee,
     run_jobs,
     token_headers,
@@ -214,8 +214,12 @@ def test_deleting_a_staff_account_is_no_password_oracle(
     monkeypatch.setattr(settings, "LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", 3)
     create_user(session, email="p@example.com")
     headers = token_headers(client, "p@example.com")
-    tries = [client.request("DELETE", "/api/users/me", headers=headers,
-                            json={"password": f"guess-{n}"}).status_code for n in range(4)]  # fmt: skip
+    tries = [
+        client.request(
+            "DELETE", "/api/users/me", headers=headers, json={"password": f"guess-{n}"}
+        ).status_code
+        for n in range(4)
+    ]
     assert tries == [401, 401, 429, 429], "the sign-in was the account's first attempt"
 
 

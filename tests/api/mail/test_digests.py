@@ -141,7 +141,10 @@ def test_one_pass_mails_every_due_attendee_a_batch_at_a_time(
 
 
 def test_an_unsubscribe_token_expires_and_never_reaches_a_log(
-    client: TestClient, session: Session, caplog, monkeypatch  # type: ignore[no-untyped-def]
+    client: TestClient,
+    session: Session,
+    caplog,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     import logging
     import uuid

@@ -4,7 +4,6 @@ import io
 import zipfile
 
 import pytest
-
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
