@@ -66,10 +66,12 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, live-selfie spoofs, then selfie latency
+bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python -m loadtest.bench_precision
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_liveness --json loadtest/results/liveness.json
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_decode --json loadtest/results/decode.json
+	$(UV) run --frozen python -m loadtest.bench_edges --json loadtest/results/edges.json
 	$(UV) run --frozen python -m loadtest.bench --runs $(RUNS) --workers $(WORKERS)
 
 loadtest: $(VENV_STAMP)  ## Locust headless: USERS SPAWN DURATION WORKERS PHOTOS, local stack or TARGET=url

@@ -79,9 +79,27 @@ def test_a_nul_character_is_a_422_and_nothing_is_stored(
         headers=headers,
     )  # fmt: skip
 
-    assert response.status_code == 422
-    assert response.json()["code"] == "invalid_value"
+    assert response.status_code == 422, "a name is one line of text: no control character"
     assert session.exec(select(func.count()).select_from(User)).one() == 1
+
+
+def test_a_value_postgresql_cannot_hold_is_a_422_not_a_500(session: Session) -> None:
+    """What validation lets through and PostgreSQL refuses (a NUL in free text) is the
+    client's error: the handler answers 422 `invalid_value`, never a 500."""
+    from fastapi import FastAPI
+    from sqlalchemy import text
+
+    from api.errors import install_handlers
+
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/nul")
+    def nul() -> None:
+        session.execute(text("SELECT CAST(:value AS text)"), {"value": "A\x00B"})
+
+    response = TestClient(app).get("/nul")
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_value")
 
 
 def test_control_characters_are_dropped_from_uploaded_file_names(
