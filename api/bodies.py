@@ -26,7 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.security import decode_access_token
 from api.config import Settings
-from api.errors import Unauthorized
+from api.errors import AppError, NotPermitted, Unauthorized
+from api.models import Role
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Boundaries, part headers and small form fields around a file's bytes."""
@@ -41,17 +42,21 @@ class BodyRule:
     limit: int
     caller: bool
     """The route needs a signed-in caller: a body without a valid token is never read."""
+    roles: frozenset[Role] = frozenset(Role)
+    """...in one of these roles (the token says): another's body is never read either."""
 
 
 def body_rules(settings: Settings) -> list[BodyRule]:
     """The routes that take more than a JSON body; every other route gets MAX_BODY_BYTES."""
     frames = 4 * settings.MAX_LIVE_FRAME_BYTES + MULTIPART_OVERHEAD
 
-    def rule(path: str, limit: int, *, caller: bool = True) -> BodyRule:
-        return BodyRule("POST", re.compile(path), limit, caller)
+    def rule(path: str, limit: int, *, caller: bool = True, roles: set[Role] | None = None
+             ) -> BodyRule:  # fmt: skip
+        return BodyRule("POST", re.compile(path), limit, caller, frozenset(roles or Role))
 
+    staff = {Role.photographer, Role.admin}
     return [
-        rule(r"/api/events/[^/]+/photos", settings.MAX_UPLOAD_REQUEST_BYTES),
+        rule(r"/api/events/[^/]+/photos", settings.MAX_UPLOAD_REQUEST_BYTES, roles=staff),
         rule(r"/api/upload-selfie", settings.MAX_SELFIE_BYTES + MULTIPART_OVERHEAD),
         rule(r"/api/me/live-selfie", frames),
         rule(r"/api/opt-outs", frames, caller=False),  # no account: its challenge is the key
@@ -89,7 +94,10 @@ class BodyGate:
         rule = self._rule(scope)
         limit = rule.limit if rule else self.default_limit
         if rule and rule.caller:
-            refusal = _anonymous(headers.get(b"authorization", b""))
+            refusal = _unauthorised(headers.get(b"authorization", b""), rule.roles)
+            if isinstance(refusal, NotPermitted):
+                await _refuse(send, 403, "NotPermitted", refusal.detail, refusal.code or "")
+                return
             if refusal is not None:
                 await _refuse(send, 401, "Unauthorized", refusal.detail, refusal.code or "",
                               {b"www-authenticate": b"Bearer"})  # fmt: skip
@@ -179,16 +187,18 @@ def _replay(spool: tempfile.SpooledTemporaryFile[bytes], receive: Receive) -> Re
     return replay
 
 
-def _anonymous(authorization: bytes) -> Unauthorized | None:
-    """Why the caller is not signed in, by the token alone (no database); None if it is.
-    The route's own dependencies then check the session, as for any request."""
+def _unauthorised(authorization: bytes, roles: frozenset[Role]) -> AppError | None:
+    """Why the caller may not send this body, by the token alone (no database); None if it
+    may. The route's own dependencies then check the session, as for any request."""
     scheme, _, token = authorization.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return Unauthorized("not authenticated", code="not_authenticated")
     try:
-        decode_access_token(token.strip())
+        claims = decode_access_token(token.strip())
     except Unauthorized as refusal:
         return refusal
+    if claims.role not in roles:
+        return NotPermitted("photographers and admins only", code="role_required")
     return None
 
 

@@ -173,3 +173,14 @@ def test_bodies_received_at_once_have_a_budget_that_bounds_tmp(
     small = anyio.run(_call, app, "POST", "/api/opt-outs", Body(1024**2),
                       headers | {"content-length": str(1024**2)})  # fmt: skip
     assert small["status"] == 400, "the budget was given back: a smaller body reaches the route"
+
+
+def test_an_attendee_cannot_send_a_photo_upload_body(clean: None, session) -> None:  # type: ignore[no-untyped-def]
+    """A signed-in attendee is refused by the token's role before the 64 MiB are read."""
+    user = create_user(session, role=Role.attendee)
+    token = session_token(session, user)
+    body = Body(3 * 1024**2)
+    headers = {"authorization": f"Bearer {token}", "content-length": str(3 * 1024**2),
+               "content-type": "multipart/form-data; boundary=x"}  # fmt: skip
+    answer = anyio.run(_call, _app(), "POST", f"/api/events/{uuid.uuid4()}/photos", body, headers)
+    assert (answer["status"], answer["json"]["code"], body.pulled) == (403, "role_required", 0)
