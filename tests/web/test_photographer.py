@@ -473,8 +473,7 @@ def test_signing_in_never_sends_a_photographer_to_another_site(
     page.get_by_label("Email").fill("photographer@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    wait_until(page, "() => location.pathname !== '/login'")
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login")
     assert urlsplit(page.url).netloc == urlsplit(str(api.http.base_url)).netloc, page.url
 
 
