@@ -14,6 +14,7 @@ ingress): what an anonymous gigabyte costs it, and whether a crowd at a venue tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -85,10 +86,8 @@ def _flood(base: str, path: str, headers: str, *, chunked: bool) -> tuple[str, i
         except OSError:
             break
     sock.settimeout(5)
-    try:
+    with contextlib.suppress(OSError):
         answer += sock.recv(4096)
-    except OSError:
-        pass
     sock.close()
     return answer.split(b"\r\n", 1)[0].decode(errors="replace"), sent
 
@@ -141,8 +140,12 @@ def venue(base: str, admin_email: str, admin_password: str) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--trusted-proxies", default="127.0.0.1",
+                        help="FACEMATCH_TRUSTED_PROXIES; one that is not 127.0.0.1 shows the "
+                        "platform before issue 27: every client one bucket")  # fmt: skip
     args = parser.parse_args()
-    with local_stack(1, env=DEFAULT_LIMITS) as stack:
+    env = {**DEFAULT_LIMITS, "FACEMATCH_TRUSTED_PROXIES": args.trusted_proxies}
+    with local_stack(1, env=env) as stack:
         api = _api_process(stack.pid)
         body_rows = bodies(stack.base, api)
         crowd = venue(stack.base, stack.admin_email, stack.admin_password)
