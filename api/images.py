@@ -183,10 +183,11 @@ def make_preview(data: bytes, max_side: int) -> bytes:
 
 
 def _preview(image: Image.Image, max_side: int) -> bytes:
-    upright = ImageOps.exif_transpose(image)
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)  # no second full-size copy
     # Bicubic, plain baseline JPEG: ~100 ms less than Lanczos with an optimised,
     # progressive file on a 24 MP photo, and no visible difference at these sizes.
-    upright.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
     out = io.BytesIO()
-    upright.convert("RGB").save(out, "JPEG", quality=82)
+    image.convert("RGB").save(out, "JPEG", quality=82)
     return out.getvalue()

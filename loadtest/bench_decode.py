@@ -97,6 +97,26 @@ def inputs() -> list[tuple[str, str, bytes]]:
     return accepted
 
 
+def preview_cost_mib(data: bytes) -> float:
+    """What making the 1600 px preview adds to an API process: a forked child's peak RSS
+    over its parent's at the fork (the file's bytes are the parent's already)."""
+    import os
+
+    import psutil
+
+    before = psutil.Process().memory_info().rss
+    pid = os.fork()
+    if pid == 0:
+        from api.images import make_preview
+
+        make_preview(data, 1600)
+        os._exit(0)
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise SystemExit("the preview failed")
+    return usage.ru_maxrss / 1024 - before / MIB
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path)
@@ -117,12 +137,21 @@ def main() -> int:
     for r in rows:
         print(f"{r['input']:<66} {r['file_mib']:8.1f} {r['faces']:5d} {r['cpu_s']:6.1f} "
               f"{r['peak_rss_mib']:6d} MiB {r['limit_mib']:6d}")  # fmt: skip
-    worst = max(rows, key=lambda r: r["peak_rss_mib"] / r["limit_mib"])
+    print("\nThe API's previews of the non-JPEG photos (made one at a time per process):")
+    for name, route, data in cases:
+        if route == "photo" and not data.startswith(b"\xff\xd8"):
+            cost = preview_cost_mib(data)
+            size = round(len(data) / MIB, 1)
+            rows.append({"input": name, "route": "api-preview", "file_mib": size,
+                         "preview_mib": round(cost)})  # fmt: skip
+            print(f"  {name:<64} file {len(data) / MIB:5.1f} MiB, preview adds {cost:4.0f} MiB")
+    engine = [r for r in rows if "peak_rss_mib" in r]
+    worst = max(engine, key=lambda r: r["peak_rss_mib"] / r["limit_mib"])
     print(f"worst: {worst['input']}: {worst['peak_rss_mib']} MiB of {worst['limit_mib']} MiB")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0 if all(r["peak_rss_mib"] < r["limit_mib"] for r in rows) else 1
+    return 0 if all(r["peak_rss_mib"] < r["limit_mib"] for r in engine) else 1
 
 
 if __name__ == "__main__":
