@@ -23,7 +23,8 @@ Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 
 _STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 """Bytes a pixel takes in Pillow, by mode; every other mode takes 4."""
-_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+"""Modes a decoder scales to 8 bits by the brightest pixel."""
 ARRAY_BYTES = 3
 RGB_BYTES = 4
 REDUCTIONS = (1, 2, 4, 8)
@@ -35,7 +36,7 @@ def bytes_per_pixel(mode: str) -> int:
     """Memory per pixel at the peak of decoding to an RGB array (`workers.faces.decode`)."""
     stored = _STORED.get(mode, 4)
     converted = 0 if mode == "RGB" else RGB_BYTES
-    gray = 1 if mode in _SIXTEEN_BIT else 0  # scaled to 8 bits on the way
+    gray = 1 if mode in SIXTEEN_BIT else 0  # scaled to 8 bits on the way
     return stored + converted + gray + ARRAY_BYTES
 
 

@@ -213,3 +213,6 @@ def test_odd_but_real_photos_are_taken_and_indexed_without_a_worker_error(
         assert photo.content_type == content_type, case
         assert (photo.width, photo.height) == size, case
         assert photo.storage_key.startswith(f"events/{event.id}/photos/"), case
+        thumb = client.get(f"/api/photos/{photo.id}/image?size=thumb", headers=headers)
+        assert (thumb.status_code, thumb.headers["content-type"]) == (200, "image/jpeg"), case
+        assert Image.open(io.BytesIO(thumb.content)).size == size, case  # under 480 px: kept

@@ -1,6 +1,7 @@
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
@@ -153,6 +154,35 @@ def test_photo_image_is_for_its_photographer_and_matched_attendees_only(
     assert response.content == b"\xff\xd8jpeg bytes\xff\xd9"
     assert response.headers["content-type"] == "image/jpeg"
     assert session.exec(select(Attendee)).all()
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "P", "CMYK"])
+def test_a_preview_of_every_accepted_mode_is_a_jpeg(
+    client: TestClient, session: Session, mode: str
+) -> None:
+    """Pillow cannot shrink a 16-bit image: its preview was a 500. Scaled as the worker
+    scales it, the brightest pixel white."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new(mode, (4000, 2400))  # big enough for Pillow to reduce before resizing
+    if mode == "I;16":
+        image.putdata([(x // 8) * 100 for _ in range(2400) for x in range(4000)])
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    owner = create_user(session, email="owner@example.com")
+    photo = create_photo(session, event=create_event(session, owner=owner),
+                         data=buffer.getvalue(), width=4000, height=2400)  # fmt: skip
+    response = client.get(f"/api/photos/{photo.id}/image?size=thumb",
+                          headers=token_headers(client, "owner@example.com"))  # fmt: skip
+    assert (response.status_code, response.headers["content-type"]) == (200, "image/jpeg")
+    thumb = Image.open(io.BytesIO(response.content))
+    assert thumb.size == (480, 288)
+    if mode == "I;16":
+        gray = thumb.convert("L")
+        assert gray.getpixel((0, 144)) < 8 and gray.getpixel((479, 144)) > 240
 
 
 def test_previews_are_upright_jpegs_made_once_and_kept(
