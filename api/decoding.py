@@ -7,9 +7,11 @@ took 2 GiB to turn into RGB. The cost is pixels times the bytes each pixel takes
 copy alive at the peak: the decoded file (Pillow holds 1, 2 or 4 bytes a pixel), its RGB
 conversion (4) and the uint8 array the detector reads (3).
 
-A JPEG over the budget is not refused: libjpeg decodes it at 1/2, 1/4 or 1/8 scale
-(`Image.draft`), in proportion less memory, and faces in a 100 MP frame are then as big
-as in a 24 MP one. Other formats have no such shortcut.
+An image over the budget is decoded reduced, at 1/2, 1/4 or 1/8 scale: a JPEG by libjpeg
+itself (`Image.draft`), in proportion less memory; any other format whole and then
+`reduce`d before its conversion, so only the whole decoded image must fit (a 48 MP
+iPhone HEIC, a 12 MP one as a selfie). Faces in a 100 MP frame are then as big as in a
+24 MP one. Only a file whose whole decoded image is over the budget is refused.
 """
 
 from __future__ import annotations
@@ -40,21 +42,51 @@ def bytes_per_pixel(mode: str) -> int:
     return stored + converted + gray + ARRAY_BYTES
 
 
-def decode_cost(mode: str, width: int, height: int, reduction: int = 1) -> int:
-    """Bytes that decoding takes at its peak, at 1/`reduction` scale."""
-    return -(-width // reduction) * -(-height // reduction) * bytes_per_pixel(mode)
+UNREDUCIBLE = frozenset({"1", "P"})
+"""Modes Pillow cannot `reduce`: converted to RGBA first, at full size (16-bit modes are
+scaled to 8 bits first instead)."""
+
+
+def decode_cost(mode: str, width: int, height: int, reduction: int = 1, *,
+                draft: bool = True) -> int:  # fmt: skip
+    """Bytes that decoding takes at its peak, at 1/`reduction` scale: decoded at that scale
+    (`draft`, a JPEG), or decoded whole and then reduced (every other format): the whole
+    image (with its 8-bit or RGBA copy where the mode needs one) and the reduced copy's
+    conversion and array."""
+    small = -(-width // reduction) * -(-height // reduction)
+    if reduction == 1 or draft:
+        return small * bytes_per_pixel(mode)
+    stored = _STORED.get(mode, 4)
+    extra = 1 if mode in SIXTEEN_BIT else RGB_BYTES if mode in UNREDUCIBLE else 0
+    return width * height * (stored + extra) + small * (RGB_BYTES + ARRAY_BYTES)
 
 
 def reduction_for(image_format: str, mode: str, width: int, height: int,
                   budget: int | None = None) -> int | None:  # fmt: skip
-    """The least reduction (1, 2, 4, 8) that brings decoding within `budget`; None if
-    none does, that is for formats that decode at full size only, any over the budget."""
+    """The least reduction (1, 2, 4, 8) that brings decoding within `budget`; None if none
+    does (a PNG whose whole decoded image is over the budget)."""
     budget = settings.DECODE_BUDGET_BYTES if budget is None else budget
-    scales = REDUCTIONS if image_format in DRAFT_FORMATS else (1,)
-    for scale in scales:
-        if decode_cost(mode, width, height, scale) <= budget:
+    draft = image_format in DRAFT_FORMATS
+    for scale in REDUCTIONS:
+        if decode_cost(mode, width, height, scale, draft=draft) <= budget:
             return scale
     return None
+
+
+STRIP_ROWS = 256
+
+
+def sixteen_bit_to_gray(image: Image.Image) -> Image.Image:
+    """A 16-bit image as 8-bit gray, scaled so its brightest pixel is white, a strip of
+    rows at a time: one byte a pixel more, where a whole-image float copy took 16 (2 GiB for
+    a 90 MP PNG). Pillow only, so the API's previews use it too."""
+    peak = max(1, int(image.getextrema()[1]))  # type: ignore[arg-type]
+    width, height = image.size
+    gray = Image.new("L", image.size)
+    for top in range(0, height, STRIP_ROWS):
+        strip = image.crop((0, top, width, min(height, top + STRIP_ROWS)))
+        gray.paste(strip.point(lambda v: v * (255 / peak) + 0.5).convert("L"), (0, top))
+    return gray
 
 
 def selfie_budget() -> int:

@@ -185,15 +185,11 @@ def make_preview(data: bytes, max_side: int) -> bytes:
 def _preview(image: Image.Image, max_side: int) -> bytes:
     image.load()
     ImageOps.exif_transpose(image, in_place=True)  # no second full-size copy
-    peak = None
-    if image.mode in decoding.SIXTEEN_BIT:  # Pillow cannot resize 16-bit modes
-        peak = max(1, int(image.getextrema()[1]))  # type: ignore[arg-type]
-        image = image.convert("I")
+    if image.mode in decoding.SIXTEEN_BIT:  # Pillow cannot shrink 16-bit modes
+        image = decoding.sixteen_bit_to_gray(image)  # as the worker scales it
     # Bicubic, plain baseline JPEG: ~100 ms less than Lanczos with an optimised,
     # progressive file on a 24 MP photo, and no visible difference at these sizes.
     image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
-    if peak is not None:  # scaled as the worker scales it: the brightest pixel is white
-        image = image.point(lambda v: v * (255 / peak)).convert("L")
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=82)
     return out.getvalue()

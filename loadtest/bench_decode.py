@@ -52,6 +52,19 @@ def _sixteen_bit(image: Image.Image) -> Image.Image:
     return Image.frombuffer("I;16", image.size, wide.tobytes(), "raw", "I;16", 0, 1)
 
 
+def _largest(image_format: str, mode: str, aspect: float, budget: int) -> tuple[int, int]:
+    """The largest size (at `aspect`) the upload check accepts: the hardest input."""
+    low, high = 1, settings.MAX_IMAGE_PIXELS
+    while low < high:
+        middle = (low + high + 1) // 2
+        width, height = _side(middle, aspect)
+        if decoding.reduction_for(image_format, mode, width, height, budget) is None:
+            high = middle - 1
+        else:
+            low = middle
+    return _side(low, aspect)
+
+
 def inputs() -> list[tuple[str, str, bytes]]:
     """(name, route, file) for each edge case, checked here by the API's own upload check."""
     sources = datasets.face_sources(datasets.identities())
@@ -67,20 +80,26 @@ def inputs() -> list[tuple[str, str, bytes]]:
          big.data),
         (f"JPEG of {limit[0]}x{limit[1]}, the pixel limit (decoded at 1/2)", "photo",
          datasets.jpeg(canvas.resize(limit, Image.Resampling.BILINEAR), 85)),
+        ("RGB PNG of 8064x6048 (a 48 MP phone photo's size; whole, then 1/2)", "photo",
+         _png(canvas.resize((8064, 6048)))),
+        ("the review's 16-bit PNG of 9459x9459 (whole, then 1/4)", "photo",
+         _png(_sixteen_bit(canvas.resize((9459, 9459))))),
     ]  # fmt: skip
-    gray16 = _side(budget // decoding.bytes_per_pixel("I;16"), 1.5)
-    rgba = _side(budget // decoding.bytes_per_pixel("RGBA"), 1.5)
+    gray16 = _largest("PNG", "I;16", 1.5, budget)
+    rgba = _largest("PNG", "RGBA", 1.5, budget)
     cases += [
-        (f"16-bit gray PNG of {gray16[0]}x{gray16[1]} (at the budget)", "photo",
+        (f"16-bit gray PNG of {gray16[0]}x{gray16[1]}, the largest accepted", "photo",
          _png(_sixteen_bit(canvas.resize(gray16)))),
-        (f"RGBA PNG of {rgba[0]}x{rgba[1]} (at the budget)", "photo",
+        (f"RGBA PNG of {rgba[0]}x{rgba[1]}, the largest accepted", "photo",
          _png(canvas.resize(rgba).convert("RGBA"))),
     ]  # fmt: skip
     portrait = datasets.upright(datasets.identities()["obama"][0])
-    s16 = _side(selfie // decoding.bytes_per_pixel("I;16"), 0.75)
+    s16 = _largest("PNG", "I;16", 0.75, selfie)
     cases += [
-        (f"16-bit gray PNG selfie of {s16[0]}x{s16[1]} (at the selfie budget)", "selfie",
+        (f"16-bit gray PNG selfie of {s16[0]}x{s16[1]}, the largest accepted", "selfie",
          _png(_sixteen_bit(portrait.resize(s16)))),
+        ("RGB PNG selfie of 3024x4032 (a 12 MP phone selfie's size; whole, then 1/2)", "selfie",
+         _png(portrait.resize((3024, 4032)))),
         ("JPEG selfie of 8944x11920 (the pixel limit, decoded at 1/4)", "selfie",
          datasets.jpeg(portrait.resize((8944, 11920), Image.Resampling.BILINEAR), 40)),
     ]  # fmt: skip

@@ -238,6 +238,8 @@ def decode(data: bytes, *, max_side: int | None = None, budget: int | None = Non
                 side = min(max_side or image.width, image.width // reduction)
                 image.draft("RGB", (side, min(max_side or image.height, image.height // reduction)))
             image.load()
+            if reduction > 1 and image.format not in decoding.DRAFT_FORMATS:
+                image = _reduced(image, reduction)
             ImageOps.exif_transpose(image, in_place=True)
             image = _to_rgb(image)
             if max_side and max(image.size) > max_side:
@@ -287,23 +289,19 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return _sixteen_bit_to_rgb(image)
+    if image.mode in decoding.SIXTEEN_BIT:
+        return decoding.sixteen_bit_to_gray(image).convert("RGB")
     return image.convert("RGB")
 
 
-def _sixteen_bit_to_rgb(image: Image.Image) -> Image.Image:
-    """Scaled so its brightest pixel is white, a strip of rows at a time: one extra byte a
-    pixel, where a whole-image float copy took 16 (2 GiB for a 90 MP PNG)."""
-    _, peak = image.getextrema()
-    peak = max(1, int(peak))  # type: ignore[arg-type]
-    width, height = image.size
-    gray = np.empty((height, width), dtype=np.uint8)
-    for top in range(0, height, STRIP_ROWS):
-        bottom = min(height, top + STRIP_ROWS)
-        strip = np.asarray(image.crop((0, top, width, bottom)), dtype=np.uint32)
-        gray[top:bottom] = (strip * 255 + peak // 2) // peak
-    return Image.fromarray(gray, mode="L").convert("RGB")
+def _reduced(image: Image.Image, factor: int) -> Image.Image:
+    """A decoded image at 1/`factor` scale, made before any full-size conversion but the
+    one `reduce` needs (16-bit to 8-bit gray, a palette to RGBA)."""
+    if image.mode in decoding.SIXTEEN_BIT:
+        image = decoding.sixteen_bit_to_gray(image)
+    elif image.mode in decoding.UNREDUCIBLE:
+        image = image.convert("RGBA")
+    return image.reduce(factor)
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,8 @@ REFUSED: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "BMP": ("old.bmp", lambda: _saved("BMP"), "unsupported_format"),
     "decompression bomb": ("bomb.png", _bomb, "too_many_pixels"),
     "PNG header claiming 30000x30000": ("huge.png", lambda: _png_header_only(30_000, 30_000), "too_many_pixels"),
-    # Under the pixel limit, but 2 GiB to turn into RGB the old way (the review's 169 kB file).
-    "16-bit gray PNG of 9459x9459": ("deep.png", lambda: _png_header_only(9459, 9459, depth=16, color=0), "too_large_to_decode"),
+    # Under the pixel limit, but more than the decoding budget even decoded whole and reduced.
+    "16-bit gray PNG of 12000x9900": ("deep.png", lambda: _png_header_only(12_000, 9_900, depth=16, color=0), "too_large_to_decode"),
     "RGBA PNG of 11000x8000": ("big.png", lambda: _png_header_only(11_000, 8_000, color=6), "too_large_to_decode"),
     "TIFF header claiming 100000x100000": ("huge.tif", lambda: _tiff_header_only(100_000, 100_000), "too_many_pixels"),
     "JPEG header claiming 60000x60000": ("huge.jpg", lambda: _jpeg_claiming(60_000, 60_000), "too_many_pixels"),
@@ -216,3 +216,17 @@ def test_odd_but_real_photos_are_taken_and_indexed_without_a_worker_error(
         thumb = client.get(f"/api/photos/{photo.id}/image?size=thumb", headers=headers)
         assert (thumb.status_code, thumb.headers["content-type"]) == (200, "image/jpeg"), case
         assert Image.open(io.BytesIO(thumb.content)).size == size, case  # under 480 px: kept
+
+
+def test_the_reviews_16_bit_png_is_refused_as_a_selfie_and_nothing_kept(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    """169 kB, 9459x9459, 16 bits: accepted as a selfie before, and 2 GiB in the worker."""
+    event, _ = _photographer(client, session)
+    attendee = register_attendee(client, event.code)
+    data = _png_header_only(9459, 9459, depth=16, color=0)
+    selfie = client.post("/api/upload-selfie", files={"file": ("deep.png", data)},
+                         headers=attendee["headers"])  # fmt: skip
+    assert (selfie.status_code, selfie.json()["code"]) == (422, "too_large_to_decode")
+    assert session.exec(select(func.count()).select_from(Selfie)).one() == 0
+    assert _stored_files() == [] and redis.llen("rq:queue:selfies") == 0

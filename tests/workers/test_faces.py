@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from api import decoding
 from api.config import settings
 from tests.helpers import face_photo, image_bytes
 from workers import faces
@@ -364,19 +365,28 @@ def test_an_image_over_the_decoding_budget_is_refused_before_a_pixel_is_decoded(
     # No pixels at all: a decoder that tried to read one would fail another way.
     header_only = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
     with pytest.raises(faces.InvalidImage) as error:
-        faces.decode(header_only)
+        faces.decode(header_only, budget=decoding.selfie_budget())  # it came as a selfie
     assert error.value.code == "too_large_to_decode"
+    assert decoding.reduction_for("PNG", "I;16", 9459, 9459) == 4, "as a photo: at 1/4"
 
 
 @pytest.mark.faces
-def test_a_jpeg_over_the_budget_is_decoded_reduced_with_boxes_in_original_pixels(
-    faces_dir,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_an_image_over_the_budget_is_decoded_reduced_with_boxes_in_original_pixels(
+    faces_dir, monkeypatch: pytest.MonkeyPatch, fmt: str  # type: ignore[no-untyped-def]
 ) -> None:
+    """A JPEG is decoded at 1/2 scale by libjpeg; a PNG whole, then reduced before its
+    conversion. Either way the faces are the same people, in the original's pixels."""
     data = face_photo(TWO_PEOPLE)
+    if fmt == "PNG":
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(data)).save(buffer, "PNG")
+        data = buffer.getvalue()
     whole, found = faces.index_photo(data)
     width, height = whole.width, whole.height
-    budget = (width // 2 + 1) * (height // 2 + 1) * 7  # half the sides fit, the whole does not
+    # Half the sides fit, the whole does not.
+    budget = decoding.decode_cost("RGB", width, height, 2, draft=fmt == "JPEG")
+    assert decoding.decode_cost("RGB", width, height) > budget
     monkeypatch.setattr(settings, "DECODE_BUDGET_BYTES", budget)
     reduced, found_reduced = faces.index_photo(data)
     assert reduced.rgb.shape[1] == -(-width // 2) and reduced.scale == pytest.approx(2, rel=0.01)
