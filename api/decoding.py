@@ -43,8 +43,11 @@ def bytes_per_pixel(mode: str) -> int:
 
 
 UNREDUCIBLE = frozenset({"1", "P"})
-"""Modes Pillow cannot `reduce`: converted to RGBA first, at full size (16-bit modes are
-scaled to 8 bits first instead)."""
+"""Modes Pillow cannot `reduce`: the conversion it would need first is the whole decode's
+own, so they are decoded whole or refused (16-bit modes are scaled to 8 bits first)."""
+WITH_ALPHA = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
+"""Pillow's `reduce` of these makes a premultiplied copy of the whole image first
+(measured: +4 bytes a pixel of an RGBA PNG)."""
 
 
 def decode_cost(mode: str, width: int, height: int, reduction: int = 1, *,
@@ -57,7 +60,12 @@ def decode_cost(mode: str, width: int, height: int, reduction: int = 1, *,
     if reduction == 1 or draft:
         return small * bytes_per_pixel(mode)
     stored = _STORED.get(mode, 4)
-    extra = 1 if mode in SIXTEEN_BIT else RGB_BYTES if mode in UNREDUCIBLE else 0
+    if mode in SIXTEEN_BIT:
+        extra = 1  # the 8-bit copy
+    elif mode in WITH_ALPHA:
+        extra = RGB_BYTES  # the premultiplied copy
+    else:
+        extra = 0
     return width * height * (stored + extra) + small * (RGB_BYTES + ARRAY_BYTES)
 
 
@@ -67,7 +75,7 @@ def reduction_for(image_format: str, mode: str, width: int, height: int,
     does (a PNG whose whole decoded image is over the budget)."""
     budget = settings.DECODE_BUDGET_BYTES if budget is None else budget
     draft = image_format in DRAFT_FORMATS
-    for scale in REDUCTIONS:
+    for scale in REDUCTIONS if draft or mode not in UNREDUCIBLE else (1,):
         if decode_cost(mode, width, height, scale, draft=draft) <= budget:
             return scale
     return None

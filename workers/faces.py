@@ -296,11 +296,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _reduced(image: Image.Image, factor: int) -> Image.Image:
     """A decoded image at 1/`factor` scale, made before any full-size conversion but the
-    one `reduce` needs (16-bit to 8-bit gray, a palette to RGBA)."""
+    one `reduce` needs (16-bit to 8-bit gray; `api.decoding` never reduces a palette)."""
     if image.mode in decoding.SIXTEEN_BIT:
         image = decoding.sixteen_bit_to_gray(image)
-    elif image.mode in decoding.UNREDUCIBLE:
-        image = image.convert("RGBA")
     return image.reduce(factor)
 
 

@@ -373,7 +373,9 @@ def test_an_image_over_the_decoding_budget_is_refused_before_a_pixel_is_decoded(
 @pytest.mark.faces
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_an_image_over_the_budget_is_decoded_reduced_with_boxes_in_original_pixels(
-    faces_dir, monkeypatch: pytest.MonkeyPatch, fmt: str  # type: ignore[no-untyped-def]
+    faces_dir,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,  # type: ignore[no-untyped-def]
 ) -> None:
     """A JPEG is decoded at 1/2 scale by libjpeg; a PNG whole, then reduced before its
     conversion. Either way the faces are the same people, in the original's pixels."""
@@ -406,3 +408,24 @@ def test_a_worker_refuses_no_image_the_api_accepted_by_its_pixels() -> None:
     probe = "import PIL.Image, workers.faces; print(PIL.Image.MAX_IMAGE_PIXELS)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert int(out.stdout) == settings.MAX_IMAGE_PIXELS == faces.MAX_PIXELS
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "I;16", "L"])
+def test_every_mode_decoded_whole_then_reduced_is_8_bit_rgb(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reduced before its conversion; transparency still ends white. (A palette is never
+    reduced: its conversion to RGB would cost more than decoding it whole.)"""
+    image = Image.new(mode, (400, 300))
+    if mode == "RGBA":
+        image.paste((255, 0, 0, 255), (0, 0, 200, 300))  # the right half is transparent
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    budget = decoding.decode_cost(mode, 400, 300, 2, draft=False)
+    monkeypatch.setattr(settings, "DECODE_BUDGET_BYTES", budget)
+    decoded = faces.decode(buffer.getvalue())
+    assert decoded.rgb.shape == (150, 200, 3) and decoded.scale == 2
+    if mode == "RGBA":
+        assert decoded.rgb[75, 50].tolist() == [255, 0, 0]
+        assert decoded.rgb[75, 150].tolist() == [255, 255, 255], "transparent: white"
+    assert decoding.reduction_for("PNG", "P", 4000, 3000, 10**6) is None
