@@ -23,6 +23,10 @@ from api.config import settings
 Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 """One pixel limit for every process (Pillow's own default, 89.5 MP, differs)."""
 
+DECODER_BYTES = {"HEIF": 4}
+"""Bytes a pixel the format's decoder holds beside Pillow's image while it loads: libheif
+decodes into its own buffer, which pillow_heif then copies (measured: a 20 MP HEIC's load
+peaks at 7.1 bytes a pixel)."""
 _STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 """Bytes a pixel takes in Pillow, by mode; every other mode takes 4."""
 SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -34,9 +38,9 @@ REDUCTIONS = (1, 2, 4, 8)
 DRAFT_FORMATS = {"JPEG", "MPO"}
 
 
-def bytes_per_pixel(mode: str) -> int:
+def bytes_per_pixel(mode: str, image_format: str = "") -> int:
     """Memory per pixel at the peak of decoding to an RGB array (`workers.faces.decode`)."""
-    stored = _STORED.get(mode, 4)
+    stored = _STORED.get(mode, 4) + DECODER_BYTES.get(image_format, 0)
     converted = 0 if mode == "RGB" else RGB_BYTES
     gray = 1 if mode in SIXTEEN_BIT else 0  # scaled to 8 bits on the way
     return stored + converted + gray + ARRAY_BYTES
@@ -51,15 +55,15 @@ WITH_ALPHA = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 
 
 def decode_cost(mode: str, width: int, height: int, reduction: int = 1, *,
-                draft: bool = True) -> int:  # fmt: skip
+                draft: bool = True, image_format: str = "") -> int:  # fmt: skip
     """Bytes that decoding takes at its peak, at 1/`reduction` scale: decoded at that scale
     (`draft`, a JPEG), or decoded whole and then reduced (every other format): the whole
     image (with its 8-bit or RGBA copy where the mode needs one) and the reduced copy's
     conversion and array."""
     small = -(-width // reduction) * -(-height // reduction)
     if reduction == 1 or draft:
-        return small * bytes_per_pixel(mode)
-    stored = _STORED.get(mode, 4)
+        return small * bytes_per_pixel(mode, image_format)
+    stored = _STORED.get(mode, 4) + DECODER_BYTES.get(image_format, 0)
     if mode in SIXTEEN_BIT:
         extra = 1  # the 8-bit copy
     elif mode in WITH_ALPHA:
@@ -76,7 +80,10 @@ def reduction_for(image_format: str, mode: str, width: int, height: int,
     budget = settings.DECODE_BUDGET_BYTES if budget is None else budget
     draft = image_format in DRAFT_FORMATS
     for scale in REDUCTIONS if draft or mode not in UNREDUCIBLE else (1,):
-        if decode_cost(mode, width, height, scale, draft=draft) <= budget:
+        if (
+            decode_cost(mode, width, height, scale, draft=draft, image_format=image_format)
+            <= budget
+        ):
             return scale
     return None
 
@@ -98,8 +105,9 @@ def sixteen_bit_to_gray(image: Image.Image) -> Image.Image:
 
 
 def selfie_budget() -> int:
-    """A selfie needs far fewer pixels than a crowd photo; its worker also holds a face cache."""
-    return settings.DECODE_BUDGET_BYTES // 4
+    """A selfie needs far fewer pixels than a crowd photo; its worker also holds a face
+    cache. Half the budget takes a 12 MP phone HEIC (whole, then at 1/2)."""
+    return settings.DECODE_BUDGET_BYTES // 2
 
 
 ORIENTATION_TAG = 0x0112

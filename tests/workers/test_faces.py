@@ -429,3 +429,13 @@ def test_every_mode_decoded_whole_then_reduced_is_8_bit_rgb(
         assert decoded.rgb[75, 50].tolist() == [255, 0, 0]
         assert decoded.rgb[75, 150].tolist() == [255, 255, 255], "transparent: white"
     assert decoding.reduction_for("PNG", "P", 4000, 3000, 10**6) is None
+
+
+def test_a_phone_heic_selfie_fits_its_budget_and_its_decoder_copy_is_counted() -> None:
+    """libheif decodes into its own buffer beside Pillow's (a 20 MP HEIC's load peaks at
+    7.1 bytes a pixel): a 12 MP front-camera HEIC is a selfie, a 48 MP "HEIF Max" photo is
+    over the photo budget even reduced."""
+    assert decoding.reduction_for("HEIF", "RGB", 4032, 3024, decoding.selfie_budget()) == 1
+    assert decoding.reduction_for("HEIF", "RGB", 5712, 4284) == 1  # 24 MP
+    assert decoding.reduction_for("HEIF", "RGB", 8064, 6048) is None
+    assert decoding.reduction_for("PNG", "RGB", 8064, 6048) == 2
