@@ -214,8 +214,9 @@ class Decoded:
 
 def decode(data: bytes, *, max_side: int | None = None, budget: int | None = None) -> Decoded:
     """Decode with EXIF orientation applied, as 8-bit RGB, at most `max_side` long, within
-    `budget` bytes at the peak (`api.decoding`: a JPEG over it is decoded at 1/2, 1/4 or
-    1/8 scale, another format is refused as `too_large_to_decode`)."""
+    `budget` bytes at the peak (`api.decoding`: over it, the image is decoded at 1/2, 1/4
+    or 1/8 scale, a JPEG by libjpeg and another format whole, then reduced; one that cannot
+    fit even so is refused as `too_large_to_decode`)."""
     if len(data) > MAX_BYTES:
         raise InvalidImage("file_too_large", f"the file is over {MAX_BYTES} bytes")
     try:
