@@ -58,13 +58,13 @@ chromium:  ## Install Debian's Chromium for the browser tests (root or sudo; the
 	  || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
 
 lint: $(VENV_STAMP)  ## ruff and mypy
-	$(UV) run --frozen ruff check api workers devtools tests loadtest k8s
-	$(UV) run --frozen ruff format --check api workers devtools tests loadtest k8s
-	$(UV) run --frozen mypy api workers devtools
+	$(UV) run --frozen ruff check core api workers devtools tests loadtest k8s
+	$(UV) run --frozen ruff format --check core api workers devtools tests loadtest k8s
+	$(UV) run --frozen mypy core api workers devtools
 
 format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
-	$(UV) run --frozen ruff check --fix api workers devtools tests loadtest k8s
-	$(UV) run --frozen ruff format api workers devtools tests loadtest k8s
+	$(UV) run --frozen ruff check --fix core api workers devtools tests loadtest k8s
+	$(UV) run --frozen ruff format core api workers devtools tests loadtest k8s
 
 bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import PurePath
 
-from api.storage import Storage
+from core.storage import Storage
 
 
 class _Sink(io.RawIOBase):

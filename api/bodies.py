@@ -25,9 +25,9 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.security import decode_access_token
-from api.config import Settings
 from api.errors import AppError, NotPermitted, Unauthorized
-from api.models import Role
+from core.config import Settings
+from core.models import Role
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Boundaries, part headers and small form fields around a file's bytes."""

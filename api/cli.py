@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.models import Role
+from core.models import Role
 
 app = typer.Typer(
     help="facematch: find every attendee's photos at an event by their face.", no_args_is_help=True
@@ -43,8 +43,8 @@ def worker(ctx: typer.Context) -> None:
 @app.command()
 def migrate(revision: str = "head") -> None:
     """Apply the database migrations."""
-    from api.migrate import run_migrations
-    from api.process import set_process_role
+    from core.migrate import run_migrations
+    from core.process import set_process_role
 
     set_process_role("migrate")
     run_migrations(revision)
@@ -61,8 +61,8 @@ def create_user(
     """Create an account (admin, photographer or attendee)."""
     from api.auth.schemas import UserCreate
     from api.auth.service import create_user as create
-    from api.db import session_scope
     from api.errors import AppError
+    from core.db import session_scope
 
     try:
         with session_scope() as session:
@@ -84,11 +84,11 @@ def import_photos(
     """Bulk-import a folder of photos into an event, with a progress bar."""
     from rich.progress import Progress
 
-    from api.db import session_scope
     from api.errors import AppError
     from api.events.service import get_event_by_code
     from api.photos.service import store_photo
-    from api.storage import get_storage
+    from core.db import session_scope
+    from core.storage import get_storage
 
     with session_scope() as session:
         event = get_event_by_code(session, event_code)
@@ -133,10 +133,10 @@ def reconcile(
     import signal
     import threading
 
-    from api.config import settings
-    from api.logs import configure
-    from api.process import set_process_role
     from api.reconcile import reconcile_once, run_forever
+    from core.config import settings
+    from core.logs import configure
+    from core.process import set_process_role
 
     set_process_role("reconciler")
     if not forever:

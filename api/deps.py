@@ -13,12 +13,12 @@ from sqlmodel import Session
 
 from api.auth import repository as auth_repository
 from api.auth.security import TokenClaims, decode_access_token
-from api.db import session_scope
 from api.errors import NotPermitted, Unauthorized
-from api.models import Attendee, Role, User
-from api.queue import JobQueue, get_job_queue
-from api.redis import get_redis
-from api.storage import Storage, get_storage
+from core.db import session_scope
+from core.models import Attendee, Role, User
+from core.queue import JobQueue, get_job_queue
+from core.redis import get_redis
+from core.storage import Storage, get_storage
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -27,7 +27,7 @@ Cursor = Annotated[
     str | None,
     Query(max_length=200, description="the previous page's `next_cursor`; none: the first page"),
 ]
-"""Every list is paged by cursor (`api.db.newest_first`)."""
+"""Every list is paged by cursor (`core.db.newest_first`)."""
 RedisDep = Annotated[Redis, Depends(get_redis)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from api import decoding
-from api.config import settings
 from api.errors import InvalidImage, PayloadTooLarge
-from api.storage import PREVIEW_SIZES
+from core import decoding
+from core.config import settings
+from core.storage import PREVIEW_SIZES
 
 pillow_heif.register_heif_opener()
-# Pillow warns above MAX_IMAGE_PIXELS (set in api.decoding) and refuses at twice as many;
+# Pillow warns above MAX_IMAGE_PIXELS (set in core.decoding) and refuses at twice as many;
 # we refuse at once.
 
 CONTENT_TYPES = {
@@ -109,7 +109,7 @@ class ImageInfo:
 
 def inspect_image(data: bytes, *, max_bytes: int, budget: int | None = None) -> ImageInfo:
     """Format and upright size of an image, or an `InvalidImage` saying why not: among the
-    reasons, a decoding that would take more than `budget` bytes (`api.decoding`; default
+    reasons, a decoding that would take more than `budget` bytes (`core.decoding`; default
     the photo budget) with no cheaper scale to decode at."""
     if not data:
         raise InvalidImage("the file is empty", code="empty_file")

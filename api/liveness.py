@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 
-from api.config import settings
-from api.decoding import selfie_budget
 from api.errors import BadRequest, Conflict
 from api.images import inspect_image
-from api.models import utcnow
+from core.config import settings
+from core.decoding import selfie_budget
+from core.models import utcnow
 
 TURNS = ("left", "right")
 

@@ -18,23 +18,23 @@ from api.auth.endpoints import router as auth_router
 from api.bodies import BodyGate
 from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
-from api.config import settings
-from api.db import get_engine
 from api.errors import install_handlers
 from api.events.endpoints import router as events_router
 from api.headers import SecurityHeaders
 from api.health.endpoints import router as health_router
-from api.logs import configure
 from api.matches.endpoints import router as matches_router
-from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.monitoring.endpoints import router as monitoring_router
 from api.optouts.endpoints import router as optouts_router
 from api.photos.endpoints import router as photos_router
-from api.redis import get_redis
 from api.reviews.endpoints import router as reviews_router
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
+from core.config import settings
+from core.db import get_engine
+from core.logs import configure
+from core.metrics import Metrics
+from core.redis import get_redis
 
 
 @asynccontextmanager

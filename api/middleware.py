@@ -11,8 +11,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import ACCESS_LOGGER, SAFE_ID, request_id
-from api.metrics import Metrics
+from core.logs import ACCESS_LOGGER, SAFE_ID, request_id
+from core.metrics import Metrics
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 

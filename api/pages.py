@@ -4,7 +4,7 @@ A cursor is the (timestamp, id) of a page's last row, opaque to clients. The nex
 is the rows strictly before it in the list's order, which an index on (..., timestamp,
 id) gives without reading the rows before: page 1,000 of an event costs what page 1
 does (an offset reads and skips every row before it), and a row added meanwhile shifts
-no page. The API's own module: workers import `api.db`, never this (it raises the
+no page. The API's own module: workers import `core.db`, never this (it raises the
 API's errors).
 """
 

@@ -13,8 +13,8 @@ import time
 from fastapi import Request
 from redis import Redis
 
-from api.config import settings
 from api.errors import TooManyRequests
+from core.config import settings
 
 WINDOW_SECONDS = 60
 

@@ -27,13 +27,13 @@ from typing import TypeVar
 from sqlalchemy import exists, text, tuple_
 from sqlmodel import Session, col, select
 
-from api import queue
 from api.auth.service import purge_ended_sessions
-from api.config import settings
-from api.db import session_scope
 from api.mail import digests, notices, outbox
-from api.metrics import record_reconcile
-from api.models import (
+from core import queue
+from core.config import settings
+from core.db import session_scope
+from core.metrics import record_reconcile
+from core.models import (
     Event,
     EventStatus,
     Face,
@@ -47,8 +47,8 @@ from api.models import (
     SelfieStatus,
     utcnow,
 )
-from api.queue import get_job_queue
-from api.redis import get_redis
+from core.queue import get_job_queue
+from core.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ REMATCH_OWED = col(Event.rematch_requested_at).is_not(None) & (
 HEARTBEAT_FILE = Path(
     os.environ.get("FACEMATCH_RECONCILER_HEARTBEAT_FILE", "/tmp/facematch-reconciler-heartbeat")
 )
-"""Touched before every pass; the pod's liveness probe reads its age (`api.heartbeat`)."""
+"""Touched before every pass; the pod's liveness probe reads its age (`core.heartbeat`)."""
 
 
 @dataclass

@@ -40,7 +40,7 @@ def cluster_status(
     """Worker pods, HPA or KEDA state, and queue depths."""
     from redis import Redis
 
-    from api.queue import JobQueue
+    from core.queue import JobQueue
     from devtools import cluster
 
     cluster.load_client_config(context)

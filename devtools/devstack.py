@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from api.config import settings
+from core.config import settings
 from devtools.local import die_with_parent
 
 console = Console()
@@ -63,8 +63,8 @@ def ensure_admin() -> tuple[str, str]:
 
     from api.auth.schemas import UserCreate
     from api.auth.service import create_user
-    from api.db import session_scope
-    from api.models import Role, User
+    from core.db import session_scope
+    from core.models import Role, User
 
     email, password = settings.ADMIN_EMAIL, settings.ADMIN_PASSWORD
     with session_scope() as session:
@@ -106,7 +106,7 @@ def wait_ready(url: str, timeout: float = 60) -> bool:
 
 
 def run(*, host: str, port: int, workers: int) -> None:
-    from api.migrate import run_migrations
+    from core.migrate import run_migrations
     from devtools import local
 
     # Explicit handlers: a shell that started us in the background may have set SIGINT to ignored.

@@ -20,7 +20,7 @@ import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
 
-from api.process import PR_SET_PDEATHSIG, prctl
+from core.process import PR_SET_PDEATHSIG, prctl
 
 DATABASE = "facematch"
 

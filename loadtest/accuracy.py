@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.config import settings
+from core.config import settings
 from loadtest import datasets
 
 TOLERANCES = [0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
@@ -82,7 +82,7 @@ def matching_db() -> Iterator[Any]:
         FACEMATCH_DATABASE_URL=url,
         FACEMATCH_REDIS_URL="redis://127.0.0.1:1/0",
     )
-    from api.config import settings
+    from core.config import settings
 
     # The settings may have been read before this database existed.
     settings.DATA_DIR, settings.DATABASE_URL = data_dir, url
@@ -90,14 +90,14 @@ def matching_db() -> Iterator[Any]:
     try:
         from sqlmodel import Session
 
-        from api.db import get_engine
-        from api.migrate import run_migrations
+        from core.db import get_engine
+        from core.migrate import run_migrations
 
         run_migrations()
         with Session(get_engine()) as session:
             yield session
     finally:
-        from api.db import get_engine
+        from core.db import get_engine
 
         get_engine().dispose()
         local.stop_postgres(postgres)
@@ -115,7 +115,7 @@ def add_event(
     session: Any, name: str, selfies: dict[str, Any], photos: list[tuple[str, list[Found]]]
 ) -> BenchEvent:
     """An event with one attendee per selfie and the photos' faces, committed."""
-    from api.models import Attendee, Event, Face, Photo, Role, Selfie, User, utcnow
+    from core.models import Attendee, Event, Face, Photo, Role, Selfie, User, utcnow
 
     owner = User(email=f"owner-{uuid.uuid4().hex[:8]}@example.com", role=Role.photographer,
                  hashed_password="x")  # fmt: skip
@@ -160,7 +160,7 @@ def predicted_pairs(
     """(identity, photo name) for every match after rematching the events."""
     from sqlmodel import col, select
 
-    from api.models import Match
+    from core.models import Match
     from workers import matching
 
     pairs = set()

@@ -1,7 +1,7 @@
 """Worker peak RSS on the worst images the API accepts, against the chart's memory limits.
 
 Each input is built to sit at an edge of what the upload checks let through
-(`api/decoding.py`): the largest JPEG decoded at full scale, a JPEG at the pixel limit
+(`core/decoding.py`): the largest JPEG decoded at full scale, a JPEG at the pixel limit
 (decoded reduced), the largest 16-bit and RGBA PNGs within the decoding budget, and
 selfies at the selfie budget. The photos carry real faces (a crowd of the shared photos),
 so detection and encoding run as on an event. Each is indexed or judged in a forked child
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from api import decoding
-from api.config import settings
 from api.errors import AppError
 from api.images import inspect_image
+from core import decoding
+from core.config import settings
 from loadtest import datasets
 from loadtest.engine_runs import run_in_children
 

@@ -92,7 +92,7 @@ def _measure(stack: Any, relay: CountingRelay, attendees: int, delay_ms: int,
              workers: int) -> dict[str, Any]:  # fmt: skip
     from sqlmodel import Session, create_engine
 
-    from api.db import sqlalchemy_url
+    from core.db import sqlalchemy_url
     from workers import matching
 
     client = Client(stack)

@@ -55,7 +55,7 @@ class Rule:
 
 
 def rules() -> list[Rule]:
-    from api.config import settings
+    from core.config import settings
 
     return [
         Rule("today (face rule only)", 0.0, 0.0),
@@ -96,7 +96,7 @@ def _store_photos(session: Any, event: LookalikeEvent, name: str) -> tuple[uuid.
     bench = add_event(session, name, {}, [(p.name, p.found) for p in event.photos])
     from sqlmodel import col, select
 
-    from api.models import Face
+    from core.models import Face
 
     index = {n: i for i, n in enumerate(p.name for p in event.photos)}
     truth = {}
@@ -111,8 +111,8 @@ def _store_photos(session: Any, event: LookalikeEvent, name: str) -> tuple[uuid.
 
 
 def _register(session: Any, event_id: uuid.UUID, identity: str, encoding: Any) -> uuid.UUID:
-    from api.config import settings
-    from api.models import Attendee, Role, Selfie, User, utcnow
+    from core.config import settings
+    from core.models import Attendee, Role, Selfie, User, utcnow
 
     user = User(email=f"{identity}-{uuid.uuid4().hex[:8]}@example.com", role=Role.attendee,
                 hashed_password="x")  # fmt: skip
@@ -137,7 +137,7 @@ def _matches(
 ) -> list:  # type: ignore[type-arg]
     from sqlmodel import col, select
 
-    from api.models import Match
+    from core.models import Match
 
     columns = [Match.attendee_id, Match.photo_id, Match.face_id]
     if with_distance:
@@ -206,7 +206,7 @@ class Tally:
 
 
 def run(event: LookalikeEvent, count: int, tolerance: float, det: Path | None) -> dict[str, Any]:
-    from api.config import settings
+    from core.config import settings
     from loadtest.accuracy import matching_db
     from workers import matching
 
@@ -333,7 +333,7 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    from api.config import settings
+    from core.config import settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seatings", type=int, default=24)

@@ -84,8 +84,8 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
     import numpy as np
     from sqlalchemy import text
 
-    from api.config import settings
-    from api.models import Event, Role, User
+    from core.config import settings
+    from core.models import Event, Role, User
     from loadtest import synthetic
     from workers import face_cache, matching, nearest, selfie_cache
 
@@ -272,7 +272,7 @@ def _differences(session: Any, event_id: uuid.UUID) -> int:
     """Matches that differ from the brute-force rule's, either way."""
     from sqlalchemy import text
 
-    from api.config import settings
+    from core.config import settings
     from workers import matching
 
     tolerance = session.execute(

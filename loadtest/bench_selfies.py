@@ -56,7 +56,7 @@ WARM_AFTER = 60
 """Seconds after the cold runs: every worker has loaded the event's faces by then."""
 LOCK_WAITERS = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-    " AND classid = 26221"  # api.db's matching-lock namespace, 0x666D
+    " AND classid = 26221"  # core.db's matching-lock namespace, 0x666D
 )
 
 

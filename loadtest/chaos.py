@@ -454,7 +454,7 @@ REMATCH_MAX_FACES = 1_000_000
 
 def _rematch(stack: Stack, client: Client, event: dict, tolerance: float) -> float:  # type: ignore[type-arg]
     """A rematch at this tolerance, uninterrupted; the seconds its jobs ran (the workers'
-    job metrics, `api.metrics.record_job`)."""
+    job metrics, `core.metrics.record_job`)."""
     before = _rematch_seconds(stack)
     (current,) = query(stack, "SELECT tolerance FROM events WHERE id = %s", event["id"])[0]
     if current == tolerance:
@@ -478,7 +478,7 @@ def _build_nearest(url: str, event_id: object) -> None:
     """What indexing would have kept for the loaded faces: their nearest attendees."""
     from sqlmodel import Session, create_engine
 
-    from api.db import sqlalchemy_url
+    from core.db import sqlalchemy_url
     from workers import nearest
 
     engine = create_engine(sqlalchemy_url(url))

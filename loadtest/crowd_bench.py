@@ -100,7 +100,7 @@ def my_photos(
     """Precision and recall per setting, in two shapes of event: each identity alone in an
     event of every crowd (margin 0: no other attendee to be ambiguous with), and every
     identity together in one event with the default margin."""
-    from api.config import settings
+    from core.config import settings
 
     truth = {(f.identity, c.name) for c in crowds for f in c.faces if f.identity in selfies}
     rows = []

@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from api.config import settings
+from core.config import settings
 
 DIMENSIONS = 128
 PERSON_SPREAD = 0.056

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-# Before anything imports api.config: this run's own data folder.
+# Before anything imports core.config: this run's own data folder.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="facematch-test-"))
 os.environ["FACEMATCH_DATA_DIR"] = str(_DATA_DIR)
 os.environ["FACEMATCH_MODE"] = "local"
@@ -39,7 +39,7 @@ TABLES = (
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Path]:
-    from api.migrate import run_migrations
+    from core.migrate import run_migrations
     from devtools import local
 
     postgres, database_url = local.start_postgres(_DATA_DIR, cleanup_mode="delete")
@@ -52,7 +52,7 @@ def services() -> Iterator[Path]:
     (_DATA_DIR / "valkey.url").write_text(redis_url)
     run_migrations()
     yield _DATA_DIR
-    from api.db import get_engine
+    from core.db import get_engine
 
     get_engine().dispose()
     valkey.stop()
@@ -64,9 +64,9 @@ def services() -> Iterator[Path]:
 @pytest.fixture
 def clean(services: Path) -> Iterator[None]:
     """Empty tables, Redis and storage before each test that uses the services."""
-    from api.config import settings
-    from api.db import get_engine
-    from api.redis import get_redis
+    from core.config import settings
+    from core.db import get_engine
+    from core.redis import get_redis
 
     with get_engine().begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
@@ -79,7 +79,7 @@ def clean(services: Path) -> Iterator[None]:
 
 @pytest.fixture
 def session(clean: None) -> Iterator[Session]:
-    from api.db import get_engine
+    from core.db import get_engine
 
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
@@ -87,7 +87,7 @@ def session(clean: None) -> Iterator[Session]:
 
 @pytest.fixture
 def redis(clean: None) -> Redis:
-    from api.redis import get_redis
+    from core.redis import get_redis
 
     return get_redis()
 

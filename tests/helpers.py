@@ -54,7 +54,7 @@ def create_user(
     full_name: str | None = None,
 ):  # type: ignore[no-untyped-def]
     from api.auth.security import hash_password
-    from api.models import Role, User
+    from core.models import Role, User
 
     user = User(
         email=email or f"user{next(_counter)}@example.com",
@@ -69,7 +69,7 @@ def create_user(
 
 def create_event(session: Session, *, owner, name: str = "Summer party", tolerance=None):  # type: ignore[no-untyped-def]
     from api.events.codes import new_code
-    from api.models import Event
+    from core.models import Event
 
     event = Event(name=name, owner_id=owner.id, code=new_code(), tolerance=tolerance)
     session.add(event)
@@ -120,7 +120,7 @@ def mailed(email: str, *, count: int = 1, timeout: float = 15.0) -> list:  # typ
     import time
 
     from api.mail.caught import caught_mails
-    from api.redis import get_redis
+    from core.redis import get_redis
 
     deadline = time.monotonic() + timeout
     while True:
@@ -135,7 +135,7 @@ def mailed(email: str, *, count: int = 1, timeout: float = 15.0) -> list:  # typ
 def mailed_all(email: str) -> list:  # type: ignore[type-arg]
     """Every mail to `email` once the outbox's queued jobs have run (none is fine)."""
     from api.mail.caught import caught_mails
-    from api.redis import get_redis
+    from core.redis import get_redis
 
     run_jobs(get_redis(), "emails", "digests")
     return caught_mails(to=email)
@@ -183,7 +183,7 @@ def face_photo(relative: str) -> bytes:
 def run_jobs(redis: Redis, *names: str) -> None:
     """Run every queued job (of the queues `names`, or all) in this process, as RQ's
     testing docs suggest."""
-    from api.queue import QUEUE_NAMES, JobQueue
+    from core.queue import QUEUE_NAMES, JobQueue
 
     queues = list(JobQueue(redis).queues[name] for name in names or QUEUE_NAMES)
     SimpleWorker(queues, connection=redis, serializer=JSONSerializer).work(burst=True)
@@ -195,8 +195,8 @@ def new_id() -> uuid.UUID:
 
 def create_photo(session: Session, *, event, data: bytes | None = None, **fields):  # type: ignore[no-untyped-def]
     """A photo row; with `data`, its file is stored too."""
-    from api.models import Photo
-    from api.storage import get_storage
+    from core.models import Photo
+    from core.storage import get_storage
 
     photo_id = uuid.uuid4()
     values = {
@@ -218,7 +218,7 @@ def create_photo(session: Session, *, event, data: bytes | None = None, **fields
 
 def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3):  # type: ignore[no-untyped-def]
     """A face in `photo` matched to the attendee."""
-    from api.models import Face, Match
+    from core.models import Face, Match
 
     face = Face(photo_id=photo.id, event_id=photo.event_id, top=0, right=1, bottom=1, left=0,
                 encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
@@ -245,7 +245,7 @@ def traces_of_event(session: Session, redis: Redis, event_id: uuid.UUID, *ids: u
     under its folder in storage; and Redis keys whose name or value holds one of the ids."""
     from sqlalchemy import text
 
-    from api.storage import event_folder, get_storage
+    from core.storage import event_folder, get_storage
 
     names = {str(i) for i in (event_id, *ids)}
     columns = session.exec(  # type: ignore[call-overload]
@@ -296,8 +296,8 @@ def create_matched_event(session: Session, distances: dict[str, list[float]]):  
     matched as their selfie jobs match them."""
     import numpy as np
 
-    from api.config import settings
-    from api.models import Attendee, Face, Selfie, utcnow
+    from core.config import settings
+    from core.models import Attendee, Face, Selfie, utcnow
     from workers import matching
 
     owner = create_user(session)

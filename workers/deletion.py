@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from api import audit, queue
-from api.config import settings
-from api.db import lock_matching, session_scope
-from api.models import (
+from core import audit, queue
+from core.config import settings
+from core.db import lock_matching, session_scope
+from core.models import (
     Attendee,
     AuditAction,
     Event,
@@ -48,8 +48,8 @@ from api.models import (
     Selfie,
     User,
 )
-from api.redis import get_redis
-from api.storage import Storage, event_folder, get_storage, photo_keys
+from core.redis import get_redis
+from core.storage import Storage, event_folder, get_storage, photo_keys
 from workers import face_cache, selfie_cache
 
 log = logging.getLogger(__name__)

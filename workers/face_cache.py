@@ -46,8 +46,8 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
-from api.models import ENCODING_DIMENSIONS
+from core.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
+from core.models import ENCODING_DIMENSIONS
 from workers.hot import HotEvents
 
 log = logging.getLogger(__name__)

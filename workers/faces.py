@@ -17,8 +17,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from api import decoding
-from api.config import settings
+from core import decoding
+from core.config import settings
 
 pillow_heif.register_heif_opener()
 
@@ -214,7 +214,7 @@ class Decoded:
 
 def decode(data: bytes, *, max_side: int | None = None, budget: int | None = None) -> Decoded:
     """Decode with EXIF orientation applied, as 8-bit RGB, at most `max_side` long, within
-    `budget` bytes at the peak (`api.decoding`: over it, the image is decoded at 1/2, 1/4
+    `budget` bytes at the peak (`core.decoding`: over it, the image is decoded at 1/2, 1/4
     or 1/8 scale, a JPEG by libjpeg and another format whole, then reduced; one that cannot
     fit even so is refused as `too_large_to_decode`)."""
     if len(data) > MAX_BYTES:
@@ -297,7 +297,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _reduced(image: Image.Image, factor: int) -> Image.Image:
     """A decoded image at 1/`factor` scale, made before any full-size conversion but the
-    one `reduce` needs (16-bit to 8-bit gray; `api.decoding` never reduces a palette)."""
+    one `reduce` needs (16-bit to 8-bit gray; `core.decoding` never reduces a palette)."""
     if image.mode in decoding.SIXTEEN_BIT:
         image = decoding.sixteen_bit_to_gray(image)
     return image.reduce(factor)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api import decoding
+from core import decoding
 from workers import faces
 
 log = logging.getLogger(__name__)

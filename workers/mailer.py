@@ -5,7 +5,7 @@ not sent (again). A digest is not sent once its attendee has opted out, and a si
 mail not once its link has expired. Each mail is its own transaction, its row locked
 while it is sent (a second job for it skips it meanwhile, then finds it sent). An SMTP
 failure is written on the row and raised at the end of the batch, so RQ retries it with
-backing off (`api.queue.EMAIL_RETRY_INTERVALS`); the retry skips what was sent.
+backing off (`core.queue.EMAIL_RETRY_INTERVALS`); the retry skips what was sent.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from types import TracebackType
 
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.db import session_scope
-from api.models import Attendee, Email, EmailKind, utcnow
+from core.config import settings
+from core.db import session_scope
+from core.models import Attendee, Email, EmailKind, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from api.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
-from api.queue import DIGESTS, EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
+from core.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
+from core.queue import DIGESTS, EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
 log = logging.getLogger("workers")
@@ -82,7 +82,7 @@ def warm_up() -> None:
     """
     from sqlalchemy.orm import configure_mappers
 
-    from api.db import get_engine
+    from core.db import get_engine
     from workers import faces
 
     configure_mappers()
@@ -101,7 +101,7 @@ def warm_up() -> None:
 @contextlib.contextmanager
 def job_context(job: Any) -> Iterator[None]:
     """Set the log context (job id, and the request id from its meta) while a job runs."""
-    from api.logs import job_id, request_id
+    from core.logs import job_id, request_id
 
     tokens = (job_id.set(job.id), request_id.set((job.meta or {}).get("request_id")))
     try:
@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.alive is not None:
         return 0 if is_alive(args.alive) else 1  # normally served by workers/probe.py
-    from api.config import settings
-    from api.logs import configure
+    from core.config import settings
+    from core.logs import configure
 
     configure(args.log_level, settings.LOG_FORMAT, library_level=settings.LIBRARY_LOG_LEVEL)
 
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     # Import the jobs' code here, once: RQ forks a work horse per job, and a module
     # first imported in the horse is imported again for every job (seconds, here).
     import workers.tasks  # noqa: F401
-    from api.metrics import record_job, record_worker_memory
-    from api.process import set_process_role
-    from api.redis import get_redis
+    from core.metrics import record_job, record_worker_memory
+    from core.process import set_process_role
+    from core.redis import get_redis
     from workers import face_cache, selfie_cache
 
     set_process_role("worker")

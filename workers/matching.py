@@ -53,7 +53,7 @@ Without it, a photo indexed while a selfie is judged could be matched by
 neither: each transaction's statement sees only the other's committed rows,
 and each commits without the other's. With it, whichever matches second sees
 what the first committed. A transaction that takes row locks as well must call
-`api.db.lock_matching` first, so that every transaction takes its locks in the
+`core.db.lock_matching` first, so that every transaction takes its locks in the
 same order; the API's writers of matches take it too.
 """
 
@@ -67,8 +67,8 @@ import numpy as np
 from sqlalchemy import TextClause, text
 from sqlmodel import Session
 
-from api.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
-from api.db import lock_matching
+from core.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
+from core.db import lock_matching
 from workers import face_cache, lookalikes, selfie_cache
 
 _VALID = "EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = {0} AND v.status = 'valid')"

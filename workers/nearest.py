@@ -21,8 +21,8 @@ from pgvector.psycopg import register_vector
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.config import NEAREST_RADIUS
-from api.db import lock_matching
+from core.config import NEAREST_RADIUS
+from core.db import lock_matching
 from workers.matching import CANDIDATE_PAIRS, RANK_TOP_TWO, UPSERT_NEAREST
 from workers.selfie_cache import limits, matrix
 

@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from api.config import settings
-from api.models import Face, FaceOptOut, OptOutStatus
+from core.config import settings
+from core.models import Face, FaceOptOut, OptOutStatus
 from workers.faces import FoundFace
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from api.heartbeat import is_fresh
+from core.heartbeat import is_fresh
 
 HEARTBEAT_FILE = Path(os.environ.get("FACEMATCH_HEARTBEAT_FILE", "/tmp/facematch-worker-heartbeat"))
 """Touched on every RQ heartbeat; the pod's liveness probe reads its age (no HTTP needed)."""

@@ -40,8 +40,8 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from api.config import NEAREST_RADIUS, settings
-from api.models import ENCODING_DIMENSIONS
+from core.config import NEAREST_RADIUS, settings
+from core.models import ENCODING_DIMENSIONS
 from workers.hot import HotEvents
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import uuid
 import numpy as np
 from sqlmodel import Session, col, select
 
-from api import audit
-from api.config import settings
-from api.models import AuditAction, Selfie, SelfieStatus
+from core import audit
+from core.config import settings
+from core.models import AuditAction, Selfie, SelfieStatus
 
 SAME_PERSON_HINT = (
     "this is not the person of your first selfie: an account finds one person's photos"

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from sqlalchemy import exists, func, update
 from sqlmodel import Session, col, delete, select
 
-from api import audit, queue
-from api.config import settings
-from api.db import defer, lock_matching, on_commit, session_scope
-from api.models import (
+from core import audit, queue
+from core.config import settings
+from core.db import defer, lock_matching, on_commit, session_scope
+from core.models import (
     Attendee,
     AuditAction,
     Email,
@@ -37,8 +37,8 @@ from api.models import (
     TolerancePreview,
     utcnow,
 )
-from api.redis import get_redis
-from api.storage import get_storage
+from core.redis import get_redis
+from core.storage import get_storage
 from workers import (
     deletion,
     face_cache,
@@ -407,7 +407,7 @@ def rematch_photo(photo_id: str) -> dict[str, Any]:
 
 
 def restore_match(photo_id: str) -> dict[str, Any]:
-    """After a "not me" was taken back: the photo's matches again (`api.queue.restore_match`)."""
+    """After a "not me" was taken back: the photo's matches again (`core.queue.restore_match`)."""
     return rematch_photo(photo_id)
 
 

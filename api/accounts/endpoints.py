@@ -29,7 +29,7 @@ from api.errors import (
     Unauthorized,
     responses,
 )
-from api.models import User
+from core.models import User
 
 router = APIRouter(tags=["accounts"])
 

@@ -10,15 +10,15 @@ from redis import Redis
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api import audit
 from api.accounts.schemas import AccountDeleted, DeletionMailed, ResetLink
 from api.attendees.service import delete_face_data_of
 from api.auth.security import hash_password, new_link_token, token_digest
 from api.auth.service import revoke_all_sessions
-from api.config import settings
 from api.errors import BadRequest, Conflict
 from api.mail.outbox import public_url, queue_mail
-from api.models import (
+from core import audit
+from core.config import settings
+from core.models import (
     Attendee,
     AuditAction,
     EmailKind,
@@ -28,7 +28,7 @@ from api.models import (
     User,
     utcnow,
 )
-from api.storage import Storage
+from core.storage import Storage
 
 DELETION_KEY = "account-deletion:{digest}"
 

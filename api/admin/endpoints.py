@@ -16,7 +16,7 @@ from api.deps import Cursor, QueueDep, RequireAdmin, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import EventPublic, HandOver, RematchAccepted
-from api.models import AuditAction
+from core.models import AuditAction
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 _AUTH = (Unauthorized, NotPermitted)

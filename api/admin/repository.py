@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from api.models import AuditAction, AuditEntry
 from api.pages import count_rows, newest_first
+from core.models import AuditAction, AuditEntry
 
 _THROUGHPUT = text(
     """

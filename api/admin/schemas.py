@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
-from api.models import AuditAction
+from core.models import AuditAction
 
 
 class WorkerStatus(SQLModel):

@@ -10,7 +10,7 @@ from api.admin.schemas import AuditEntryPublic, AuditLog, Throughput
 from api.auth import repository as auth_repository
 from api.auth.schemas import UserPublic, UsersPublic
 from api.errors import BadRequest
-from api.models import AuditAction, utcnow
+from core.models import AuditAction, utcnow
 
 DEFAULT_WINDOW = timedelta(minutes=15)
 

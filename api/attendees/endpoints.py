@@ -24,7 +24,6 @@ from api.attendees.schemas import (
     SignInLinkRequest,
 )
 from api.auth.security import TokenClaims, decode_unsubscribe_token
-from api.config import settings
 from api.deps import Claims, CurrentAttendee, RedisDep, RequireAdmin, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
@@ -38,7 +37,8 @@ from api.errors import (
     Unauthorized,
     responses,
 )
-from api.models import Attendee
+from core.config import settings
+from core.models import Attendee
 
 router = APIRouter(tags=["attendees"])
 

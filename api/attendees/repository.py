@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Event, EventStatus, Match, MatchRejection, Selfie, SelfieStatus
+from core.models import Attendee, Event, EventStatus, Match, MatchRejection, Selfie, SelfieStatus
 
 
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:

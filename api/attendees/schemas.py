@@ -6,8 +6,8 @@ from datetime import datetime
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
-from api.models import SelfieStatus
-from api.text import OneLine
+from core.models import SelfieStatus
+from core.text import OneLine
 
 
 class RegisterWithEventCode(SQLModel):

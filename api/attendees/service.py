@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from redis import Redis
 from sqlmodel import Session
 
-from api import audit, liveness, queue
+from api import liveness
 from api.attendees import repository
 from api.attendees.schemas import (
     ConsentState,
@@ -22,12 +22,13 @@ from api.attendees.schemas import (
 )
 from api.attendees.signin import record_consent
 from api.auth.service import start_session
-from api.config import settings
-from api.db import defer, lock_matching, on_commit, on_rollback
-from api.decoding import selfie_budget
 from api.errors import Conflict, ConsentRequired, NotFound
 from api.images import inspect_image
-from api.models import (
+from core import audit, queue
+from core.config import settings
+from core.db import defer, lock_matching, on_commit, on_rollback
+from core.decoding import selfie_budget
+from core.models import (
     Attendee,
     AuditAction,
     Event,
@@ -38,7 +39,7 @@ from api.models import (
     User,
     utcnow,
 )
-from api.storage import Storage, event_folder
+from core.storage import Storage, event_folder
 
 
 def my_events(session: Session, attendee: Attendee) -> MyEvents:

@@ -19,7 +19,6 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api import audit
 from api.attendees import repository
 from api.attendees.schemas import (
     LinkIssued,
@@ -31,12 +30,13 @@ from api.attendees.schemas import (
 from api.auth import repository as auth_repository
 from api.auth.security import new_link_token, token_digest
 from api.auth.service import start_session
-from api.config import settings
 from api.errors import BadRequest, Conflict, ConsentRequired, NotFound
 from api.events.codes import normalize_code
 from api.events.repository import get_event_by_code
 from api.mail.outbox import public_url, queue_mail
-from api.models import (
+from core import audit
+from core.config import settings
+from core.models import (
     Attendee,
     AuditAction,
     EmailKind,

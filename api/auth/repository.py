@@ -4,8 +4,8 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, AuthSession, User, utcnow
 from api.pages import count_rows, newest_first
+from core.models import Attendee, AuthSession, User, utcnow
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:

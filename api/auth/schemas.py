@@ -6,8 +6,8 @@ from datetime import datetime
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
-from api.models import Role, UserBase
-from api.text import OneLine
+from core.models import Role, UserBase
+from core.text import OneLine
 
 
 class Token(SQLModel):

@@ -15,9 +15,9 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis import Redis
 
-from api.config import settings
 from api.errors import BadRequest, Unauthorized
-from api.models import Role
+from core.config import settings
+from core.models import Role
 
 ALGORITHM = "HS256"
 

@@ -16,9 +16,9 @@ from api.auth.security import (
     hash_password,
     verify_password,
 )
-from api.config import settings
 from api.errors import Conflict, Unauthorized
-from api.models import AuthSession, Role, User, utcnow
+from core.config import settings
+from core.models import AuthSession, Role, User, utcnow
 
 
 def authenticate(session: Session, email: str, password: str) -> User:

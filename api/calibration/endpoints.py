@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path
 
 from api.calibration import service
 from api.calibration.schemas import Calibration, PreviewRequest, TolerancePreviewPublic
-from api.config import MAX_TOLERANCE
 from api.deps import RequirePhotographer, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events.service import get_owned_event
+from core.config import MAX_TOLERANCE
 
 router = APIRouter(tags=["calibration"])
 _AUTH = (Unauthorized, NotPermitted)

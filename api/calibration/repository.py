@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
-from api.models import TolerancePreview, utcnow
+from core.models import TolerancePreview, utcnow
 
 HISTOGRAM_LOW, HISTOGRAM_HIGH, HISTOGRAM_BINS = 0.3, 0.8, 25
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import Field
 from sqlmodel import SQLModel
 
-from api.config import MAX_TOLERANCE
+from core.config import MAX_TOLERANCE
 
 
 class DistanceBin(SQLModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from api import queue
 from api.calibration import repository
 from api.calibration.schemas import (
     AttendeeChange,
@@ -14,11 +13,12 @@ from api.calibration.schemas import (
     DistanceBin,
     TolerancePreviewPublic,
 )
-from api.config import settings
-from api.db import defer
 from api.errors import NotFound
 from api.events.service import refuse_if_deleting
-from api.models import Event, TolerancePreview
+from core import queue
+from core.config import settings
+from core.db import defer
+from core.models import Event, TolerancePreview
 
 
 def read_calibration(session: Session, event: Event) -> Calibration:

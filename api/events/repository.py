@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from api.config import settings
-from api.models import Event, EventStatus, FaceOptOut, Photo
 from api.pages import count_rows, newest_first
+from core.config import settings
+from core.models import Event, EventStatus, FaceOptOut, Photo
 
 
 def get_event(

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, computed_field
 from sqlmodel import Field, SQLModel
 
-from api.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
-from api.models import EventBase, EventStatus
-from api.text import OneLine
+from core.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
+from core.models import EventBase, EventStatus
+from core.text import OneLine
 
 RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
 

@@ -6,10 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import audit, queue
 from api.auth.repository import get_user_by_email
-from api.config import settings
-from api.db import defer
 from api.errors import Conflict, NotFound, NotPermitted
 from api.events import repository
 from api.events.codes import new_code, normalize_code
@@ -23,7 +20,10 @@ from api.events.schemas import (
     EventUpdate,
     RematchAccepted,
 )
-from api.models import AuditAction, Event, EventStatus, Role, User, utcnow
+from core import audit, queue
+from core.config import settings
+from core.db import defer
+from core.models import AuditAction, Event, EventStatus, Role, User, utcnow
 
 _CODE_ATTEMPTS = 5
 

@@ -4,9 +4,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.db import get_engine
 from api.errors import ServiceUnavailable, responses
-from api.redis import get_redis
+from core.db import get_engine
+from core.redis import get_redis
 
 router = APIRouter(tags=["health"])
 

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-from api.config import settings
+from core.config import settings
 
 _LINK = re.compile(r"https?://\S+")
 

@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 
 from api.attendees.signin import new_sign_in_link
 from api.auth.security import create_unsubscribe_token
-from api.config import settings
 from api.mail.outbox import public_url, queue_mail, send_in_batches
-from api.models import Attendee, EmailKind, Event, User, utcnow
+from core.config import settings
+from core.models import Attendee, EmailKind, Event, User, utcnow
 
 BATCH = 1000
 """Attendees mailed per transaction; a pass takes batches until none is due."""

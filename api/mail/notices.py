@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from api.mail.outbox import public_url, queue_mail
-from api.models import Attendee, EmailKind, Event, EventStatus, Selfie, SelfieStatus, User, utcnow
+from core.models import Attendee, EmailKind, Event, EventStatus, Selfie, SelfieStatus, User, utcnow
 
 BATCH = 500
 

@@ -14,10 +14,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from api import queue
-from api.config import settings
-from api.db import defer
-from api.models import Email, EmailKind, SignInLink, utcnow
+from core import queue
+from core.config import settings
+from core.db import defer
+from core.models import Email, EmailKind, SignInLink, utcnow
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

@@ -6,8 +6,8 @@ from sqlalchemy import exists, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete, select
 
-from api.models import Match, MatchRejection, Photo, utcnow
 from api.pages import newest_first
+from core.models import Match, MatchRejection, Photo, utcnow
 
 
 def page_attendee_matches(

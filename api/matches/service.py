@@ -5,13 +5,13 @@ import uuid
 
 from sqlmodel import Session
 
-from api import queue
 from api.archive import archive_names
-from api.db import defer, lock_matching
 from api.errors import NotFound
 from api.matches import repository
 from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
-from api.models import Attendee
+from core import queue
+from core.db import defer, lock_matching
+from core.models import Attendee
 
 
 def my_photos(

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.config import settings
 from api.errors import NotFound, Unauthorized
+from core.config import settings
 
 router = APIRouter(tags=["monitoring"])
 

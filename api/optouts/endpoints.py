@@ -7,7 +7,6 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from api import ratelimit
 from api.attendees.schemas import LiveChallenge
-from api.config import settings
 from api.deps import RedisDep, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
@@ -20,6 +19,7 @@ from api.errors import (
 )
 from api.optouts import service
 from api.optouts.schemas import OptOutAccepted, OptOutChallengeRequest, OptOutState
+from core.config import settings
 
 router = APIRouter(tags=["opt-outs"])
 

@@ -4,7 +4,7 @@ import uuid
 
 from sqlmodel import Session
 
-from api.models import FaceOptOut
+from core.models import FaceOptOut
 
 
 def get_opt_out(session: Session, opt_out_id: uuid.UUID) -> FaceOptOut | None:

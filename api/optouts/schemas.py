@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from api.models import OptOutStatus
+from core.models import OptOutStatus
 
 
 class OptOutChallengeRequest(SQLModel):

@@ -9,15 +9,16 @@ import uuid
 from redis import Redis
 from sqlmodel import Session
 
-from api import liveness, queue
+from api import liveness
 from api.attendees.schemas import LiveChallenge
-from api.db import defer, on_rollback
 from api.errors import NotFound
 from api.events.service import get_event_by_code
-from api.models import Event, EventStatus, FaceOptOut
 from api.optouts import repository
 from api.optouts.schemas import OptOutAccepted, OptOutState
-from api.storage import Storage, event_folder
+from core import queue
+from core.db import defer, on_rollback
+from core.models import Event, EventStatus, FaceOptOut
+from core.storage import Storage, event_folder
 
 
 def _event(session: Session, code: str) -> Event:

@@ -9,7 +9,6 @@ from fastapi.responses import StreamingResponse
 
 from api.archive import stream_archive
 from api.auth.security import issue_download_link, spend_download_link
-from api.config import settings
 from api.deps import (
     Claims,
     CurrentUser,
@@ -34,7 +33,6 @@ from api.errors import (
     responses,
 )
 from api.events.service import get_owned_event
-from api.models import PhotoStatus
 from api.photos import service
 from api.photos.schemas import (
     DownloadLink,
@@ -43,6 +41,8 @@ from api.photos.schemas import (
     PhotosPublic,
     UploadAccepted,
 )
+from core.config import settings
+from core.models import PhotoStatus
 
 router = APIRouter(tags=["photos"])
 _AUTH = (Unauthorized, NotPermitted)

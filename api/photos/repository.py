@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Face, Match, Photo, PhotoStatus, User
 from api.pages import count_rows, newest_first
+from core.models import Attendee, Face, Match, Photo, PhotoStatus, User
 
 
 def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> Photo | None:

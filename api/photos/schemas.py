@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
-from api.models import PhotoStatus
+from core.models import PhotoStatus
 
 
 class FaceBox(SQLModel):

@@ -9,13 +9,9 @@ from urllib.parse import quote
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api import audit, queue
 from api.archive import archive_names
-from api.config import settings
-from api.db import defer, lock_matching, on_commit, on_rollback
 from api.errors import AppError, Conflict, NotFound, NotPermitted
 from api.images import PREVIEW_SIDES, inspect_image, make_preview
-from api.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User, utcnow
 from api.photos import repository
 from api.photos.schemas import (
     FaceBox,
@@ -27,8 +23,12 @@ from api.photos.schemas import (
     UploadAccepted,
     UploadResult,
 )
-from api.queue import get_job_queue
-from api.storage import Storage, event_folder, photo_keys, preview_key
+from core import audit, queue
+from core.config import settings
+from core.db import defer, lock_matching, on_commit, on_rollback
+from core.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User, utcnow
+from core.queue import get_job_queue
+from core.storage import Storage, event_folder, photo_keys, preview_key
 
 
 def _clean_filename(name: str | None) -> str:

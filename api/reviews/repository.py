@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from api.models import Attendee, Selfie, SelfieStatus, User
+from core.models import Attendee, Selfie, SelfieStatus, User
 
 
 def list_held(session: Session, event_id: uuid.UUID) -> list[Any]:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
-from api.models import SelfieStatus
+from core.models import SelfieStatus
 
 
 class HeldSelfie(SQLModel):

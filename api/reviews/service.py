@@ -8,13 +8,13 @@ import uuid
 
 from sqlmodel import Session
 
-from api import audit, queue
-from api.db import defer
 from api.errors import Conflict, NotFound
 from api.events.service import refuse_if_deleting
-from api.models import AuditAction, Event, Selfie, SelfieStatus, User, utcnow
 from api.reviews import repository
 from api.reviews.schemas import HeldSelfie, HeldSelfies, ReviewDone
+from core import audit, queue
+from core.db import defer
+from core.models import AuditAction, Event, Selfie, SelfieStatus, User, utcnow
 
 
 def list_held(session: Session, event: Event) -> HeldSelfies:

@@ -11,12 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api import ratelimit
-from api.config import settings
 from api.deps import SessionDep
 from api.events.service import get_event_by_code, join_url
-from api.models import AuditAction, Event
-from api.redis import get_redis
 from api.web import service
+from core.config import settings
+from core.models import AuditAction, Event
+from core.redis import get_redis
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -8,9 +8,9 @@ from typing import Literal
 
 import segno
 
-from api.config import settings
 from api.events.service import join_url
-from api.models import Event
+from core.config import settings
+from core.models import Event
 
 QR_MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount
 
 from api.main import create_app
-from api.models import Attendee
+from core.models import Attendee
 from tests.helpers import (
     PASSWORD,
     create_event,

@@ -12,8 +12,8 @@ import anyio
 import httpx
 import pytest
 
-from api.config import settings
-from api.models import Role
+from core.config import settings
+from core.models import Role
 from tests.helpers import create_user, session_token
 
 GIB = 1024**3

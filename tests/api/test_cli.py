@@ -5,8 +5,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.models import Photo, User
-from api.queue import JobQueue
+from core.models import Photo, User
+from core.queue import JobQueue
 from tests.helpers import create_event, create_user, image_bytes
 
 runner = CliRunner()

@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 
 def test_an_exhausted_connection_pool_is_a_503_not_a_500(client: TestClient, clean: None) -> None:
-    from api.db import get_engine
     from api.deps import get_session
+    from core.db import get_engine
 
     engine = create_engine(get_engine().url, pool_size=1, max_overflow=0, pool_timeout=0.1)
     held = engine.connect()  # the pool's only connection, busy elsewhere
@@ -67,7 +67,7 @@ def test_a_nul_character_is_a_422_and_nothing_is_stored(
     """Found by schemathesis: a NUL in a name reached PostgreSQL and came back a 500."""
     from sqlmodel import func, select
 
-    from api.models import User
+    from core.models import User
     from tests.helpers import create_user, token_headers
 
     create_user(session, email="admin@example.com", role="admin")

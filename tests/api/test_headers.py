@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.config import settings
+from core.config import settings
 from tests.helpers import PASSWORD, create_event, create_user
 
 

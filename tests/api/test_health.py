@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from api.redis import get_redis
+from core.redis import get_redis
 
 
 def test_liveness_answers_without_touching_anything(client: TestClient) -> None:

@@ -19,8 +19,8 @@ from PIL import Image
 from redis import Redis
 from sqlmodel import Session, func, select
 
-from api.config import settings
-from api.models import Photo, PhotoStatus, Selfie
+from core.config import settings
+from core.models import Photo, PhotoStatus, Selfie
 from tests.helpers import (
     create_event,
     create_user,

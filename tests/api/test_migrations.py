@@ -2,8 +2,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import api.models  # noqa: F401
-from api.db import get_engine
+import core.models  # noqa: F401
+from core.db import get_engine
 
 
 def test_the_migrations_match_the_models(services) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.models import AuditAction, AuditEntry, utcnow
+from core.models import AuditAction, AuditEntry, utcnow
 from tests.helpers import create_event, create_photo, create_user, token_headers
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.config import Settings, settings
+from core.config import Settings, settings
 
 INGRESS_POD = ("10.42.3.7", 40000)
 """The ingress controller's pod, inside the trusted CIDR below."""

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session
 
-from api import queue
 from api import reconcile as reconcile_module
-from api.config import settings
-from api.models import Event, Selfie, utcnow
 from api.reconcile import reconcile
+from core import queue
+from core.config import settings
+from core.models import Event, Selfie, utcnow
 from devtools.local import stop_group
 from tests.helpers import create_event, create_photo, create_user, register_attendee
 
@@ -70,7 +70,7 @@ def test_a_photo_that_keeps_killing_workers_is_marked_failed(
 
 
 def test_lost_selfies_and_owed_rematches_are_enqueued(session: Session, redis: Redis) -> None:
-    from api.models import Attendee
+    from core.models import Attendee
 
     event = create_event(session, owner=create_user(session))
     user = create_user(session, role="attendee")
@@ -93,7 +93,7 @@ def test_lost_selfies_and_owed_rematches_are_enqueued(session: Session, redis: R
 
 
 def test_only_one_reconciler_runs_at_a_time(session: Session, redis: Redis) -> None:
-    from api.db import get_engine
+    from core.db import get_engine
 
     with Session(get_engine()) as other:
         assert not reconcile(other, queue.JobQueue(redis)).skipped_locked
@@ -247,7 +247,7 @@ def test_the_reconciler_process_reconciles_beats_and_stops_on_sigterm(
     )
 
     def probe() -> int:
-        argv = [sys.executable, "-m", "api.heartbeat", str(heartbeat), "30"]
+        argv = [sys.executable, "-m", "core.heartbeat", str(heartbeat), "30"]
         return subprocess.run(argv, timeout=30).returncode
 
     assert probe() == 1
@@ -285,7 +285,7 @@ def test_a_lost_recomputation_after_deleted_face_data_is_enqueued_until_its_job_
     """The deletion owes the job in the database: Redis losing it loses nothing."""
     import uuid
 
-    from api.models import ForgetOwed
+    from core.models import ForgetOwed
     from workers import tasks
 
     event = create_event(session, owner=create_user(session))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.storage import LocalStorage, S3Storage, Storage
+from core.storage import LocalStorage, S3Storage, Storage
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import pytest
 from redis import Redis
 from sqlmodel import Session
 
-from api import queue
-from api.db import session_scope
-from api.models import Photo
-from api.storage import get_storage
+from core import queue
+from core.db import session_scope
+from core.models import Photo
+from core.storage import get_storage
 from tests.helpers import create_event, create_user, image_bytes
 
 

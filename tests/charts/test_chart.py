@@ -16,8 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from api.config import Settings
-from api.queue import LONGEST_JOB_SECONDS, QUEUE_NAMES
+from core.config import Settings
+from core.queue import LONGEST_JOB_SECONDS, QUEUE_NAMES
 from tests.helpers import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]

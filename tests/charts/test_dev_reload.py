@@ -119,7 +119,8 @@ def _wait(check, seconds: float = 30) -> Any:  # type: ignore[no-untyped-def]
 def test_the_rendered_api_command_reloads_a_changed_file(tmp_path: Path) -> None:
     import subprocess
 
-    (tmp_path / "api").mkdir()
+    for package in ("api", "core"):  # the API reloads on either
+        (tmp_path / package).mkdir()
     app = tmp_path / "api" / "main.py"
     source = (
         "async def app(scope, receive, send):\n"
@@ -161,7 +162,7 @@ def test_the_rendered_worker_command_restarts_on_a_changed_file(tmp_path: Path) 
     import subprocess
 
     starts = tmp_path / "starts"
-    for package in ("api", "workers"):
+    for package in ("core", "workers"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "workers" / "__main__.py").write_text(
@@ -178,7 +179,7 @@ def test_the_rendered_worker_command_restarts_on_a_changed_file(tmp_path: Path) 
         _wait(lambda: starts.exists() and len(starts.read_text().split()) == 1)
         edits = iter(range(1000))
         _change_until(
-            lambda: (tmp_path / "api" / "models.py").write_text(f"EDIT = {next(edits)}\n"),
+            lambda: (tmp_path / "core" / "models.py").write_text(f"EDIT = {next(edits)}\n"),
             lambda: len(starts.read_text().split()) >= 2,
         )
     finally:

@@ -65,7 +65,7 @@ def _register(page: Any, event: dict[str, Any], email: str) -> None:  # type: ig
 def _registered_with_a_selfie(page: Any, session: Session, event: Any, email: str) -> Any:
     """Registered through the page, with a valid selfie at the origin (as if judged): a
     face of all zeros matches them."""
-    from api.models import Attendee, Selfie
+    from core.models import Attendee, Selfie
 
     _register(page, {"join_url": f"/e/{event.code}", "name": event.name}, email)
     attendee = session.exec(select(Attendee).where(Attendee.event_id == event.id)).one()
@@ -218,7 +218,7 @@ def test_a_returning_attendee_signs_back_in_after_the_event_closed(
 ) -> None:
     """On another phone, after the event closed: the page offers sign-in, not registration,
     and their photos are there."""
-    from api.models import Attendee, Event, Selfie
+    from core.models import Attendee, Event, Selfie
     from tests.helpers import create_event, create_match, create_photo
     from tests.web.conftest import PHONE
 
@@ -255,7 +255,7 @@ def test_a_returning_attendee_signs_back_in_after_the_event_closed(
 
 
 def test_an_attendee_deletes_their_account_from_the_gallery(phone: Any, session: Session) -> None:
-    from api.models import Selfie, User
+    from core.models import Selfie, User
     from tests.helpers import create_event, create_match, create_photo
 
     event = create_event(session, owner=create_user(session))
@@ -318,7 +318,7 @@ def test_not_me_can_be_undone_at_once_or_restored_later(phone: Any, session: Ses
 def test_a_changed_policy_is_consented_to_again_before_the_gallery(
     phone: Any, session: Session
 ) -> None:
-    from api.models import Attendee, AuditEntry
+    from core.models import Attendee, AuditEntry
     from tests.helpers import create_event
 
     event = create_event(session, owner=create_user(session))

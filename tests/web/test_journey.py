@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from api import queue
-from api.db import session_scope
-from api.models import Attendee
 from api.reconcile import reconcile
+from core import queue
+from core.db import session_scope
+from core.models import Attendee
 from tests.helpers import EVENT_PHOTOS, SELFIES, create_user, face_photo, mailed, mailed_link
 from tests.web.conftest import PHONE, Api, shot
 from tests.web.test_attendee import _ask_to_join, _photo_ids, _pick_selfie
@@ -38,8 +38,8 @@ def _phone(browser: Any, live_api: str) -> Any:
 def _digests_now(monkeypatch: pytest.MonkeyPatch, live_api: str) -> None:
     """The reconciler's pass composes due digests: here, as the stack's reconciler would
     (its own process there, with the stack's public URL)."""
-    from api.config import settings
-    from api.redis import get_redis
+    from core.config import settings
+    from core.redis import get_redis
 
     monkeypatch.setattr(settings, "PUBLIC_URL", live_api)
     with session_scope() as scoped:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from api.models import Event, User
+from core.models import Event, User
 from tests.helpers import FACES, PASSWORD, create_user
 from tests.web.conftest import ALL_IMAGES_LOADED, Api, shot, wait_until
 
@@ -289,7 +289,7 @@ def test_the_grid_shows_every_photo_of_a_big_event_as_it_scrolls_and_new_ones_on
     expect(tiles).to_have_count(130)
     expect(tiles.first.locator(".filename")).to_have_text("129.jpg")
     session.expire_all()
-    from api.models import Photo
+    from core.models import Photo
 
     assert session.exec(select(Photo).where(Photo.filename == "new.jpg")).first() is None
 
@@ -429,7 +429,7 @@ def test_the_photographer_calibrates_a_tolerance_before_changing_it(
 ) -> None:
     """The histogram of distances and each attendee's photos; a preview of 0.50 says what
     it would take away and from whom (a worker computes it), and nothing changes."""
-    from api.models import Match
+    from core.models import Match
     from tests.helpers import create_matched_event
 
     event = create_matched_event(session, {"Ada": [0.35, 0.45, 0.57], "Bo": [0.53, 0.67]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from api.redis import get_redis
+from core.redis import get_redis
 
 
 def abort() -> None:

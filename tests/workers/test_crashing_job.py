@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from api.queue import PHOTOS
+from core.queue import PHOTOS
 from workers.main import HORSE_NAME
 
 

@@ -16,12 +16,12 @@ from redis import Redis
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api import queue
-from api.config import settings
-from api.db import session_scope
-from api.models import Attendee, Event, Face, Match, Photo, Role, Selfie, User, utcnow
 from api.reconcile import reconcile
-from api.storage import event_folder, get_storage, preview_key
+from core import queue
+from core.config import settings
+from core.db import session_scope
+from core.models import Attendee, Event, Face, Match, Photo, Role, Selfie, User, utcnow
+from core.storage import event_folder, get_storage, preview_key
 from tests.helpers import create_event, create_user, traces_of_event
 
 PHOTOS = 1000

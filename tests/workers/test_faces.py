@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api import decoding
-from api.config import settings
+from core import decoding
+from core.config import settings
 from tests.helpers import face_photo, image_bytes
 from workers import faces
 

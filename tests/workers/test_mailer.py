@@ -11,11 +11,11 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, select
 
-from api import queue
-from api.config import settings
-from api.db import session_scope
-from api.models import Email, utcnow
 from api.reconcile import reconcile
+from core import queue
+from core.config import settings
+from core.db import session_scope
+from core.models import Email, utcnow
 from devtools.local import free_port
 from tests.helpers import create_event, create_user, mailed, mailed_all, run_jobs
 
@@ -118,7 +118,7 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
 ) -> None:
     from aiosmtpd.controller import Controller
 
-    from api.models import EmailKind
+    from core.models import EmailKind
     from workers import mailer
 
     _a_batch_of_three(EmailKind.sign_in)
@@ -154,7 +154,7 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
 def test_a_digest_batch_gives_way_to_a_sign_in_link_queued_meanwhile(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.models import EmailKind
+    from core.models import EmailKind
 
     _a_batch_of_three(EmailKind.digest)
     batch = {e.job_id for e in session.exec(select(Email))}
@@ -184,7 +184,7 @@ def test_a_mail_that_cannot_be_built_counts_its_attempt_and_is_not_retried_forev
     The attempt is kept (it used to roll back, so the job was retried without end), the
     reason is stored, and the other mails of the batch still go."""
     from api.mail.outbox import queue_mail, send_in_batches
-    from api.models import EmailKind
+    from core.models import EmailKind
 
     with session_scope() as scoped:
         send_in_batches(scoped, [

@@ -53,7 +53,7 @@ def test_the_liveness_probe_reads_the_heartbeat_age(tmp_path: Path) -> None:
 WARM_UP_PROBE = """
 import sys
 from workers.main import warm_up
-from api.db import get_engine
+from core.db import get_engine
 before = {m for m in sys.modules if m.startswith(("psycopg", "PIL.JpegImagePlugin"))}
 warm_up()
 after = {m for m in sys.modules if m.startswith(("psycopg", "PIL.JpegImagePlugin"))}
@@ -95,9 +95,10 @@ def test_the_probe_imports_nothing_but_the_standard_library(tmp_path: Path) -> N
     }
     top_level = {name.split(".")[0] for name in imported}
     assert "workers" in top_level
-    assert {name for name in imported if name.split(".")[0] == "api"} <= {"api", "api.heartbeat"}
+    assert {name for name in imported if name.split(".")[0] == "core"} <= {"core", "core.heartbeat"}
+    assert "api" not in top_level
     site_hooks = {"sitecustomize", "usercustomize", "_distutils_hack"}  # site.py tries them
-    outside = top_level - set(sys.stdlib_module_names) - site_hooks - {"workers", "api"}
+    outside = top_level - set(sys.stdlib_module_names) - site_hooks - {"workers", "core"}
     assert outside == set(), outside
 
 

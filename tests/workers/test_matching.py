@@ -7,8 +7,8 @@ import pytest
 from redis import Redis
 from sqlmodel import Session, delete, select
 
-from api.config import settings
-from api.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
+from core.config import settings
+from core.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
 from tests.helpers import create_event, create_photo, create_user
 from workers import face_cache, matching, selfie_cache
 
@@ -53,7 +53,7 @@ def _attendee_with_selfie(session: Session, event, encoding: list[float] | None 
 def test_a_weak_face_must_be_nearer_than_the_tolerance_to_match(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.config import settings
+    from core.config import settings
 
     monkeypatch.setattr(settings, "MATCH_WEAK_QUALITY", 0.15)
     monkeypatch.setattr(settings, "MATCH_WEAK_PENALTY", 0.05)
@@ -103,7 +103,7 @@ def no_face_cache() -> Iterator[None]:
 @pytest.fixture
 def small_caches(monkeypatch: pytest.MonkeyPatch, no_face_cache: None) -> None:
     """Both workers' matrices on for events of any size, refreshed whenever asked."""
-    from api.config import settings
+    from core.config import settings
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
     monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
@@ -126,8 +126,8 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     With a cache, a new selfie's faces (face_cache) or a new photo's selfies (selfie_cache)
     come from a worker's in-memory matrix, refreshed only now and then, so that what was
     numbered after it is found in SQL."""
-    from api.config import settings
-    from api.models import MatchRejection
+    from core.config import settings
+    from core.models import MatchRejection
 
     used = []  # photos matched through the selfie matrix
     selfies_near_photo = matching._selfies_near_photo
@@ -262,7 +262,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     # A bulk rebuild (workers/nearest.py: BLAS candidates, exact SQL) gives the same rows,
     # but for runner-ups too far from the nearest to decide anything, which the kept path
     # does not update (workers/matching.py).
-    from api.config import MAX_MATCH_MARGIN
+    from core.config import MAX_MATCH_MARGIN
     from workers import nearest
 
     def kept_rows() -> list[tuple]:  # type: ignore[type-arg]
@@ -287,7 +287,7 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
     runner-up goes further away (face data deleted, then the event's rematch), the face's
     photo is numbered again, so the next newcomer finds it although the matrix's number
     for it is old; a refresh reads the runner-ups again."""
-    from api.config import settings
+    from core.config import settings
     from workers.matching import match_attendee, match_photo, reference_matches, rematch_event
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
@@ -366,7 +366,7 @@ def test_workers_load_a_hot_event_one_at_a_time(
 ) -> None:
     """While another worker loads the event's faces, this one does not: it keeps taking
     jobs (scanning in SQL), and loads the event at a later refresh."""
-    from api.config import settings
+    from core.config import settings
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
     monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
@@ -392,7 +392,7 @@ def test_forgetting_a_deleted_attendee_gives_their_faces_to_the_next_one_even_wi
     session: Session,
 ) -> None:
     """The job after a deletion finds the event through the faces that named the attendee."""
-    from api.models import Attendee as AttendeeRow
+    from core.models import Attendee as AttendeeRow
     from workers import tasks
 
     event = create_event(session, owner=create_user(session))
@@ -425,7 +425,7 @@ def test_a_selfie_matrix_holding_a_deleted_selfie_gives_way_to_sql_until_it_is_r
     face, past 0.32 + 0.02), and the face would match although the runner-up is within
     the margin: the photo is compared with every selfie in SQL instead, until the worker
     reads its selfies again and finds one fewer."""
-    from api.config import settings
+    from core.config import settings
     from workers.matching import forget_attendee, match_photo, reference_matches
 
     tolerance, margin = 0.6, 0.05
@@ -487,7 +487,7 @@ def test_a_look_alike_who_never_registers_gets_none_of_their_photos_to_the_atten
     more than the offset inside the tolerance, and none of their photos is matched. Once
     two of them are deleted, the event's rematch judges the one left alone by the face
     rule."""
-    from api.models import Photo
+    from core.models import Photo
 
     event = create_event(session, owner=create_user(session))
     own, lookalike = [], []

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.models import AuditEntry, Face, FaceOptOut, Photo
+from core.config import settings
+from core.models import AuditEntry, Face, FaceOptOut, Photo
 from tests.helpers import (
     create_event,
     create_photo,

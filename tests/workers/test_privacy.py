@@ -8,11 +8,11 @@ import pytest
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.models import AuditEntry, EventStatus, Face, SelfieStatus, utcnow
-from api.queue import JobQueue, purge_unmatched_faces
 from api.reconcile import reconcile
-from api.storage import get_storage
+from core.config import settings
+from core.models import AuditEntry, EventStatus, Face, SelfieStatus, utcnow
+from core.queue import JobQueue, purge_unmatched_faces
+from core.storage import get_storage
 from tests.helpers import create_event, create_match, create_photo, create_user, image_bytes
 from tests.workers.test_tasks import (
     OBAMA_2,

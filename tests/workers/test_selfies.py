@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.models import AuditEntry, Match, Selfie
 from api.reconcile import reconcile_once
+from core.models import AuditEntry, Match, Selfie
 from tests.helpers import (
     create_event,
     create_photo,

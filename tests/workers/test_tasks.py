@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 from api.attendees import service as attendee_service
 from api.attendees.schemas import FaceDataDeleted
-from api.config import settings
-from api.db import get_engine, session_scope
-from api.models import Attendee, Event, Face, Match, Photo, Selfie, SelfieStatus, utcnow
-from api.storage import get_storage
+from core.config import settings
+from core.db import get_engine, session_scope
+from core.models import Attendee, Event, Face, Match, Photo, Selfie, SelfieStatus, utcnow
+from core.storage import get_storage
 from tests.helpers import (
     create_event,
     create_photo,
@@ -254,7 +254,7 @@ def test_a_two_face_selfie_is_rejected_through_the_queue(
     session: Session,
     redis: Redis,
 ) -> None:
-    from api import queue
+    from core import queue
 
     event = create_event(session, owner=create_user(session))
     selfie = add_selfie(session, add_attendee(session, event), face_photo(TWO_PEOPLE))
@@ -274,7 +274,7 @@ def test_not_me_removes_the_match_for_good_even_through_a_rematch(
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from api.models import MatchRejection, User
+    from core.models import MatchRejection, User
 
     event, photo, attendee = obama_matched_in_two_people(session)
     token = session_token(session, session.get(User, attendee.user_id), attendee.id)
@@ -300,7 +300,7 @@ def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
     redis: Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from api.config import settings
+    from core.config import settings
 
     monkeypatch.setattr(settings, "MATCH_MARGIN", 0.0)
     event = create_event(session, owner=create_user(session), tolerance=0.6)

@@ -6,10 +6,10 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api import queue
-from api.config import settings
-from api.models import Attendee, AuditEntry, ForgetOwed, Match, Selfie, User
-from api.storage import get_storage
+from core import queue
+from core.config import settings
+from core.models import Attendee, AuditEntry, ForgetOwed, Match, Selfie, User
+from core.storage import get_storage
 from tests.helpers import (
     PASSWORD,
     create_event,
@@ -144,7 +144,7 @@ def test_an_admins_reset_link_sets_a_new_password_once(
     client: TestClient, session: Session, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from api.accounts import service
-    from api.models import PasswordReset
+    from core.models import PasswordReset
 
     create_user(session, email="admin@example.com", role="admin")
     photographer = create_user(session, email="p@example.com")
@@ -180,7 +180,7 @@ def test_an_admins_reset_link_sets_a_new_password_once(
 def test_an_admin_hands_a_leaving_photographers_event_over_then_deletes_the_account(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import Event
+    from core.models import Event
 
     create_user(session, email="admin@example.com", role="admin")
     leaving = create_user(session, email="leaving@example.com")

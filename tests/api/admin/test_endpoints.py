@@ -5,12 +5,12 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.config import settings
+from core.config import settings
 from tests.helpers import create_event, create_photo, create_user, token_headers
 
 
 def _selfie(session: Session, event, *, status: str, seconds: float, minutes_ago: float = 1):  # type: ignore[no-untyped-def]
-    from api.models import Attendee, Selfie, SelfieStatus, utcnow
+    from core.models import Attendee, Selfie, SelfieStatus, utcnow
 
     created = utcnow() - timedelta(minutes=minutes_ago)
     user = create_user(session, role="attendee")
@@ -33,7 +33,7 @@ def _selfie(session: Session, event, *, status: str, seconds: float, minutes_ago
 def test_throughput_reports_selfie_latency_and_indexing_rate(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import PhotoStatus, utcnow
+    from core.models import PhotoStatus, utcnow
 
     admin = create_user(session, email="admin@example.com", role="admin")
     event = create_event(session, owner=admin)
@@ -85,8 +85,8 @@ def test_throughput_is_for_admins_and_wants_an_aware_time(
 def test_queue_stats_list_each_live_worker(client: TestClient, session: Session) -> None:
     from rq import Worker
 
-    from api.queue import QUEUE_NAMES, JobQueue
-    from api.redis import get_redis
+    from core.queue import QUEUE_NAMES, JobQueue
+    from core.redis import get_redis
 
     create_user(session, email="admin@example.com", role="admin")
     queues = list(JobQueue(get_redis()).queues[name] for name in QUEUE_NAMES)
@@ -109,7 +109,7 @@ def test_queue_stats_list_each_live_worker(client: TestClient, session: Session)
 def test_the_audit_log_is_for_admins_and_filters_by_event(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import AuditAction, AuditEntry
+    from core.models import AuditAction, AuditEntry
 
     create_user(session, email="admin@example.com", role="admin")
     owner = create_user(session, email="p@example.com")

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api import queue
-from api.config import settings
-from api.models import Attendee, AuditEntry, Face, FaceNearest, Match, Selfie
+from core import queue
+from core.config import settings
+from core.models import Attendee, AuditEntry, Face, FaceNearest, Match, Selfie
 from tests.helpers import (
     create_event,
     create_photo,

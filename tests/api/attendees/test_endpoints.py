@@ -4,9 +4,9 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.models import Attendee, Selfie, User
-from api.queue import JobQueue, validate_selfie
+from core.config import settings
+from core.models import Attendee, Selfie, User
+from core.queue import JobQueue, validate_selfie
 from tests.helpers import (
     create_event,
     create_match,
@@ -35,7 +35,7 @@ def _register(client: TestClient, code: str, **overrides: object):  # type: igno
 def test_registration_mails_a_link_that_records_consent_and_signs_in(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import AuditEntry
+    from core.models import AuditEntry
 
     event = create_event(session, owner=create_user(session))
     response = _register(client, event.code.lower().replace("-", " "))
@@ -137,9 +137,9 @@ def test_attendee_routes_need_an_attendee_token(client: TestClient, session: Ses
 def test_deleting_face_data_removes_selfies_images_and_matches(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.models import AuditEntry, Match, MatchRejection
-    from api.queue import forget_attendee
-    from api.storage import get_storage
+    from core.models import AuditEntry, Match, MatchRejection
+    from core.queue import forget_attendee
+    from core.storage import get_storage
 
     event = create_event(session, owner=create_user(session))
     attendee = register_attendee(client, event.code)
@@ -212,7 +212,7 @@ def test_a_returning_attendee_signs_in_to_a_closed_event_they_joined(
 def test_one_account_sees_every_event_it_joined_and_deletes_face_data_per_event_or_all(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import Match
+    from core.models import Match
 
     owner = create_user(session)
     first, second = (

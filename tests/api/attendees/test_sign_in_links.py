@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.models import Attendee, AuthSession, Email, SignInLink, utcnow
+from core.config import settings
+from core.models import Attendee, AuthSession, Email, SignInLink, utcnow
 from tests.helpers import (
     create_event,
     create_user,
@@ -187,7 +187,7 @@ def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
     assert again["attendee_id"] == joined["attendee_id"], "now a plain sign-in link"
     staff = support("admin@example.com")
     assert staff.status_code == 404, "staff sign in with their passwords"
-    from api.models import AuditEntry, User
+    from core.models import AuditEntry, User
 
     admin_user = session.exec(select(User).where(User.email == "admin@example.com")).one()
     rows = session.exec(select(AuditEntry).order_by(AuditEntry.at)).all()
@@ -202,9 +202,9 @@ def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
 def test_the_reconciler_deletes_spent_links_and_ended_sessions(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api import queue
-    from api.db import session_scope
     from api.reconcile import reconcile
+    from core import queue
+    from core.db import session_scope
 
     event = create_event(session, owner=create_user(session))
     joined = register_attendee(client, event.code, email="ann@example.com")

@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.auth.security import TokenClaims, create_access_token
-from api.models import Role
+from core.models import Role
 from tests.helpers import PASSWORD, create_user, token_headers
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.models import Match, User
+from core.models import Match, User
 from tests.helpers import create_matched_event, run_jobs, session_token
 
 

@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api import queue
-from api.models import AuditEntry, Event, Face, MatchRejection, Selfie, User, utcnow
-from api.redis import get_redis
-from api.storage import get_storage, preview_key
+from core import queue
+from core.models import AuditEntry, Event, Face, MatchRejection, Selfie, User, utcnow
+from core.redis import get_redis
+from core.storage import get_storage, preview_key
 from tests.helpers import (
     create_event,
     create_match,
@@ -150,8 +150,8 @@ def test_a_closed_event_is_deleted_by_the_reconciler_once_its_retention_has_pass
 ) -> None:  # type: ignore[no-untyped-def]
     """Its own days first, else the platform's; an open event, or one closed more
     recently, is kept."""
-    from api.config import settings
     from api.reconcile import reconcile_once
+    from core.config import settings
 
     monkeypatch.setattr(settings, "EVENT_RETENTION_DAYS", 30)
     owner = create_user(session, email="p@example.com")

@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session
 
-from api.models import Event
-from api.queue import JobQueue, rematch_event
+from core.models import Event
+from core.queue import JobQueue, rematch_event
 from tests.helpers import (
     create_event,
     create_match,
@@ -164,7 +164,7 @@ def test_closing_an_event_starts_the_retention_clock_and_reopening_stops_it(
 def test_selfie_upload_and_auto_close_are_the_events_own_or_the_platforms(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.config import settings
+    from core.config import settings
 
     create_user(session, email="p@example.com")
     headers = token_headers(client, "p@example.com")

@@ -8,11 +8,11 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api import queue
-from api.config import settings
-from api.db import session_scope
-from api.models import Attendee, Email, EmailKind
 from api.reconcile import reconcile
+from core import queue
+from core.config import settings
+from core.db import session_scope
+from core.models import Attendee, Email, EmailKind
 from tests.helpers import (
     create_event,
     create_match,

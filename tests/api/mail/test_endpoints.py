@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.config import settings
+from core.config import settings
 from tests.helpers import create_event, create_user, mailed
 
 

@@ -127,9 +127,9 @@ def test_not_me_is_listed_as_hidden_and_can_be_taken_back(
     """Undone, the photo is matched again by the rules: here it is theirs, so it returns."""
     import uuid
 
-    from api.models import Selfie
-    from api.queue import MAINTENANCE
-    from api.redis import get_redis
+    from core.models import Selfie
+    from core.queue import MAINTENANCE
+    from core.redis import get_redis
     from tests.helpers import run_jobs
 
     event = create_event(session, owner=create_user(session))

@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.config import settings
-from api.models import Attendee, Photo
-from api.queue import JobQueue, index_photo, rematch_event
+from core.config import settings
+from core.models import Attendee, Photo
+from core.queue import JobQueue, index_photo, rematch_event
 from tests.helpers import (
     create_event,
     create_match,
@@ -131,7 +131,7 @@ def _photo_with_match(session: Session, event, attendee_id) -> Photo:  # type: i
 def test_photo_image_is_for_its_photographer_and_matched_attendees_only(
     client: TestClient, session: Session
 ) -> None:
-    from api.storage import get_storage
+    from core.storage import get_storage
 
     owner = create_user(session, email="owner@example.com")
     create_user(session, email="other@example.com")
@@ -192,7 +192,7 @@ def test_previews_are_upright_jpegs_made_once_and_kept(
 
     from PIL import Image
 
-    from api.storage import preview_key
+    from core.storage import preview_key
 
     owner = create_user(session, email="owner@example.com")
     event = create_event(session, owner=owner)
@@ -228,7 +228,7 @@ def test_attachment_names_survive_any_file_name() -> None:
 def test_event_photos_list_their_face_boxes_but_never_encodings(
     client: TestClient, session: Session
 ) -> None:
-    from api.models import Face
+    from core.models import Face
 
     owner = create_user(session, email="owner@example.com")
     event = create_event(session, owner=owner)
@@ -315,7 +315,7 @@ def test_deleting_a_photo_leaves_no_row_file_preview_or_job_and_is_audited(
 ) -> None:
     from sqlalchemy import text
 
-    from api.models import AuditEntry, Face, FaceNearest, MatchRejection
+    from core.models import AuditEntry, Face, FaceNearest, MatchRejection
 
     owner = create_user(session, email="p@example.com")
     create_user(session, email="other@example.com")
@@ -380,7 +380,7 @@ def test_a_preview_made_while_its_photo_is_deleted_does_not_outlive_it(
     client: TestClient, session: Session, monkeypatch: object
 ) -> None:
     from api.photos import service
-    from api.storage import get_storage
+    from core.storage import get_storage
 
     owner = create_user(session, email="p@example.com")
     event = create_event(session, owner=owner)

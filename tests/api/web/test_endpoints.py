@@ -5,7 +5,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.config import settings
+from core.config import settings
 from tests.helpers import create_event, create_user
 
 
@@ -118,7 +118,7 @@ def test_the_api_explorer_is_off_in_cluster_mode(services, monkeypatch) -> None:
     cluster = TestClient(create_app())
     assert cluster.get("/docs").status_code == 404 and cluster.get("/redoc").status_code == 404
     assert cluster.get("/openapi.json").status_code == 200
-    from api.config import Settings
+    from core.config import Settings
 
     resolved = Settings(MODE="cluster", DATABASE_URL="postgresql://x", REDIS_URL="redis://x",
                         SECRET_KEY="k" * 40)  # fmt: skip

@@ -1,6 +1,6 @@
 """Database engine, sessions and the unit of work's hooks.
 
-Each process tags its connections with `application_name` (`api.process`).
+Each process tags its connections with `application_name` (`core.process`).
 Side effects outside the database wait for the transaction: jobs (`defer`) are
 enqueued and `on_commit` callbacks run after the commit; `on_rollback`
 callbacks (a stored file to remove) run after a rollback.
@@ -17,9 +17,9 @@ from functools import cache
 from sqlalchemy import Engine, text
 from sqlmodel import Session, create_engine
 
-from api.config import settings
-from api.process import on_role_change, process_role
-from api.queue import JobQueue, JobSpec, get_job_queue
+from core.config import settings
+from core.process import on_role_change, process_role
+from core.queue import JobQueue, JobSpec, get_job_queue
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from api.queue import JobQueue
+from core.queue import JobQueue
 
 JOB_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Seconds; a selfie takes ~0.7 s, a 24 MP photo ~1.3 s, a big rematch minutes."""

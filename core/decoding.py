@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from api.config import settings
+from core.config import settings
 
 Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 """One pixel limit for every process (Pillow's own default, 89.5 MP, differs)."""

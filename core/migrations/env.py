@@ -4,9 +4,9 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import api.models  # noqa: F401  (registers every table)
-from api.config import settings
-from api.db import sqlalchemy_url
+import core.models  # noqa: F401  (registers every table)
+from core.config import settings
+from core.db import sqlalchemy_url
 
 target_metadata = SQLModel.metadata
 

@@ -6,8 +6,8 @@ from functools import cache
 
 from redis import Redis
 
-from api.config import settings
-from api.process import on_role_change, process_role
+from core.config import settings
+from core.process import on_role_change, process_role
 
 
 @cache

@@ -6,7 +6,7 @@ import uuid
 
 from sqlmodel import Session
 
-from api.models import AuditAction, AuditEntry
+from core.models import AuditAction, AuditEntry
 
 
 def record(

@@ -2,7 +2,7 @@
 
 The process touches its file while it works; the pod's exec probe reads the age:
 
-    python -m api.heartbeat FILE SECONDS     # exit 0 if FILE is younger than SECONDS
+    python -m core.heartbeat FILE SECONDS     # exit 0 if FILE is younger than SECONDS
 
 Standard library only: a probe runs every few seconds in every pod, and importing the
 settings, SQLModel or rq for it would cost more than a second of CPU each time.
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         (path, seconds) = argv
         max_age = float(seconds)
     except ValueError:
-        print("usage: python -m api.heartbeat FILE SECONDS", file=sys.stderr)
+        print("usage: python -m core.heartbeat FILE SECONDS", file=sys.stderr)
         return 2
     return 0 if is_fresh(Path(path), max_age) else 1
 

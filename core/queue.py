@@ -2,7 +2,7 @@
 
 The API never imports `workers`: jobs are named by dotted path and carry ids,
 never objects, serialized as JSON on both sides. Requests do not enqueue here
-directly: `api.db.defer` holds a job until the transaction commits.
+directly: `core.db.defer` holds a job until the transaction commits.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from api.logs import request_id
-from api.redis import get_redis
+from core.logs import request_id
+from core.redis import get_redis
 
 SELFIES = "selfies"
 """An attendee is waiting: the highest priority."""

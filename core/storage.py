@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from api.config import settings
+from core.config import settings
 
 
 class Storage(Protocol):

@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     MAX_SELFIE_BYTES: int = 15 * 1024 * 1024
     MAX_IMAGE_PIXELS: int = 120_000_000
     # Memory one image may take decoded (pixels x the bytes a pixel takes in each step from
-    # file to RGB array; api/decoding.py). A JPEG over it is decoded at 1/2, 1/4 or 1/8
+    # file to RGB array; core/decoding.py). A JPEG over it is decoded at 1/2, 1/4 or 1/8
     # scale; another format is refused at upload. Sized to the chart's worker limit.
     DECODE_BUDGET_BYTES: int = Field(default=320 * 1024 * 1024, ge=16 * 1024 * 1024)
     MAX_FILES_PER_UPLOAD: int = 200

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
 from sqlmodel import Column, Field, SQLModel
 
-from api.config import settings
+from core.config import settings
 
 ENCODING_DIMENSIONS = 128
 
