@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     # must be MATCH_WEAK_PENALTY nearer than the tolerance to match (loadtest/README.md).
     MATCH_WEAK_QUALITY: float = Field(default=0.15, ge=0, le=1)
     MATCH_WEAK_PENALTY: float = Field(default=0.03, ge=0, le=0.5)
-    # Look-alikes (workers/lookalikes.py): an attendee's faces of different photos within
+    # Look-alikes (workers/matching/lookalikes.py): an attendee's faces of different photos within
     # MATCH_LOOKALIKE_LINK of each other are one person's; a group of two or more whose mean
     # distance is more than MATCH_LOOKALIKE_OFFSET inside the tolerance is someone else's.
     # A link of 0 turns the rule off. Chosen by `make bench` (loadtest/README.md, "Precision").
@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     # days after it closes, unless the event sets its own `retention_days`. None: kept
     # until its photographer deletes it.
     EVENT_RETENTION_DAYS: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
-    # Photos an event's deletion deletes per transaction (workers/deletion.py).
+    # Photos an event's deletion deletes per transaction (workers/jobs/deletion.py).
     DELETE_BATCH_PHOTOS: int = Field(default=500, ge=1)
 
     # Photos and selfies still pending or indexing after this long, with no job RQ will
@@ -184,11 +184,11 @@ class Settings(BaseSettings):
     # `facematch-dev up` runs workers at this niceness so the API keeps its share of a shared CPU.
     WORKER_NICE: int = Field(default=10, ge=0, le=19)
     # A worker that judges selfies keeps the faces of big events it judged selfies for in
-    # memory, up to this many faces in all (512 MiB per million; workers/face_cache.py).
+    # memory, up to this many faces in all (512 MiB per million; workers/matching/face_cache.py).
     # 0: never, a new selfie's faces are found by a scan in SQL.
     FACE_CACHE_MAX_FACES: int = Field(default=0, ge=0)
     # A worker that indexes photos keeps the valid selfies of busy events (1,000 selfies and
-    # more) in memory, up to this many in all (10,000: 5 MiB; workers/selfie_cache.py).
+    # more) in memory, up to this many in all (10,000: 5 MiB; workers/matching/selfie_cache.py).
     # 0: never, a new photo's faces are compared with every selfie in SQL.
     SELFIE_CACHE_MAX_SELFIES: int = Field(default=100_000, ge=0)
 

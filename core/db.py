@@ -77,7 +77,7 @@ def lock_matching(session: Session, event_id: uuid.UUID) -> None:
     Every transaction that writes matches (the workers' matching, an attendee's
     "not me" or deletion of their face data) takes it, and takes it before any
     row lock, so that all of them take their locks in one order. See
-    `workers/matching.py` for the race it closes.
+    `workers/matching/__init__.py` for the race it closes.
     """
     params = {"namespace": _MATCHING_LOCK_NAMESPACE, "event_id": event_id}
     session.connection().execute(_MATCHING_LOCK, params)

@@ -50,7 +50,7 @@ class EventStatus(StrEnum):
     open = "open"
     closed = "closed"
     deleting = "deleting"
-    """Being deleted by its job (workers/deletion.py): hidden from attendees, read-only."""
+    """Being deleted by its job (workers/jobs/deletion.py): hidden from attendees, read-only."""
 
 
 class PhotoStatus(StrEnum):
@@ -249,7 +249,7 @@ class Event(EventBase, table=True):
     auto_close_days: int | None = None
     # When its deletion was asked for; the reconciler resumes a deletion left behind.
     deletion_requested_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
-    # Counts the photos whose nearest attendees were computed (workers/matching.py): a new
+    # Counts the photos whose nearest attendees were computed (workers/matching/__init__.py): a new
     # selfie scans the event's faces before taking the matching lock, then only the photos
     # numbered after what that scan saw.
     match_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -345,7 +345,7 @@ class FaceNearest(SQLModel, table=True):
     when within MAX_MATCH_MARGIN of the nearest (further, it decides nothing, and the
     row may hold an older one or none).
 
-    Kept up to date as photos are indexed and selfies arrive or go (workers/matching.py),
+    Kept up to date as photos are indexed and selfies arrive or go (workers/matching/__init__.py),
     so that matching is a filter over these numbers: a tolerance change rematches an
     event without comparing a face with a selfie. A face with no attendee within the
     radius has no row. Attendees that said "not me" to the face's photo are left out.
@@ -366,12 +366,17 @@ class FaceNearest(SQLModel, table=True):
     quality: float
     lookalike: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     """The face is in a group of faces that is another person's, a look-alike of its nearest
-    attendee (workers/lookalikes.py): never matched to them."""
+    attendee (workers/matching/lookalikes.py): never matched to them."""
 
 
 class Attendee(SQLModel, table=True):
     __tablename__ = "attendees"
-    __table_args__ = (sa.UniqueConstraint("user_id", "event_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "event_id"),
+        sa.Index(
+            "ix_attendees_news", "news_since", postgresql_where=sa.text("news_since IS NOT NULL")
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
@@ -385,6 +390,9 @@ class Attendee(SQLModel, table=True):
     digest_sent_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     digest_through: datetime | None = Field(default=None, sa_column=_timestamp(True))
     """Matches made up to this moment were counted in a digest (or predate opting in)."""
+    news_since: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """A match was made for the attendee since their news was last read (set by matching,
+    in the transaction that made it; cleared by the digest that counts it)."""
 
 
 class Selfie(SQLModel, table=True):
@@ -417,7 +425,7 @@ class Selfie(SQLModel, table=True):
     match_epoch: int | None = Field(default=None, sa_type=sa.BigInteger)
     """Numbered from `selfies_match_epoch_seq` under the event's matching lock once the
     selfie is valid and matched: a bulk worker's matrix of the event's selfies holds
-    every one numbered up to its epoch (workers/selfie_cache.py)."""
+    every one numbered up to its epoch (workers/matching/selfie_cache.py)."""
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -464,7 +472,7 @@ class FaceOptOut(SQLModel, table=True):
 
 class TolerancePreview(SQLModel, table=True):
     """What the event's matches would be at another tolerance, computed by a worker from
-    the stored encodings (workers/matching.py: preview_tolerance) before the photographer
+    the stored encodings (workers/matching/__init__.py: preview_tolerance) before the photographer
     changes anything. `result` holds counts and attendee ids, never a name or a vector."""
 
     __tablename__ = "tolerance_previews"

@@ -153,7 +153,7 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
 
 
 def send_email(email_id: uuid.UUID) -> JobSpec:
-    """One row of the `emails` outbox, sent by SMTP (workers/mailer.py)."""
+    """One row of the `emails` outbox, sent by SMTP (workers/jobs/mail.py)."""
     spec = _spec("send_email", EMAILS, email_id, SEND_EMAIL_TIMEOUT)
     return dataclasses.replace(spec, retry_intervals=tuple(EMAIL_RETRY_INTERVALS))
 
@@ -172,7 +172,7 @@ def send_emails(email_ids: list[uuid.UUID]) -> JobSpec:
 
 
 def delete_event(event_id: uuid.UUID) -> JobSpec:
-    """Everything of an event, in batches that each commit (workers/deletion.py)."""
+    """Everything of an event, in batches that each commit (workers/jobs/deletion.py)."""
     return _spec("delete_event", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 

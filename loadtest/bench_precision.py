@@ -7,7 +7,7 @@ One event of real faces (loadtest/lookalike_data.py: 94 photos, 6000x4000 crowds
 faces down to 40 px, groups and portraits; 17 people who may register, four of them
 look-alike bald actors, and about 100 bystanders who never do, each in several photos).
 Every face was detected and encoded once by the engine; matching runs through the real
-SQL of workers/matching.py on a throwaway PostgreSQL.
+SQL of workers/matching/__init__.py on a throwaway PostgreSQL.
 
 The event is held many times over ("seatings"), each time with other people registered:
 - look-alike seatings: for each of the closest pairs of people (by their selfie's mean
@@ -18,7 +18,7 @@ In each seating the attendees register one at a time, and each one's photos are 
 soon as their selfie is matched ("at registration": later attendees, who would be
 runners-up, are not there yet), and everyone's again at the end.
 
-It reports, for today's rule and the look-alike rule (workers/lookalikes.py):
+It reports, for today's rule and the look-alike rule (workers/matching/lookalikes.py):
 - precision and recall of (attendee, photo) pairs, at registration and at the end, and
   the recall on crowds alone;
 - false matches per 10,000 impostor comparisons: every (attendee, detected face) pair of

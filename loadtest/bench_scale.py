@@ -5,23 +5,23 @@
 
 Each event is loaded straight into a throwaway database (loadtest/synthetic.py: 20
 faces per photo, half of them attendees', a tenth weak), its `face_nearest` rows are
-built in bulk (workers/nearest.py), and then, with the worker's own functions and one
+built in bulk (workers/matching/rebuild.py), and then, with the worker's own functions and one
 BLAS thread, as in a worker:
 
 - rematch: the whole event after a tolerance change, 0.60 -> 0.55 -> 0.60;
 - new selfie: an attendee who is in the photos registers late (the selfie job's
   matching step: the faces near it, then their photos), p50/p95; from 50 k faces up,
-  the faces near it come from the worker's in-memory matrix (workers/face_cache.py),
+  the faces near it come from the worker's in-memory matrix (workers/matching/face_cache.py),
   whose load time and size are reported;
 - new photo: 20 more faces, half of them attendees' (the photo job's matching step),
   taking turns with the worker's in-memory matrix of the event's selfies
-  (workers/selfie_cache.py, from 1,000 selfies up) and with a scan of them in SQL;
+  (workers/matching/selfie_cache.py, from 1,000 selfies up) and with a scan of them in SQL;
 - my photos: an attendee's first page of photos with its ETag, as the API reads it, and
   every page of the attendee with the most matches;
 - pages: the photographer's grid walked to its end by cursor, 100 photos a page with
   their face boxes, and the admin's users list, 200 a page (p50/p95 of a page);
 - exact: on 20 k and 200 k, every match is compared with the brute-force statement
-  (`workers.matching.reference_matches`), after the bulk build and again after the new
+  (`workers.matching.rules.reference_matches`), after the bulk build and again after the new
   selfies and photos; 0 differences is the only pass.
 
 Results go to loadtest/results/bench_scale.json, and one table is printed.
@@ -87,7 +87,8 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
     from core.config import settings
     from core.models import Event, Role, User
     from loadtest import synthetic
-    from workers import face_cache, matching, nearest, selfie_cache
+    from workers import matching
+    from workers.matching import face_cache, rebuild, selfie_cache
 
     owner = User(email=f"owner-{uuid.uuid4().hex[:8]}@example.com", role=Role.photographer,
                  hashed_password="x")  # fmt: skip
@@ -109,7 +110,7 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
     # collections do not land in the timings (they put 100 ms into one page in twenty).
     gc.collect()
     gc.freeze()
-    build_ms, rows = _timed(nearest.rebuild, session, event.id)
+    build_ms, rows = _timed(rebuild.rebuild, session, event.id)
     session.commit()
     result["bulk_build_s"] = round(build_ms / 1000, 1)
     # What autovacuum does within a minute of a rewrite of every row (the build numbers
@@ -273,13 +274,13 @@ def _differences(session: Any, event_id: uuid.UUID) -> int:
     from sqlalchemy import text
 
     from core.config import settings
-    from workers import matching
+    from workers.matching import rules
 
     tolerance = session.execute(
         text("SELECT coalesce(tolerance, :d) FROM events WHERE id = :e"),
         {"e": event_id, "d": settings.MATCH_TOLERANCE},
     ).scalar_one()
-    reference = matching.reference_matches(session, event_id, tolerance, settings.MATCH_MARGIN)
+    reference = rules.reference_matches(session, event_id, tolerance, settings.MATCH_MARGIN)
     kept = {
         (a, p, f, d)
         for a, p, f, d in session.execute(

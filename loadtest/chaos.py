@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtest import datasets
 from loadtest.stack import Stack, join_event, local_stack
-from workers.main import HORSE_NAME as _HORSE
+from workers.worker import HORSE_NAME as _HORSE
 
 HORSE_NAME = _HORSE.decode()
 
@@ -479,11 +479,11 @@ def _build_nearest(url: str, event_id: object) -> None:
     from sqlmodel import Session, create_engine
 
     from core.db import sqlalchemy_url
-    from workers import nearest
+    from workers.matching import rebuild
 
     engine = create_engine(sqlalchemy_url(url))
     with Session(engine) as session:
-        nearest.rebuild(session, event_id)  # type: ignore[arg-type]
+        rebuild.rebuild(session, event_id)  # type: ignore[arg-type]
         session.commit()
     engine.dispose()
 

@@ -35,7 +35,7 @@ import httpx
 import psutil
 
 from loadtest.stack import Stack, local_stack
-from workers.main import HORSE_NAME
+from workers.worker import HORSE_NAME
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"

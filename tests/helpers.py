@@ -217,8 +217,9 @@ def create_photo(session: Session, *, event, data: bytes | None = None, **fields
 
 
 def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3):  # type: ignore[no-untyped-def]
-    """A face in `photo` matched to the attendee."""
+    """A face in `photo` matched to the attendee, announced as matching announces it."""
     from core.models import Face, Match
+    from workers.matching import Written, announce
 
     face = Face(photo_id=photo.id, event_id=photo.event_id, top=0, right=1, bottom=1, left=0,
                 encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
@@ -227,6 +228,8 @@ def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3)
     match = Match(attendee_id=attendee_id, photo_id=photo.id, face_id=face.id,
                   event_id=photo.event_id, distance=distance)  # fmt: skip
     session.add(match)
+    session.flush()
+    announce(session, Written(1, {(match.attendee_id, match.photo_id)}))
     session.commit()
     return match
 

@@ -11,17 +11,12 @@ import contextlib
 import io
 import logging
 import os
-import resource
 import signal
 import socket
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-from core.process import PR_SET_NAME, PR_SET_PDEATHSIG, prctl
+from core.process import PR_SET_PDEATHSIG, prctl
 from core.queue import DIGESTS, EMAILS, JOB_HEARTBEAT_SECONDS, QUEUE_NAMES
 from workers.probe import HEARTBEAT_FILE, is_alive
 
@@ -38,14 +33,6 @@ this less 15 s (20 s), then beats and runs its maintenance if due. RQ's 420 s me
 worker beat, and so touched the liveness file, every 405 s: past the probe's 120 s."""
 EXIT_MODELS_MISSING = 3
 """Exit status when the face models cannot be loaded."""
-HORSE_NAME = b"facematch-horse"
-"""A work horse's process name in ps and top (15 bytes, the kernel's limit), so that tools
-and the soak test tell the horses from the long-lived worker processes."""
-
-
-def name_process(name: bytes) -> None:
-    """Set this process's name (Linux `comm`, as ps and top show it); elsewhere a no-op."""
-    prctl(PR_SET_NAME, name)
 
 
 def children_die_with_this_process() -> None:
@@ -98,29 +85,7 @@ def warm_up() -> None:
         faces.decode(_tiny_jpeg())
 
 
-@contextlib.contextmanager
-def job_context(job: Any) -> Iterator[None]:
-    """Set the log context (job id, and the request id from its meta) while a job runs."""
-    from core.logs import job_id, request_id
-
-    tokens = (job_id.set(job.id), request_id.set((job.meta or {}).get("request_id")))
-    try:
-        yield
-    finally:
-        job_id.reset(tokens[0])
-        request_id.reset(tokens[1])
-
-
-def memory() -> tuple[int, int]:
-    """This process's resident memory and its largest finished child's peak, in bytes."""
-    try:
-        resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return resident, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-
-
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facematch worker")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--check", action="store_true", help="load the models, then exit")
@@ -137,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         help="probe: exit 0 if the worker's heartbeat is younger than SECONDS",
     )
     parser.add_argument("--log-level", default=os.environ.get("FACEMATCH_LOG_LEVEL", "INFO"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.alive is not None:
         return 0 if is_alive(args.alive) else 1  # normally served by workers/probe.py
@@ -163,49 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         print("facematch worker: face models loaded")
         return 0
 
-    from rq import Worker
     from rq.serializers import JSONSerializer
 
     # Import the jobs' code here, once: RQ forks a work horse per job, and a module
     # first imported in the horse is imported again for every job (seconds, here).
     import workers.tasks  # noqa: F401
-    from core.metrics import record_job, record_worker_memory
     from core.process import set_process_role
     from core.redis import get_redis
-    from workers import face_cache, selfie_cache
+    from workers.worker import FacematchWorker
 
     set_process_role("worker")
     warm_up()
-
-    class HeartbeatWorker(Worker):
-        def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-            super().heartbeat(timeout, pipeline)
-            HEARTBEAT_FILE.touch()
-            with contextlib.suppress(Exception):  # metrics never stop the work
-                record_worker_memory(self.connection, self.name, *memory())
-            if pipeline is None:  # between jobs (not while a work horse runs one)
-                for cache in (face_cache, selfie_cache):
-                    try:
-                        cache.refresh(settings.database_url, self.connection)
-                    except Exception:  # the horses scan in SQL meanwhile
-                        log.exception("%s refresh failed", cache.__name__)
-
-        def main_work_horse(self, job: Any, queue: Any) -> None:
-            name_process(HORSE_NAME)
-            super().main_work_horse(job, queue)
-
-        def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-            """In the work horse: log context for the job, then its duration and outcome."""
-            started = time.perf_counter()
-            with job_context(job):
-                ok = bool(super().perform_job(job, queue, execution))
-            with contextlib.suppress(Exception):
-                record_job(self.connection, job.func_name, time.perf_counter() - started, ok)
-            return ok
-
     HEARTBEAT_FILE.touch()
     children_die_with_this_process()
-    worker = HeartbeatWorker(
+    worker = FacematchWorker(
         queues,
         connection=get_redis(),
         serializer=JSONSerializer,

@@ -5,6 +5,11 @@ in, their last digest is DIGEST_INTERVAL_MINUTES old (or there was none), and ma
 were made since the last one counted (`attendees.digest_through`; a match that survives
 a rematch keeps its `created_at`, so a rematch is not news). A photo is never a mail of
 its own: whatever arrived within the interval is one count in one mail.
+
+Only attendees with news are looked at: matching marks them (`attendees.news_since`,
+`workers.matching.announce`) in the transaction that makes the match, and the digest
+that counts their news clears the mark. A pass reads the marked rows by their partial
+index, not every opted-in attendee's matches.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from api.attendees.signin import new_sign_in_link
@@ -37,9 +42,9 @@ CROSS JOIN LATERAL (
   FROM matches m
   WHERE m.attendee_id = a.id AND m.created_at > coalesce(a.digest_through, a.created_at)
 ) news
-WHERE a.notify
+WHERE a.news_since IS NOT NULL
+  AND a.notify
   AND (a.digest_sent_at IS NULL OR a.digest_sent_at <= :due_before)
-  AND news.count > 0
 ORDER BY a.id
 LIMIT :limit
 FOR UPDATE OF a SKIP LOCKED
@@ -62,19 +67,24 @@ def queue_digests(session: Session, *, now: datetime | None = None) -> int:
     now = now or utcnow()
     composed = 0
     for _ in range(MAX_BATCHES):
-        batch = _compose_batch(session, now)
+        read, batch = _compose_batch(session, now)
         composed += batch
-        if batch < BATCH:
+        if read < BATCH:
             break
     return composed
 
 
-def _compose_batch(session: Session, now: datetime) -> int:
+def _compose_batch(session: Session, now: datetime) -> tuple[int, int]:
+    """(attendees read, digests composed)."""
     due_before = now - timedelta(minutes=settings.DIGEST_INTERVAL_MINUTES)
     rows = session.connection().execute(_DUE, {"due_before": due_before, "limit": BATCH}).all()
     if not rows:
-        return 0
-    news = {row.id: (row.count, row.through) for row in rows}
+        return 0, 0
+    # News gone before its digest (a "not me", face data deleted): the mark goes, no mail.
+    stale = [row.id for row in rows if not row[1]]
+    if stale:
+        session.execute(update(Attendee).where(col(Attendee.id).in_(stale)).values(news_since=None))
+    news = {row.id: (row[1], row.through) for row in rows if row[1]}
     found = session.exec(
         select(Attendee, User, Event)
         .join(User, col(User.id) == Attendee.user_id)
@@ -97,7 +107,8 @@ def _compose_batch(session: Session, now: datetime) -> int:
         ))  # fmt: skip
         attendee.digest_sent_at = now
         attendee.digest_through = through
+        attendee.news_since = None
         session.add(attendee)
     send_in_batches(session, composed)
     session.flush()  # the next batch's query must see these attendees as done
-    return len(found)
+    return len(rows), len(found)

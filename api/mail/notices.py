@@ -1,6 +1,6 @@
 """Notices about an account itself: "someone joined this event with your face".
 
-The reconciler calls `queue_notices` on every pass: each held selfie (`workers/selfies.py`)
+The reconciler calls `queue_notices` on every pass: each held selfie (`workers/jobs/selfies.py`)
 whose earlier attendee was not told yet gets one mail to that attendee, once.
 """
 

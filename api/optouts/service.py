@@ -1,5 +1,5 @@
 """People in an event's photos who never joined: a live selfie asks for their face to be
-left out (`workers/optouts.py` does it). No account is needed; the live check makes sure
+left out (`workers/jobs/optouts.py` does it). No account is needed; the live check makes sure
 the face is the requester's own, so nobody can remove someone else."""
 
 from __future__ import annotations

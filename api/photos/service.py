@@ -188,7 +188,7 @@ def delete_photo(
     specs = [job(photo.id) for job in queue.PHOTO_JOBS]
     on_commit(session, functools.partial(jobs.discard_many, specs))
     if faces:
-        # Its faces counted in their attendees' look-alike groups (workers/lookalikes.py):
+        # Its faces counted in their attendees' look-alike groups (workers/matching/lookalikes.py):
         # a look-alike's group that lost a photo may no longer hold back the rest. The
         # event's rematch groups them again (one job however many photos go; owed until it
         # has run, so the reconciler re-enqueues a lost one).

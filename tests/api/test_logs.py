@@ -56,7 +56,7 @@ def test_each_answer_has_a_request_id_and_a_sane_one_is_kept(client: TestClient)
 def test_a_job_carries_the_id_of_the_request_that_enqueued_it(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from workers.main import job_context
+    from workers.worker import job_context
 
     create_user(session, email="p@example.com")
     headers = token_headers(client, "p@example.com")

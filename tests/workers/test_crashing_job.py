@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from core.queue import PHOTOS
-from workers.main import HORSE_NAME
+from workers.worker import HORSE_NAME
 
 
 def test_an_aborting_job_is_retried_then_failed_without_stopping_the_worker(

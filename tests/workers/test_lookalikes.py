@@ -1,8 +1,8 @@
-"""The look-alike rule on its own (workers/lookalikes.py): arrays in, flags out."""
+"""The look-alike rule on its own (workers/matching/lookalikes.py): arrays in, flags out."""
 
 import numpy as np
 
-from workers.lookalikes import groups, held_back
+from workers.matching.lookalikes import groups, held_back
 
 
 def _around(center: np.ndarray, n: int, spread: float, rng: np.random.Generator) -> np.ndarray:

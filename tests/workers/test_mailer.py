@@ -119,7 +119,7 @@ def test_a_batch_sends_over_one_connection_and_its_retry_sends_only_what_failed(
     from aiosmtpd.controller import Controller
 
     from core.models import EmailKind
-    from workers import mailer
+    from workers.jobs import mail as mailer
 
     _a_batch_of_three(EmailKind.sign_in)
     [job] = {e.job_id for e in session.exec(select(Email))}

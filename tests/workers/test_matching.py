@@ -10,7 +10,8 @@ from sqlmodel import Session, delete, select
 from core.config import settings
 from core.models import Attendee, Face, FaceNearest, Match, Selfie, utcnow
 from tests.helpers import create_event, create_photo, create_user
-from workers import face_cache, matching, selfie_cache
+from workers import matching
+from workers.matching import face_cache, rules, selfie_cache
 
 
 def _vector(distance: float) -> list[float]:
@@ -106,10 +107,10 @@ def small_caches(monkeypatch: pytest.MonkeyPatch, no_face_cache: None) -> None:
     from core.config import settings
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
-    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(face_cache.CACHE, "refresh_seconds", 0.0)
     monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
     monkeypatch.setattr(selfie_cache, "MIN_SELFIES", 0)
-    monkeypatch.setattr(selfie_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(selfie_cache.CACHE, "refresh_seconds", 0.0)
 
 
 @pytest.mark.parametrize("cache", [None, face_cache, selfie_cache],
@@ -144,7 +145,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
     rng = np.random.default_rng(11)
     people = rng.normal(0.0, 0.056, (40, 128))
     # Look-alikes of people 0-7, who never register: their faces group apart and are held
-    # back (workers/lookalikes.py), so each step checks the groups' upkeep too.
+    # back (workers/matching/lookalikes.py), so each step checks the groups' upkeep too.
     people = np.vstack([people, people[:8] + rng.normal(0.0, 0.04, (8, 128))])
     event = create_event(session, owner=create_user(session))
     tolerance, margin = 0.6, 0.03
@@ -184,7 +185,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
 
     def check(step: str) -> None:
         kept = _matches(session, event.id)
-        assert kept == matching.reference_matches(session, event.id, tolerance, margin), step
+        assert kept == rules.reference_matches(session, event.id, tolerance, margin), step
 
     for _ in range(8):
         add_photo()
@@ -259,11 +260,11 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
         session.commit()
         check(f"tolerance {tolerance}, margin {margin}")
 
-    # A bulk rebuild (workers/nearest.py: BLAS candidates, exact SQL) gives the same rows,
+    # A bulk rebuild (workers/matching/rebuild.py: BLAS candidates, exact SQL) gives the same rows,
     # but for runner-ups too far from the nearest to decide anything, which the kept path
-    # does not update (workers/matching.py).
+    # does not update (workers/matching/__init__.py).
     from core.config import MAX_MATCH_MARGIN
-    from workers import nearest
+    from workers.matching import rebuild
 
     def kept_rows() -> list[tuple]:  # type: ignore[type-arg]
         rows = session.exec(select(FaceNearest).where(FaceNearest.event_id == event.id)).all()
@@ -275,7 +276,7 @@ def test_kept_nearest_attendees_give_the_brute_force_rules_matches_through_every
 
     before = kept_rows()
     assert before
-    assert nearest.rebuild(session, event.id) == len(before)
+    assert rebuild.rebuild(session, event.id) == len(before)
     session.commit()
     assert kept_rows() == before
 
@@ -288,10 +289,11 @@ def test_a_workers_matrix_sends_sql_only_faces_a_newcomer_can_change_and_sees_a_
     photo is numbered again, so the next newcomer finds it although the matrix's number
     for it is old; a refresh reads the runner-ups again."""
     from core.config import settings
-    from workers.matching import match_attendee, match_photo, reference_matches, rematch_event
+    from workers.matching import match_attendee, match_photo, rematch_event
+    from workers.matching.rules import reference_matches
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
-    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(face_cache.CACHE, "refresh_seconds", 0.0)
     monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
     tolerance, margin = 0.6, 0.05
     event = create_event(session, owner=create_user(session))
@@ -369,7 +371,7 @@ def test_workers_load_a_hot_event_one_at_a_time(
     from core.config import settings
 
     monkeypatch.setattr(face_cache, "MIN_FACES", 0)
-    monkeypatch.setattr(face_cache, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(face_cache.CACHE, "refresh_seconds", 0.0)
     monkeypatch.setattr(settings, "FACE_CACHE_MAX_FACES", 1000)
     event = create_event(session, owner=create_user(session))
     photo = create_photo(session, event=event, status="indexed")
@@ -426,7 +428,8 @@ def test_a_selfie_matrix_holding_a_deleted_selfie_gives_way_to_sql_until_it_is_r
     the margin: the photo is compared with every selfie in SQL instead, until the worker
     reads its selfies again and finds one fewer."""
     from core.config import settings
-    from workers.matching import forget_attendee, match_photo, reference_matches
+    from workers.matching import forget_attendee, match_photo
+    from workers.matching.rules import reference_matches
 
     tolerance, margin = 0.6, 0.05
     event = create_event(session, owner=create_user(session))
@@ -506,7 +509,7 @@ def test_a_look_alike_who_never_registers_gets_none_of_their_photos_to_the_atten
     assert {m.photo_id for m in session.exec(select(Match)).all()} == set(own)
     held = session.exec(select(FaceNearest).where(FaceNearest.lookalike)).all()
     assert {row.photo_id for row in held} == set(lookalike)
-    assert _matches(session, event.id) == matching.reference_matches(session, event.id, 0.6, 0.03)
+    assert _matches(session, event.id) == rules.reference_matches(session, event.id, 0.6, 0.03)
 
     for photo_id in lookalike[:2]:  # as DELETE /api/photos/{id} does; its rematch follows
         session.delete(session.get(Photo, photo_id))
@@ -515,4 +518,45 @@ def test_a_look_alike_who_never_registers_gets_none_of_their_photos_to_the_atten
     session.commit()
     assert {m.photo_id for m in session.exec(select(Match)).all()} == {*own, lookalike[2]}
     assert not session.exec(select(FaceNearest).where(FaceNearest.lookalike)).all()
-    assert _matches(session, event.id) == matching.reference_matches(session, event.id, 0.6, 0.03)
+    assert _matches(session, event.id) == rules.reference_matches(session, event.id, 0.6, 0.03)
+
+
+def test_matching_says_which_matches_it_made_and_marks_those_attendees_news(
+    session: Session,
+) -> None:
+    """The seam for "a match was made": what a matching function wrote comes back, and the
+    attendees who asked for digests are marked in the same transaction; a rematch that
+    changes nothing makes no news."""
+    event = create_event(session, owner=create_user(session))
+    photos = [create_photo(session, event=event) for _ in range(2)]
+    for photo in photos:
+        _face(session, photo, distance=0.3, quality=0.6, size=120)
+    wants_mail = _attendee_with_selfie(session, event)
+    quiet = _attendee_with_selfie(session, event, _vector(0.3))  # nearer to both faces
+    wants_mail.notify = True
+    session.add(wants_mail)
+    session.commit()
+
+    first = matching.match_attendee(session, event.id, wants_mail.id, 0.6, 0.0)
+    session.commit()
+    session.refresh(wants_mail)
+    assert first.count == 2
+    assert first.made == {(wants_mail.id, p.id) for p in photos}
+    assert wants_mail.news_since is not None
+
+    wants_mail.news_since = None  # as a digest that counted the news leaves it
+    session.add(wants_mail)
+    session.commit()
+    again = matching.rematch_event(session, event.id, 0.6, 0.0)
+    session.commit()
+    session.refresh(wants_mail)
+    assert (again.count, again.made) == (0, set())
+    assert wants_mail.news_since is None
+
+    # The nearer selfie takes the faces: its matches are made (and its attendee, who
+    # asked for no mail, is not marked); the first attendee's are gone, not made.
+    taken = matching.match_attendee(session, event.id, quiet.id, 0.6, 0.0)
+    session.commit()
+    session.refresh(quiet)
+    assert taken.made == {(quiet.id, p.id) for p in photos}
+    assert quiet.news_since is None

@@ -3,6 +3,7 @@
 import functools
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 
 from api.attendees import service as attendee_service
 from api.attendees.schemas import FaceDataDeleted
+from core import queue
 from core.config import settings
 from core.db import get_engine, session_scope
 from core.models import Attendee, Event, Face, Match, Photo, Selfie, SelfieStatus, utcnow
@@ -254,7 +256,6 @@ def test_a_two_face_selfie_is_rejected_through_the_queue(
     session: Session,
     redis: Redis,
 ) -> None:
-    from core import queue
 
     event = create_event(session, owner=create_user(session))
     selfie = add_selfie(session, add_attendee(session, event), face_photo(TWO_PEOPLE))
@@ -323,3 +324,36 @@ def test_each_face_goes_to_one_attendee_and_margin_drops_ambiguous_faces(
     tasks.rematch_event(str(event.id))
     session.expire_all()
     assert session.exec(select(Match)).all() == []  # too close to call: nobody gets it
+
+
+def _catalogue() -> list[queue.JobSpec]:
+    """A spec from every job builder of core/queue.py, whatever its arguments."""
+    import inspect
+
+    samples = {"uuid.UUID": uuid.uuid4(), "float": 0.5, "list[uuid.UUID]": [uuid.uuid4()]}
+    specs = []
+    for name, builder in inspect.getmembers(queue, inspect.isfunction):
+        if builder.__module__ != queue.__name__ or name.startswith("_"):
+            continue
+        signature = inspect.signature(builder)
+        if signature.return_annotation != "JobSpec":
+            continue
+        specs.append(builder(*(samples[p.annotation] for p in signature.parameters.values())))
+    return specs
+
+
+def test_every_job_the_queues_name_resolves_to_a_job_that_takes_its_arguments() -> None:
+    """RQ keeps `workers.tasks.<name>` in Redis across deploys: each name core/queue.py
+    builds must stay a function of the registry, callable with the spec's arguments."""
+    import importlib
+    import inspect
+
+    specs = _catalogue()
+    jobs = {name for name, value in vars(tasks).items() if inspect.isfunction(value)}
+    assert {spec.func.rpartition(".")[2] for spec in specs} == jobs  # none missing, none stray
+    for spec in specs:
+        module, _, name = spec.func.rpartition(".")
+        assert module == "workers.tasks", spec.func
+        job = getattr(importlib.import_module(module), name)
+        assert inspect.isfunction(job), spec.func
+        inspect.signature(job).bind(*spec.args)  # raises if the arguments do not fit

@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.execute("UPDATE photos SET match_epoch = 0 WHERE status = 'indexed'")
     # Existing events: every face against every valid selfie, once (brute force in SQL,
     # fine for the events of a young deployment; `make bench-scale` builds big ones with
-    # workers/nearest.py).
+    # workers/matching/rebuild.py).
     op.execute(
         """
         INSERT INTO face_nearest (face_id, event_id, photo_id, attendee_id, distance,

@@ -165,3 +165,39 @@ def test_an_unsubscribe_token_expires_and_never_reaches_a_log(
     stale = security.create_unsubscribe_token(uuid.UUID(ann["attendee_id"]))
     expired = client.post(f"/api/unsubscribe/{stale}")
     assert (expired.status_code, expired.json()["code"]) == (400, "link_expired")
+
+
+def test_a_pass_reads_only_attendees_with_news_and_clears_what_it_counted(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    """Matching marks the attendee (`news_since`); the digest that counts the news, or a
+    pass that finds it gone (a "not me" before the digest), clears the mark. A match no
+    matching announced is no digest: the mark, not a scan of matches, is what is read."""
+    from core.models import Match
+
+    event = create_event(session, owner=create_user(session))
+    ann = register_attendee(client, event.code, email="ann-news@example.com", notify=True)
+    gone = register_attendee(client, event.code, email="gone-news@example.com", notify=True)
+    _matched(session, event, ann["attendee_id"], 2)
+    _matched(session, event, gone["attendee_id"], 1)
+    for match in session.exec(
+        select(Match).where(Match.attendee_id == uuid.UUID(gone["attendee_id"]))
+    ):
+        session.delete(match)  # taken back before its digest
+    session.commit()
+
+    assert _pass(redis) == 1
+    session.expire_all()
+    for attendee_id in (ann["attendee_id"], gone["attendee_id"]):
+        attendee = session.get(Attendee, uuid.UUID(attendee_id))
+        assert attendee is not None and attendee.news_since is None
+    assert len(mailed_all("gone-news@example.com")) == 1, "the sign-in mail only"
+
+    _interval_passes(session, ann["attendee_id"])
+    earlier = session.exec(select(Match)).first()
+    assert earlier is not None
+    photo = create_photo(session, event=event, status="indexed")
+    session.add(Match(attendee_id=earlier.attendee_id, photo_id=photo.id,
+                      face_id=earlier.face_id, event_id=event.id, distance=0.3))  # fmt: skip
+    session.commit()
+    assert _pass(redis) == 0, "a match nobody announced is not read"

@@ -42,6 +42,7 @@ from core.models import (
     EventStatus,
     Face,
     FaceOptOut,
+    ForgetOwed,
     Match,
     Photo,
     Role,
@@ -50,7 +51,8 @@ from core.models import (
 )
 from core.redis import get_redis
 from core.storage import Storage, event_folder, get_storage, photo_keys
-from workers import face_cache, selfie_cache
+from workers import matching
+from workers.matching import face_cache, selfie_cache
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ _ACTOR = "worker"
 """Who asked for the deletion is in its `event.deletion_requested` row."""
 
 
-def delete_event(event_id: uuid.UUID) -> dict[str, Any] | None:
+def delete_in_batches(event_id: uuid.UUID) -> dict[str, Any] | None:
     """Delete what is left of a `deleting` event; the counts, or None if there is no such
     event (deleted already) or it is not being deleted."""
     storage, jobs = get_storage(), queue.get_job_queue()
@@ -158,3 +160,33 @@ def _delete_the_rest(
 
 def _count(session: Session, model: Any, where: Any) -> int:
     return int(session.exec(select(func.count()).select_from(model).where(where)).one())
+
+
+def delete_event(event_id: str) -> dict[str, Any]:
+    """Everything of an event being deleted, in batches that each commit ."""
+    done = delete_in_batches(uuid.UUID(event_id))
+    if done is None:
+        return {"event_id": event_id, "skipped": True}  # gone already, or not being deleted
+    return {"event_id": event_id, **done}
+
+
+def forget_attendee(attendee_id: str) -> dict[str, Any]:
+    """After an attendee's face data was deleted: the faces that named them, again."""
+    aid = uuid.UUID(attendee_id)
+    with session_scope() as session:
+        # The attendee's row may be gone too (a deleted account): the faces name its event.
+        event_id = matching.event_of_attendee(session, aid)
+        event = session.get(Event, event_id) if event_id else None
+        matched = (
+            matching.forget_attendee(
+                session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+            )
+            if event is not None
+            else None
+        )
+        # Paid, under the event's matching lock: a deletion after this one waits for it and
+        # owes the job again.
+        session.exec(delete(ForgetOwed).where(col(ForgetOwed.attendee_id) == aid))
+    if matched is None:
+        return {"attendee_id": attendee_id, "skipped": True}  # no face names them
+    return {"attendee_id": attendee_id, "matches": matched.count}

@@ -20,12 +20,16 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from types import TracebackType
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
+from core import queue
 from core.config import settings
 from core.db import session_scope
 from core.models import Attendee, Email, EmailKind, utcnow
+from core.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +153,7 @@ def _send_one(relay: Relay, email_id: uuid.UUID) -> str:
     return "sent"
 
 
-def send_emails(
+def deliver(
     email_ids: list[uuid.UUID], give_way: Callable[[], bool] | None = None
 ) -> tuple[dict[str, int], list[uuid.UUID]]:
     """Send each outbox row of `email_ids` once, over one connection: what happened to
@@ -174,3 +178,25 @@ def send_emails(
                     first_failure)  # fmt: skip
         raise first_failure
     return dict(outcomes), left
+
+
+def send_email(email_id: str) -> dict[str, Any]:
+    """One outbox mail by SMTP; raises on an SMTP failure, for a retry."""
+    outcomes, _ = deliver([uuid.UUID(email_id)])
+    return {"email_id": email_id, **outcomes}
+
+
+def send_emails(email_ids: list[str]) -> dict[str, Any]:
+    """Outbox mails over one SMTP connection (digests: a job per SEND_BATCH of them). A
+    sign-in link queued meanwhile goes first: the rest of the batch is queued behind it."""
+    jobs = queue.JobQueue(get_redis())
+    links = jobs.queues[queue.EMAILS]
+    outcomes, left = deliver([uuid.UUID(e) for e in email_ids], give_way=lambda: links.count > 0)
+    if left:
+        spec = queue.send_emails(left)
+        with session_scope() as session:
+            session.connection().execute(
+                update(Email).where(col(Email.id).in_(left)).values(job_id=spec.job_id)
+            )
+        jobs.enqueue(spec)
+    return {"mails": len(email_ids), "left_for_later": len(left), **outcomes}

@@ -12,7 +12,7 @@ The decision stays in SQL. For each face, `limits` bounds how far a selfie of it
 two attendees can be, from the two nearest attendees the matrix shows, plus SLACK for
 float32's error; only the (face, selfie) pairs within that bound go to SQL, with the
 selfies the matrix has not seen. pgvector then computes their exact distances and
-ranks them, as for every other path (workers/matching.py).
+ranks them, as for every other path (workers/matching/__init__.py).
 
 What the matrix has seen is told by `selfies.match_epoch`: a selfie is numbered from a
 sequence under its event's matching lock when it is first matched, so within an event
@@ -31,18 +31,16 @@ and the work horses read them without copying.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
 
 from core.config import NEAREST_RADIUS, settings
 from core.models import ENCODING_DIMENSIONS
-from workers.hot import HotEvents
+from workers.matching import statements as sql
+from workers.matching.cache import EventCache, HotEvents
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +48,6 @@ MIN_SELFIES = 1000
 """Fewer are compared in SQL: 20 faces x 1,000 selfies is a few milliseconds."""
 HOT_SECONDS = 3600
 """An event whose photos were matched within this long is kept in memory."""
-REFRESH_SECONDS = 5.0
-"""At most one refresh (one database connection) this often."""
 SLACK = 0.01
 """How far past a bound a float32 candidate is kept; float32's error is ~1e-5."""
 HOT = HotEvents("facematch:selfie-cache:hot", HOT_SECONDS)
@@ -118,75 +114,39 @@ def limits(
     return bounds, np.unique(np.array(witnesses, dtype=np.int64))
 
 
-_events: dict[uuid.UUID, EventSelfies] = {}
-_refreshed_at = 0.0
+class SelfieCache(EventCache[EventSelfies]):
+    snapshot = True  # the count of valid selfies and the rows read agree
+
+    def capacity(self) -> int:
+        return settings.SELFIE_CACHE_MAX_SELFIES
+
+    def load(self, connection: Any, event_id: uuid.UUID, redis: Any = None) -> None:
+        count, epoch = connection.execute(sql.VALID_SELFIES_COUNT, (event_id,)).fetchone()
+        cached = self.events.pop(event_id, None)
+        room = settings.SELFIE_CACHE_MAX_SELFIES - sum(len(e.ids) for e in self.events.values())
+        if count < MIN_SELFIES or count > room:
+            return  # SQL compares the photo's faces with every selfie
+        if cached is not None and epoch == cached.epoch and count == len(cached.ids):
+            self.events[event_id] = cached
+            return
+        after = cached.epoch if cached is not None else -1
+        rows = connection.execute(sql.VALID_SELFIES_BETWEEN, (event_id, after, epoch)).fetchall()
+        if cached is not None and len(cached.ids) + len(rows) == count:
+            ids = cached.ids + [r[0] for r in rows]
+            attendees = cached.attendees + [r[1] for r in rows]
+            vectors = np.concatenate([cached.matrix, matrix([r[2] for r in rows])])
+        else:  # a first read, or selfies gone since (face data deleted): read them all
+            rows = connection.execute(sql.VALID_SELFIES_BETWEEN, (event_id, -1, epoch)).fetchall()
+            ids, attendees = [r[0] for r in rows], [r[1] for r in rows]
+            vectors = matrix([r[2] for r in rows])
+            log.info("selfie cache: %d selfies of event %s read", len(ids), event_id)
+        self.events[event_id] = EventSelfies(event_id, epoch, ids, attendees, vectors)
 
 
-def get(event_id: uuid.UUID) -> EventSelfies | None:
-    return _events.get(event_id)
-
-
-def mark_hot(redis: Any, event_id: uuid.UUID) -> None:
-    """A photo of this event was matched: workers keep its selfies in memory for a while."""
-    HOT.mark(redis, event_id)
-
-
-def refresh(url: str, redis: Any) -> None:
-    """In the worker's main process, between jobs: load the hot busy events' selfies, add
-    those numbered since, drop events no longer hot."""
-    global _refreshed_at
-    now = time.time()
-    if settings.SELFIE_CACHE_MAX_SELFIES == 0 or now - _refreshed_at < REFRESH_SECONDS:
-        return
-    _refreshed_at = now
-    hot = HOT.read(redis, now)
-    for gone in set(_events) - hot:
-        del _events[gone]
-    if hot:
-        keep(url, sorted(hot))
-
-
-def keep(url: str, event_ids: list[uuid.UUID]) -> None:
-    """Load these events' selfies, or add those numbered since they were read. Its own
-    connection, closed before any fork; one snapshot, so that the count of valid selfies
-    and the rows read agree."""
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
-        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        register_vector(connection)
-        for event_id in event_ids:
-            _keep(connection, event_id)
-
-
-_COUNT = (
-    "SELECT count(*), coalesce(max(match_epoch), -1) FROM selfies"
-    " WHERE event_id = %s AND status = 'valid' AND match_epoch IS NOT NULL"
-)
-_READ = (
-    "SELECT id, attendee_id, encoding FROM selfies"
-    " WHERE event_id = %s AND status = 'valid' AND match_epoch > %s AND match_epoch <= %s"
-)
-
-
-def _keep(connection: Any, event_id: uuid.UUID) -> None:
-    count, epoch = connection.execute(_COUNT, (event_id,)).fetchone()
-    cached = _events.pop(event_id, None)
-    room = settings.SELFIE_CACHE_MAX_SELFIES - sum(len(e.ids) for e in _events.values())
-    if count < MIN_SELFIES or count > room:
-        return  # SQL compares the photo's faces with every selfie
-    if cached is not None and epoch == cached.epoch and count == len(cached.ids):
-        _events[event_id] = cached
-        return
-    after = cached.epoch if cached is not None else -1
-    rows = connection.execute(_READ, (event_id, after, epoch)).fetchall()
-    if cached is not None and len(cached.ids) + len(rows) == count:
-        ids, attendees = cached.ids + [r[0] for r in rows], cached.attendees + [r[1] for r in rows]
-        vectors = np.concatenate([cached.matrix, matrix([r[2] for r in rows])])
-    else:  # a first read, or selfies gone since (face data deleted): read them all
-        rows = connection.execute(_READ, (event_id, -1, epoch)).fetchall()
-        ids, attendees = [r[0] for r in rows], [r[1] for r in rows]
-        vectors = matrix([r[2] for r in rows])
-        log.info("selfie cache: %d selfies of event %s read", len(ids), event_id)
-    _events[event_id] = EventSelfies(event_id, epoch, ids, attendees, vectors)
+CACHE = SelfieCache(HOT)
+"""This process's matrices; a photo of a hot event was matched lately."""
+get, mark_hot, refresh, keep = CACHE.get, CACHE.mark_hot, CACHE.refresh, CACHE.keep
+_events = CACHE.events
 
 
 def matrix(vectors: list[Any]) -> np.ndarray:

@@ -18,7 +18,7 @@ no longer finds, and a reindexed photo is numbered again.
 
 Beside each face the matrix keeps its two distances from `face_nearest` (infinity when
 there is none): a newcomer further than the runner-up, or further than the nearest plus
-MAX_MATCH_MARGIN, changes nothing the face keeps (workers/matching.py), so the face
+MAX_MATCH_MARGIN, changes nothing the face keeps (workers/matching/__init__.py), so the face
 skips SQL. Without this, a "hub" selfie, one that thousands of strangers' faces fall
 within the radius of, sent them all to SQL (a selfie's p95 was 1.3 s at a million
 faces). Kept distances only get smaller as selfies arrive, so old ones let through
@@ -43,12 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
 
 from core.config import MAX_MATCH_MARGIN, NEAREST_RADIUS, settings
 from core.models import ENCODING_DIMENSIONS
-from workers.hot import HotEvents
+from workers.matching import statements as sql
+from workers.matching.cache import EventCache, HotEvents
 
 log = logging.getLogger(__name__)
 
@@ -117,99 +116,77 @@ class EventFaces:
         return found
 
 
-_events: dict[uuid.UUID, EventFaces] = {}
-_small: dict[uuid.UUID, float] = {}
-"""Hot events found too small to keep, and when: looked at again after SMALL_RECHECK."""
 SMALL_RECHECK = 300
+"""A hot event found too small to keep is looked at again after this long."""
 MAX_BLOCKS = 8
-REFRESH_SECONDS = 5.0
-"""At most one refresh (one database connection) this often."""
 DISTANCES_SECONDS = 60.0
 """The kept distances are read again this often."""
-_refreshed_at = 0.0
 
 
-def get(event_id: uuid.UUID) -> EventFaces | None:
-    return _events.get(event_id)
+class FaceCache(EventCache[EventFaces]):
+    def __init__(self, hot: HotEvents) -> None:
+        super().__init__(hot)
+        self.small: dict[uuid.UUID, float] = {}
+        """Hot events found too small to keep, and when."""
+
+    def capacity(self) -> int:
+        return settings.FACE_CACHE_MAX_FACES
+
+    def wanted(self, hot: set[uuid.UUID], now: float) -> list[uuid.UUID]:
+        return [e for e in hot if e in self.events or now - self.small.get(e, 0.0) > SMALL_RECHECK]
+
+    def keep(self, url: str, event_ids: list[uuid.UUID], redis: Any = None) -> None:
+        """With `redis`, the workers load an event one at a time: a worker that loads takes
+        no job meanwhile (200 k faces: seconds), and a pool whose workers all loaded at
+        once, as an event turned hot, judged no selfie until they were done."""
+        super().keep(url, event_ids, redis)
+
+    def load(self, connection: Any, event_id: uuid.UUID, redis: Any = None) -> None:
+        row = connection.execute(sql.EVENT_EPOCH, (event_id,)).fetchone()
+        cached = self.events.get(event_id)
+        if row is None:
+            self.events.pop(event_id, None)
+        elif cached is None:
+            (count,) = connection.execute(sql.EVENT_FACE_COUNT, (event_id,)).fetchone() or (0,)
+            kept = sum(event.faces for event in self.events.values())
+            if count < MIN_FACES or kept + count > settings.FACE_CACHE_MAX_FACES:
+                self.small[event_id] = time.time()  # too small, or no room: SQL scans it
+                return
+            loading = _LOADING_KEY.format(event_id)
+            if redis is not None and not redis.set(loading, "1", nx=True, ex=LOADING_SECONDS):
+                return  # another worker is loading it; this one keeps judging selfies
+            started = time.perf_counter()
+            try:
+                block = _load(connection, event_id, -1, row[0], expected=count)
+            finally:
+                if redis is not None:
+                    redis.delete(loading)
+            self.events[event_id] = EventFaces(event_id, row[0], [block], time.time())
+            log.info("face cache: %d faces of event %s loaded in %.1f s", len(block.ids),
+                     event_id, time.perf_counter() - started)  # fmt: skip
+        elif row[0] > cached.epoch:
+            block = _load(connection, event_id, cached.epoch, row[0])
+            half = cached.faces // 2
+            if len(block.ids) > half and _read_again(block, cached) > half:
+                self.events.pop(event_id)  # numbered again wholesale (a rebuild): read afresh
+                self.load(connection, event_id, redis)
+                return
+            cached.blocks.append(block)
+            cached.epoch = row[0]
+            if len(cached.blocks) > MAX_BLOCKS:  # a block per refresh: merge the small ones
+                first, *rest = cached.blocks
+                cached.blocks = [first, _merge(rest)]
+                if len(cached.blocks[1].ids) > len(first.ids) // 10:
+                    cached.blocks = [_merge(cached.blocks)]
+        current = self.events.get(event_id)
+        if current is not None and time.time() - current.distances_read_at > DISTANCES_SECONDS:
+            _read_distances(connection, current)
 
 
-def mark_hot(redis: Any, event_id: uuid.UUID) -> None:
-    """A selfie of this event was judged: workers keep its faces in memory for a while."""
-    HOT.mark(redis, event_id)
-
-
-def refresh(url: str, redis: Any) -> None:
-    """In the worker's main process, between jobs: load the hot big events' faces, add
-    those of photos numbered since, drop events no longer hot."""
-    global _refreshed_at
-    now = time.time()
-    # Called after every job: a connection each time would be work on the hot path, and
-    # the faces of photos numbered since the last refresh are found in SQL anyway.
-    if settings.FACE_CACHE_MAX_FACES == 0 or now - _refreshed_at < REFRESH_SECONDS:
-        return
-    _refreshed_at = now
-    hot = HOT.read(redis, now)
-    for gone in set(_events) - hot:
-        del _events[gone]
-    wanted = [e for e in hot if e in _events or now - _small.get(e, 0.0) > SMALL_RECHECK]
-    if wanted:
-        keep(url, wanted, redis)
-
-
-def keep(url: str, event_ids: list[uuid.UUID], redis: Any = None) -> None:
-    """Load these events' faces, or add those of photos numbered since they were read. Its
-    own connection, closed before any fork: a work horse must not inherit a live one.
-
-    With `redis`, the workers load an event one at a time: a worker that loads takes no
-    job meanwhile (200 k faces: seconds), and a pool whose workers all loaded at once, as
-    an event turned hot, judged no selfie until they were done."""
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
-        register_vector(connection)
-        for event_id in event_ids:
-            _keep(connection, event_id, redis)
-
-
-def _keep(connection: Any, event_id: uuid.UUID, redis: Any = None) -> None:
-    row = connection.execute("SELECT match_epoch FROM events WHERE id = %s", (event_id,)).fetchone()
-    cached = _events.get(event_id)
-    if row is None:
-        _events.pop(event_id, None)
-    elif cached is None:
-        (count,) = connection.execute(
-            "SELECT count(*) FROM faces WHERE event_id = %s", (event_id,)
-        ).fetchone() or (0,)
-        kept = sum(event.faces for event in _events.values())
-        if count < MIN_FACES or kept + count > settings.FACE_CACHE_MAX_FACES:
-            _small[event_id] = time.time()  # too small, or no room: SQL scans it
-            return
-        loading = _LOADING_KEY.format(event_id)
-        if redis is not None and not redis.set(loading, "1", nx=True, ex=LOADING_SECONDS):
-            return  # another worker is loading it; this one keeps judging selfies meanwhile
-        started = time.perf_counter()
-        try:
-            block = _load(connection, event_id, -1, row[0], expected=count)
-        finally:
-            if redis is not None:
-                redis.delete(loading)
-        _events[event_id] = EventFaces(event_id, row[0], [block], time.time())
-        log.info("face cache: %d faces of event %s loaded in %.1f s", len(block.ids),
-                 event_id, time.perf_counter() - started)  # fmt: skip
-    elif row[0] > cached.epoch:
-        block = _load(connection, event_id, cached.epoch, row[0])
-        if len(block.ids) > cached.faces // 2 and _read_again(block, cached) > cached.faces // 2:
-            _events.pop(event_id)  # numbered again wholesale (a rebuild): read it afresh
-            _keep(connection, event_id, redis)
-            return
-        cached.blocks.append(block)
-        cached.epoch = row[0]
-        if len(cached.blocks) > MAX_BLOCKS:  # a block per refresh: merge the small ones
-            first, *rest = cached.blocks
-            cached.blocks = [first, _merge(rest)]
-            if len(cached.blocks[1].ids) > len(first.ids) // 10:
-                cached.blocks = [_merge(cached.blocks)]
-    current = _events.get(event_id)
-    if current is not None and time.time() - current.distances_read_at > DISTANCES_SECONDS:
-        _read_distances(connection, current)
+CACHE = FaceCache(HOT)
+"""This process's matrices; a selfie of a hot event was judged lately."""
+get, mark_hot, refresh, keep = CACHE.get, CACHE.mark_hot, CACHE.refresh, CACHE.keep
+_events, _small = CACHE.events, CACHE.small
 
 
 def _read_again(block: Block, cached: EventFaces) -> int:
@@ -231,13 +208,7 @@ def _read_distances(connection: Any, cached: EventFaces) -> None:
     """Every kept face's two distances as they are now, in byte strings (a million rows
     as Python objects would take seconds)."""
     started = time.perf_counter()
-    ids, nearest, runner_up = connection.execute(
-        "SELECT coalesce(string_agg(uuid_send(face_id), '' ORDER BY face_id), ''),"
-        " coalesce(string_agg(float4send(distance::real), '' ORDER BY face_id), ''),"
-        " coalesce(string_agg(float4send(coalesce(runner_up, 'Infinity')::real), ''"
-        " ORDER BY face_id), '') FROM face_nearest WHERE event_id = %s",
-        (cached.event_id,),
-    ).fetchone()
+    ids, nearest, runner_up = connection.execute(sql.KEPT_DISTANCES, (cached.event_id,)).fetchone()
     ids = np.frombuffer(ids, dtype="V16")
     columns = [np.frombuffer(nearest, ">f4"), np.frombuffer(runner_up, ">f4")]
     for block in cached.blocks:
@@ -250,8 +221,9 @@ def _read_distances(connection: Any, cached: EventFaces) -> None:
              time.perf_counter() - started)  # fmt: skip
 
 
-# A row of the binary COPY below: every field has a fixed width (pgvector sends a vector
-# as its dimension, an unused int16 and the floats), so numpy reads the stream as is,
+# A row of the binary COPY (statements.EVENT_FACES_COPY): every field has a fixed width
+# (pgvector sends a vector as its dimension, an unused int16 and the floats), so numpy
+# reads the stream as is,
 # without a Python object per row (a million faces: 38 s that way, seconds this way).
 _ROW = np.dtype([
     ("fields", ">i2"), ("id_len", ">i4"), ("id", "V16"), ("encoding_len", ">i4"),
@@ -260,14 +232,6 @@ _ROW = np.dtype([
 ])  # fmt: skip
 _COPY_HEADER = 19
 """PGCOPY's signature, flags and header extension length."""
-_LOAD = """
-COPY (
-  SELECT f.id, f.encoding, coalesce(n.distance, 'Infinity')::real,
-         coalesce(n.runner_up, 'Infinity')::real
-  FROM faces f JOIN photos p ON p.id = f.photo_id LEFT JOIN face_nearest n ON n.face_id = f.id
-  WHERE f.event_id = %s AND p.match_epoch > %s AND p.match_epoch <= %s
-) TO STDOUT (FORMAT BINARY)
-"""
 
 
 def _load(
@@ -283,7 +247,7 @@ def _load(
     count, pending, header = 0, bytearray(), True
     with (
         connection.cursor() as cursor,
-        cursor.copy(_LOAD, (event_id, after_epoch, upto_epoch)) as copy,
+        cursor.copy(sql.EVENT_FACES_COPY, (event_id, after_epoch, upto_epoch)) as copy,
     ):
         for chunk in copy:
             pending += chunk

@@ -19,8 +19,8 @@ weak-face rule).
 The encodings of unregistered people are used for this and for nothing else: they are
 never shown, matched or kept longer (their purge after the event closes is unchanged).
 
-This module is pure: arrays in, flags out. workers/matching.py keeps the flags in
-`face_nearest.held` up to date for every attendee whose faces change, and the brute-force
+This module is pure: arrays in, flags out. regroup.py keeps the flags in
+`face_nearest.lookalike` up to date for every attendee whose faces change, and the brute-force
 reference applies the same function.
 """
 

@@ -1,0 +1,111 @@
+"""Events: rematches, a tolerance's preview, and the purge of bystanders' faces after close."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, func
+from sqlmodel import col, delete, select
+
+from core import audit
+from core.config import settings
+from core.db import lock_matching, session_scope
+from core.models import (
+    Attendee,
+    AuditAction,
+    Event,
+    EventStatus,
+    Face,
+    Match,
+    TolerancePreview,
+    utcnow,
+)
+from workers import matching
+from workers.jobs.common import RowGone
+from workers.matching import rules
+
+log = logging.getLogger(__name__)
+
+
+def rematch_event(event_id: str) -> dict[str, Any]:
+    """Recompute an event's matches from stored encodings; nothing is re-detected."""
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        lock_matching(session, eid)  # before the event's row lock: see matching
+        event = session.get(Event, eid, with_for_update=True)
+        if event is None:
+            raise RowGone(f"event {event_id}")
+        matched = matching.rematch_event(
+            session, eid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
+        event.rematched_at = utcnow()
+        session.add(event)
+    return {"event_id": event_id, "matches": matched.count}
+
+
+def preview_tolerance(event_id: str, tolerance: float) -> dict[str, Any]:
+    """What `tolerance` would do to the event's matches, written to its preview row."""
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        preview = session.get(TolerancePreview, (eid, tolerance))
+        if preview is None:
+            raise RowGone(f"tolerance preview {event_id} {tolerance}")
+        # A snapshot of the kept nearest attendees: no matching lock, nothing is written.
+        preview.result = rules.preview_tolerance(session, eid, tolerance, settings.MATCH_MARGIN)
+        preview.status, preview.finished_at = "done", utcnow()
+        session.add(preview)
+        result = {k: v for k, v in preview.result.items() if k != "attendees"}
+    return {"event_id": event_id, "tolerance": tolerance, **result}
+
+
+def rematch_attendee(attendee_id: str) -> dict[str, Any]:
+    """After an attendee consented to a new policy: what was not matched meanwhile."""
+    aid = uuid.UUID(attendee_id)
+    with session_scope() as session:
+        attendee = session.get(Attendee, aid)
+        event = session.get(Event, attendee.event_id) if attendee else None
+        if attendee is None or event is None:
+            raise RowGone(f"attendee {attendee_id}")
+        matched = matching.rematch_attendee(
+            session, event.id, aid, event.effective_tolerance(), settings.MATCH_MARGIN
+        )
+    return {"attendee_id": attendee_id, "matches": matched.count}
+
+
+def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
+    """Delete the encodings of a closed event's faces that matched no attendee.
+
+    Those are bystanders who never consented. It runs once the retention
+    period after closing has passed, and again whenever matches are dropped
+    later (an attendee deleting their face data), until none is left.
+    """
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        # No match may be made for a face while it is judged unmatched and deleted.
+        lock_matching(session, eid)
+        event = session.get(Event, eid, with_for_update=True)
+        if event is None:
+            raise RowGone(f"event {event_id}")
+        retention = timedelta(hours=settings.UNMATCHED_FACE_RETENTION_HOURS)
+        if (
+            event.status != EventStatus.closed
+            or event.closed_at is None
+            or event.closed_at + retention > utcnow()
+        ):
+            return {"event_id": event_id, "skipped": True}
+        unmatched = ~exists().where(col(Match.face_id) == col(Face.id))
+        photo_counts = session.exec(
+            select(Face.photo_id, func.count())
+            .where(col(Face.event_id) == eid, unmatched)
+            .group_by(col(Face.photo_id))
+        ).all()
+        deleted = session.exec(delete(Face).where(col(Face.event_id) == eid, unmatched)).rowcount
+        for photo_id, count in photo_counts:
+            audit.record(session, AuditAction.face_encodings_deleted, event_id=eid,
+                         subject_id=photo_id, actor="retention", count=count,
+                         reason="unmatched_after_close")  # fmt: skip
+    log.info("deleted %d unmatched face encodings of closed event %s", deleted, event_id)
+    return {"event_id": event_id, "deleted": deleted}
