@@ -59,9 +59,9 @@ def create_user(
     name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create an account (admin, photographer or attendee)."""
-    from api.auth.schemas import UserCreate
-    from api.auth.service import create_user as create
     from api.errors import AppError
+    from api.users.schemas import UserCreate
+    from api.users.service import create_user as create
     from core.db import session_scope
 
     try:
@@ -133,7 +133,7 @@ def reconcile(
     import signal
     import threading
 
-    from api.reconcile import reconcile_once, run_forever
+    from api.reconciler.service import reconcile_once, run_forever
     from core.config import settings
     from core.logs import configure
     from core.process import set_process_role

@@ -1,6 +1,6 @@
 """The facematch API. It enqueues face work by name and never loads a face library.
 
-It runs no periodic work: the reconciler is its own process (`api/reconcile.py`)."""
+It runs no periodic work: the reconciler is its own process (`api/reconciler/`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api.accounts.endpoints import router as accounts_router
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
@@ -28,6 +27,8 @@ from api.monitoring.endpoints import router as monitoring_router
 from api.optouts.endpoints import router as optouts_router
 from api.photos.endpoints import router as photos_router
 from api.reviews.endpoints import router as reviews_router
+from api.signin.endpoints import router as signin_router
+from api.users.endpoints import router as users_router
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
 from core.config import settings
@@ -75,6 +76,8 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix="/api")
     for router in (
         auth_router,
+        users_router,
+        signin_router,
         events_router,
         calibration_router,
         reviews_router,
@@ -83,7 +86,6 @@ def create_app() -> FastAPI:
         attendees_router,
         matches_router,
         admin_router,
-        accounts_router,
     ):
         api.include_router(router)
     app.include_router(api)

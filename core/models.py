@@ -421,7 +421,7 @@ class Selfie(SQLModel, table=True):
     )
     """A held selfie: the attendee of the event whose face it is too."""
     held_told_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
-    """When that attendee was mailed about it (`api/mail/notices.py`)."""
+    """When that attendee was mailed about it (`api/reviews/service.py`: `queue_notices`)."""
     match_epoch: int | None = Field(default=None, sa_type=sa.BigInteger)
     """Numbered from `selfies_match_epoch_seq` under the event's matching lock once the
     selfie is valid and matched: a bulk worker's matrix of the event's selfies holds

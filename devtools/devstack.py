@@ -61,8 +61,8 @@ def ensure_admin() -> tuple[str, str]:
     """Make sure an admin can sign in; (email, where the password is) for the banner."""
     from sqlmodel import select
 
-    from api.auth.schemas import UserCreate
-    from api.auth.service import create_user
+    from api.users.schemas import UserCreate
+    from api.users.service import create_user
     from core.db import session_scope
     from core.models import Role, User
 

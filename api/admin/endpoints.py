@@ -5,14 +5,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from rq import Worker
-from rq.registry import FailedJobRegistry
 
 from api.admin import service
-from api.admin.schemas import AuditLog, QueueStats, Throughput, WorkerStatus
-from api.auth import service as auth_service
-from api.auth.schemas import UserCreate, UserPublic, UsersPublic
-from api.deps import Cursor, QueueDep, RequireAdmin, SessionDep
+from api.admin.schemas import AuditLog, QueueStats, Throughput
+from api.auth.deps import RequireAdmin
+from api.deps import Cursor, QueueDep, SessionDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import EventPublic, HandOver, RematchAccepted
@@ -22,44 +19,10 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 _AUTH = (Unauthorized, NotPermitted)
 
 
-@router.post("/users", status_code=201, responses=responses(*_AUTH, Conflict))
-def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserPublic:
-    """Create an account, typically a photographer's."""
-    return UserPublic.model_validate(auth_service.create_user(session, body))
-
-
-@router.get("/users", responses=responses(*_AUTH))
-def list_users(
-    session: SessionDep,
-    _: RequireAdmin,
-    cursor: Cursor = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> UsersPublic:
-    """Every account, newest first, a page at a time."""
-    return service.list_users(session, cursor=cursor, limit=limit)
-
-
 @router.get("/queues", responses=responses(*_AUTH))
 def read_queue_stats(_: RequireAdmin, jobs: QueueDep) -> QueueStats:
     """Jobs waiting and failed per queue, and each live worker's state."""
-    failed = {name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()}
-    workers = [
-        WorkerStatus(
-            name=w.name,
-            hostname=w.hostname,
-            pid=w.pid,
-            state=str(w.get_state()),
-            queues=w.queue_names(),
-            current_job=w.get_current_job_id(),
-            last_heartbeat=w.last_heartbeat,
-            successful_jobs=w.successful_job_count,
-            failed_jobs=w.failed_job_count,
-        )
-        for w in Worker.all(connection=jobs.connection)
-    ]
-    return QueueStats(
-        queues=jobs.depths(), workers=len(workers), failed=failed, worker_list=workers
-    )
+    return service.queue_stats(jobs)
 
 
 @router.get("/throughput", responses=responses(*_AUTH, BadRequest))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from api.pages import count_rows, newest_first
+from api.pagination import count_rows, newest_first
 from core.models import AuditAction, AuditEntry
 
 _THROUGHPUT = text(

@@ -3,14 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from rq import Worker
+from rq.registry import FailedJobRegistry
 from sqlmodel import Session
 
 from api.admin import repository
-from api.admin.schemas import AuditEntryPublic, AuditLog, Throughput
-from api.auth import repository as auth_repository
-from api.auth.schemas import UserPublic, UsersPublic
+from api.admin.schemas import AuditEntryPublic, AuditLog, QueueStats, Throughput, WorkerStatus
 from api.errors import BadRequest
 from core.models import AuditAction, utcnow
+from core.queue import JobQueue
 
 DEFAULT_WINDOW = timedelta(minutes=15)
 
@@ -42,12 +43,6 @@ def throughput(session: Session, since: datetime | None) -> Throughput:
     )
 
 
-def list_users(session: Session, *, cursor: str | None, limit: int) -> UsersPublic:
-    users, next_cursor, count = auth_repository.list_users(session, cursor=cursor, limit=limit)
-    data = [UserPublic.model_validate(u) for u in users]
-    return UsersPublic(data=data, count=count, next_cursor=next_cursor)
-
-
 def list_audit(
     session: Session,
     *,
@@ -61,3 +56,25 @@ def list_audit(
     )
     data = [AuditEntryPublic.model_validate(e) for e in entries]
     return AuditLog(data=data, count=count, next_cursor=next_cursor)
+
+
+def queue_stats(jobs: JobQueue) -> QueueStats:
+    """Jobs waiting and failed per queue, and each live worker's state, from RQ."""
+    failed = {name: FailedJobRegistry(queue=q).count for name, q in jobs.queues.items()}
+    workers = [
+        WorkerStatus(
+            name=w.name,
+            hostname=w.hostname,
+            pid=w.pid,
+            state=str(w.get_state()),
+            queues=w.queue_names(),
+            current_job=w.get_current_job_id(),
+            last_heartbeat=w.last_heartbeat,
+            successful_jobs=w.successful_job_count,
+            failed_jobs=w.failed_job_count,
+        )
+        for w in Worker.all(connection=jobs.connection)
+    ]
+    return QueueStats(
+        queues=jobs.depths(), workers=len(workers), failed=failed, worker_list=workers
+    )

@@ -6,25 +6,21 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from api import ratelimit
-from api.attendees import service, signin
+from api.attendees import service
 from api.attendees.schemas import (
     ConsentState,
     FaceDataDeleted,
     GiveConsent,
-    LinkIssued,
-    LinkSent,
     LiveChallenge,
     MyEvents,
     Notifications,
-    RedeemLink,
     Registered,
-    RegisterWithEventCode,
     SelfieAccepted,
     SelfieState,
-    SignInLinkRequest,
 )
-from api.auth.security import TokenClaims, decode_unsubscribe_token
-from api.deps import Claims, CurrentAttendee, RedisDep, RequireAdmin, SessionDep, StorageDep
+from api.auth.deps import Claims, CurrentAttendee
+from api.auth.security import TokenClaims
+from api.deps import RedisDep, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -41,49 +37,6 @@ from core.config import settings
 from core.models import Attendee
 
 router = APIRouter(tags=["attendees"])
-
-
-@router.post(
-    "/register-with-event-code",
-    status_code=202,
-    responses=responses(ConsentRequired, NotFound, Conflict, TooManyRequests),
-)
-def register_with_event_code(
-    session: SessionDep, redis: RedisDep, request: Request, body: RegisterWithEventCode
-) -> LinkSent:
-    """Join an event by its code, with explicit consent to face matching: a link mailed to
-    the address confirms it and signs in (rate-limited per client and per address)."""
-    ratelimit.check_sign_in_link(redis, request, body.email)
-    return signin.request_join(session, body)
-
-
-@router.post("/sign-in-link", status_code=202, responses=responses(NotFound, TooManyRequests))
-def request_sign_in_link(
-    session: SessionDep, redis: RedisDep, request: Request, body: SignInLinkRequest
-) -> LinkSent:
-    """Mail a sign-in link to an attendee who joined (this event, open or closed); the same
-    answer for an address that did not (rate-limited per client and per address)."""
-    ratelimit.check_sign_in_link(redis, request, body.email)
-    return signin.request_sign_in(session, body)
-
-
-@router.post("/sign-in-link/redeem", responses=responses(BadRequest, NotFound, Conflict,
-                                                         TooManyRequests))  # fmt: skip
-def redeem_sign_in_link(
-    session: SessionDep, redis: RedisDep, request: Request, body: RedeemLink
-) -> Registered:
-    """Spend a mailed link (once, before it expires) for a session on this device."""
-    ratelimit.check_link_redemption(redis, request)
-    return signin.redeem(session, body.token, request.headers.get("user-agent"))
-
-
-@router.post("/admin/sign-in-links", responses=responses(Unauthorized, NotPermitted, NotFound))
-def create_sign_in_link(
-    session: SessionDep, admin: RequireAdmin, body: SignInLinkRequest
-) -> LinkIssued:
-    """Support: a sign-in link for an attendee of an event (or the join link of their
-    request to join it, with the consent they gave) when their mail does not arrive."""
-    return signin.link_for_support(session, admin, body)
 
 
 @router.get("/me/events", responses=responses(Unauthorized, NotPermitted))
@@ -126,20 +79,14 @@ def update_my_notifications(
     session: SessionDep, attendee: CurrentAttendee, body: Notifications
 ) -> Notifications:
     """Opt in to, or out of, mails about new photos of me at this event."""
-    signin.set_notify(attendee, body.notify)
-    session.add(attendee)
-    return Notifications(notify=attendee.notify)
+    return service.set_notifications(session, attendee, body.notify)
 
 
 @router.post("/unsubscribe/{token}", responses=responses(BadRequest))
 def unsubscribe(session: SessionDep, token: str) -> Notifications:
     """One click from a digest mail (RFC 8058's List-Unsubscribe-Post, or the mail's
     footer): no more mails about new photos at that event. No sign-in needed."""
-    attendee = session.get(Attendee, decode_unsubscribe_token(token))
-    if attendee is not None and attendee.notify:
-        signin.set_notify(attendee, False)
-        session.add(attendee)
-    return Notifications(notify=False)
+    return service.unsubscribe(session, token)
 
 
 @router.post(

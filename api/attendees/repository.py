@@ -5,7 +5,20 @@ import uuid
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from core.models import Attendee, Event, EventStatus, Match, MatchRejection, Selfie, SelfieStatus
+from core.models import (
+    Attendee,
+    Event,
+    EventStatus,
+    ForgetOwed,
+    Match,
+    MatchRejection,
+    Selfie,
+    SelfieStatus,
+)
+
+
+def get_attendance(session: Session, attendee_id: uuid.UUID) -> Attendee | None:
+    return session.get(Attendee, attendee_id)
 
 
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:
@@ -59,3 +72,8 @@ def list_attendances(session: Session, user_id: uuid.UUID) -> list[tuple[Attende
         .order_by(col(Attendee.created_at).desc())
     ).all()
     return [(attendee, event, int(count)) for attendee, event, count in rows]
+
+
+def owe_forget(session: Session, attendee: Attendee) -> None:
+    """The attendee's recomputation is owed (`forgets_owed`) until its job has run."""
+    session.merge(ForgetOwed(attendee_id=attendee.id, event_id=attendee.event_id))

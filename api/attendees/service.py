@@ -15,28 +15,29 @@ from api.attendees.schemas import (
     LiveChallenge,
     MyEvent,
     MyEvents,
+    Notifications,
     Registered,
     SelfieAccepted,
     SelfiePublic,
     SelfieState,
 )
-from api.attendees.signin import record_consent
+from api.auth.repository import get_user
+from api.auth.security import decode_unsubscribe_token
 from api.auth.service import start_session
 from api.errors import Conflict, ConsentRequired, NotFound
+from api.events import service as events
 from api.images import inspect_image
-from core import audit, queue
+from core import audit, erasure, queue
 from core.config import settings
 from core.db import defer, lock_matching, on_commit, on_rollback
 from core.decoding import selfie_budget
+from core.erasure import Erased, Reason
 from core.models import (
     Attendee,
     AuditAction,
     Event,
-    EventStatus,
-    ForgetOwed,
     Selfie,
     SelfieStatus,
-    User,
     utcnow,
 )
 from core.storage import Storage, event_folder
@@ -66,10 +67,10 @@ def switch_event(
 ) -> Registered:
     """A session of the same account on another event it joined (one token per event)."""
     other = repository.get_attendee(session, attendee.user_id, event_id)
-    event = session.get(Event, event_id) if other else None
-    if other is None or event is None or event.status == EventStatus.deleting:
+    event = events.live_event(session, event_id) if other else None
+    if other is None or event is None:
         raise NotFound("you have not joined this event", code="not_registered")
-    user = session.get(User, attendee.user_id)
+    user = get_user(session, attendee.user_id)
     assert user is not None  # CurrentAttendee checked it
     token = start_session(session, user, other.id, user_agent)
     return Registered(access_token=token, attendee_id=other.id, event_id=event.id,
@@ -107,12 +108,8 @@ def require_current_consent(attendee: Attendee) -> None:
 
 
 def _open_event(session: Session, attendee: Attendee) -> Event:
-    event = session.get(Event, attendee.event_id, with_for_update={"read": True})
-    if event is not None and event.status == EventStatus.deleting:
-        raise Conflict("this event is being deleted", code="event_deleting")
-    if event is None or event.status != EventStatus.open:
-        raise Conflict("this event is closed", code="event_closed")
-    return event
+    # FOR SHARE: a deletion waits for this selfie, or the selfie sees the event deleting.
+    return events.require_open(events.get_event_for_share(session, attendee.event_id))
 
 
 def _check_can_add_selfie(session: Session, attendee: Attendee) -> Event:
@@ -205,7 +202,7 @@ def delete_face_data(
     attendee: Attendee,
     *,
     actor: str | None = None,
-    reason: str = "attendee_request",
+    reason: Reason = Reason.attendee_request,
 ) -> FaceDataDeleted:
     """Remove the attendee's selfie images, encodings and matches; keep the account."""
     # A photo job matching meanwhile could otherwise add a match after ours are gone.
@@ -219,13 +216,9 @@ def delete_face_data(
     attendee.notify = False  # no mail about photos that can no longer be matched
     session.add(attendee)
     actor = actor or f"attendee:{attendee.user_id}"
-    for action, count in (
-        (AuditAction.selfie_image_deleted, len(keys)),
-        (AuditAction.selfie_encoding_deleted, encodings),
-        (AuditAction.matches_deleted, matches),
-    ):
-        audit.record(session, action, event_id=attendee.event_id, subject_id=attendee.id,
-                     actor=actor, count=count, reason=reason)  # fmt: skip
+    erased = Erased(selfie_images=len(keys), selfie_encodings=encodings, matches=matches)
+    erasure.record(session, erased, event_id=attendee.event_id, subject_id=attendee.id,
+                   actor=actor, reason=reason)  # fmt: skip
     # Files go only once the rows are gone for good.
     for key in keys:
         on_commit(session, functools.partial(storage.delete, key))
@@ -233,7 +226,7 @@ def delete_face_data(
         # Faces this attendee competed for may now belong to someone else: those faces
         # alone are looked at again (a whole event's rematch held its matching lock for
         # seconds at a million faces). Owed in the database, should the job be lost.
-        session.merge(ForgetOwed(attendee_id=attendee.id, event_id=attendee.event_id))
+        repository.owe_forget(session, attendee)
         defer(session, queue.forget_attendee(attendee.id))
     return FaceDataDeleted(
         selfies=len(selfies), selfie_images=len(keys), encodings=encodings, matches=matches
@@ -254,7 +247,7 @@ def delete_face_data_of(
     attendances: Sequence[Attendee],
     *,
     actor: str | None = None,
-    reason: str = "attendee_request",
+    reason: Reason = Reason.attendee_request,
 ) -> FaceDataDeleted:
     """`delete_face_data` for each of `attendances`; what was deleted, added up."""
     total = FaceDataDeleted(selfies=0, selfie_images=0, encodings=0, matches=0)
@@ -263,3 +256,38 @@ def delete_face_data_of(
         for field in FaceDataDeleted.model_fields:
             setattr(total, field, getattr(total, field) + getattr(deleted, field))
     return total
+
+
+def record_consent(session: Session, attendee: Attendee, *,
+                   support: uuid.UUID | None = None) -> None:  # fmt: skip
+    """The consent row; one recorded through an admin's support link says so in its reason
+    (the consent was given in the request to join; the link that confirmed it was staff's,
+    whose `support_link.issued` row names them)."""
+    version = attendee.consent_policy_version
+    audit.record(session, AuditAction.consent_given, event_id=attendee.event_id,
+                 subject_id=attendee.id, actor=f"attendee:{attendee.user_id}",
+                 reason=f"{version}; via support link" if support else version)  # fmt: skip
+
+
+def set_notify(attendee: Attendee, notify: bool) -> None:
+    """Opt in or out of digests. Opting in counts only matches made from now on."""
+    now = utcnow()
+    if notify and not attendee.notify:
+        attendee.digest_through = now
+    attendee.notify = notify
+    attendee.notify_changed_at = now
+
+
+def set_notifications(session: Session, attendee: Attendee, notify: bool) -> Notifications:
+    set_notify(attendee, notify)
+    session.add(attendee)
+    return Notifications(notify=attendee.notify)
+
+
+def unsubscribe(session: Session, token: str) -> Notifications:
+    """A digest's one-click unsubscribe: no more mails about new photos at that event."""
+    attendee = repository.get_attendance(session, decode_unsubscribe_token(token))
+    if attendee is not None and attendee.notify:
+        set_notify(attendee, False)
+        session.add(attendee)
+    return Notifications(notify=False)

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import ratelimit
-from api.auth import repository, service
-from api.auth.schemas import SessionPublic, SignedOut, Token, UserPublic
-from api.deps import Claims, CurrentUser, RedisDep, SessionDep
+from api.auth import service
+from api.auth.deps import Claims, CurrentUser
+from api.auth.schemas import SessionPublic, SignedOut, Token
+from api.deps import RedisDep, SessionDep
 from api.errors import NotFound, TooManyRequests, Unauthorized, responses
 
 router = APIRouter(tags=["auth"])
@@ -45,7 +46,7 @@ def list_my_sessions(session: SessionDep, user: CurrentUser, claims: Claims) -> 
     """The browsers signed in to this account, newest first."""
     return [
         SessionPublic.model_validate(row, update={"current": row.id == claims.session_id})
-        for row in repository.list_live_sessions(session, user.id)
+        for row in service.list_live_sessions(session, user.id)
     ]
 
 
@@ -53,13 +54,4 @@ def list_my_sessions(session: SessionDep, user: CurrentUser, claims: Claims) -> 
                responses=responses(Unauthorized, NotFound))  # fmt: skip
 def revoke_my_session(session: SessionDep, user: CurrentUser, session_id: uuid.UUID) -> None:
     """Sign out one browser of this account."""
-    live = repository.get_live_session(session, session_id)
-    if live is None or live.user_id != user.id:
-        raise NotFound("no such session", code="session_not_found")
-    service.revoke_session(session, session_id)
-
-
-@router.get("/users/me", responses=responses(Unauthorized))
-def read_user_me(user: CurrentUser) -> UserPublic:
-    """The signed-in user."""
-    return UserPublic.model_validate(user)
+    service.revoke_own_session(session, user, session_id)

@@ -1,15 +1,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from api.pages import count_rows, newest_first
 from core.models import Attendee, AuthSession, User, utcnow
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
+
+
+def get_session(session: Session, session_id: uuid.UUID) -> AuthSession | None:
+    return session.get(AuthSession, session_id)
+
+
+def get_attendee(session: Session, attendee_id: uuid.UUID) -> Attendee | None:
+    return session.get(Attendee, attendee_id)
+
+
+def revoke_sessions_of(session: Session, user_id: uuid.UUID) -> int:
+    result = session.connection().execute(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount)
+
+
+def delete_sessions_ended_before(session: Session, before: datetime) -> int:
+    result = session.connection().execute(
+        delete(AuthSession).where(
+            (col(AuthSession.expires_at) < before) | (col(AuthSession.revoked_at) < before)
+        )
+    )
+    return int(result.rowcount)
 
 
 def get_live_session(session: Session, session_id: uuid.UUID) -> AuthSession | None:
@@ -31,15 +58,6 @@ def latest_attendee(session: Session, user_id: uuid.UUID) -> Attendee | None:
         .order_by(col(Attendee.created_at).desc())
         .limit(1)
     ).first()
-
-
-def list_users(
-    session: Session, *, cursor: str | None, limit: int
-) -> tuple[list[User], str | None, int]:
-    users, next_cursor = newest_first(
-        session, select(User), col(User.created_at), col(User.id), cursor=cursor, limit=limit
-    )
-    return users, next_cursor, count_rows(session, User)
 
 
 def list_live_sessions(session: Session, user_id: uuid.UUID) -> list[AuthSession]:

@@ -3,22 +3,18 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from api.auth import repository
-from api.auth.schemas import UserCreate
 from api.auth.security import (
     TokenClaims,
     burn_verify_time,
     create_access_token,
-    hash_password,
     verify_password,
 )
-from api.errors import Conflict, Unauthorized
+from api.errors import NotFound, NotPermitted, Unauthorized
 from core.config import settings
-from core.models import AuthSession, Role, User, utcnow
+from core.models import Attendee, AuthSession, Role, User, utcnow
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -56,38 +52,46 @@ def start_session(
 
 
 def revoke_session(session: Session, session_id: uuid.UUID) -> None:
-    row = session.get(AuthSession, session_id)
+    row = repository.get_session(session, session_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
 
 
+def revoke_own_session(session: Session, user: User, session_id: uuid.UUID) -> None:
+    """Sign out one browser of the user's own."""
+    live = repository.get_live_session(session, session_id)
+    if live is None or live.user_id != user.id:
+        raise NotFound("no such session", code="session_not_found")
+    revoke_session(session, session_id)
+
+
+def list_live_sessions(session: Session, user_id: uuid.UUID) -> list[AuthSession]:
+    return repository.list_live_sessions(session, user_id)
+
+
 def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
     """Sign the user out everywhere (a new password, a deactivation); how many ended."""
-    result = session.connection().execute(
-        update(AuthSession)
-        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-    )
-    return int(result.rowcount)
+    return repository.revoke_sessions_of(session, user_id)
 
 
-def create_user(session: Session, data: UserCreate) -> User:
-    email = data.email.lower()
-    if repository.get_user_by_email(session, email):
-        raise Conflict("a user with this email already exists", code="email_taken")
-    user = User(
-        email=email,
-        full_name=data.full_name,
-        role=data.role,
-        hashed_password=hash_password(data.password),
-    )
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict("a user with this email already exists", code="email_taken") from None
+def user_of_session(session: Session, user_id: uuid.UUID, session_id: uuid.UUID | None) -> User:
+    """The active user of a session that has not ended (signed out, reset, expired)."""
+    live = session_id and repository.get_live_session(session, session_id)
+    if not live or live.user_id != user_id:
+        raise Unauthorized("this session has ended: sign in again", code="session_ended")
+    user = repository.get_user(session, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the token's user no longer exists", code="invalid_token")
     return user
+
+
+def attendee_of_token(session: Session, attendee_id: uuid.UUID | None, user: User) -> Attendee:
+    """The attendance a token was issued for, the user's own."""
+    attendee = repository.get_attendee(session, attendee_id) if attendee_id else None
+    if attendee is None or attendee.user_id != user.id:
+        raise NotPermitted("this token is not an attendee's", code="attendee_required")
+    return attendee
 
 
 ENDED_SESSIONS_KEPT_DAYS = 7
@@ -96,10 +100,6 @@ ENDED_SESSIONS_KEPT_DAYS = 7
 
 def purge_ended_sessions(session: Session) -> int:
     """Delete sessions that ended ENDED_SESSIONS_KEPT_DAYS ago (the reconciler's pass)."""
-    before = utcnow() - timedelta(days=ENDED_SESSIONS_KEPT_DAYS)
-    result = session.connection().execute(
-        delete(AuthSession).where(
-            (col(AuthSession.expires_at) < before) | (col(AuthSession.revoked_at) < before)
-        )
+    return repository.delete_sessions_ended_before(
+        session, utcnow() - timedelta(days=ENDED_SESSIONS_KEPT_DAYS)
     )
-    return int(result.rowcount)

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from api.auth.deps import RequirePhotographer
 from api.calibration import service
 from api.calibration.schemas import Calibration, PreviewRequest, TolerancePreviewPublic
-from api.deps import RequirePhotographer, SessionDep
+from api.deps import SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events.service import get_owned_event
 from core.config import MAX_TOLERANCE

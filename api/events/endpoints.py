@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Cursor, RequirePhotographer, SessionDep
+from api.auth.deps import RequirePhotographer
+from api.deps import Cursor, SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service
 from api.events.schemas import (

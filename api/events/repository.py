@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from api.pages import count_rows, newest_first
+from api.pagination import count_rows, newest_first
 from core.config import settings
 from core.models import Event, EventStatus, FaceOptOut, Photo
 

@@ -20,9 +20,11 @@ from api.events.schemas import (
     EventUpdate,
     RematchAccepted,
 )
-from core import audit, queue
+from api.links import public_url
+from core import audit, erasure, queue
 from core.config import settings
 from core.db import defer
+from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, EventStatus, Role, User, utcnow
 
 _CODE_ATTEMPTS = 5
@@ -30,7 +32,47 @@ _CODE_ATTEMPTS = 5
 
 def join_url(event: Event) -> str:
     """The link attendees open from the event's QR code."""
-    return f"{settings.PUBLIC_URL.rstrip('/')}/e/{event.code}"
+    return public_url(f"/e/{event.code}")
+
+
+def get_event(session: Session, event_id: uuid.UUID) -> Event | None:
+    return repository.get_event(session, event_id)
+
+
+def get_event_for_share(session: Session, event_id: uuid.UUID) -> Event | None:
+    """The event, its row held against a deletion until the transaction ends."""
+    return repository.get_event(session, event_id, for_share=True)
+
+
+def get_event_for_update(session: Session, event_id: uuid.UUID) -> Event | None:
+    return repository.get_event(session, event_id, for_update=True)
+
+
+def events_to_close(session: Session) -> list[uuid.UUID]:
+    """Open events idle past their auto-close days (`close_event` closes each)."""
+    return list(repository.events_to_close(session, utcnow()))
+
+
+def is_live(event: Event | None) -> bool:
+    """The event exists and is not being deleted (a closed one still serves its attendees)."""
+    return event is not None and event.status != EventStatus.deleting
+
+
+def live_event(session: Session, event_id: uuid.UUID, *, for_share: bool = False) -> Event | None:
+    """The event unless it is gone or being deleted; `for_share` holds its row against a
+    deletion until the transaction ends."""
+    event = repository.get_event(session, event_id, for_share=for_share)
+    return event if is_live(event) else None
+
+
+def require_open(event: Event | None, *, closed: str = "this event is closed") -> Event:
+    """The one answer to "may this event take photos, registrations and selfies?": a 409
+    `event_deleting` while it is deleted, `event_closed` once it is closed."""
+    if event is not None:
+        refuse_if_deleting(event)
+    if event is None or event.status != EventStatus.open:
+        raise Conflict(closed, code="event_closed")
+    return event
 
 
 def to_public(event: Event) -> EventPublic:
@@ -73,10 +115,13 @@ def list_events(session: Session, user: User, *, cursor: str | None, limit: int)
     return EventsPublic(data=[to_public(e) for e in events], count=count, next_cursor=next_cursor)
 
 
-def get_event_by_code(session: Session, code: str) -> Event | None:
-    """The event a typed or scanned code names, however it was typed."""
+def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -> Event | None:
+    """The event a typed or scanned code names, however it was typed; none for an event
+    being deleted, whose code is forgotten. `for_share` as for `live_event`."""
     canonical = normalize_code(code)
-    return repository.get_event_by_code(session, canonical) if canonical else None
+    if canonical is None:
+        return None
+    return repository.get_event_by_code(session, canonical, for_share=for_share)
 
 
 def create_event(session: Session, owner: User, data: EventCreate) -> Event:
@@ -140,8 +185,8 @@ def close_event(session: Session, event: Event, *, actor: str) -> None:
     event.status, event.closed_at = EventStatus.closed, utcnow()
     session.add(event)
     for opt_out_id in repository.forget_opt_out_encodings(session, event.id):
-        audit.record(session, AuditAction.opt_out_encoding_deleted, event_id=event.id,
-                     subject_id=opt_out_id, actor=actor, reason="event_closed")  # fmt: skip
+        erasure.record(session, Erased(opt_out_encodings=1), event_id=event.id,
+                       subject_id=opt_out_id, actor=actor, reason=Reason.event_closed)  # fmt: skip
 
 
 def rematch_pending(event: Event) -> bool:

@@ -1,2 +1,3 @@
-"""Mail: the outbox the API and the reconciler write, the templates, and local mode's catcher
-page. Workers send (workers/jobs/mail.py)."""
+"""Mail: the outbox (`service`: compose a mail into a row, its job enqueued after the
+commit), the templates, and local mode's catcher page. What to mail is each feature's
+own (sign-in links, digests, notices); workers send (workers/jobs/mail.py)."""

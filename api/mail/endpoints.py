@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.errors import NotFound
 from api.mail.caught import caught_mails
-from api.web.endpoints import templates
+from api.web.pages import templates
 
 
 def loopback_only(request: Request) -> None:

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.archive import stream_archive
-from api.deps import CurrentAttendee, Cursor, SessionDep, StorageDep
+from api.auth.deps import CurrentAttendee
+from api.deps import Cursor, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
 from api.matches import service
 from api.matches.schemas import HiddenPhotos, MatchedPhotos

@@ -6,7 +6,7 @@ from sqlalchemy import exists, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete, select
 
-from api.pages import newest_first
+from api.pagination import newest_first
 from core.models import Match, MatchRejection, Photo, utcnow
 
 

@@ -8,21 +8,18 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api.archive import stream_archive
-from api.auth.security import issue_download_link, spend_download_link
-from api.deps import (
+from api.auth import service as auth_service
+from api.auth.deps import (
     Claims,
     CurrentUser,
-    Cursor,
-    RedisDep,
     RequirePhotographer,
-    SessionDep,
-    StorageDep,
     TokenDep,
     get_claims,
     get_current_user,
     require_photographer,
-    user_of_session,
 )
+from api.auth.security import issue_download_link, spend_download_link
+from api.deps import Cursor, RedisDep, SessionDep, StorageDep
 from api.errors import (
     Conflict,
     InvalidImage,
@@ -148,7 +145,7 @@ def download_event_photos(
     if link is not None:
         path = f"{_ARCHIVE.format(event_id=event_id)}?matched_only={matched_only}"
         grant = spend_download_link(redis, link, path)
-        user = user_of_session(session, grant.user_id, grant.session_id)
+        user = auth_service.user_of_session(session, grant.user_id, grant.session_id)
     else:
         user = get_current_user(session, get_claims(token))
     event = get_owned_event(session, require_photographer(user), event_id)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from api.pages import count_rows, newest_first
+from api.pagination import count_rows, newest_first
 from core.models import Attendee, Face, Match, Photo, PhotoStatus, User
 
 

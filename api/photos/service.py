@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.archive import archive_names
-from api.errors import AppError, Conflict, NotFound, NotPermitted
+from api.errors import AppError, NotFound, NotPermitted
+from api.events import service as events
 from api.images import PREVIEW_SIDES, inspect_image, make_preview
 from api.photos import repository
 from api.photos.schemas import (
@@ -23,10 +24,11 @@ from api.photos.schemas import (
     UploadAccepted,
     UploadResult,
 )
-from core import audit, queue
+from core import erasure, queue
 from core.config import settings
 from core.db import defer, lock_matching, on_commit, on_rollback
-from core.models import AuditAction, Event, EventStatus, Photo, PhotoStatus, Role, User, utcnow
+from core.erasure import Erased, Reason
+from core.models import Event, Photo, PhotoStatus, Role, User, utcnow
 from core.queue import get_job_queue
 from core.storage import Storage, event_folder, photo_keys, preview_key
 
@@ -78,10 +80,7 @@ def store_photo(
 def upload_photos(
     session: Session, storage: Storage, event: Event, files: list[tuple[str | None, bytes]]
 ) -> UploadAccepted:
-    if event.status == EventStatus.deleting:
-        raise Conflict("the event is being deleted", code="event_deleting")
-    if event.status != EventStatus.open:
-        raise Conflict("the event is closed", code="event_closed")
+    events.require_open(event)
     results = []
     for raw_name, data in files:
         filename = _clean_filename(raw_name)
@@ -110,7 +109,7 @@ def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Pho
         raise NotFound("no such photo", code="photo_not_found")
     if user.role == Role.admin:
         return photo
-    event = session.get(Event, photo.event_id)
+    event = events.get_event(session, photo.event_id)
     if event is not None and event.owner_id == user.id:
         return photo
     if repository.user_is_matched_to(session, user.id, photo.id):
@@ -149,7 +148,7 @@ def get_owned_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:
     if photo is None:
         raise NotFound("no such photo", code="photo_not_found")
     if user.role != Role.admin:
-        event = session.get(Event, photo.event_id)
+        event = events.get_event(session, photo.event_id)
         if event is None or event.owner_id != user.id:
             raise NotPermitted("this photo belongs to another photographer", code="not_owner")
     return photo
@@ -177,12 +176,9 @@ def delete_photo(
     keys = photo_keys(photo.event_id, photo.id, photo.storage_key)
     session.delete(photo)  # faces, matches, nearest attendees and "not me"s cascade
     actor = f"{user.role.value}:{user.id}"
-    for action, count in (
-        (AuditAction.face_encodings_deleted, faces),
-        (AuditAction.matches_deleted, matches),
-    ):
-        audit.record(session, action, event_id=photo.event_id, subject_id=photo.id,
-                     actor=actor, count=count, reason="photo_deleted")  # fmt: skip
+    erasure.record(session, Erased(face_encodings=faces, matches=matches),
+                   event_id=photo.event_id, subject_id=photo.id, actor=actor,
+                   reason=Reason.photo_deleted)  # fmt: skip
     on_commit(session, functools.partial(storage.delete_many, keys))  # once the rows are gone
     jobs = get_job_queue()
     specs = [job(photo.id) for job in queue.PHOTO_JOBS]
@@ -192,8 +188,8 @@ def delete_photo(
         # a look-alike's group that lost a photo may no longer hold back the rest. The
         # event's rematch groups them again (one job however many photos go; owed until it
         # has run, so the reconciler re-enqueues a lost one).
-        event = session.get(Event, photo.event_id)
-        if event is not None and event.status != EventStatus.deleting:
+        event = events.live_event(session, photo.event_id)
+        if event is not None:
             event.rematch_requested_at = utcnow()
             session.add(event)
             defer(session, queue.rematch_event(event.id))

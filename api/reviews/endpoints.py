@@ -4,7 +4,8 @@ import uuid
 
 from fastapi import APIRouter
 
-from api.deps import RequirePhotographer, SessionDep
+from api.auth.deps import RequirePhotographer
+from api.deps import SessionDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events.service import get_owned_event
 from api.reviews import service

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from core.models import Attendee, Selfie, SelfieStatus, User
+from core.models import Attendee, Event, EventStatus, Selfie, SelfieStatus, User
 
 
 def list_held(session: Session, event_id: uuid.UUID) -> list[Any]:
@@ -29,3 +29,25 @@ def get_held(session: Session, event_id: uuid.UUID, selfie_id: uuid.UUID) -> Sel
     return session.exec(
         select(Selfie).where(Selfie.id == selfie_id, Selfie.event_id == event_id).with_for_update()
     ).first()
+
+
+def untold_held(session: Session, limit: int) -> list[Any]:
+    """Held selfies whose earlier attendee was not told yet, with that attendee's user and
+    the event, locked (skipping rows another pass holds)."""
+    return list(session.exec(
+        select(Selfie, User, Event)
+        .join(Attendee, col(Attendee.id) == Selfie.held_for)
+        .join(User, col(User.id) == Attendee.user_id)
+        .join(Event, col(Event.id) == Selfie.event_id)
+        .where(
+            Selfie.status == SelfieStatus.held,
+            col(Selfie.held_told_at).is_(None),
+            Event.status != EventStatus.deleting,
+        )
+        .limit(limit)
+        .with_for_update(of=Selfie, skip_locked=True)
+    ).all())  # fmt: skip
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)

@@ -1,6 +1,10 @@
 """Selfies held because their face is another attendee's at the event: the photographer
 (or an admin) releases one (a twin, a second account) or refuses it (someone else's face).
-Either way the audit log records who decided."""
+Either way the audit log records who decided.
+
+The earlier attendee is told, once, by mail: the reconciler calls `queue_notices` on every
+pass for each held selfie (`workers/jobs/selfies.py`) whose attendee was not told yet.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import uuid
 from sqlmodel import Session
 
 from api.errors import Conflict, NotFound
-from api.events.service import refuse_if_deleting
+from api.events.service import join_url, refuse_if_deleting
+from api.mail.service import queue_mail
 from api.reviews import repository
 from api.reviews.schemas import HeldSelfie, HeldSelfies, ReviewDone
-from core import audit, queue
+from core import audit, erasure, queue
 from core.db import defer
-from core.models import AuditAction, Event, Selfie, SelfieStatus, User, utcnow
+from core.erasure import Erased, Reason
+from core.models import AuditAction, EmailKind, Event, Selfie, SelfieStatus, User, utcnow
 
 
 def list_held(session: Session, event: Event) -> HeldSelfies:
@@ -65,6 +71,31 @@ def refuse(session: Session, event: Event, selfie_id: uuid.UUID, user: User) -> 
     actor = f"{user.role.value}:{user.id}"
     audit.record(session, AuditAction.selfie_refused, event_id=event.id,
                  subject_id=selfie.id, actor=actor)  # fmt: skip
-    audit.record(session, AuditAction.selfie_encoding_deleted, event_id=event.id,
-                 subject_id=selfie.id, actor=actor, reason="refused")  # fmt: skip
+    erasure.record(session, Erased(selfie_encodings=1), event_id=event.id,
+                   subject_id=selfie.id, actor=actor, reason=Reason.refused)  # fmt: skip
     return ReviewDone(selfie_id=selfie.id, status=selfie.status)
+
+
+NOTICES_BATCH = 500
+
+
+def queue_notices(session: Session) -> int:
+    """Mail the attendees whose face a new held selfie is; how many mails."""
+    rows = repository.untold_held(session, NOTICES_BATCH)
+    for selfie, user, event in rows:
+        photographer = repository.get_user(session, event.owner_id)
+        queue_mail(
+            session,
+            kind=EmailKind.notice,
+            to=user.email,
+            template="face_reused",
+            event_id=event.id,
+            attendee_id=selfie.held_for,
+            name=user.full_name,
+            event_name=event.name,
+            event_url=join_url(event),
+            contact=photographer.email if photographer else "",
+        )
+        selfie.held_told_at = utcnow()
+        session.add(selfie)
+    return len(rows)

@@ -8,18 +8,15 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
-from api import ratelimit
 from api.deps import SessionDep
-from api.events.service import get_event_by_code, join_url
+from api.events.service import join_url
 from api.web import service
+from api.web.pages import templates
 from core.config import settings
 from core.models import AuditAction, Event
-from core.redis import get_redis
 
 STATIC_DIR = Path(__file__).parent / "static"
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
@@ -30,12 +27,7 @@ def _page(request: Request, name: str, status_code: int = 200, **context: object
 def _event_for_code(session: SessionDep, request: Request, code: str) -> Event | None:
     """The event with this code. A client that missed too often this minute is refused
     before the lookup: a code has 28 bits, and without a limit they are worth guessing."""
-    redis = get_redis()
-    ratelimit.check_code_misses(redis, request)
-    event = get_event_by_code(session, code)
-    if event is None:
-        ratelimit.count_code_miss(redis, request)
-    return event
+    return service.event_for_code(session, request, code)
 
 
 @router.get("/")

@@ -16,7 +16,7 @@ def test_readiness_checks_database_and_redis(client: TestClient) -> None:
 
 def test_readiness_is_503_when_redis_is_down(client: TestClient, monkeypatch) -> None:
     dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    monkeypatch.setattr("api.health.endpoints.get_redis", lambda: dead)
+    monkeypatch.setattr("api.health.service.get_redis", lambda: dead)
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()

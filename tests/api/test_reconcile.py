@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session
 
-from api import reconcile as reconcile_module
-from api.reconcile import reconcile
+from api.reconciler import service as reconcile_module
+from api.reconciler.service import reconcile
 from core import queue
 from core.config import settings
 from core.models import Event, Selfie, utcnow
@@ -228,7 +228,7 @@ def test_a_job_that_died_with_its_worker_is_run_again_without_waiting_for_rq(
 
 
 def test_the_api_process_runs_no_reconciler() -> None:
-    code = "import sys, api.main; print('api.reconcile' in sys.modules)"
+    code = "import sys, api.main; print('api.reconciler.service' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split()[-1] == "False", result.stderr
 

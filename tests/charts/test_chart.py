@@ -246,7 +246,7 @@ def test_the_reconciler_runs_in_its_own_pods_beside_no_api(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    from api.reconcile import HEARTBEAT_FILE
+    from api.reconciler.service import HEARTBEAT_FILE
 
     objects = render({"reconciler": {"intervalSeconds": 7}})
     deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile
+from api.reconciler.service import reconcile
 from core import queue
 from core.db import session_scope
 from core.models import Attendee

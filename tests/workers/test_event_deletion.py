@@ -16,7 +16,7 @@ from redis import Redis
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile
+from api.reconciler.service import reconcile
 from core import queue
 from core.config import settings
 from core.db import session_scope

@@ -11,7 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile
+from api.reconciler.service import reconcile
 from core import queue
 from core.config import settings
 from core.db import session_scope
@@ -102,7 +102,7 @@ class _RefusesOne:
 
 def _a_batch_of_three(kind) -> None:  # type: ignore[no-untyped-def]
     """Three outbox mails (to r0, r1, r2) in one batch job, as digests are sent."""
-    from api.mail.outbox import queue_mail, send_in_batches
+    from api.mail.service import queue_mail, send_in_batches
 
     with session_scope() as scoped:
         send_in_batches(scoped, [
@@ -183,7 +183,7 @@ def test_a_mail_that_cannot_be_built_counts_its_attempt_and_is_not_retried_forev
     """An event named before names were checked, with a lone CR: the header cannot be made.
     The attempt is kept (it used to roll back, so the job was retried without end), the
     reason is stored, and the other mails of the batch still go."""
-    from api.mail.outbox import queue_mail, send_in_batches
+    from api.mail.service import queue_mail, send_in_batches
     from core.models import EmailKind
 
     with session_scope() as scoped:

@@ -8,7 +8,7 @@ import pytest
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile
+from api.reconciler.service import reconcile
 from core.config import settings
 from core.models import AuditEntry, EventStatus, Face, SelfieStatus, utcnow
 from core.queue import JobQueue, purge_unmatched_faces

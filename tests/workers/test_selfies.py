@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile_once
+from api.reconciler.service import reconcile_once
 from core.models import AuditEntry, Match, Selfie
 from tests.helpers import (
     create_event,

@@ -32,12 +32,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from core import audit, queue
+from core import erasure, queue
 from core.config import settings
 from core.db import lock_matching, session_scope
+from core.erasure import Erased, Reason
 from core.models import (
     Attendee,
-    AuditAction,
     Event,
     EventStatus,
     Face,
@@ -56,7 +56,7 @@ from workers.matching import face_cache, selfie_cache
 
 log = logging.getLogger(__name__)
 
-_REASON = "event_deleted"
+_REASON = Reason.event_deleted
 _ACTOR = "worker"
 """Who asked for the deletion is in its `event.deletion_requested` row."""
 
@@ -105,13 +105,14 @@ def _delete_photos(
     matches = _count(session, Match, col(Match.photo_id).in_(ids))
     session.exec(delete(Photo).where(col(Photo.id).in_(ids)))
     counts = Counter(photos=len(ids), faces=faces, matches=matches)
-    for action, count in (
-        (AuditAction.photos_deleted, len(ids)),
-        (AuditAction.face_encodings_deleted, faces),
-        (AuditAction.matches_deleted, matches),
-    ):
-        audit.record(session, action, event_id=event.id, subject_id=event.id, actor=_ACTOR,
-                     count=count, reason=_REASON)  # fmt: skip
+    erasure.record(
+        session,
+        Erased(photos=len(ids), face_encodings=faces, matches=matches),
+        event_id=event.id,
+        subject_id=event.id,
+        actor=_ACTOR,
+        reason=_REASON,
+    )
     return counts
 
 
@@ -145,15 +146,15 @@ def _delete_the_rest(
     session.flush()
     if lonely:
         session.exec(delete(User).where(col(User.id).in_(lonely)))
-    for action, count in (
-        (AuditAction.selfie_image_deleted, len(images)),
-        (AuditAction.selfie_encoding_deleted, encodings),
-        (AuditAction.matches_deleted, matches),
-        (AuditAction.opt_out_encoding_deleted, sum(o.encoding is not None for o in opt_outs)),
-        (AuditAction.event_deleted, 1),
-    ):
-        audit.record(session, action, event_id=event.id, subject_id=event.id, actor=_ACTOR,
-                     count=count, reason=_REASON)  # fmt: skip
+    erased = Erased(
+        selfie_images=len(images),
+        selfie_encodings=encodings,
+        matches=matches,
+        opt_out_encodings=sum(o.encoding is not None for o in opt_outs),
+        events=1,
+    )
+    erasure.record(session, erased, event_id=event.id, subject_id=event.id, actor=_ACTOR,
+                   reason=_REASON)  # fmt: skip
     return Counter(selfies=len(selfies), selfie_images=len(images), attendees=len(attendees),
                    accounts=len(lonely), stray_files=strays, matches=matches)  # fmt: skip
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import exists, func
 from sqlmodel import col, delete, select
 
-from core import audit
+from core import erasure
 from core.config import settings
 from core.db import lock_matching, session_scope
+from core.erasure import Erased, Reason
 from core.models import (
     Attendee,
-    AuditAction,
     Event,
     EventStatus,
     Face,
@@ -104,8 +104,8 @@ def purge_unmatched_faces(event_id: str) -> dict[str, Any]:
         ).all()
         deleted = session.exec(delete(Face).where(col(Face.event_id) == eid, unmatched)).rowcount
         for photo_id, count in photo_counts:
-            audit.record(session, AuditAction.face_encodings_deleted, event_id=eid,
-                         subject_id=photo_id, actor="retention", count=count,
-                         reason="unmatched_after_close")  # fmt: skip
+            erasure.record(session, Erased(face_encodings=count), event_id=eid,
+                           subject_id=photo_id, actor="retention",
+                           reason=Reason.unmatched_after_close)  # fmt: skip
     log.info("deleted %d unmatched face encodings of closed event %s", deleted, event_id)
     return {"event_id": event_id, "deleted": deleted}

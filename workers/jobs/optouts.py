@@ -16,9 +16,10 @@ import numpy as np
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from core import audit, queue
+from core import audit, erasure, queue
 from core.config import settings
 from core.db import defer, lock_matching, on_commit, session_scope
+from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, EventStatus, Face, FaceOptOut, OptOutStatus, utcnow
 from core.storage import get_storage
 from workers.faces import FoundFace
@@ -90,8 +91,8 @@ def judge_opt_out(opt_out_id: str) -> dict[str, Any]:
         if event.status == EventStatus.open:
             row.encoding = verdict.encoding.tolist()  # until it closes: later uploads
         else:
-            audit.record(session, AuditAction.opt_out_encoding_deleted, event_id=event_id,
-                         subject_id=oid, actor="worker", reason="event_closed")  # fmt: skip
+            erasure.record(session, Erased(opt_out_encodings=1), event_id=event_id,
+                           subject_id=oid, actor="worker", reason=Reason.event_closed)  # fmt: skip
         if removed:
             # A look-alike's group may have lost faces: the event's rematch, owed.
             event.rematch_requested_at = utcnow()

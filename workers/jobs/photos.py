@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlmodel import col, delete
 
+from core import erasure
 from core.config import settings
 from core.db import lock_matching, session_scope
+from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, Face, Photo, PhotoStatus, utcnow
 from core.redis import get_redis
 from core.storage import get_storage
@@ -75,7 +77,14 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         found = optouts.keep_out(session, event.id, found)
         replaced = session.exec(delete(Face).where(col(Face.photo_id) == pid)).rowcount
         if replaced:
-            audit_row(session, AuditAction.face_encodings_deleted, photo, replaced, "reindexed")
+            erasure.record(
+                session,
+                Erased(face_encodings=replaced),
+                event_id=photo.event_id,
+                subject_id=photo.id,
+                actor="worker",
+                reason=Reason.reindexed,
+            )
         if found:
             audit_row(session, AuditAction.face_encodings_created, photo, len(found))
         for face in found:

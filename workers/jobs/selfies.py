@@ -5,7 +5,7 @@
   people's photos.
 - A selfie within SELFIE_DUPLICATE_DISTANCE of another attendee's valid selfie at the
   event is held: not matched until the photographer or an admin releases it. The audit
-  log gets a row, and the earlier attendee a mail (`api/mail/notices.py`, from the
+  log gets a row, and the earlier attendee a mail (`api/reviews/service.py`, from the
   reconciler: workers write no mail).
 """
 
@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlmodel import Session, col, select
 
-from core import audit
+from core import audit, erasure
 from core.config import settings
 from core.db import on_commit, session_scope
+from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, FaceOptOut, Selfie, SelfieStatus, utcnow
 from core.redis import get_redis
 from core.storage import get_storage
@@ -96,7 +97,14 @@ def _finish_selfie(selfie_id: uuid.UUID, verdict: faces.SelfieVerdict) -> dict[s
             # The verdict and encoding are all that is kept; the file goes after the commit.
             on_commit(session, functools.partial(get_storage().delete, selfie.storage_key))
             selfie.storage_key = None
-            audit_row(session, AuditAction.selfie_image_deleted, selfie, reason="judged")
+            erasure.record(
+                session,
+                Erased(selfie_images=1),
+                event_id=selfie.event_id,
+                subject_id=selfie.id,
+                actor="worker",
+                reason=Reason.judged,
+            )
         if verdict.encoding is not None and another_person(session, selfie, verdict.encoding):
             verdict = faces.SelfieVerdict("another_person", SAME_PERSON_HINT)
         if not verdict.ok:
@@ -182,7 +190,7 @@ def judge(key: str | None, steps: list[str] | None) -> faces.SelfieVerdict:
 
 
 def release_selfie(selfie_id: str) -> dict[str, Any]:
-    """A held selfie the photographer or an admin released (`api/attendees/review.py`):
+    """A held selfie the photographer or an admin released (`api/reviews/service.py`):
     valid from now, and matched."""
     sid = uuid.UUID(selfie_id)
     with session_scope() as session:

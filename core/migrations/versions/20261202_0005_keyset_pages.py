@@ -1,4 +1,4 @@
-"""Indexes in the order of every list's pages (cursor paging: api.pages), and faces' boxes
+"""Indexes in the order of every list's pages (cursor paging: api.pagination), and faces' boxes
 
 Revision ID: 0005
 Revises: 0004

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # False everywhere until each event's rematch groups its faces (workers/matching/lookalikes.py):
     # until then an event matches as it did before. Every event with faces near an
-    # attendee owes that rematch, and the reconciler enqueues it (api/reconcile.py).
+    # attendee owes that rematch, and the reconciler enqueues it (api/reconciler/).
     op.add_column(
         "face_nearest",
         sa.Column("lookalike", sa.Boolean(), nullable=False, server_default=sa.false()),

@@ -150,7 +150,7 @@ def test_a_closed_event_is_deleted_by_the_reconciler_once_its_retention_has_pass
 ) -> None:  # type: ignore[no-untyped-def]
     """Its own days first, else the platform's; an open event, or one closed more
     recently, is kept."""
-    from api.reconcile import reconcile_once
+    from api.reconciler.service import reconcile_once
     from core.config import settings
 
     monkeypatch.setattr(settings, "EVENT_RETENTION_DAYS", 30)

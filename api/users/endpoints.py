@@ -1,25 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
-from sqlmodel import Session
+from fastapi import APIRouter, Query, Request, Response
 
 from api import ratelimit
-from api.accounts import service
-from api.accounts.schemas import (
-    AccountDeleted,
-    AccountDeletion,
-    DeletionConfirmation,
-    DeletionMailed,
-    PasswordResetRequest,
-    ResetLink,
-    UserActivation,
-)
-from api.auth import repository as auth_repository
-from api.auth.schemas import UserPublic
+from api.auth.deps import CurrentUser, RequireAdmin
 from api.auth.security import verify_password
-from api.deps import CurrentUser, RedisDep, RequireAdmin, SessionDep, StorageDep
+from api.deps import Cursor, RedisDep, SessionDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -29,9 +18,22 @@ from api.errors import (
     Unauthorized,
     responses,
 )
-from core.models import User
+from api.users import service
+from api.users.schemas import (
+    AccountDeleted,
+    AccountDeletion,
+    DeletionConfirmation,
+    DeletionMailed,
+    PasswordResetRequest,
+    ResetLink,
+    UserActivation,
+    UserCreate,
+    UserPublic,
+    UsersPublic,
+)
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["users"])
+_AUTH = (Unauthorized, NotPermitted)
 
 
 @router.delete(
@@ -76,7 +78,7 @@ def delete_user(
     session: SessionDep, storage: StorageDep, admin: RequireAdmin, user_id: uuid.UUID
 ) -> AccountDeleted:
     """Delete an account as its owner could (a photographer's only once their events are gone)."""
-    user = _user(session, user_id)
+    user = service.get_user(session, user_id)
     return service.delete_account(session, storage, user, f"admin:{admin.id}")
 
 
@@ -88,15 +90,8 @@ def update_user(
 ) -> UserPublic:
     """Deactivate an account (it can no longer sign in, and its tokens stop working) or
     reactivate it."""
-    return UserPublic.model_validate(service.set_active(session, _user(session, user_id),
+    return UserPublic.model_validate(service.set_active(session, service.get_user(session, user_id),
                                                        body.is_active))  # fmt: skip
-
-
-def _user(session: Session, user_id: uuid.UUID) -> User:
-    user = auth_repository.get_user(session, user_id)
-    if user is None:
-        raise NotFound("no such user", code="user_not_found")
-    return user
 
 
 @router.post(
@@ -106,7 +101,7 @@ def _user(session: Session, user_id: uuid.UUID) -> User:
 def create_reset_link(session: SessionDep, _: RequireAdmin, user_id: uuid.UUID) -> ResetLink:
     """A one-time link, valid a day, with which the account's owner sets a new password;
     the account's earlier links stop working."""
-    return service.create_reset_link(session, _user(session, user_id))
+    return service.create_reset_link(session, service.get_user(session, user_id))
 
 
 @router.post(
@@ -121,3 +116,26 @@ def reset_password(
     ratelimit.check_password_reset(redis, request, body.token)
     service.reset_password(session, body.token, body.password)
     return Response(status_code=204)
+
+
+@router.post("/admin/users", status_code=201, responses=responses(*_AUTH, Conflict))
+def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserPublic:
+    """Create an account, typically a photographer's."""
+    return UserPublic.model_validate(service.create_user(session, body))
+
+
+@router.get("/admin/users", responses=responses(*_AUTH))
+def list_users(
+    session: SessionDep,
+    _: RequireAdmin,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> UsersPublic:
+    """Every account, newest first, a page at a time."""
+    return service.list_users(session, cursor=cursor, limit=limit)
+
+
+@router.get("/users/me", responses=responses(Unauthorized))
+def read_user_me(user: CurrentUser) -> UserPublic:
+    """The signed-in user."""
+    return UserPublic.model_validate(user)

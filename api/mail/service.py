@@ -11,13 +11,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from api.mail import repository
 from core import queue
-from core.config import settings
 from core.db import defer
-from core.models import Email, EmailKind, SignInLink, utcnow
+from core.models import Email, EmailKind, utcnow
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -79,7 +78,6 @@ SENT_KEPT_DAYS = 30
 MAX_EMAIL_ATTEMPTS = 10
 """Sends of one mail, RQ's retries and the reconciler's re-enqueues together; then it is
 left unsent with its last error (deleted after SENT_KEPT_DAYS)."""
-SPENT_LINKS_KEPT_DAYS = 1
 
 
 def requeue_lost(session: Session, jobs: queue.JobQueue, *, older_than: timedelta,
@@ -87,13 +85,9 @@ def requeue_lost(session: Session, jobs: queue.JobQueue, *, older_than: timedelt
     """Mails still owed after `older_than` whose job RQ will not run (lost with Redis, or
     failed for good): a job of their own each; the job ids enqueued. A mail whose batch
     job is still queued, running or waiting for its retry is left to it."""
-    cutoff = utcnow() - older_than
-    owed = session.exec(
-        select(Email)
-        .where(col(Email.sent_at).is_(None), col(Email.created_at) < cutoff,
-               col(Email.attempts) < MAX_EMAIL_ATTEMPTS)
-        .order_by(col(Email.created_at)).limit(limit)
-    ).all()  # fmt: skip
+    owed = repository.owed_before(
+        session, utcnow() - older_than, max_attempts=MAX_EMAIL_ATTEMPTS, limit=limit
+    )
     active = jobs.active(sorted({e.job_id for e in owed if e.job_id}))
     enqueued = []
     for email in owed:
@@ -109,18 +103,6 @@ def requeue_lost(session: Session, jobs: queue.JobQueue, *, older_than: timedelt
     return enqueued
 
 
-def public_url(path: str) -> str:
-    return f"{settings.PUBLIC_URL.rstrip('/')}{path}"
-
-
-def purge_spent(session: Session) -> None:
-    """Sign-in links expired a day ago, and mails sent or given up SENT_KEPT_DAYS ago."""
-    now = utcnow()
-    session.connection().execute(
-        delete(SignInLink).where(
-            col(SignInLink.expires_at) < now - timedelta(days=SPENT_LINKS_KEPT_DAYS)
-        )
-    )
-    session.connection().execute(
-        delete(Email).where(col(Email.created_at) < now - timedelta(days=SENT_KEPT_DAYS))
-    )
+def purge_sent(session: Session) -> int:
+    """Mails sent or given up SENT_KEPT_DAYS ago (the reconciler's pass)."""
+    return repository.delete_created_before(session, utcnow() - timedelta(days=SENT_KEPT_DAYS))

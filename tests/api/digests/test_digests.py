@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, select
 
-from api.reconcile import reconcile
+from api.reconciler.service import reconcile
 from core import queue
 from core.config import settings
 from core.db import session_scope
@@ -128,7 +128,7 @@ def test_opting_in_later_counts_only_photos_from_then_on(
 def test_one_pass_mails_every_due_attendee_a_batch_at_a_time(
     client: TestClient, session: Session, redis: Redis, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from api.mail import digests
+    from api.digests import service as digests
 
     monkeypatch.setattr(digests, "BATCH", 2)
     event = create_event(session, owner=create_user(session))

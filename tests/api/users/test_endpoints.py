@@ -143,7 +143,7 @@ def test_an_admin_deactivates_reactivates_and_deletes_accounts_but_never_the_las
 def test_an_admins_reset_link_sets_a_new_password_once(
     client: TestClient, session: Session, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from api.accounts import service
+    from api.users import service
     from core.models import PasswordReset
 
     create_user(session, email="admin@example.com", role="admin")

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
+from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
+
+from core.models import Role, UserBase
+from core.text import OneLine
 
 
 class AccountDeletion(SQLModel):
@@ -44,3 +49,23 @@ class ResetLink(SQLModel):
 class PasswordResetRequest(SQLModel):
     token: str = Field(min_length=16, max_length=128)
     password: str = Field(min_length=8, max_length=128)
+
+
+class UserCreate(SQLModel):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=128)
+    full_name: OneLine | None = Field(default=None, max_length=200)
+    role: Role = Role.photographer
+
+
+class UserPublic(UserBase):
+    id: uuid.UUID
+    is_active: bool
+    created_at: datetime
+
+
+class UsersPublic(SQLModel):
+    data: list[UserPublic]
+    count: int
+    next_cursor: str | None = None
+    """Send it back as `cursor` for the next page; None: this is the last."""

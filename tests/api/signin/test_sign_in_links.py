@@ -202,7 +202,7 @@ def test_an_admin_gives_a_link_to_an_attendee_whose_mail_does_not_arrive(
 def test_the_reconciler_deletes_spent_links_and_ended_sessions(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    from api.reconcile import reconcile
+    from api.reconciler.service import reconcile
     from core import queue
     from core.db import session_scope
 

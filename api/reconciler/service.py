@@ -1,16 +1,5 @@
-"""The reconciler: the database says what work is owed, and lost jobs are enqueued again.
-
-A worker killed mid-job leaves its photo in `indexing`, and an enqueue that
-failed after a commit leaves a row `pending` with no job (or an owed rematch, or an
-owed recomputation after deleted face data, `forgets_owed`). Both are found here
-by age and re-enqueued under their deterministic job ids, so work already
-queued or running is never doubled. A row that keeps killing its worker is
-marked failed after `MAX_JOB_ATTEMPTS`.
-
-It runs as its own process (`facematch reconcile --forever`; the chart's
-`reconciler` Deployment, a child of `facematch-dev up`), so it runs with no API
-pod up, and any number of them take turns by an advisory lock.
-"""
+"""The reconciler's pass (`reconcile`) and its loop (`run_forever`); its queries are
+`repository`'s, and what it does about each finding is the owning feature's service."""
 
 from __future__ import annotations
 
@@ -24,22 +13,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import exists, text, tuple_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.auth.service import purge_ended_sessions
-from api.mail import digests, notices, outbox
+from api.digests.service import queue_digests
+from api.events import service as events
+from api.mail import service as mail
+from api.reconciler import repository
+from api.reviews.service import queue_notices
+from api.signin.service import purge_expired
 from core import queue
 from core.config import settings
 from core.db import session_scope
 from core.metrics import record_reconcile
 from core.models import (
-    Event,
     EventStatus,
-    Face,
     FaceOptOut,
-    ForgetOwed,
-    Match,
     OptOutStatus,
     Photo,
     PhotoStatus,
@@ -54,11 +43,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 """Rows read at a time, per kind; a pass reads them all, a batch at a time."""
-_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
-REMATCH_OWED = col(Event.rematch_requested_at).is_not(None) & (
-    col(Event.rematched_at).is_(None) | (col(Event.rematched_at) < col(Event.rematch_requested_at))
-)
-"""An event whose rematch was asked for after its last one ran."""
 HEARTBEAT_FILE = Path(
     os.environ.get("FACEMATCH_RECONCILER_HEARTBEAT_FILE", "/tmp/facematch-reconciler-heartbeat")
 )
@@ -85,7 +69,7 @@ def reconcile(
 ) -> Report:
     """One pass. Only one process at a time does it: the others skip on the advisory lock."""
     report = Report()
-    if not session.connection().execute(_LOCK).scalar():
+    if not repository.try_lock(session):
         report.skipped_locked = True
         return report
     # Jobs that died with their worker, and retries whose scheduler died with its worker:
@@ -105,27 +89,20 @@ def reconcile(
         for rows in batches:
             _requeue(session, jobs, report, rows, spec_of, max_attempts)
 
-    owed = session.exec(
-        select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
-    ).all()
+    owed = repository.rematches_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.rematch_event(event_id) for event_id in owed])
-    deleting = session.exec(
-        select(Event.id).where(
-            Event.status == EventStatus.deleting, col(Event.deletion_requested_at) < cutoff
-        )
-    ).all()
+    deleting = repository.deletions_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.delete_event(e) for e in deleting])
     report.enqueued += _start_retention_deletions(session)
     _close_idle_events(session)
-    forgets = session.exec(
-        select(ForgetOwed.attendee_id).where(col(ForgetOwed.requested_at) < cutoff)
-    ).all()
+    forgets = repository.forgets_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])
     report.enqueued += _enqueue_purges(session, jobs)
-    report.enqueued += outbox.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
-    report.digests = digests.queue_digests(session)
-    report.notices = notices.queue_notices(session)
-    outbox.purge_spent(session)
+    report.enqueued += mail.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
+    report.digests = queue_digests(session)
+    report.notices = queue_notices(session)
+    purge_expired(session)
+    mail.purge_sent(session)
     purge_ended_sessions(session)
 
     if report.enqueued or report.gave_up or report.digests:
@@ -172,10 +149,7 @@ def _stale(session: Session, model: type[Row], cutoff: datetime) -> Iterator[Seq
     owed = [PhotoStatus.pending, PhotoStatus.indexing] if model is Photo else ["pending"]
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
-        query = select(model).where(col(model.status).in_(owed), model.updated_at < cutoff)
-        if after is not None:
-            query = query.where(tuple_(col(model.updated_at), col(model.id)) > after)
-        rows = session.exec(query.order_by(col(model.updated_at), col(model.id)).limit(BATCH)).all()
+        rows = repository.stale(session, model, owed, cutoff, after, BATCH)
         if not rows:
             return
         after = (rows[-1].updated_at, rows[-1].id)  # before the caller changes them
@@ -209,63 +183,29 @@ def run_forever(interval: float, stop: threading.Event) -> None:
 def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
     """Closed events past retention that still hold unmatched faces, with no rematch owed."""
     closed_before = utcnow() - timedelta(hours=settings.UNMATCHED_FACE_RETENTION_HOURS)
-    unmatched_face = (
-        select(Face.id)
-        .where(
-            col(Face.event_id) == col(Event.id),
-            ~exists().where(col(Match.face_id) == col(Face.id)),
-        )
-        .exists()
-    )
-    due = session.exec(
-        select(Event.id).where(
-            Event.status == EventStatus.closed,
-            col(Event.closed_at) < closed_before,
-            ~REMATCH_OWED,
-            unmatched_face,
-        )
-    ).all()
+    due = repository.purges_owed(session, closed_before)
     return _enqueue_idle(jobs, [queue.purge_unmatched_faces(event_id) for event_id in due])
-
-
-# Closed events past their retention: their own days, else the platform's (if any).
-_PAST_RETENTION = text(
-    """
-SELECT id FROM events
-WHERE status = 'closed'
-  AND closed_at
-      + make_interval(days => coalesce(retention_days, CAST(:default_days AS int))) < now()
-ORDER BY closed_at LIMIT :limit
-FOR UPDATE SKIP LOCKED
-"""
-)
 
 
 def _start_retention_deletions(session: Session) -> list[str]:
     """Mark closed events past their retention `deleting` and enqueue their deletion after
     the commit, as their photographer's DELETE does; the audit log names the rule."""
-    from api.events.service import request_deletion
-
-    params = {"default_days": settings.EVENT_RETENTION_DAYS, "limit": BATCH}
-    due = session.connection().execute(_PAST_RETENTION, params).scalars().all()
+    due = repository.past_retention(session, settings.EVENT_RETENTION_DAYS, BATCH)
     enqueued = []
     for event_id in due:
-        event = session.get(Event, event_id)
+        event = events.get_event(session, event_id)
         assert event is not None  # locked by the query above
-        enqueued.append(request_deletion(session, event, "retention").job_id)
+        enqueued.append(events.request_deletion(session, event, "retention").job_id)
     return enqueued
 
 
 def _close_idle_events(session: Session) -> None:
     """Close open events idle past their auto-close days, as their photographer would:
     the purge of bystanders' encodings then always comes."""
-    from api.events.repository import events_to_close
-    from api.events.service import close_event
-
-    for event_id in events_to_close(session, utcnow())[:BATCH]:
-        event = session.get(Event, event_id, with_for_update=True)
+    for event_id in events.events_to_close(session)[:BATCH]:
+        event = events.get_event_for_update(session, event_id)
         if event is not None and event.status == EventStatus.open:
-            close_event(session, event, actor="auto_close")
+            events.close_event(session, event, actor="auto_close")
             log.info("closed event %s: idle past its auto-close days", event_id)
 
 

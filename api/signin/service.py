@@ -13,27 +13,23 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api.attendees import repository
-from api.attendees.schemas import (
-    LinkIssued,
-    LinkSent,
-    Registered,
-    RegisterWithEventCode,
-    SignInLinkRequest,
-)
+from api.attendees import repository as attendee_repository
+from api.attendees.schemas import Registered
+from api.attendees.service import record_consent, set_notify
 from api.auth import repository as auth_repository
 from api.auth.security import new_link_token, token_digest
 from api.auth.service import start_session
-from api.errors import BadRequest, Conflict, ConsentRequired, NotFound
-from api.events.codes import normalize_code
-from api.events.repository import get_event_by_code
-from api.mail.outbox import public_url, queue_mail
+from api.errors import BadRequest, ConsentRequired, NotFound
+from api.events import service as events
+from api.links import public_url
+from api.mail.service import queue_mail
+from api.signin import repository
+from api.signin.schemas import LinkIssued, LinkSent, RegisterWithEventCode, SignInLinkRequest
 from core import audit
 from core.config import settings
 from core.models import (
@@ -41,7 +37,6 @@ from core.models import (
     AuditAction,
     EmailKind,
     Event,
-    EventStatus,
     Role,
     SignInLink,
     SignInLinkPurpose,
@@ -53,10 +48,9 @@ log = logging.getLogger(__name__)
 
 
 def _event(session: Session, typed_code: str, *, for_share: bool = False) -> Event:
-    code = normalize_code(typed_code)
     # FOR SHARE: a deletion waits for this registration, or its code is not found.
-    event = get_event_by_code(session, code, for_share=for_share) if code else None
-    if event is None or event.status == EventStatus.deleting:
+    event = events.get_event_by_code(session, typed_code, for_share=for_share)
+    if event is None:
         raise NotFound("no event has this code", code="event_not_found")
     return event
 
@@ -100,9 +94,7 @@ def request_join(session: Session, body: RegisterWithEventCode) -> LinkSent:
     """Mail a link that confirms the address and completes the registration."""
     if body.consent is not True:
         raise ConsentRequired("face matching needs your explicit consent", code="consent_required")
-    event = _event(session, body.event_code, for_share=True)
-    if event.status != EventStatus.open:
-        raise Conflict("this event is closed", code="event_closed")
+    event = events.require_open(_event(session, body.event_code, for_share=True))
     email = body.email.lower()
     link = SignInLink(email=email, purpose=SignInLinkPurpose.joining, event_id=event.id,
                       full_name=body.name, consent_policy_version=settings.CONSENT_POLICY_VERSION,
@@ -122,13 +114,13 @@ def request_sign_in(session: Session, body: SignInLinkRequest) -> LinkSent:
     if user is None or user.role != Role.attendee or not user.is_active:
         return sent
     attendee = (
-        repository.get_attendee(session, user.id, event.id)
+        attendee_repository.get_attendee(session, user.id, event.id)
         if event
         else auth_repository.latest_attendee(session, user.id)
     )
     if attendee is None:
         return sent
-    event = event or session.get(Event, attendee.event_id)
+    event = event or events.get_event(session, attendee.event_id)
     link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,
                       event_id=attendee.event_id, token_sha256="", expires_at=utcnow())  # fmt: skip
     return _mail_link(session, link, event)
@@ -142,17 +134,12 @@ def link_for_support(session: Session, admin: User, body: SignInLinkRequest) -> 
     user = auth_repository.get_user_by_email(session, body.email)
     if user is not None and (user.role != Role.attendee or not user.is_active):
         raise NotFound("this address is not an attendee's", code="not_registered")
-    attendee = repository.get_attendee(session, user.id, event.id) if user else None
+    attendee = attendee_repository.get_attendee(session, user.id, event.id) if user else None
     if attendee is not None:
         link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,  # type: ignore[union-attr]
                           event_id=event.id, token_sha256="", expires_at=utcnow())  # fmt: skip
     else:
-        asked = session.exec(
-            select(SignInLink)
-            .where(SignInLink.email == body.email.lower(), SignInLink.event_id == event.id,
-                   SignInLink.purpose == SignInLinkPurpose.joining)
-            .order_by(col(SignInLink.created_at).desc()).limit(1)
-        ).first()  # fmt: skip
+        asked = repository.latest_join_request(session, body.email.lower(), event.id)
         if asked is None:
             raise NotFound("this address has not asked to join this event", code="not_registered")
         link = SignInLink(email=asked.email, purpose=SignInLinkPurpose.joining, event_id=event.id,
@@ -172,9 +159,7 @@ def link_for_support(session: Session, admin: User, body: SignInLinkRequest) -> 
 def redeem(session: Session, token: str, user_agent: str | None) -> Registered:
     """Spend a link for a session. A used, expired or unknown link is a 400 with a code
     the page explains."""
-    link = session.exec(
-        select(SignInLink).where(SignInLink.token_sha256 == token_digest(token)).with_for_update()
-    ).first()
+    link = repository.link_by_digest(session, token_digest(token))
     if link is None:
         raise BadRequest("this sign-in link is not valid", code="invalid_link")
     if link.used_at is not None:
@@ -183,13 +168,11 @@ def redeem(session: Session, token: str, user_agent: str | None) -> Registered:
         raise BadRequest("this sign-in link has expired: ask for a new one", code="link_expired")
     link.used_at = utcnow()
     session.add(link)
-    event = (
-        session.get(Event, link.event_id, with_for_update={"read": True}) if link.event_id else None
-    )
-    if event is None or event.status == EventStatus.deleting:
+    event = events.live_event(session, link.event_id, for_share=True) if link.event_id else None
+    if event is None:
         raise NotFound("this event no longer exists", code="event_not_found")
     user = _user_for(session, link)
-    attendee = repository.get_attendee(session, user.id, event.id)
+    attendee = attendee_repository.get_attendee(session, user.id, event.id)
     if link.purpose == SignInLinkPurpose.joining:
         attendee = _join(session, link, user, event, attendee)
     if attendee is None:
@@ -219,8 +202,7 @@ def _join(
 ) -> Attendee:
     """The attendance the join link confirms, with the consent given when it was asked for."""
     if attendee is None:
-        if event.status != EventStatus.open:
-            raise Conflict("this event closed before the link was opened", code="event_closed")
+        events.require_open(event, closed="this event closed before the link was opened")
         attendee = Attendee(user_id=user.id, event_id=event.id, consented_at=link.created_at,
                             consent_policy_version=link.consent_policy_version or "")  # fmt: skip
         session.add(attendee)
@@ -236,21 +218,11 @@ def _join(
     return attendee
 
 
-def record_consent(session: Session, attendee: Attendee, *,
-                   support: uuid.UUID | None = None) -> None:  # fmt: skip
-    """The consent row; one recorded through an admin's support link says so in its reason
-    (the consent was given in the request to join; the link that confirmed it was staff's,
-    whose `support_link.issued` row names them)."""
-    version = attendee.consent_policy_version
-    audit.record(session, AuditAction.consent_given, event_id=attendee.event_id,
-                 subject_id=attendee.id, actor=f"attendee:{attendee.user_id}",
-                 reason=f"{version}; via support link" if support else version)  # fmt: skip
+SPENT_LINKS_KEPT_DAYS = 1
 
 
-def set_notify(attendee: Attendee, notify: bool) -> None:
-    """Opt in or out of digests. Opting in counts only matches made from now on."""
-    now = utcnow()
-    if notify and not attendee.notify:
-        attendee.digest_through = now
-    attendee.notify = notify
-    attendee.notify_changed_at = now
+def purge_expired(session: Session) -> int:
+    """Links expired SPENT_LINKS_KEPT_DAYS ago (the reconciler's pass)."""
+    return repository.delete_expired_before(
+        session, utcnow() - timedelta(days=SPENT_LINKS_KEPT_DAYS)
+    )

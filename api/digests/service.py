@@ -17,39 +17,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api.attendees.signin import new_sign_in_link
 from api.auth.security import create_unsubscribe_token
-from api.mail.outbox import public_url, queue_mail, send_in_batches
+from api.digests import repository
+from api.events.service import join_url
+from api.links import public_url
+from api.mail.service import queue_mail, send_in_batches
+from api.signin.service import new_sign_in_link
 from core.config import settings
-from core.models import Attendee, EmailKind, Event, User, utcnow
+from core.models import EmailKind, utcnow
 
 BATCH = 1000
 """Attendees mailed per transaction; a pass takes batches until none is due."""
 MAX_BATCHES = 20
 """At most this many batches per pass (20,000 mails); the next pass goes on. Each batch's
 attendees are marked sent in the transaction, so the next batch finds the next ones."""
-
-_DUE = text(
-    """
-SELECT a.id, news.count, news.through
-FROM attendees a
-JOIN events e ON e.id = a.event_id AND e.status <> 'deleting'
-CROSS JOIN LATERAL (
-  SELECT count(*) AS count, max(m.created_at) AS through
-  FROM matches m
-  WHERE m.attendee_id = a.id AND m.created_at > coalesce(a.digest_through, a.created_at)
-) news
-WHERE a.news_since IS NOT NULL
-  AND a.notify
-  AND (a.digest_sent_at IS NULL OR a.digest_sent_at <= :due_before)
-ORDER BY a.id
-LIMIT :limit
-FOR UPDATE OF a SKIP LOCKED
-"""
-)
 
 
 def unsubscribe_url(attendee_id: uuid.UUID) -> str:
@@ -77,20 +60,15 @@ def queue_digests(session: Session, *, now: datetime | None = None) -> int:
 def _compose_batch(session: Session, now: datetime) -> tuple[int, int]:
     """(attendees read, digests composed)."""
     due_before = now - timedelta(minutes=settings.DIGEST_INTERVAL_MINUTES)
-    rows = session.connection().execute(_DUE, {"due_before": due_before, "limit": BATCH}).all()
+    rows = repository.due(session, due_before, BATCH)
     if not rows:
         return 0, 0
     # News gone before its digest (a "not me", face data deleted): the mark goes, no mail.
     stale = [row.id for row in rows if not row[1]]
     if stale:
-        session.execute(update(Attendee).where(col(Attendee.id).in_(stale)).values(news_since=None))
+        repository.clear_news(session, stale)
     news = {row.id: (row[1], row.through) for row in rows if row[1]}
-    found = session.exec(
-        select(Attendee, User, Event)
-        .join(User, col(User.id) == Attendee.user_id)
-        .join(Event, col(Event.id) == Attendee.event_id)
-        .where(col(Attendee.id).in_(list(news)))
-    ).all()
+    found = repository.with_user_and_event(session, list(news))
     composed = []
     for attendee, user, event in found:
         count, through = news[attendee.id]
@@ -101,7 +79,7 @@ def _compose_batch(session: Session, now: datetime) -> tuple[int, int]:
             list_unsubscribe=one_click_url(attendee.id),
             count=count, name=user.full_name, event_name=event.name,
             link=new_sign_in_link(session, attendee, user.email),
-            event_url=public_url(f"/e/{event.code}"),
+            event_url=join_url(event),
             minutes=settings.SIGN_IN_LINK_MINUTES, interval=settings.DIGEST_INTERVAL_MINUTES,
             send=False,
         ))  # fmt: skip
