@@ -355,3 +355,24 @@ def live_frames(steps: list[str], person: str = "obama", **swap: str) -> list[by
     from loadtest.liveness_data import camera_frame
 
     return [camera_frame(upright(swap.get(step) or TURNS[person][step])) for step in steps]
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle of a graph (node: the nodes it imports), each as a path that
+    ends where it began."""
+    state: dict[str, int] = {}
+    found: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                found.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found

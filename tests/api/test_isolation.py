@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import circles
+
 FORBIDDEN = (
     "workers",
     "dlib",
@@ -86,23 +88,7 @@ def _imports(root: str) -> dict[str, set[str]]:
 
 
 def test_api_and_workers_have_no_import_circle() -> None:
-    graph = _imports("")
-    state: dict[str, int] = {}
-    circles: list[list[str]] = []
-
-    def visit(module: str, path: list[str]) -> None:
-        state[module] = 1
-        for target in sorted(graph.get(module, ())):
-            if state.get(target) == 1:
-                circles.append([*path[path.index(target) :], target])
-            elif target not in state:
-                visit(target, [*path, target])
-        state[module] = 2
-
-    for module in sorted(graph):
-        if module not in state:
-            visit(module, [module])
-    assert circles == []
+    assert circles(_imports("")) == []
 
 
 def test_workers_import_the_core_never_api() -> None:

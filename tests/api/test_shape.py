@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import circles
+
 BASE = Path(__file__).resolve().parents[2]
 API = BASE / "api"
 LAYERS = {"endpoints", "service", "repository", "schemas"}
@@ -118,29 +120,19 @@ def shape_violations(modules: list[Module]) -> list[str]:
                     )
                 if module.layer == "repository" and layer == "service":
                     found.append(f"{where}:{line}: a repository imports a service ({target})")
-        if not builds_sql:
-            for node in ast.walk(module.tree):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id == "session"
-                    and node.func.attr in QUERY_METHODS
-                ):
-                    found.append(
-                        f"{where}:{node.lineno}: session.{node.func.attr}() outside a repository"
-                    )
-        if module.layer == "endpoints":
-            for node in ast.walk(module.tree):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id == "session"
-                ):
-                    found.append(
-                        f"{where}:{node.lineno}: an endpoint calls session.{node.func.attr}()"
-                    )
+        for node in ast.walk(module.tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "session"
+            ):
+                continue
+            method = node.func.attr
+            if not builds_sql and method in QUERY_METHODS:
+                found.append(f"{where}:{node.lineno}: session.{method}() outside a repository")
+            if module.layer == "endpoints":
+                found.append(f"{where}:{node.lineno}: an endpoint calls session.{method}()")
     return found
 
 
@@ -170,23 +162,7 @@ def _folder_graph() -> dict[str, set[str]]:
 
 
 def test_no_feature_folder_is_in_an_import_circle() -> None:
-    graph = _folder_graph()
-    state: dict[str, int] = {}
-    circles: list[list[str]] = []
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for target in sorted(graph.get(node, ())):
-            if state.get(target) == 1:
-                circles.append([*path[path.index(target) :], target])
-            elif target not in state:
-                visit(target, [*path, target])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
-    assert circles == []
+    assert circles(_folder_graph()) == []
 
 
 def test_a_planted_violation_is_caught(tmp_path: Path) -> None:
@@ -210,3 +186,6 @@ def test_a_planted_violation_is_caught(tmp_path: Path) -> None:
     assert any("a repository imports a service" in f for f in shape_violations([repository]))
     stray = Module(API / "events" / "helpers.py", ast.parse(""))
     assert any("not a layer" in f for f in shape_violations([stray]))
+    assert circles({"attendees": {"mail"}, "mail": {"attendees"}}) == [
+        ["attendees", "mail", "attendees"]
+    ]
