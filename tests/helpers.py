@@ -229,7 +229,7 @@ def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3)
                   event_id=photo.event_id, distance=distance)  # fmt: skip
     session.add(match)
     session.flush()
-    announce(session, Written(1, {(match.attendee_id, match.photo_id)}))
+    announce(session, Written(1, {match.attendee_id}))
     session.commit()
     return match
 

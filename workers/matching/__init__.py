@@ -47,8 +47,9 @@ same matches.
 Every function recomputes the matches of a set of photos from scratch and
 writes only the difference, so running it twice changes nothing and a match
 that survives keeps its `created_at`. Each returns what it wrote (`Written`): how many
-matches, and which (attendee, photo) pairs are new; `announce` marks those attendees as
-having news (`attendees.news_since`), which is what reacts to a match being made reads.
+matches, and the attendees it made a new match for. `announce` marks those attendees as
+having news (`attendees.news_since`) in the same transaction: what reacts to a match
+being made (digests, the webhook to come) reads the mark instead of polling matches.
 
 The package: this module decides what to recompute; `statements.py` holds every
 statement, written out whole; `lookalikes.py` groups an attendee's faces; `rules.py` is
@@ -84,15 +85,16 @@ from workers.matching.regroup import regroup
 
 @dataclass
 class Written:
-    """What a matching function wrote: matches inserted or changed, and the (attendee,
-    photo) pairs matched that were not before."""
+    """What a matching function wrote: how many matches it inserted or changed, and the
+    attendees it made a new match for (their new matches are those whose `created_at` is
+    the transaction's)."""
 
     count: int = 0
-    made: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    news: set[uuid.UUID] = field(default_factory=set)
 
     def __iadd__(self, other: Written) -> Written:
         self.count += other.count
-        self.made |= other.made
+        self.news |= other.news
         return self
 
 
@@ -124,8 +126,8 @@ def _write(
 ) -> Written:
     """Run one of the MATCH_ statements: what it wrote."""
     params = sql.params(event_id, tolerance, margin, **scope)
-    rows = session.connection().execute(statement, params).all()
-    written = Written(len(rows), {(attendee, photo) for attendee, photo, made in rows if made})
+    count, news = session.connection().execute(statement, params).one()
+    written = Written(count, set(news))
     announce(session, written)
     return written
 
@@ -135,9 +137,8 @@ def announce(session: Session, written: Written) -> None:
     read the attendees with news (api/digests/); the webhook to come reacts here too.
     The rows are an event's attendees, locked under its matching lock; the digests'
     reader skips locked rows, so nothing waits in a circle."""
-    attendees = sorted({attendee for attendee, _ in written.made})
-    if attendees:
-        session.connection().execute(sql.MARK_NEWS, {"attendee_ids": attendees})
+    if written.news:
+        session.connection().execute(sql.MARK_NEWS, {"attendee_ids": sorted(written.news)})
 
 
 def _match_moved(

@@ -538,7 +538,9 @@ SELECT DISTINCT photo_id FROM face_nearest WHERE event_id = :event_id
 # found by a condition on m.photo_id, not by a join with the scope: joined with a CTE,
 # whose rows have no statistics, the planner expected a tenth of the table and read all
 # of it (65 ms per selfie at a million faces). The upsert writes only what changed, so a
-# match that survives keeps its `created_at`; RETURNING says which matches are new.
+# match that survives keeps its `created_at`. The answer: how many matches were written,
+# and the attendees of those that are new (an insert's xmax is 0), never a row per match
+# (a rematch at a million faces writes hundreds of thousands).
 
 # One photo's matches.
 MATCH_PHOTO = text(
@@ -554,8 +556,9 @@ best AS (
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
     AND NOT n.lookalike
     AND EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id
-      AND v.status = 'valid') AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
-        AND c.consent_policy_version = :consent_version)
+                AND v.status = 'valid')
+    AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
+                AND c.consent_policy_version = :consent_version)
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),
 gone AS (
@@ -565,15 +568,19 @@ gone AS (
       SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
     )
   RETURNING m.id
+),
+written AS (
+  INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
+  SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
+  FROM best
+  ON CONFLICT (attendee_id, photo_id) DO UPDATE
+    SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
+    WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
+       OR matches.distance IS DISTINCT FROM EXCLUDED.distance
+  RETURNING attendee_id, xmax = 0 AS made
 )
-INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
-SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
-FROM best
-ON CONFLICT (attendee_id, photo_id) DO UPDATE
-  SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
-  WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
-     OR matches.distance IS DISTINCT FROM EXCLUDED.distance
-RETURNING attendee_id, photo_id, xmax = 0 AS made
+SELECT count(*), coalesce(array_agg(DISTINCT attendee_id) FILTER (WHERE made), '{}')
+FROM written
 """
 )
 
@@ -591,8 +598,9 @@ best AS (
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
     AND NOT n.lookalike
     AND EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id
-      AND v.status = 'valid') AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
-        AND c.consent_policy_version = :consent_version)
+                AND v.status = 'valid')
+    AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
+                AND c.consent_policy_version = :consent_version)
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),
 gone AS (
@@ -602,15 +610,19 @@ gone AS (
       SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
     )
   RETURNING m.id
+),
+written AS (
+  INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
+  SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
+  FROM best
+  ON CONFLICT (attendee_id, photo_id) DO UPDATE
+    SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
+    WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
+       OR matches.distance IS DISTINCT FROM EXCLUDED.distance
+  RETURNING attendee_id, xmax = 0 AS made
 )
-INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
-SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
-FROM best
-ON CONFLICT (attendee_id, photo_id) DO UPDATE
-  SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
-  WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
-     OR matches.distance IS DISTINCT FROM EXCLUDED.distance
-RETURNING attendee_id, photo_id, xmax = 0 AS made
+SELECT count(*), coalesce(array_agg(DISTINCT attendee_id) FILTER (WHERE made), '{}')
+FROM written
 """
 )
 
@@ -630,8 +642,9 @@ best AS (
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
     AND NOT n.lookalike
     AND EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id
-      AND v.status = 'valid') AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
-        AND c.consent_policy_version = :consent_version)
+                AND v.status = 'valid')
+    AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
+                AND c.consent_policy_version = :consent_version)
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),
 gone AS (
@@ -642,15 +655,19 @@ gone AS (
       SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
     )
   RETURNING m.id
+),
+written AS (
+  INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
+  SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
+  FROM best
+  ON CONFLICT (attendee_id, photo_id) DO UPDATE
+    SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
+    WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
+       OR matches.distance IS DISTINCT FROM EXCLUDED.distance
+  RETURNING attendee_id, xmax = 0 AS made
 )
-INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
-SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
-FROM best
-ON CONFLICT (attendee_id, photo_id) DO UPDATE
-  SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
-  WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
-     OR matches.distance IS DISTINCT FROM EXCLUDED.distance
-RETURNING attendee_id, photo_id, xmax = 0 AS made
+SELECT count(*), coalesce(array_agg(DISTINCT attendee_id) FILTER (WHERE made), '{}')
+FROM written
 """
 )
 
@@ -668,8 +685,9 @@ best AS (
     AND (n.runner_up IS NULL OR n.runner_up - n.distance >= :margin)
     AND NOT n.lookalike
     AND EXISTS (SELECT 1 FROM selfies v WHERE v.attendee_id = n.attendee_id
-      AND v.status = 'valid') AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
-        AND c.consent_policy_version = :consent_version)
+                AND v.status = 'valid')
+    AND EXISTS (SELECT 1 FROM attendees c WHERE c.id = n.attendee_id
+                AND c.consent_policy_version = :consent_version)
   ORDER BY n.attendee_id, n.photo_id, n.distance, n.face_id
 ),
 gone AS (
@@ -679,15 +697,19 @@ gone AS (
       SELECT 1 FROM best b WHERE b.attendee_id = m.attendee_id AND b.photo_id = m.photo_id
     )
   RETURNING m.id
+),
+written AS (
+  INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
+  SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
+  FROM best
+  ON CONFLICT (attendee_id, photo_id) DO UPDATE
+    SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
+    WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
+       OR matches.distance IS DISTINCT FROM EXCLUDED.distance
+  RETURNING attendee_id, xmax = 0 AS made
 )
-INSERT INTO matches (id, attendee_id, photo_id, face_id, event_id, distance, created_at)
-SELECT gen_random_uuid(), attendee_id, photo_id, face_id, :event_id, distance, now()
-FROM best
-ON CONFLICT (attendee_id, photo_id) DO UPDATE
-  SET face_id = EXCLUDED.face_id, distance = EXCLUDED.distance
-  WHERE matches.face_id IS DISTINCT FROM EXCLUDED.face_id
-     OR matches.distance IS DISTINCT FROM EXCLUDED.distance
-RETURNING attendee_id, photo_id, xmax = 0 AS made
+SELECT count(*), coalesce(array_agg(DISTINCT attendee_id) FILTER (WHERE made), '{}')
+FROM written
 """
 )
 
