@@ -217,9 +217,9 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
 
     # "My photos" as the API reads it: the first page with its ETag, for random attendees
     # and for the one with the most matches, whose every page is read.
-    from api.users.repository import list_users
     from api.matches.service import my_photos
     from api.photos.service import list_event_photos
+    from api.users.repository import list_users
 
     page_ms = []
     rng = np.random.default_rng(3)
