@@ -47,7 +47,3 @@ def untold_held(session: Session, limit: int) -> list[Any]:
         .limit(limit)
         .with_for_update(of=Selfie, skip_locked=True)
     ).all())  # fmt: skip
-
-
-def get_user(session: Session, user_id: uuid.UUID) -> User | None:
-    return session.get(User, user_id)

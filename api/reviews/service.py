@@ -12,6 +12,7 @@ import uuid
 
 from sqlmodel import Session
 
+from api.auth.repository import get_user
 from api.errors import Conflict, NotFound
 from api.events.service import join_url, refuse_if_deleting
 from api.mail.service import queue_mail
@@ -83,7 +84,7 @@ def queue_notices(session: Session) -> int:
     """Mail the attendees whose face a new held selfie is; how many mails."""
     rows = repository.untold_held(session, NOTICES_BATCH)
     for selfie, user, event in rows:
-        photographer = repository.get_user(session, event.owner_id)
+        photographer = get_user(session, event.owner_id)
         queue_mail(
             session,
             kind=EmailKind.notice,

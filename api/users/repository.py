@@ -9,14 +9,6 @@ from api.pagination import count_rows, newest_first
 from core.models import Attendee, Event, PasswordReset, Role, User
 
 
-def get_user(session: Session, user_id: uuid.UUID) -> User | None:
-    return session.get(User, user_id)
-
-
-def get_user_by_email(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email.lower())).first()
-
-
 def list_users(
     session: Session, *, cursor: str | None, limit: int
 ) -> tuple[list[User], str | None, int]:

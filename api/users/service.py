@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.attendees.service import delete_face_data_of
+from api.auth import repository as auth_repository
 from api.auth.security import hash_password, new_link_token, token_digest
 from api.auth.service import revoke_all_sessions
 from api.errors import BadRequest, Conflict, NotFound
@@ -58,7 +59,7 @@ def delete_by_link(session: Session, storage: Storage, redis: Redis, token: str)
     """Spend a mailed deletion link (once) and delete its account."""
     raw = redis.getdel(DELETION_KEY.format(digest=token_digest(token)))
     user_id = uuid.UUID(raw.decode() if isinstance(raw, bytes) else raw) if raw else None
-    user = repository.get_user(session, user_id) if user_id else None
+    user = auth_repository.get_user(session, user_id) if user_id else None
     if user is None:
         raise BadRequest("the link was used, has expired or is not valid", code="invalid_link")
     return delete_account(session, storage, user, f"{user.role.value}:{user.id}")
@@ -131,7 +132,7 @@ def reset_password(session: Session, token: str, password: str) -> None:
         raise BadRequest(
             "this link has expired: ask an admin for a new one", code="reset_link_expired"
         )
-    user = repository.get_user(session, reset.user_id)
+    user = auth_repository.get_user(session, reset.user_id)
     if user is None:
         raise BadRequest("this link is not valid, or was used already", code="invalid_reset_link")
     user.hashed_password = hash_password(password)
@@ -142,7 +143,7 @@ def reset_password(session: Session, token: str, password: str) -> None:
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User:
-    user = repository.get_user(session, user_id)
+    user = auth_repository.get_user(session, user_id)
     if user is None:
         raise NotFound("no such user", code="user_not_found")
     return user
@@ -156,7 +157,7 @@ def list_users(session: Session, *, cursor: str | None, limit: int) -> UsersPubl
 
 def create_user(session: Session, data: UserCreate) -> User:
     email = data.email.lower()
-    if repository.get_user_by_email(session, email):
+    if auth_repository.get_user_by_email(session, email):
         raise Conflict("a user with this email already exists", code="email_taken")
     user = User(
         email=email,
