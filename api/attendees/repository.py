@@ -17,10 +17,6 @@ from core.models import (
 )
 
 
-def get_attendance(session: Session, attendee_id: uuid.UUID) -> Attendee | None:
-    return session.get(Attendee, attendee_id)
-
-
 def get_attendee(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> Attendee | None:
     return session.exec(
         select(Attendee).where(Attendee.user_id == user_id, Attendee.event_id == event_id)

@@ -21,7 +21,7 @@ from api.attendees.schemas import (
     SelfiePublic,
     SelfieState,
 )
-from api.auth.repository import get_user
+from api.auth.repository import get_attendee, get_user
 from api.auth.security import decode_unsubscribe_token
 from api.auth.service import start_session
 from api.errors import Conflict, ConsentRequired, NotFound
@@ -286,7 +286,7 @@ def set_notifications(session: Session, attendee: Attendee, notify: bool) -> Not
 
 def unsubscribe(session: Session, token: str) -> Notifications:
     """A digest's one-click unsubscribe: no more mails about new photos at that event."""
-    attendee = repository.get_attendance(session, decode_unsubscribe_token(token))
+    attendee = get_attendee(session, decode_unsubscribe_token(token))
     if attendee is not None and attendee.notify:
         set_notify(attendee, False)
         session.add(attendee)
