@@ -151,6 +151,13 @@ def add_event(
                              detected_width=1, detected_height=1, size_px=right - left,
                              quality=quality))  # fmt: skip
     session.commit()
+    if selfies:
+        # Matches are a filter over each face's nearest attendees (`face_nearest`), which
+        # the worker keeps as photos and selfies arrive; rows inserted here need them built.
+        from workers.matching import rebuild
+
+        rebuild.rebuild(session, event.id)
+        session.commit()
     return BenchEvent(event.id, attendee_of, photo_names)
 
 
