@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # Photo face detector. YuNet on full-resolution tiles finds faces down to ~40 px in
     # 24 MP photos; HOG (on a 2000 px copy) and dlib's CNN are kept for comparison.
     DETECTOR: Literal["yunet", "hog", "cnn"] = "yunet"
+    # What runs YuNet and dlib's face encoder: onnxruntime on one thread (the same networks
+    # and weights, vectors within 1e-6 of dlib's, ~5x faster a photo), or the reference:
+    # OpenCV's FaceDetectorYN and dlib's own encoder, for comparison (loadtest/README.md).
+    RUNTIME: Literal["onnxruntime", "reference"] = "onnxruntime"
     # Encoder passes per selfie, averaged; each adds ~200 ms to the verdict (loadtest/README.md).
     SELFIE_JITTERS: int = Field(default=1, ge=1, le=20)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024

@@ -106,11 +106,12 @@ class Models:
     """dlib's HOG detector: selfies, and photos under FACEMATCH_DETECTOR=hog."""
     landmarks: Any
     encoder: Any
+    """dlib's ResNet: a `resnet.Encoder` on onnxruntime, or dlib's own (FACEMATCH_RUNTIME)."""
     cnn_detector: Any | None
     yunet: Any
-    """cv2.FaceDetectorYN at TILE x TILE: photos."""
+    """YuNet at TILE x TILE (photos): a `yunet.Detector`, or cv2.FaceDetectorYN."""
     yunet_live: Any
-    """cv2.FaceDetectorYN at LIVE_SIDE x LIVE_SIDE: the frames of a live selfie."""
+    """YuNet at LIVE_SIDE x LIVE_SIDE: the frames of a live selfie."""
 
 
 def yunet_path() -> str:
@@ -133,6 +134,11 @@ def _load_yunet(side: int = TILE) -> Any:
     import cv2
 
     cv2.setNumThreads(1)
+    if settings.RUNTIME == "onnxruntime":
+        from workers import yunet
+
+        model = Path(yunet_path()).read_bytes()
+        return yunet.Detector(model, side, DETECT_SCORE, NMS_IOU, 5000)
     # OpenCV 5 warns on every load that its new graph engine ignores DNN targets.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
@@ -144,6 +150,16 @@ def _load_yunet(side: int = TILE) -> Any:
 
 
 _models: Models | None = None
+
+
+def _load_encoder(path: str) -> Any:
+    if settings.RUNTIME == "onnxruntime":
+        from workers import resnet
+
+        return resnet.Encoder.load(path)
+    import dlib
+
+    return dlib.face_recognition_model_v1(path)
 
 
 def load_models(*, cnn: bool = False) -> Models:
@@ -172,7 +188,7 @@ def load_models(*, cnn: bool = False) -> Models:
         models = Models(
             detector=dlib.get_frontal_face_detector(),
             landmarks=dlib.shape_predictor(paths.pose_predictor_five_point_model_location()),
-            encoder=dlib.face_recognition_model_v1(paths.face_recognition_model_location()),
+            encoder=_load_encoder(paths.face_recognition_model_location()),
             cnn_detector=(
                 dlib.cnn_face_detection_model_v1(paths.cnn_face_detector_model_location())
                 if cnn
@@ -181,16 +197,18 @@ def load_models(*, cnn: bool = False) -> Models:
             yunet=_models.yunet if _models is not None else _load_yunet(),
             yunet_live=_models.yunet_live if _models is not None else _load_yunet(LIVE_SIDE),
         )
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # resnet.ModelFileError is a ValueError
         raise ModelsMissing(f"could not load its models: {exc}") from None
     # One pass through each model so nothing initialises lazily inside a job.
     models.yunet.detect(np.zeros((TILE, TILE, 3), dtype=np.uint8))
     models.yunet_live.detect(np.zeros((LIVE_SIDE, LIVE_SIDE, 3), dtype=np.uint8))
     blank = np.zeros((96, 96, 3), dtype=np.uint8)
     models.detector(blank, 0)
-    shape = models.landmarks(blank, dlib.rectangle(8, 8, 88, 88))
-    models.encoder.compute_face_descriptor(blank, shape, 1)
+    models.landmarks(blank, dlib.rectangle(8, 8, 88, 88))
     _models = models
+    encode_chips([np.zeros((150, 150, 3), dtype=np.uint8)], jitters=1)
+    if settings.SELFIE_JITTERS > 1:  # before the fork, not in every job's child
+        _dlib_encoder()
     return models
 
 
@@ -399,10 +417,31 @@ def face_chip(full: np.ndarray, box: Box) -> np.ndarray:
 
 
 def encode_chips(chips: list[np.ndarray], *, jitters: int) -> list[np.ndarray]:
-    """dlib's 128-d encodings of aligned chips, in one batch."""
+    """dlib's 128-d encodings of aligned chips, in batches.
+
+    More than one jitter (dlib's random crops, flips and rotations, averaged) is dlib's
+    own code: it runs on dlib's encoder, loaded for that the first time it is asked."""
     if not chips:
         return []
-    return [np.asarray(e) for e in _engine().encoder.compute_face_descriptor(chips, jitters)]
+    encoder = _engine().encoder
+    if jitters > 1 and not hasattr(encoder, "compute_face_descriptor"):
+        encoder = _dlib_encoder()
+    if hasattr(encoder, "compute_face_descriptor"):
+        return [np.asarray(e) for e in encoder.compute_face_descriptor(chips, jitters)]
+    return list(encoder.encode(chips))
+
+
+_jittering: Any = None
+
+
+def _dlib_encoder() -> Any:
+    global _jittering
+    if _jittering is None:
+        import dlib
+        import face_recognition_models as paths
+
+        _jittering = dlib.face_recognition_model_v1(paths.face_recognition_model_location())
+    return _jittering
 
 
 def encode_at_full_resolution(

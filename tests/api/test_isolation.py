@@ -12,6 +12,8 @@ FORBIDDEN = (
     "face_recognition",
     "face_recognition_models",
     "cv2",
+    "onnx",
+    "onnxruntime",
 )
 BASE = Path(__file__).resolve().parents[2]
 
