@@ -197,7 +197,7 @@ def selfies(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
 def crowds(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     from loadtest.crowd_bench import run
 
-    return run(args.crowds)
+    return run(args.crowds, tuple(args.pipelines.split(",")))
 
 
 def accuracy(args: argparse.Namespace) -> list[dict]:  # type: ignore[type-arg]
@@ -254,6 +254,11 @@ def main() -> int:
     parser.add_argument("--collages", type=int, default=30)
     parser.add_argument(
         "--crowds", type=int, default=24, help="6000x4000 crowd photos (naive: ~13 s each)"
+    )
+    parser.add_argument(
+        "--pipelines",
+        default="yunet,reference,hog,naive",
+        help="crowds: the pipelines to run (loadtest/engine_runs.py)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()

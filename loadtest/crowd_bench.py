@@ -24,13 +24,17 @@ from typing import Any
 
 from loadtest import datasets
 from loadtest.accuracy import BenchEvent, add_event, matching_db, predicted_pairs, score
-from loadtest.engine_runs import PIPELINES, PhotoRun, run_in_children
+from loadtest.engine_runs import PhotoRun, run_in_children
 
 BUCKETS = ((40, 60), (60, 80), (80, 120), (120, 200), (200, 10_000))
 IOU_HIT = 0.3
 """A detection finds a pasted face when their boxes overlap by this IoU (boxes of different
 detectors frame a face differently: YuNet's include the forehead, HOG's do not)."""
 TOLERANCES = (0.5, 0.55, 0.58, 0.6)
+PIPELINES = ("yunet", "reference", "hog", "naive")
+"""`yunet` on onnxruntime and `reference` (the same engine on OpenCV's DNN and dlib's own
+encoder) must agree to 1e-4 on every vector and match for match (`sameness`)."""
+SAME = 1e-4
 WEAK_RULES = ((0.0, 0.0), (0.15, 0.03), (0.15, 0.05), (0.15, 0.1), (0.25, 0.05), (0.3, 0.05))
 """(MATCH_WEAK_QUALITY, MATCH_WEAK_PENALTY) pairs swept; (0, 0) is no weak-face rule."""
 
@@ -96,14 +100,16 @@ def cost(runs: list[PhotoRun]) -> dict[str, float]:
 
 def my_photos(
     crowds: list[datasets.Crowd], selfies: dict[str, Any], by_pipeline: dict[str, list[PhotoRun]]
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[tuple[Any, ...], set[tuple[str, str]]]]:
     """Precision and recall per setting, in two shapes of event: each identity alone in an
     event of every crowd (margin 0: no other attendee to be ambiguous with), and every
-    identity together in one event with the default margin."""
+    identity together in one event with the default margin. Also every setting's matches,
+    by (pipeline, shape, weak quality, weak penalty, tolerance)."""
     from core.config import settings
 
     truth = {(f.identity, c.name) for c in crowds for f in c.faces if f.identity in selfies}
     rows = []
+    matches: dict[tuple[Any, ...], set[tuple[str, str]]] = {}
     with matching_db() as session:
         for pipeline, runs in by_pipeline.items():
             photos = [(c.name, r.faces) for c, r in zip(crowds, runs, strict=True)]
@@ -127,6 +133,8 @@ def my_photos(
                     settings.MATCH_WEAK_PENALTY = weak_penalty
                     for tolerance in TOLERANCES:
                         predicted = predicted_pairs(session, events, tolerance, margin)
+                        key = (shape, weak_quality, weak_penalty, tolerance)
+                        matches[(pipeline, *key)] = predicted
                         rows.append({
                             "pipeline": pipeline, "events": shape, "margin": margin,
                             "tolerance": tolerance, "weak_quality": weak_quality,
@@ -136,7 +144,51 @@ def my_photos(
         type(settings)().MATCH_WEAK_QUALITY,
         type(settings)().MATCH_WEAK_PENALTY,
     )
-    return rows
+    return rows, matches
+
+
+def other_matches(
+    matches: dict[tuple[Any, ...], set[tuple[str, str]]], a: str, b: str
+) -> list[tuple[Any, ...]]:
+    """The settings (event shape, weak rule, tolerance) under which pipelines a and b match
+    differently: not one (attendee, photo) pair more or less."""
+    return sorted(
+        key[1:]
+        for key, pairs in matches.items()
+        if key[0] == a and matches.get((b, *key[1:])) != pairs
+    )
+
+
+def sameness(a: list[PhotoRun], b: list[PhotoRun], selfies: dict[str, Any]) -> dict[str, Any]:
+    """How far two runs of the same photos are apart: faces paired by their boxes (IoU over
+    0.9), the largest difference of a vector's component, and of a distance to a selfie."""
+    paired = unpaired = 0
+    worst_component = worst_distance = 0.0
+    for run_a, run_b in zip(a, b, strict=True):
+        left = list(run_b.faces)
+        for box, encoding, _ in run_a.faces:
+            j = max(range(len(left)), key=lambda i: iou(box, left[i][0]), default=None)
+            if j is None or iou(box, left[j][0]) < 0.9:
+                unpaired += 1
+                continue
+            other = left.pop(j)[1]
+            paired += 1
+            worst_component = max(worst_component, float(abs(encoding - other).max()))
+            for selfie in selfies.values():
+                worst_distance = max(
+                    worst_distance,
+                    abs(
+                        float(((encoding - selfie) ** 2).sum() ** 0.5)
+                        - float(((other - selfie) ** 2).sum() ** 0.5)
+                    ),
+                )
+        unpaired += len(left)
+    return {
+        "faces_paired": paired,
+        "faces_unpaired": unpaired,
+        "max_component_difference": worst_component,
+        "max_distance_difference": worst_distance,
+    }
 
 
 def run(count: int, pipelines: tuple[str, ...] = PIPELINES) -> dict[str, Any]:
@@ -153,8 +205,17 @@ def run(count: int, pipelines: tuple[str, ...] = PIPELINES) -> dict[str, Any]:
         "pipelines": {
             name: {**detection(crowds, runs), **cost(runs)} for name, runs in by_pipeline.items()
         },
-        "my_photos": my_photos(crowds, selfies, by_pipeline),
     }
+    report["my_photos"], matches = my_photos(crowds, selfies, by_pipeline)
+    if not any(row["recall"] for row in report["my_photos"]):
+        # It happened: rows inserted without their nearest attendees matched nothing, and
+        # a table of 100 % precision at 0 % recall looked like a result.
+        raise SystemExit("no setting matched a single true photo: the benchmark is broken")
+    if "yunet" in by_pipeline and "reference" in by_pipeline:
+        report["sameness"] = {
+            **sameness(by_pipeline["yunet"], by_pipeline["reference"], selfies),
+            "settings_with_other_matches": other_matches(matches, "yunet", "reference"),
+        }
     _print(report)
     return report
 
@@ -191,6 +252,7 @@ def _print(report: dict[str, Any]) -> None:
         ("false per photo", lambda p: f"{p['false_per_photo']:.2f}"),
         ("CPU s per photo", lambda p: f"{p['cpu_s_per_photo']:.2f}"),
         ("photos per s", lambda p: f"{p['photos_per_s']:.3f}"),
+        ("photos per CPU s", lambda p: f"{1 / p['cpu_s_per_photo']:.3f}"),
         ("faces per s", lambda p: f"{p['faces_per_s']:.2f}"),
         ("peak RSS MiB", lambda p: f"{p['peak_rss_mib']:.0f}"),
     )
@@ -201,6 +263,15 @@ def _print(report: dict[str, Any]) -> None:
         f"{'pipeline':8} {'events':8} {'weak q<':>7} {'penalty':>7} {'tolerance':>9} "
         f"{'precision':>9} {'recall':>7} {'wrong':>5} {'missed':>6}"
     )
+    if "sameness" in report:
+        same = report["sameness"]
+        print(
+            f"\n== yunet (onnxruntime) against reference (OpenCV DNN + dlib): "
+            f"{same['faces_paired']} faces paired, {same['faces_unpaired']} not; largest "
+            f"component difference {same['max_component_difference']:.2e}, distance to a selfie "
+            f"{same['max_distance_difference']:.2e}; settings whose matches differ: "
+            f"{same['settings_with_other_matches'] or 'none'}"
+        )
     for r in report["my_photos"]:
         print(
             f"{r['pipeline']:8} {r['events']:8} {r['weak_quality']:7.2f} {r['weak_penalty']:7.2f} "

@@ -6,7 +6,9 @@ peak RSS are the child's own (`os.wait4`), so the peak is what a worker pod
 holds while it indexes that photo: the preloaded models plus the job.
 
 Pipelines:
-- `yunet`: the engine's default (workers.faces.index_photo, YuNet tiles);
+- `yunet`: the engine's default (workers.faces.index_photo, YuNet tiles), on onnxruntime;
+- `reference`: the same engine on the reference runtime (FACEMATCH_RUNTIME=reference:
+  OpenCV's FaceDetectorYN and dlib's own encoder), the engine before issue 29;
 - `hog`: the engine before v2 (HOG, one upsample, on a 2000 px copy);
 - `naive`: the old system (face_recognition at full size, upsample 1);
 - `selfie`: a selfie's verdict (workers.faces.judge_selfie), its one face if accepted.
@@ -24,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PIPELINES = ("yunet", "hog", "naive", "selfie")
+PIPELINES = ("yunet", "reference", "hog", "naive", "selfie")
+RUNTIMES = {"reference": "reference"}
+"""Pipelines that run on another FACEMATCH_RUNTIME than the default; `selfie:reference`
+is a selfie's verdict on it."""
 
 
 @dataclass
@@ -61,8 +66,10 @@ def _pipeline(name: str):  # type: ignore[no-untyped-def]
 
         return selfie
 
+    model = "yunet" if name == "reference" else name
+
     def engine(data: bytes):  # type: ignore[no-untyped-def]
-        return [(f.box, f.encoding, f.quality) for f in faces.index_photo(data, model=name)[1]]
+        return [(f.box, f.encoding, f.quality) for f in faces.index_photo(data, model=model)[1]]
 
     return engine
 
@@ -107,13 +114,20 @@ def child_main(pipeline: str, photos_file: str, out: str) -> None:
 
 def run_in_children(pipeline: str, photos: list, n: int = 1) -> list[list[PhotoRun]]:  # type: ignore[type-arg]
     """n worker-like processes side by side, each indexing every photo; their runs."""
+    pipeline, _, runtime = pipeline.partition(":")
     if pipeline not in PIPELINES:
         raise ValueError(pipeline)
+    runtime = runtime or RUNTIMES.get(pipeline, "onnxruntime")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "photos.pkl"
         src.write_bytes(pickle.dumps(photos))
         outs = [Path(tmp) / f"out{i}.pkl" for i in range(n)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "FACEMATCH_RUNTIME": runtime,
+        }
         children = [
             subprocess.Popen(
                 [sys.executable, "-m", "loadtest.engine_runs", pipeline, str(src), str(out)],
