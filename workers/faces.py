@@ -468,9 +468,16 @@ def _tile_origins(length: int) -> list[int]:
     return [*range(0, length - TILE, TILE - TILE_OVERLAP), length - TILE]
 
 
-def _yunet_boxes(tile: np.ndarray, scale: float, x0: int, y0: int) -> list[tuple[float, Box]]:
-    """(score, box in the original's pixels) for each face YuNet finds in a BGR tile."""
-    _, rows = _engine().yunet.detect(tile)
+def _yunet_boxes(region: np.ndarray, scale: float, x0: int, y0: int) -> list[tuple[float, Box]]:
+    """(score, box in the original's pixels) for each face YuNet finds in an RGB region at
+    most TILE x TILE, padded with black to the tile (OpenCV's detector takes a BGR tile)."""
+    detector = _engine().yunet
+    if hasattr(detector, "detect_rgb"):
+        _, rows = detector.detect_rgb(region)
+    else:
+        tile = np.zeros((TILE, TILE, 3), dtype=np.uint8)
+        tile[: region.shape[0], : region.shape[1]] = region[:, :, ::-1]
+        _, rows = detector.detect(tile)
     if rows is None:
         return []
     found = []
@@ -548,16 +555,12 @@ def detect_tiled(rgb: np.ndarray) -> list[tuple[float, Box]]:
 
     h, w = rgb.shape[:2]
     found: list[tuple[float, Box]] = []
-    tile = np.zeros((TILE, TILE, 3), dtype=np.uint8)
     for y0 in _tile_origins(h):
         for x0 in _tile_origins(w):
-            th, tw = min(TILE, h - y0), min(TILE, w - x0)
-            if th < TILE or tw < TILE:  # a photo smaller than a tile: pad with black
-                tile[:] = 0
-            tile[:th, :tw] = rgb[y0 : y0 + th, x0 : x0 + tw, ::-1]
+            th, tw = min(TILE, h - y0), min(TILE, w - x0)  # smaller: padded with black
             found += [
                 (score, box)
-                for score, box in _yunet_boxes(tile, 1.0, x0, y0)
+                for score, box in _yunet_boxes(rgb[y0 : y0 + th, x0 : x0 + tw], 1.0, x0, y0)
                 if not _cut_by_tile(box, x0, y0, tw, th, rgb.shape)
             ]
     if max(h, w) > TILE:
@@ -565,9 +568,7 @@ def detect_tiled(rgb: np.ndarray) -> list[tuple[float, Box]]:
         small = cv2.resize(
             rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
         )
-        tile[:] = 0
-        tile[: small.shape[0], : small.shape[1]] = small[:, :, ::-1]
-        found += _yunet_boxes(tile, 1 / k, 0, 0)
+        found += _yunet_boxes(small, 1 / k, 0, 0)
     clipped = [
         (score, (max(t, 0), min(r, w), min(b, h), max(lf, 0))) for score, (t, r, b, lf) in found
     ]

@@ -58,6 +58,22 @@ class Detector:
             raise ValueError(f"the detector takes {self.side}x{self.side}, not {bgr.shape[:2]}")
         # OpenCV's blobFromImage: BGR, no mean, no scale; padded with zeros to a multiple of 32.
         self._input[0, :, : self.side, : self.side] = bgr.transpose(2, 0, 1)
+        return self._run()
+
+    def detect_rgb(self, rgb: np.ndarray) -> tuple[int, np.ndarray | None]:
+        """`detect` on an RGB region at most side x side, as if copied into a black BGR
+        tile: each channel is read from the region where it lies (a tile copy and its
+        transpose cost 10 ms, a third of the network's time)."""
+        h, w = rgb.shape[:2]
+        if h > self.side or w > self.side:
+            raise ValueError(f"the detector takes {self.side}x{self.side}, not {rgb.shape[:2]}")
+        if h < self.side or w < self.side:
+            self._input[:] = 0
+        for channel in range(3):
+            self._input[0, channel, :h, :w] = rgb[:, :, 2 - channel]
+        return self._run()
+
+    def _run(self) -> tuple[int, np.ndarray | None]:
         outputs = self._session.run(None, {"input": self._input})
         rows = _decode(outputs, self.padded, self.score)
         if len(rows) > 1:
