@@ -66,7 +66,9 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix core api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format core api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## Face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
+bench: $(VENV_STAMP)  ## The encoder against dlib, a 24 MP crowd's profile, face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_encoder --json loadtest/results/encoder.json
+	$(UV) run --frozen python -m loadtest.profile_photo --json loadtest/results/profile.json
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python -m loadtest.bench_precision
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_liveness --json loadtest/results/liveness.json
