@@ -202,6 +202,17 @@ def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
+def _sky(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+    """A clear sky: a vertical blue gradient with sensor noise (sigma 3 grey levels)."""
+    import numpy as np
+
+    top, bottom = np.array([70, 120, 200]), np.array([170, 200, 235])
+    ramp = np.linspace(0, 1, size[1])[:, None, None]
+    pixels = top + (bottom - top) * ramp + np.zeros((1, size[0], 1))
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 3, (size[1], size[0], 1))
+    return Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
+
+
 def _head(image: Image.Image, box: tuple, width: int, degraded: str, rng: random.Random):
     """The face with hair and neck, scaled so the face is `width` px wide, and a feathered mask."""
     from PIL import ImageDraw, ImageEnhance, ImageFilter
@@ -241,6 +252,7 @@ def crowds(
     draw_each_once: bool = False,
     degrade: bool = True,
     max_upscale: float | None = None,
+    sky: float = 0.0,
 ) -> list[Crowd]:
     """6000x4000 crowd photos: 12-20 real faces at 40-600 px, a quarter each blurred, dim or
     tilted, on a background with no faces, saved at JPEG quality 60-90. The pasted boxes are
@@ -248,7 +260,9 @@ def crowds(
 
     `draw_each_once` pastes the sources in their order instead of drawing at random; without
     `degrade` every face is clean and no canvas is dimmed (posed groups, portraits);
-    `max_upscale` keeps a small source face from being blown up past that factor."""
+    `max_upscale` keeps a small source face from being blown up past that factor; `sky`
+    paints that share of the canvas's top as a clear sky (a gradient with sensor noise)
+    before the faces are pasted, some of them onto it (heads against the sky)."""
     from PIL import ImageEnhance
 
     rng = random.Random(seed)
@@ -256,6 +270,8 @@ def crowds(
     photos = []
     for n in range(count):
         canvas = _background(rng, size)
+        if sky:
+            canvas.paste(_sky(rng, (size[0], round(sky * size[1]))), (0, 0))
         taken: list[tuple[int, int, int, int]] = []
         pasted: list[Pasted] = []
         for k in range(rng.randint(*per_photo)):

@@ -47,6 +47,12 @@ MIN_FACE_SHARE = 1 / 190
 a 6000x4000 photo, where smaller ones are the far stands, each a full encoder pass for an
 encoding too weak to match; 20 px in a 1000 px group photo, as small as HOG with one
 upsample found before v2 (PASCAL ground truth: 43/43 found, 34/43 kept at a 32 px floor)."""
+FLAT_STD = 1.5
+"""A tile is skipped when every 3x3 neighbourhood of its part of the overview (the photo
+shrunk to TILE: in a 24 MP photo each overview pixel averages ~34 pixels, so sensor noise
+is gone) varies by less than this many grey levels: clear sky, a plain wall, a backdrop.
+A face of 32 px or more is 5 overview pixels of skin, eyes, hair and edge, never that flat.
+0 skips nothing."""
 CUT_EDGE_PX = 2
 """A tile detection this close to an inner tile edge is a face cut by the tile; it is dropped,
 since the face is whole in the neighbouring tile or in the overview."""
@@ -543,34 +549,58 @@ def merge_detections(found: list[tuple[float, Box]]) -> list[tuple[float, Box]]:
     return kept
 
 
+def _flatness(small: np.ndarray) -> np.ndarray:
+    """The grey levels' standard deviation in each 3x3 neighbourhood of the overview."""
+    import cv2
+
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (3, 3))
+    return np.sqrt(np.maximum(cv2.blur(grey * grey, (3, 3)) - mean * mean, 0))
+
+
+def _is_flat(flat: np.ndarray, k: float, x0: int, y0: int, tw: int, th: int) -> bool:
+    """True when the tile's part of the overview is flat everywhere (FLAT_STD)."""
+    region = flat[
+        int(y0 * k) : int(np.ceil((y0 + th) * k)) + 1, int(x0 * k) : int(np.ceil((x0 + tw) * k)) + 1
+    ]
+    return region.size > 0 and float(region.max()) < FLAT_STD
+
+
 def detect_tiled(rgb: np.ndarray) -> list[tuple[float, Box]]:
     """YuNet over fixed TILE x TILE tiles of the full-resolution image, plus one overview pass.
 
     The tiles find faces down to ~40 px in a 24 MP photo; the overview (the whole
-    photo shrunk to TILE) finds faces too big for a tile. Detections of faces
-    cut by a tile's inner edge are dropped, and the rest merged. Returns
+    photo shrunk to TILE) finds faces too big for a tile, and says which tiles are
+    flat (FLAT_STD): those are skipped. Detections of faces cut by a tile's inner
+    edge are dropped, and the rest merged. Returns
     (score, box) in `rgb`'s pixels, clipped to the image.
     """
     import cv2
 
     h, w = rgb.shape[:2]
     found: list[tuple[float, Box]] = []
-    for y0 in _tile_origins(h):
-        for x0 in _tile_origins(w):
-            th, tw = min(TILE, h - y0), min(TILE, w - x0)  # smaller: padded with black
-            found += [
-                (score, box)
-                for score, box in _yunet_boxes(rgb[y0 : y0 + th, x0 : x0 + tw], 1.0, x0, y0)
-                if not _cut_by_tile(box, x0, y0, tw, th, rgb.shape)
-            ]
+    overview: list[tuple[float, Box]] = []
+    flat = None
     if max(h, w) > TILE:
         k = TILE / max(h, w)
         small = cv2.resize(
             rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
         )
-        found += _yunet_boxes(small, 1 / k, 0, 0)
+        overview = _yunet_boxes(small, 1 / k, 0, 0)
+        flat = _flatness(small)
+    for y0 in _tile_origins(h):
+        for x0 in _tile_origins(w):
+            th, tw = min(TILE, h - y0), min(TILE, w - x0)  # smaller: padded with black
+            if flat is not None and _is_flat(flat, k, x0, y0, tw, th):
+                continue
+            found += [
+                (score, box)
+                for score, box in _yunet_boxes(rgb[y0 : y0 + th, x0 : x0 + tw], 1.0, x0, y0)
+                if not _cut_by_tile(box, x0, y0, tw, th, rgb.shape)
+            ]
     clipped = [
-        (score, (max(t, 0), min(r, w), min(b, h), max(lf, 0))) for score, (t, r, b, lf) in found
+        (score, (max(t, 0), min(r, w), min(b, h), max(lf, 0)))
+        for score, (t, r, b, lf) in found + overview  # in this order: NMS keeps the first of a tie
     ]
     return merge_detections(clipped)
 

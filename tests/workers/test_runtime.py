@@ -172,3 +172,49 @@ def test_the_file_must_have_the_pinned_hash(tmp_path: Path) -> None:
     copy.write_bytes(data[:1000] + bytes([data[1000] ^ 1]) + data[1001:])  # one weight's last bit
     with pytest.raises(resnet.ModelFileError, match="sha256"):
         resnet.read(copy)
+
+
+def test_flat_tiles_are_skipped_and_no_face_is_lost(
+    faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 6000x4000 photo whose top half is a clear sky with sensor noise, a crowd below and
+    one face against the sky: the sky's tiles are skipped, the face in it is not, and the
+    boxes are those found on every tile."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(29)
+    sky = np.linspace([70, 120, 200], [170, 200, 235], 2000)[:, None, :] + np.zeros((1, 6000, 1))
+    canvas = np.zeros((4000, 6000, 3))
+    canvas[:2000] = sky + rng.normal(0, 3, (2000, 6000, 1))
+    crowd = faces.decode((faces_dir / CROWDS[0]).read_bytes()).rgb  # 1000x644 volleyball
+    canvas[2000:] = 128
+    for x in range(0, 6000 - 2000, 2000):  # the crowd at 2x, three times along the bottom
+        canvas[2100 : 2100 + 1288, x : x + 2000] = np.kron(crowd, np.ones((2, 2, 1)))
+    face = faces.decode((faces_dir / "ageitgey_face_recognition/examples/obama.jpg").read_bytes())
+    head = face.rgb[40:480, 330:660]  # a face of ~230 px with its hair, in the sky
+    canvas[800 : 800 + head.shape[0], 2900 : 2900 + head.shape[1]] = head
+    out = io.BytesIO()
+    Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=90)
+    rgb = faces.decode(out.getvalue()).rgb
+
+    calls: list[int] = []
+    inner = faces._yunet_boxes
+    monkeypatch.setattr(
+        faces,
+        "_yunet_boxes",
+        lambda *a: calls.append(1) or inner(*a),  # type: ignore[func-returns-value]
+    )
+    skipping = faces.detect_tiled(rgb)
+    tiles_run = len(calls)
+    monkeypatch.setattr(faces, "FLAT_STD", 0.0)
+    calls.clear()
+    every = faces.detect_tiled(rgb)
+    assert len(calls) == 36  # 35 tiles and the overview
+    # 12 of the 14 tiles wholly in the sky hold nothing else (the gym's floor may be flat
+    # too); the boxes show that skipping them lost nothing.
+    assert tiles_run <= 36 - 12
+    assert skipping == every
+    assert any(box[0] < 2000 for _, box in every)  # the face against the sky
+    assert len(every) > 40
