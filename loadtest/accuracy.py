@@ -104,6 +104,20 @@ def matching_db() -> Iterator[Any]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def add_faces(
+    session: Any, event_id: uuid.UUID, photo_id: uuid.UUID, found: list[Found], detected: int = 1
+) -> None:
+    """A photo's faces as the indexing job stores them (`detected`: the detection image's
+    width and height, which only the photo's page reads)."""
+    from core.models import Face
+
+    for (top, right, bottom, left), encoding, quality in found:
+        session.add(Face(photo_id=photo_id, event_id=event_id, top=top, right=right,
+                         bottom=bottom, left=left, encoding=list(map(float, encoding)),
+                         detected_width=detected, detected_height=detected,
+                         size_px=right - left, quality=quality))  # fmt: skip
+
+
 @dataclass
 class BenchEvent:
     id: uuid.UUID
@@ -115,7 +129,7 @@ def add_event(
     session: Any, name: str, selfies: dict[str, Any], photos: list[tuple[str, list[Found]]]
 ) -> BenchEvent:
     """An event with one attendee per selfie and the photos' faces, committed."""
-    from core.models import Attendee, Event, Face, Photo, Role, Selfie, User, utcnow
+    from core.models import Attendee, Event, Photo, Role, Selfie, User, utcnow
 
     owner = User(email=f"owner-{uuid.uuid4().hex[:8]}@example.com", role=Role.photographer,
                  hashed_password="x")  # fmt: skip
@@ -145,11 +159,7 @@ def add_event(
         session.add(row)
         session.flush()
         photo_names[row.id] = photo_name
-        for (top, right, bottom, left), encoding, quality in found:
-            session.add(Face(photo_id=row.id, event_id=event.id, top=top, right=right,
-                             bottom=bottom, left=left, encoding=list(map(float, encoding)),
-                             detected_width=1, detected_height=1, size_px=right - left,
-                             quality=quality))  # fmt: skip
+        add_faces(session, event.id, row.id, found)
     session.commit()
     if selfies:
         # Matches are a filter over each face's nearest attendees (`face_nearest`), which

@@ -119,8 +119,8 @@ def _database(found: list[Any]) -> float:
     import numpy as np
 
     from core.config import settings
-    from core.models import Face, Photo
-    from loadtest.accuracy import add_event, matching_db
+    from core.models import Photo
+    from loadtest.accuracy import add_event, add_faces, matching_db
     from workers import matching
 
     rng = np.random.default_rng(29)
@@ -135,11 +135,7 @@ def _database(found: list[Any]) -> float:
         session.add(photo)
         session.commit()
         started = time.perf_counter()
-        for (top, right, bottom, left), encoding, quality in found:
-            session.add(Face(photo_id=photo.id, event_id=event.id, top=top, right=right,
-                             bottom=bottom, left=left, encoding=list(map(float, encoding)),
-                             detected_width=6000, detected_height=4000, size_px=right - left,
-                             quality=quality))  # fmt: skip
+        add_faces(session, event.id, photo.id, found, detected=6000)
         session.flush()
         matching.match_photo(session, event.id, photo.id, 0.6, settings.MATCH_MARGIN)
         session.commit()
