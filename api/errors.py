@@ -8,6 +8,7 @@
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
     ├── InvalidImage (422)
+    ├── InvalidFile (422)
     ├── ConsentRequired (422)
     ├── TooManyRequests (429)
     └── ServiceUnavailable (503)
@@ -75,6 +76,12 @@ class PayloadTooLarge(AppError):
 
 
 class InvalidImage(AppError):
+    status_code = 422
+
+
+class InvalidFile(AppError):
+    """A file whose content is wrong (a start list with bad lines): `detail` says where."""
+
     status_code = 422
 
 

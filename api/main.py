@@ -14,6 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.admin.endpoints import router as admin_router
 from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
+from api.bibs.endpoints import router as bibs_router
 from api.bodies import BodyGate
 from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
         photos_router,
         attendees_router,
         matches_router,
+        bibs_router,
         admin_router,
     ):
         api.include_router(router)

@@ -121,3 +121,8 @@ def count_code_miss(redis: Redis, request: Request) -> None:
     pipe.incr(_code_misses_key(request))
     pipe.expire(_code_misses_key(request), WINDOW_SECONDS * 2)
     pipe.execute()
+
+
+def check_bib_search(redis: Redis, request: Request) -> None:
+    """A bib search or a pass request, per client."""
+    _hit(redis, f"bib:ip:{client_address(request)}", settings.BIB_SEARCHES_PER_MINUTE_PER_IP)

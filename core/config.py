@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     # and weights, vectors within 1e-6 of dlib's, ~5x faster a photo), or the reference:
     # OpenCV's FaceDetectorYN and dlib's own encoder, for comparison (loadtest/README.md).
     RUNTIME: Literal["onnxruntime", "reference"] = "onnxruntime"
+    # A bib read (workers/bibs.py) counts for "my photos" and bib search when the least
+    # likely of its characters is at least this probable. Chosen by `make bench`
+    # (loadtest/bench_bibs.py): the lowest with no wrong bib on photos it was not tuned on.
+    BIB_MIN_CONFIDENCE: float = Field(default=0.9, ge=0, le=1)
+    # A bib pass (a link mailed to a start list's address) shows its bib's photos this long.
+    BIB_PASS_DAYS: int = Field(default=30, ge=1, le=365)
+    # Bib searches and pass requests, per client a minute: an open search is no way to
+    # walk every bib of a race quickly.
+    BIB_SEARCHES_PER_MINUTE_PER_IP: int = Field(default=30, ge=0)
     # Encoder passes per selfie, averaged; each adds ~200 ms to the verdict (loadtest/README.md).
     SELFIE_JITTERS: int = Field(default=1, ge=1, le=20)
     MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024

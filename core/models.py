@@ -53,6 +53,15 @@ class EventStatus(StrEnum):
     """Being deleted by its job (workers/jobs/deletion.py): hidden from attendees, read-only."""
 
 
+class BibSearch(StrEnum):
+    """Who may see the photos of a bib number (README, "Bib numbers")."""
+
+    runner = "runner"
+    """Only whoever holds a link mailed to the bib's address on the start list."""
+    open = "open"
+    """Anyone with the event's code, as many race photo sites do."""
+
+
 class PhotoStatus(StrEnum):
     pending = "pending"
     indexing = "indexing"
@@ -253,6 +262,16 @@ class Event(EventBase, table=True):
     # selfie scans the event's faces before taking the matching lock, then only the photos
     # numbered after what that scan saw.
     match_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Bib numbers are read from its photos (workers/bibs.py) when on; a range, when set,
+    # limits what counts as a bib (a start list, when imported, limits it further).
+    bibs_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    bib_min: int | None = None
+    bib_max: int | None = None
+    bib_search: BibSearch = Field(
+        default=BibSearch.runner,
+        sa_type=_enum(BibSearch),
+        sa_column_kwargs={"server_default": BibSearch.runner.value},
+    )
 
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
@@ -298,6 +317,56 @@ class Photo(SQLModel, table=True):
     """The event's `match_epoch` when this photo's faces got their nearest attendees."""
     content_sha256: str | None = Field(default=None, max_length=64)
     """The file's SHA-256: a second upload of the same bytes to the event is this photo."""
+    bibs_read_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """When its bib numbers were read; None while owed (or the event reads none)."""
+
+
+class PhotoBib(SQLModel, table=True):
+    """A number read on a bib in a photo (workers/bibs.py), once per photo and number.
+    Reads under `settings.BIB_MIN_CONFIDENCE`, or outside the event's range or start
+    list, are kept but never shown: a threshold or a list changed later needs no re-read."""
+
+    __tablename__ = "photo_bibs"
+    __table_args__ = (sa.Index("ix_photo_bibs_event_bib", "event_id", "bib", "confidence"),)
+
+    photo_id: uuid.UUID = Field(foreign_key="photos.id", ondelete="CASCADE", primary_key=True)
+    bib: str = Field(max_length=8, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    top: int
+    right: int
+    bottom: int
+    left: int
+    confidence: float
+
+
+class Runner(SQLModel, table=True):
+    """One line of an event's start list: a bib and who wears it."""
+
+    __tablename__ = "runners"
+    __table_args__ = (sa.UniqueConstraint("event_id", "bib"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    bib: str = Field(max_length=8)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class BibPass(SQLModel, table=True):
+    """A link mailed to a start list's address that shows the photos of its bib.
+
+    Only the token's SHA-256 is kept. It may be used until it expires, from any device;
+    an attendee of the event who opens it may add the bib to their photos."""
+
+    __tablename__ = "bib_passes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", index=True)
+    bib: str = Field(max_length=8)
+    token_sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
 
 
 class Face(SQLModel, table=True):
@@ -391,6 +460,9 @@ class Attendee(SQLModel, table=True):
     digest_through: datetime | None = Field(default=None, sa_column=_timestamp(True))
     """Matches made up to this moment were counted in a digest (or predate opting in)."""
     news_since: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    bib: str | None = Field(default=None, max_length=8)
+    """Their bib number, proven (by a bib pass, or given where the event's bib search is
+    open): "my photos" is then their face matches and this bib's photos together."""
     """A match was made for the attendee since their news was last read (set by matching,
     in the transaction that made it; cleared by the digest that counts it)."""
 

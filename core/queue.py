@@ -41,6 +41,8 @@ QUEUE_NAMES = (SELFIES, EMAILS, DIGESTS, PHOTOS, MAINTENANCE)
 
 INDEX_PHOTO_TIMEOUT = 300
 """Seconds one photo may take to decode, detect and encode (a 24 MP crowd photo takes ~10 s)."""
+READ_BIBS_TIMEOUT = 120
+"""Seconds one photo's bibs may take to read (a 24 MP photo with 9 runners takes ~1 s)."""
 VALIDATE_SELFIE_TIMEOUT = 120
 """Seconds one selfie may take to judge and encode."""
 REMATCH_EVENT_TIMEOUT = 900
@@ -136,7 +138,13 @@ def restore_match(photo_id: uuid.UUID) -> JobSpec:
     return _spec("restore_match", MAINTENANCE, photo_id, VALIDATE_SELFIE_TIMEOUT)
 
 
-PHOTO_JOBS = (index_photo, rematch_photo, restore_match)
+def read_bibs(photo_id: uuid.UUID) -> JobSpec:
+    """An indexed photo's bibs, owed since its event turned bib reading on; after the
+    photos still waiting to be indexed (the same queue, later)."""
+    return _spec("read_bibs", PHOTOS, photo_id, READ_BIBS_TIMEOUT)
+
+
+PHOTO_JOBS = (index_photo, rematch_photo, restore_match, read_bibs)
 """Every job one photo may have: a deleted photo's are dropped from the queues."""
 
 

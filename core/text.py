@@ -1,4 +1,5 @@
-"""Text typed by a person that ends up in a mail, a page or a log line: one line of it."""
+"""Text typed by a person that ends up in a mail, a page or a log line: one line of it;
+and bib numbers, as typed, listed or read from a photo."""
 
 from __future__ import annotations
 
@@ -25,3 +26,15 @@ def one_line(value: str | None) -> str | None:
 
 OneLine = Annotated[str, AfterValidator(one_line)]
 """A name or title: one line, no control characters."""
+
+BIB_MAX_DIGITS = 6
+
+
+def bib_number(text: str) -> str | None:
+    """A bib as stored and compared: its digits without leading zeros ("0042" and "#42" are
+    42); None if it is not 1 to BIB_MAX_DIGITS digits. The worker's reads, the start list
+    and what a runner types all go through it."""
+    digits = text.strip().removeprefix("#").strip()
+    if not (0 < len(digits) <= BIB_MAX_DIGITS and digits.isascii() and digits.isdigit()):
+        return None
+    return str(int(digits))

@@ -85,7 +85,7 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
     from sqlalchemy import text
 
     from core.config import settings
-    from core.models import Event, Role, User
+    from core.models import Attendee, Event, Role, User
     from loadtest import synthetic
     from workers import matching
     from workers.matching import face_cache, rebuild, selfie_cache
@@ -228,12 +228,14 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
              " ORDER BY count(*) DESC"), {"e": event.id}
     ).scalars().all()  # fmt: skip
     for attendee_id in rng.choice(matched, size=min(SAMPLES["page"], len(matched))):
-        ms, _ = _timed(lambda a: my_photos(session, a, cursor=None, limit=60), attendee_id)
+        attendee = session.get(Attendee, attendee_id)
+        ms, _ = _timed(lambda a: my_photos(session, a, cursor=None, limit=60), attendee)
         session.rollback()
         page_ms.append(ms)
     result["my_photos"] = _percentiles(page_ms)
+    most = session.get(Attendee, matched[0])
     result["my_photos_most_matched"] = _walk(
-        lambda cursor: my_photos(session, matched[0], cursor=cursor, limit=60)[0], session
+        lambda cursor: my_photos(session, most, cursor=cursor, limit=60)[0], session
     )
     # The photographer's grid, every photo by pages of 100, and the admin's users list.
     result["photographer_pages"] = _walk(

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(args.log_level, settings.LOG_FORMAT, library_level=settings.LIBRARY_LOG_LEVEL)
 
-    from workers import faces
+    from workers import bibs, faces
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = set(queues) - set(QUEUE_NAMES)
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if face_work:
             faces.load_models(cnn=settings.DETECTOR == "cnn")
-    except faces.ModelsMissing as exc:
+            bibs.reader()  # any event may turn bib reading on
+    except (faces.ModelsMissing, bibs.ModelFileError) as exc:
         print(f"facematch worker: {exc}", file=sys.stderr)
         return EXIT_MODELS_MISSING
     if args.check:

@@ -8,6 +8,7 @@ every one resolves to a job here.
 
 from __future__ import annotations
 
+from workers.jobs.bibs import read_bibs
 from workers.jobs.common import RowGone
 from workers.jobs.deletion import delete_event, forget_attendee
 from workers.jobs.events import (
@@ -29,6 +30,7 @@ __all__ = [
     "judge_opt_out",
     "preview_tolerance",
     "purge_unmatched_faces",
+    "read_bibs",
     "release_selfie",
     "rematch_attendee",
     "rematch_event",

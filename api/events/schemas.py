@@ -8,10 +8,11 @@ from pydantic import EmailStr, computed_field
 from sqlmodel import Field, SQLModel
 
 from core.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
-from core.models import EventBase, EventStatus
+from core.models import BibSearch, EventBase, EventStatus
 from core.text import OneLine
 
 RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
+BibNumber = Annotated[int, Field(ge=0, le=999_999)]
 
 
 class EventCreate(EventBase):
@@ -25,6 +26,14 @@ class EventCreate(EventBase):
     platform's default (on in local mode, off in cluster mode)."""
     auto_close_days: RetentionDays | None = None
     """Close by itself this many days after the last upload; none: the platform's."""
+    bibs_enabled: bool = False
+    """Read bib numbers from the photos (a race): runners find photos by bib too."""
+    bib_min: BibNumber | None = None
+    """With `bib_max`: only numbers in this range are bibs (the rest of a read is ignored)."""
+    bib_max: BibNumber | None = None
+    bib_search: BibSearch = BibSearch.runner
+    """Who sees a bib's photos: `runner`, by a link mailed to the start list's address,
+    or `open`, anyone with the event's code."""
 
 
 class EventUpdate(SQLModel):
@@ -35,6 +44,10 @@ class EventUpdate(SQLModel):
     retention_days: RetentionDays | None = None
     selfie_upload: bool | None = None
     auto_close_days: RetentionDays | None = None
+    bibs_enabled: bool | None = None
+    bib_min: BibNumber | None = None
+    bib_max: BibNumber | None = None
+    bib_search: BibSearch | None = None
 
 
 class EventPublic(EventBase):
@@ -56,6 +69,10 @@ class EventPublic(EventBase):
     auto_close_days: int | None = None
     """Closes by itself this many days after its last upload (its setting, else the
     platform's; none: never)."""
+    bibs_enabled: bool = False
+    bib_min: int | None = None
+    bib_max: int | None = None
+    bib_search: BibSearch = BibSearch.runner
 
 
 class EventProgress(SQLModel):

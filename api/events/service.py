@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.auth.repository import get_user_by_email
-from api.errors import Conflict, NotFound, NotPermitted
+from api.errors import BadRequest, Conflict, NotFound, NotPermitted
 from api.events import repository
 from api.events.codes import new_code, normalize_code
 from api.events.schemas import (
@@ -90,6 +90,10 @@ def to_public(event: Event) -> EventPublic:
         selfie_upload=event.allows_selfie_upload(),
         auto_close_days=event.effective_auto_close_days(),
         deletes_at=deletes_at(event),
+        bibs_enabled=event.bibs_enabled,
+        bib_min=event.bib_min,
+        bib_max=event.bib_max,
+        bib_search=event.bib_search,
     )
 
 
@@ -124,9 +128,15 @@ def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -
     return repository.get_event_by_code(session, canonical, for_share=for_share)
 
 
+def _check_bib_range(event: Event) -> None:
+    if event.bib_min is not None and event.bib_max is not None and event.bib_min > event.bib_max:
+        raise BadRequest("bib_min is more than bib_max", code="bad_bib_range")
+
+
 def create_event(session: Session, owner: User, data: EventCreate) -> Event:
     for _ in range(_CODE_ATTEMPTS):
         event = Event(**data.model_dump(), owner_id=owner.id, code=new_code())
+        _check_bib_range(event)
         try:
             with session.begin_nested():
                 session.add(event)
@@ -166,8 +176,12 @@ def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
     changes = data.model_dump(exclude_unset=True)
     tolerance_changed = "tolerance" in changes and changes["tolerance"] != event.tolerance
     closing = changes.pop("status", event.status) != event.status
+    for required in ("bibs_enabled", "bib_search"):  # null means "as it is"
+        if changes.get(required, True) is None:
+            del changes[required]
     for field, value in changes.items():
         setattr(event, field, value)
+    _check_bib_range(event)
     if closing and event.status == EventStatus.open:
         close_event(session, event, actor="photographer")
     elif closing:

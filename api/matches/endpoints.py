@@ -32,9 +32,9 @@ def list_my_photos(
     limit: Annotated[int, Query(ge=1, le=200)] = 60,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> MatchedPhotos | Response:
-    """The event's photos the attendee is in, newest match first, a page at a time; send
-    If-None-Match to poll."""
-    photos, etag = service.my_photos(session, attendee.id, cursor=cursor, limit=limit)
+    """The event's photos the attendee is in (by face, and by bib when they gave one), most
+    recently found first, a page at a time; send If-None-Match to poll."""
+    photos, etag = service.my_photos(session, attendee, cursor=cursor, limit=limit)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if if_none_match == etag:
         return Response(status_code=304, headers=headers)
@@ -54,7 +54,7 @@ def download_my_photos(
     session: SessionDep, storage: StorageDep, attendee: CurrentAttendee
 ) -> StreamingResponse:
     """Every photo the attendee is in, as originals in one zip."""
-    entries = service.archive_entries(session, attendee.id)
+    entries = service.archive_entries(session, attendee)
     return StreamingResponse(
         stream_archive(storage, entries),
         media_type="application/zip",

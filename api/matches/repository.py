@@ -1,56 +1,128 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, delete, select
 
-from api.pagination import newest_first
-from core.models import Match, MatchRejection, Photo, utcnow
+from api.pagination import decode_cursor, encode_cursor
+from core.config import settings
+from core.models import Match, MatchRejection, Photo, PhotoBib, utcnow
 
-
-def page_attendee_matches(
-    session: Session, attendee_id: uuid.UUID, *, cursor: str | None, limit: int
-) -> tuple[list[tuple[Match, Photo]], str | None]:
-    """A page of the attendee's matches with their photos, newest match first."""
-    query = (
-        select(Match, Photo)
-        .join(Photo, col(Photo.id) == col(Match.photo_id))
-        .where(col(Match.attendee_id) == attendee_id)
-    )
-    rows, next_cursor = newest_first(
-        session, query, col(Match.created_at), col(Match.id), cursor=cursor, limit=limit,
-        key=lambda row: (row[0].created_at, row[0].id),
-    )  # fmt: skip
-    return [(match, photo) for match, photo in rows], next_cursor
-
-
-_DIGEST = text(
-    """
-SELECT count(*), coalesce(md5(string_agg(concat_ws('@', photo_id, created_at, distance), ','
-                                         ORDER BY created_at, id)), '')
-FROM matches WHERE attendee_id = :attendee_id
+_MINE = """
+WITH mine AS (
+    SELECT m.photo_id, m.created_at AS found_at, m.distance, true AS by_face, false AS by_bib
+    FROM matches m WHERE m.attendee_id = :attendee_id
+    UNION ALL
+    SELECT pb.photo_id, coalesce(p.bibs_read_at, p.created_at), NULL, false, true
+    FROM photo_bibs pb JOIN photos p ON p.id = pb.photo_id
+    WHERE CAST(:bib AS varchar) IS NOT NULL AND pb.event_id = :event_id AND pb.bib = :bib
+      AND pb.confidence >= :min_confidence
+      AND NOT EXISTS (SELECT 1 FROM match_rejections r
+                      WHERE r.attendee_id = :attendee_id AND r.photo_id = pb.photo_id)
+), found AS (
+    SELECT photo_id, max(found_at) AS found_at, min(distance) AS distance,
+           bool_or(by_face) AS by_face, bool_or(by_bib) AS by_bib
+    FROM mine GROUP BY photo_id
+)
+"""
+"""An attendee's photos: their face matches and, when they have a bib that counts, the
+photos where it was read (less those they said "not me" to), one row a photo."""
+_MINE_PAGE = text(
+    _MINE
+    + """
+SELECT photo_id, found_at, distance, by_face, by_bib FROM found
+WHERE CAST(:after_at AS timestamptz) IS NULL
+   OR (found_at, photo_id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
+ORDER BY found_at DESC, photo_id DESC LIMIT :limit
+"""
+)
+_MINE_DIGEST = text(
+    _MINE
+    + """
+SELECT count(*), coalesce(md5(string_agg(concat_ws('@', photo_id, found_at, distance, by_bib), ','
+                                         ORDER BY found_at, photo_id)), '')
+FROM found
 """
 )
 
 
-def attendee_matches_digest(session: Session, attendee_id: uuid.UUID) -> tuple[int, str]:
-    """How many matches the attendee has, and a digest that changes whenever one of them
+@dataclass(frozen=True)
+class Found:
+    """One of an attendee's photos, and how it was found."""
+
+    photo: Photo
+    found_at: datetime
+    distance: float | None
+    """The face match's distance; None for a photo found by bib alone."""
+    by_face: bool
+    by_bib: bool
+
+
+def _mine(attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None) -> dict[str, Any]:
+    return {"attendee_id": attendee_id, "event_id": event_id, "bib": bib,
+            "min_confidence": settings.BIB_MIN_CONFIDENCE}  # fmt: skip
+
+
+def page_attendee_photos(
+    session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None,
+    *, cursor: str | None, limit: int,
+) -> tuple[list[Found], str | None]:  # fmt: skip
+    """A page of the attendee's photos (`_MINE`), most recently found first."""
+    after = decode_cursor(cursor) if cursor is not None else (None, None)
+    rows = session.execute(
+        _MINE_PAGE,
+        {**_mine(attendee_id, event_id, bib), "after_at": after[0], "after_id": after[1],
+         "limit": limit + 1},
+    ).all()  # fmt: skip
+    photos = {
+        p.id: p
+        for p in session.exec(select(Photo).where(col(Photo.id).in_([r[0] for r in rows]))).all()
+    }
+    found = [
+        Found(photos[r[0]], r[1], r[2], r[3], r[4]) for r in rows if r[0] in photos
+    ]  # a photo deleted between the two reads is left out
+    if len(rows) <= limit:
+        return found, None
+    last = rows[limit - 1]
+    return found[:limit], encode_cursor(last[1], last[0])
+
+
+def attendee_photos_digest(
+    session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None
+) -> tuple[int, str]:
+    """How many photos the attendee has, and a digest that changes whenever one of them
     comes, goes or changes."""
-    count, digest = session.execute(_DIGEST, {"attendee_id": attendee_id}).one()
+    count, digest = session.execute(_MINE_DIGEST, _mine(attendee_id, event_id, bib)).one()
     return count, digest
 
 
-def list_attendee_photos(session: Session, attendee_id: uuid.UUID) -> list[Photo]:
-    """Every photo the attendee is matched to, newest match first."""
-    query = (
-        select(Photo)
-        .join(Match, col(Photo.id) == col(Match.photo_id))
-        .where(col(Match.attendee_id) == attendee_id)
-        .order_by(col(Match.created_at).desc(), col(Match.id).desc())
+def list_attendee_photos(
+    session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None
+) -> list[Photo]:
+    """Every photo of the attendee's, most recently found first."""
+    found, _ = page_attendee_photos(session, attendee_id, event_id, bib, cursor=None, limit=100_000)
+    return [f.photo for f in found]
+
+
+def has_bib_photo(
+    session: Session, event_id: uuid.UUID, bib: str | None, photo_id: uuid.UUID
+) -> bool:
+    if bib is None:
+        return False
+    query = select(
+        exists().where(
+            col(PhotoBib.photo_id) == photo_id,
+            col(PhotoBib.event_id) == event_id,
+            col(PhotoBib.bib) == bib,
+            col(PhotoBib.confidence) >= settings.BIB_MIN_CONFIDENCE,
+        )
     )
-    return list(session.exec(query).all())
+    return bool(session.exec(query).one())
 
 
 def has_match(session: Session, attendee_id: uuid.UUID, photo_id: uuid.UUID) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import SQLModel
 
@@ -17,8 +18,11 @@ class MatchedPhoto(SQLModel):
     """An upright JPEG, 1600 px on its longest side."""
     thumb_url: str
     """An upright JPEG, 480 px on its longest side."""
-    distance: float
+    distance: float | None
+    """The face match's distance; none for a photo found by its bib alone."""
     matched_at: datetime
+    found_by: list[Literal["face", "bib"]]
+    """How it was found: by your face, by your bib, or both."""
 
 
 class MatchedPhotos(SQLModel):

@@ -6,6 +6,7 @@ import uuid
 from sqlmodel import Session
 
 from api.archive import archive_names
+from api.bibs import service as bibs
 from api.errors import NotFound
 from api.matches import repository
 from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
@@ -15,17 +16,20 @@ from core.models import Attendee
 
 
 def my_photos(
-    session: Session, attendee_id: uuid.UUID, *, cursor: str | None, limit: int
+    session: Session, attendee: Attendee, *, cursor: str | None, limit: int
 ) -> tuple[MatchedPhotos, str]:
-    """A page of the attendee's photos, and an ETag that changes whenever any page would:
-    a client polls the first page with it, and reads the rest again only on a change."""
-    count, digest = repository.attendee_matches_digest(session, attendee_id)
+    """A page of the attendee's photos (face matches and their bib's), and an ETag that
+    changes whenever any page would: a client polls the first page with it, and reads
+    the rest again only on a change."""
+    bib = bibs.counted_bib(session, attendee)
+    count, digest = repository.attendee_photos_digest(session, attendee.id, attendee.event_id, bib)
     etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}".encode()).hexdigest()[:32]
-    rows, next_cursor = repository.page_attendee_matches(
-        session, attendee_id, cursor=cursor, limit=limit
+    rows, next_cursor = repository.page_attendee_photos(
+        session, attendee.id, attendee.event_id, bib, cursor=cursor, limit=limit
     )
     data = []
-    for match, photo in rows:
+    for found in rows:
+        photo = found.photo
         image = f"/api/photos/{photo.id}/image"
         data.append(
             MatchedPhoto(
@@ -36,15 +40,19 @@ def my_photos(
                 url=image,
                 preview_url=f"{image}?size=preview",
                 thumb_url=f"{image}?size=thumb",
-                distance=round(match.distance, 4),
-                matched_at=match.created_at,
+                distance=round(found.distance, 4) if found.distance is not None else None,
+                matched_at=found.found_at,
+                found_by=[
+                    how for how, yes in (("face", found.by_face), ("bib", found.by_bib)) if yes
+                ],
             )
         )
     return MatchedPhotos(data=data, count=count, next_cursor=next_cursor), f'"{etag}"'
 
 
-def archive_entries(session: Session, attendee_id: uuid.UUID) -> list[tuple[str, str]]:
-    photos = repository.list_attendee_photos(session, attendee_id)
+def archive_entries(session: Session, attendee: Attendee) -> list[tuple[str, str]]:
+    bib = bibs.counted_bib(session, attendee)
+    photos = repository.list_attendee_photos(session, attendee.id, attendee.event_id, bib)
     names = archive_names([p.filename for p in photos])
     return [(name, photo.storage_key) for name, photo in zip(names, photos, strict=True)]
 
@@ -52,7 +60,11 @@ def archive_entries(session: Session, attendee_id: uuid.UUID) -> list[tuple[str,
 def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> None:
     """ "Not me": drop the match and never make it again, even through rematches."""
     lock_matching(session, attendee.event_id)  # a photo job must not remake it meanwhile
-    if not repository.has_match(session, attendee.id, photo_id):
+    bib = bibs.counted_bib(session, attendee)
+    if not (
+        repository.has_match(session, attendee.id, photo_id)
+        or repository.has_bib_photo(session, attendee.event_id, bib, photo_id)
+    ):
         raise NotFound("this photo is not in your matches", code="match_not_found")
     repository.reject(session, attendee.id, photo_id)
     # The face may belong to another attendee after all.

@@ -8,7 +8,8 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from api.pagination import count_rows, newest_first
-from core.models import Attendee, Face, Match, Photo, PhotoStatus, User
+from core.config import settings
+from core.models import Attendee, Face, Match, MatchRejection, Photo, PhotoBib, PhotoStatus, User
 
 
 def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> Photo | None:
@@ -47,14 +48,26 @@ def list_event_photos(
 
 
 def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID) -> bool:
-    """Matched to the photo now. A "not me" ends the match, and with it the access: the
-    photo is someone else's (taking it back rematches it, and it returns if it is theirs)."""
+    """Matched to the photo now, by face or by their bib. A "not me" ends the match, and with
+    it the access: the photo is someone else's (taking it back rematches it, and it returns
+    if it is theirs)."""
     matched = exists().where(
         col(Match.photo_id) == photo_id,
         col(Match.attendee_id) == col(Attendee.id),
         col(Attendee.user_id) == user_id,
     )
-    return bool(session.exec(select(matched)).one())
+    by_bib = exists().where(
+        col(PhotoBib.photo_id) == photo_id,
+        col(PhotoBib.event_id) == col(Attendee.event_id),
+        col(PhotoBib.bib) == col(Attendee.bib),
+        col(PhotoBib.confidence) >= settings.BIB_MIN_CONFIDENCE,
+        col(Attendee.user_id) == user_id,
+        ~exists().where(
+            col(MatchRejection.attendee_id) == col(Attendee.id),
+            col(MatchRejection.photo_id) == photo_id,
+        ),
+    )
+    return bool(session.exec(select(matched | by_bib)).one())
 
 
 def list_face_boxes(

@@ -8,7 +8,17 @@ from typing import TypeVar
 from sqlalchemy import exists, text, tuple_
 from sqlmodel import Session, col, select
 
-from core.models import Event, EventStatus, Face, FaceOptOut, ForgetOwed, Match, Photo, Selfie
+from core.models import (
+    Event,
+    EventStatus,
+    Face,
+    FaceOptOut,
+    ForgetOwed,
+    Match,
+    Photo,
+    PhotoStatus,
+    Selfie,
+)
 
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
 REMATCH_OWED = col(Event.rematch_requested_at).is_not(None) & (
@@ -95,3 +105,24 @@ def past_retention(session: Session, default_days: int | None, limit: int) -> Se
     """Closed events past their retention, locked (skipping those another pass holds)."""
     params = {"default_days": default_days, "limit": limit}
     return session.connection().execute(_PAST_RETENTION, params).scalars().all()
+
+
+def bib_reads_owed(
+    session: Session, cutoff: datetime, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[tuple[datetime, uuid.UUID]]:
+    """Indexed photos of events that read bibs, indexed before `cutoff` and not read yet
+    (the event turned bib reading on after them), after the keyset `after`."""
+    query = (
+        select(Photo.indexed_at, Photo.id)
+        .join(Event, col(Event.id) == col(Photo.event_id))
+        .where(
+            col(Event.bibs_enabled),
+            col(Photo.status) == PhotoStatus.indexed,
+            col(Photo.bibs_read_at).is_(None),
+            col(Photo.indexed_at) < cutoff,
+        )
+    )
+    if after is not None:
+        query = query.where(tuple_(col(Photo.indexed_at), col(Photo.id)) > after)
+    rows = session.exec(query.order_by(col(Photo.indexed_at), col(Photo.id)).limit(limit)).all()
+    return [(at, pid) for at, pid in rows if at is not None]

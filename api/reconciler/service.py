@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from api.auth.service import purge_ended_sessions
+from api.bibs import service as bibs
 from api.digests.service import queue_digests
 from api.events import service as events
 from api.mail import service as mail
@@ -98,10 +99,12 @@ def reconcile(
     forgets = repository.forgets_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])
     report.enqueued += _enqueue_purges(session, jobs)
+    report.enqueued += _enqueue_bib_reads(session, jobs, cutoff)
     report.enqueued += mail.requeue_lost(session, jobs, older_than=stale_after, limit=BATCH)
     report.digests = queue_digests(session)
     report.notices = queue_notices(session)
     purge_expired(session)
+    bibs.purge_expired(session)
     mail.purge_sent(session)
     purge_ended_sessions(session)
 
@@ -185,6 +188,17 @@ def _enqueue_purges(session: Session, jobs: queue.JobQueue) -> list[str]:
     closed_before = utcnow() - timedelta(hours=settings.UNMATCHED_FACE_RETENTION_HOURS)
     due = repository.purges_owed(session, closed_before)
     return _enqueue_idle(jobs, [queue.purge_unmatched_faces(event_id) for event_id in due])
+
+
+def _enqueue_bib_reads(session: Session, jobs: queue.JobQueue, cutoff: datetime) -> list[str]:
+    """A read for every indexed photo owed one (its event turned bib reading on after it
+    was indexed), a batch at a time, skipping those already queued."""
+    enqueued: list[str] = []
+    after: tuple[datetime, uuid.UUID] | None = None
+    while rows := repository.bib_reads_owed(session, cutoff, after, BATCH):
+        after = rows[-1]
+        enqueued += _enqueue_idle(jobs, [queue.read_bibs(photo_id) for _, photo_id in rows])
+    return enqueued
 
 
 def _start_retention_deletions(session: Session) -> list[str]:

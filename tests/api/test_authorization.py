@@ -104,6 +104,19 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/audit"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/rematch"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/owner"): ADMIN,
+    ("PUT", "/api/events/{event_id}/start-list"): OWNER,
+    ("GET", "/api/events/{event_id}/start-list"): OWNER,
+    ("DELETE", "/api/events/{event_id}/start-list"): OWNER,
+    # Bib search: open where the event says so, else by a mailed pass (tests/api/bibs).
+    ("GET", "/api/e/{code}/bibs/{bib}/photos"): PUBLIC,
+    ("GET", "/api/e/{code}/bibs/{bib}/photos/{photo_id}/image"): PUBLIC,
+    ("POST", "/api/e/{code}/bib-passes"): PUBLIC,
+    ("GET", "/api/bib-passes/{token}/photos"): PUBLIC,  # with a pass's token (404 without)
+    ("GET", "/api/bib-passes/{token}/photos/{photo_id}/image"): PUBLIC,
+    ("POST", "/api/bib-passes/{token}/claim"): ATTENDEES,
+    ("GET", "/api/me/bib"): ATTENDEES,
+    ("PUT", "/api/me/bib"): ATTENDEES,
+    ("DELETE", "/api/me/bib"): ATTENDEES,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # unless FACEMATCH_METRICS_TOKEN is set (test_metrics.py)
@@ -192,6 +205,7 @@ def world(client: TestClient, session: Session) -> World:
             "tolerance": "0.55",
             "selfie_id": str(uuid.uuid4()),
             "opt_out_id": str(uuid.uuid4()),
+            "bib": "42",
         },
     )
 
@@ -205,6 +219,8 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         return client.post(url, data=form, headers=headers)
     if path.endswith("/photos") and method == "POST":
         return client.post(url, files=[("files", ("a.jpg", image_bytes()))], headers=headers)
+    if path.endswith("/start-list") and method == "PUT":
+        return client.put(url, files={"file": ("start.csv", b"bib\n7\n")}, headers=headers)
     if path == "/api/upload-selfie":
         return client.post(url, files={"file": ("me.jpg", image_bytes())}, headers=headers)
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -222,6 +238,8 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         },
         ("POST", "/api/sign-in-link/redeem"): {"token": "x" * 43},
         ("PUT", "/api/me/notifications"): {"notify": True},
+        ("PUT", "/api/me/bib"): {"bib": "42"},
+        ("POST", "/api/e/{code}/bib-passes"): {"bib": "42"},
         ("POST", "/api/me/consent"): {"consent": True},
         ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},
         ("DELETE", "/api/users/me"): {"password": PASSWORD},

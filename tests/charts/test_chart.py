@@ -520,7 +520,8 @@ def test_image_requirements_match_the_lock_and_the_api_has_no_face_library() -> 
         for line in (ROOT / "api/requirements.txt").read_text().splitlines()
         if line and not line.startswith(" ")
     ]
-    face = {"dlib", "dlib-bin", "face-recognition", "opencv-python-headless", "onnx", "onnxruntime"}
+    face = {"dlib", "dlib-bin", "face-recognition", "opencv-python-headless", "onnx", "onnxruntime",
+            "rapidocr-onnxruntime", "opencv-python"}  # fmt: skip
     assert not face & set(api_packages)
 
 

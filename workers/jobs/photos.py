@@ -16,13 +16,14 @@ from core.models import AuditAction, Event, Face, Photo, PhotoStatus, utcnow
 from core.redis import get_redis
 from core.storage import get_storage
 from workers import faces, matching
-from workers.jobs import optouts
+from workers.jobs import bibs, optouts
 from workers.jobs.common import RowGone, audit_row
 from workers.matching import selfie_cache
 
 
-def _claim_photo(photo_id: uuid.UUID) -> Photo | None:
-    """Mark the photo as being indexed, or None when no work is owed."""
+def _claim_photo(photo_id: uuid.UUID) -> tuple[Photo, bool] | None:
+    """Mark the photo as being indexed, and say whether its event reads bibs; None when no
+    work is owed."""
     with session_scope() as session:
         photo = session.get(Photo, photo_id, with_for_update=True)
         if photo is None:  # deleted by its photographer before its turn: nothing owed
@@ -33,7 +34,8 @@ def _claim_photo(photo_id: uuid.UUID) -> Photo | None:
         photo.attempts += 1
         photo.updated_at = utcnow()
         session.add(photo)
-        return photo
+        event = session.get(Event, photo.event_id)
+        return photo, bool(event and event.bibs_enabled)
 
 
 def _fail_photo(photo_id: uuid.UUID, error: str) -> None:
@@ -50,19 +52,23 @@ def _fail_photo(photo_id: uuid.UUID, error: str) -> None:
 def index_photo(photo_id: str) -> dict[str, Any]:
     """Detect and encode every face of a photo once, store them, and match them."""
     pid = uuid.UUID(photo_id)
-    claimed = _claim_photo(pid)
-    if claimed is None:
+    claim = _claim_photo(pid)
+    if claim is None:
         return {"photo_id": photo_id, "skipped": True}
+    claimed, reads_bibs = claim
     try:
         data = get_storage().get(claimed.storage_key)
     except FileNotFoundError:
         _fail_photo(pid, "the stored file is missing")
         return {"photo_id": photo_id, "error": "missing_file"}
     try:
-        _, found = faces.index_photo(data, model=settings.DETECTOR)
+        full, found = faces.index_photo(data, model=settings.DETECTOR)
     except faces.InvalidImage as exc:
         _fail_photo(pid, f"{exc.code}: {exc.detail}")
         return {"photo_id": photo_id, "error": exc.code}
+    # Every face anchors a look for a bib, an opted-out one's too: a bib is no biometric.
+    reads = bibs.read(full, [f.box for f in found]) if reads_bibs and found else []
+    del full
 
     with session_scope() as session:
         lock_matching(session, claimed.event_id)  # before any row lock: see matching
@@ -104,6 +110,8 @@ def index_photo(photo_id: str) -> dict[str, Any]:
                     quality=face.quality,
                 )
             )
+        if reads_bibs:
+            bibs.store(session, photo, reads)
         photo.status = PhotoStatus.indexed
         photo.face_count = len(found)
         photo.error = None
@@ -120,7 +128,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
             if found
             else 0
         )
-    return {"photo_id": photo_id, "faces": len(found), "matches": matched}
+    return {"photo_id": photo_id, "faces": len(found), "matches": matched, "bibs": len(reads)}
 
 
 def rematch_photo(photo_id: str) -> dict[str, Any]:
