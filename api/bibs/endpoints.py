@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
@@ -35,7 +35,9 @@ Size = Annotated[
     Literal["full", "preview", "thumb"],
     Query(description="the original, or an upright JPEG 1600 or 480 px on its longest side"),
 ]
-_IMAGE = {200: {"content": {"image/jpeg": {}}, "description": "the photo"}}
+_IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "the photo"}
+}
 _CACHE = {"Cache-Control": "private, max-age=3600"}
 
 

@@ -28,6 +28,8 @@ class BibPhotos(SQLModel):
     """A bib's photos. Found by the number on the bib: no selfie, no face, no biometrics."""
 
     bib: str
+    event_code: str
+    event_name: str
     data: list[BibPhoto]
     count: int
     next_cursor: str | None = None

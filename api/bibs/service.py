@@ -113,7 +113,7 @@ def _runners(
 ) -> Iterator[dict[str, str | None]]:
     """The file's good lines; each bad line's error goes to `errors` (after the first,
     lines are still checked, and no longer yielded)."""
-    text = codecs.getreader("utf-8-sig")(upload, errors="strict")
+    text = codecs.getreader("utf-8-sig")(upload, "strict")
     line = 1
     try:
         header = text.readline()
@@ -166,8 +166,9 @@ def _row(
         index = columns.get(column)
         return fields[index].strip() if index is not None and index < len(fields) else ""
 
-    def refuse(column: str, error: str) -> None:
+    def refuse(column: str, error: str) -> dict[str, str | None] | None:
         errors.append(StartListRowError(row=line, column=column, error=error))
+        return None
 
     raw_bib, name, email = field("bib"), field("name"), field("email")
     bib = bib_number(raw_bib)
@@ -234,7 +235,7 @@ def _photos(
     session: Session, event: Event, bib: str, base: str, *, cursor: str | None, limit: int
 ) -> BibPhotos:
     if not counts(session, event, bib):
-        return BibPhotos(bib=bib, data=[], count=0)
+        return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=[], count=0)
     rows, next_cursor = repository.page_bib_photos(
         session, event.id, bib, settings.BIB_MIN_CONFIDENCE, cursor=cursor, limit=limit
     )
@@ -254,7 +255,8 @@ def _photos(
                 found_at=photo.bibs_read_at or photo.created_at,
             )
         )
-    return BibPhotos(bib=bib, data=data, count=count, next_cursor=next_cursor)
+    return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=data,
+                     count=count, next_cursor=next_cursor)  # fmt: skip
 
 
 def search(

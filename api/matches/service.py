@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Literal
 
 from sqlmodel import Session
 
@@ -42,12 +43,19 @@ def my_photos(
                 thumb_url=f"{image}?size=thumb",
                 distance=round(found.distance, 4) if found.distance is not None else None,
                 matched_at=found.found_at,
-                found_by=[
-                    how for how, yes in (("face", found.by_face), ("bib", found.by_bib)) if yes
-                ],
+                found_by=found_by(found.by_face, found.by_bib),
             )
         )
     return MatchedPhotos(data=data, count=count, next_cursor=next_cursor), f'"{etag}"'
+
+
+def found_by(by_face: bool, by_bib: bool) -> list[Literal["face", "bib"]]:
+    ways: list[Literal["face", "bib"]] = []
+    if by_face:
+        ways.append("face")
+    if by_bib:
+        ways.append("bib")
+    return ways
 
 
 def archive_entries(session: Session, attendee: Attendee) -> list[tuple[str, str]]:

@@ -141,6 +141,22 @@ def read_unsubscribe(request: Request, token: str) -> Response:
     return _page(request, "unsubscribe.html", token=token)
 
 
+@router.get("/bib")
+def read_bib_pass(request: Request) -> Response:
+    """Where a mailed bib pass lands: its script reads the photos of the pass's bib (the
+    token is in the URL's fragment, which the browser never sends)."""
+    return _page(request, "bib.html", code=None, bib=None)
+
+
+@router.get("/e/{code}/bib/{bib}")
+def read_bib_search(request: Request, session: SessionDep, code: str, bib: str) -> Response:
+    """A bib's photos where the event's bib search is open: found by the number, no face."""
+    event = _event_for_code(session, request, code)
+    if event is None:
+        return _page(request, "home.html", status_code=404, code=code, unknown=True)
+    return _page(request, "bib.html", code=event.code, bib=bib)
+
+
 @router.get("/privacy")
 def read_privacy(request: Request) -> Response:
     """What facematch does with faces, how long it keeps them, and how to delete them."""

@@ -130,6 +130,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/studio/events/{event_id}"): PUBLIC,
     ("GET", "/admin"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
+    ("GET", "/bib"): PUBLIC,
+    ("GET", "/e/{code}/bib/{bib}"): PUBLIC,
     ("GET", "/signin"): PUBLIC,
     ("GET", "/me"): PUBLIC,
     ("GET", "/unsubscribe/{token}"): PUBLIC,

@@ -70,7 +70,7 @@ def test_bibs_under_real_faces_are_read_with_their_boxes(heads: list) -> None:
 
 
 def test_a_number_cut_by_an_arm_is_not_read_short(heads: list) -> None:
-    """"471" of "4711" would be someone else's bib: the worst outcome of all."""
+    """ "471" of "4711" would be someone else's bib: the worst outcome of all."""
     cut = [bib_data.Runner("4711", 48, "occluded", hidden_digits=1) for _ in heads]
     for seed in range(4):  # the arm comes from the left or the right, in four skins
         reads, anchors = _read(bib_data.race_photo(list(zip(heads, cut, strict=True)), seed=seed))

@@ -300,6 +300,11 @@ let total = 0;
 function openGallery() {
   only("gallery");
   loadNotifications();
+  if ($("my-bib-form")) {
+    api("/api/me/bib", { token }).then((mine) => {
+      $("my-bib-form").elements.bib.value = mine.bib || "";
+    }).catch(() => {});
+  }
   galleryPoll?.stop();
   etag = null;
   pagesLoaded = 1;
@@ -372,8 +377,10 @@ function renderPhotos() {
     if (!tile) {
       const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
       lazyImage(img, photo.thumb_url, token);
+      const byBib = (photo.found_by || []).includes("bib");
       tile = h("li", { class: "tile", dataset: { photoId: photo.id } },
-        h("button", { type: "button", class: "tile-open", "aria-label": `Open ${photo.filename}`, onclick: () => openViewer(photo) }, img));
+        h("button", { type: "button", class: "tile-open", "aria-label": `Open ${photo.filename}${byBib ? " (found by your bib)" : ""}`, onclick: () => openViewer(photo) }, img),
+        byBib ? h("span", { class: "tile-mark", title: "Found by your bib number" }, "bib") : null);
       tiles.set(photo.id, tile);
     }
     return tile;
@@ -646,3 +653,36 @@ $("delete-account-form").addEventListener("submit", async (event) => {
 });
 
 start();
+
+// Bib numbers: an open search goes to the bib's page; otherwise a pass is mailed to the
+// start list's address for the bib (the same answer whether or not it is listed).
+$("bib-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const bib = new FormData(event.currentTarget).get("bib").trim().replace(/^#/, "");
+  show($("bib-form-error"), false);
+  if ($("bib-search").dataset.mode === "open") {
+    location.assign(`/e/${code}/bib/${encodeURIComponent(bib)}`);
+    return;
+  }
+  try {
+    const sent = await api(`/api/e/${code}/bib-passes`, { method: "POST", json: { bib } });
+    $("bib-sent").textContent = `Check the runner's mail: ${sent.detail}.`;
+    show($("bib-sent"));
+  } catch (error) {
+    showError($("bib-form-error"), error);
+  }
+});
+
+$("my-bib-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const bib = new FormData(event.currentTarget).get("bib").trim();
+  try {
+    const saved = bib
+      ? await api("/api/me/bib", { method: "PUT", token, json: { bib } })
+      : await api("/api/me/bib", { method: "DELETE", token });
+    $("my-bib-status").textContent = saved.bib ? `Saved: bib ${saved.bib}.` : "No bib.";
+    galleryPoll?.now();
+  } catch (error) {
+    $("my-bib-status").textContent = error.message;
+  }
+});
