@@ -66,8 +66,9 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix core api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format core api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## The encoder against dlib, a 24 MP crowd's profile, face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
+bench: $(VENV_STAMP)  ## The encoder against dlib, bib reading on 150 race photos, a 24 MP crowd's profile, face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_encoder --json loadtest/results/encoder.json
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_bibs --photos 150 --seed 7 --json loadtest/results/bibs.json
 	$(UV) run --frozen python -m loadtest.profile_photo --json loadtest/results/profile.json
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python -m loadtest.bench_precision
@@ -85,8 +86,9 @@ soak: $(VENV_STAMP)  ## SOAK_USERS attendees coming and going for SOAK_DURATION:
 		--duration $(SOAK_DURATION) --workers $(WORKERS) --photos 100000 --photo-interval 12 \
 		--attendee-visits 18 --max-rss-growth 10
 
-bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces (minutes; not in make test)
+bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces; bib search on 100 k photos (minutes; not in make test)
 	$(UV) run --frozen python -m loadtest.bench_scale
+	$(UV) run --frozen python -m loadtest.bench_bib_search
 
 bench-mail: $(VENV_STAMP)  ## Digest mails for 1,000 and 10,000 attendees drained by 2 workers, SMTP at 0 and 150 ms (minutes)
 	$(UV) run --frozen python -m loadtest.bench_mail
