@@ -10,6 +10,7 @@ import io
 import threading
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -101,6 +102,9 @@ class ImageInfo:
     content_type: str
     width: int
     height: int
+    taken_at: datetime | None = None
+    """EXIF DateTimeOriginal (`capture_time`)."""
+    taken_offset_minutes: int | None = None
 
     @property
     def extension(self) -> str:
@@ -155,7 +159,50 @@ def inspect_image(data: bytes, *, max_bytes: int, budget: int | None = None) -> 
         raise InvalidImage("the PNG is truncated (no end chunk)", code="truncated_image")
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
-    return ImageInfo(content_type, width, height)
+    return ImageInfo(content_type, width, height, *capture_time(image))
+
+
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL, _SUBSEC_ORIGINAL, _OFFSET_ORIGINAL = 0x9003, 0x9291, 0x9011
+
+
+def capture_time(image: Image.Image) -> tuple[datetime | None, int | None]:
+    """When the photo was taken, from EXIF: DateTimeOriginal (with SubSecTimeOriginal), and
+    OffsetTimeOriginal where the camera wrote one. With an offset, the instant in UTC;
+    without, the camera's clock read as UTC (one camera's photos keep their order, and a
+    photographer's clock correction lines them up with the others'). None when the file
+    says nothing usable: no tag, zeros, a date before 1990 or a garbled string."""
+    try:
+        exif = image.getexif().get_ifd(_EXIF_IFD)
+        raw = _text(exif.get(_DATETIME_ORIGINAL))
+        taken = datetime.strptime(raw, "%Y:%m:%d %H:%M:%S")
+    except (ValueError, TypeError, AttributeError, SyntaxError, OSError):
+        return None, None
+    if not 1990 <= taken.year <= 2100:
+        return None, None
+    fraction = _text(exif.get(_SUBSEC_ORIGINAL))
+    if fraction.isdigit():
+        taken = taken.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    offset = _offset_minutes(_text(exif.get(_OFFSET_ORIGINAL)))
+    zone = timezone(timedelta(minutes=offset)) if offset is not None else UTC
+    return taken.replace(tzinfo=zone).astimezone(UTC), offset
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.strip().strip("\x00").strip() if isinstance(value, str) else ""
+
+
+def _offset_minutes(text: str) -> int | None:
+    """ "+02:00" or "-05:30" in minutes; None for anything else."""
+    if len(text) != 6 or text[0] not in "+-" or text[3] != ":":
+        return None
+    hours, minutes = text[1:3], text[4:6]
+    if not (hours.isdigit() and minutes.isdigit()) or int(hours) > 14 or int(minutes) > 59:
+        return None
+    sign = -1 if text[0] == "-" else 1
+    return sign * (int(hours) * 60 + int(minutes))
 
 
 PREVIEW_SIDES = dict(zip(PREVIEW_SIZES, (480, 1600), strict=True))

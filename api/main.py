@@ -26,6 +26,7 @@ from api.matches.endpoints import router as matches_router
 from api.middleware import RequestContext
 from api.monitoring.endpoints import router as monitoring_router
 from api.optouts.endpoints import router as optouts_router
+from api.photographers.endpoints import router as photographers_router
 from api.photos.endpoints import router as photos_router
 from api.reviews.endpoints import router as reviews_router
 from api.signin.endpoints import router as signin_router
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
         reviews_router,
         optouts_router,
         photos_router,
+        photographers_router,
         attendees_router,
         matches_router,
         bibs_router,

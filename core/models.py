@@ -295,6 +295,8 @@ class Photo(SQLModel, table=True):
         sa.Index("ix_photos_event_match_epoch", "event_id", "match_epoch"),
         sa.Index("ix_photos_event_created", "event_id", "created_at", "id"),
         sa.Index("ux_photos_event_content", "event_id", "content_sha256", unique=True),
+        sa.Index("ix_photos_event_captured", "event_id", "captured_at", "id"),
+        sa.Index("ix_photos_event_uploader", "event_id", "uploaded_by"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -319,6 +321,42 @@ class Photo(SQLModel, table=True):
     """The file's SHA-256: a second upload of the same bytes to the event is this photo."""
     bibs_read_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     """When its bib numbers were read; None while owed (or the event reads none)."""
+    uploaded_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    """The photographer who uploaded it (the owner or a contributor); None for an import."""
+    taken_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """EXIF DateTimeOriginal: with its offset where the camera wrote one, else the camera's
+    clock read as UTC. None when the file says nothing."""
+    taken_offset_minutes: int | None = None
+    """EXIF OffsetTimeOriginal, when present."""
+    captured_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    """When it was taken on the event's one timeline: `taken_at` plus its photographer's
+    clock correction (`EventClock`); its upload time when the file has no capture time.
+    Grids are ordered by it."""
+
+
+class Contributor(SQLModel, table=True):
+    """A photographer the owner invited to an event, by email: with an active photographer
+    account of that address, they upload to it, see their own uploads and its counts."""
+
+    __tablename__ = "event_contributors"
+    __table_args__ = (sa.UniqueConstraint("event_id", "email"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    email: str = Field(max_length=320, index=True)
+    invited_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class EventClock(SQLModel, table=True):
+    """A photographer's camera clock correction at an event: their photos' `captured_at` is
+    their `taken_at` plus this."""
+
+    __tablename__ = "event_clocks"
+
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE", primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    offset_seconds: int = 0
 
 
 class PhotoBib(SQLModel, table=True):

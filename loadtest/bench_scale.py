@@ -239,7 +239,9 @@ def run_size(session: Any, size: Size) -> dict[str, Any]:
     )
     # The photographer's grid, every photo by pages of 100, and the admin's users list.
     result["photographer_pages"] = _walk(
-        lambda cursor: list_event_photos(session, event, status=None, cursor=cursor, limit=100),
+        lambda cursor: list_event_photos(
+            session, event, owner, status=None, cursor=cursor, limit=100
+        ),
         session,
     )
     result["admin_user_pages"] = _walk(

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import exists, insert
+from sqlalchemy import exists, insert, tuple_
 from sqlmodel import Session, col, delete, func, select
 
-from api.pagination import newest_first
+from api.pagination import decode_cursor, encode_cursor, newest_first
 from core.models import Attendee, BibPass, Photo, PhotoBib, Runner, utcnow
 
 
@@ -14,7 +14,8 @@ def page_bib_photos(
     session: Session, event_id: uuid.UUID, bib: str, min_confidence: float,
     *, cursor: str | None, limit: int,
 ) -> tuple[list[tuple[Photo, PhotoBib]], str | None]:  # fmt: skip
-    """A page of the photos where `bib` was read at `min_confidence` or more."""
+    """A page of the photos where `bib` was read at `min_confidence` or more, along the
+    course: by capture time, first taken first."""
     query = (
         select(Photo, PhotoBib)
         .join(PhotoBib, col(PhotoBib.photo_id) == col(Photo.id))
@@ -24,11 +25,16 @@ def page_bib_photos(
             col(PhotoBib.confidence) >= min_confidence,
         )
     )
-    rows, next_cursor = newest_first(
-        session, query, col(Photo.created_at), col(Photo.id), cursor=cursor, limit=limit,
-        key=lambda row: (row[0].created_at, row[0].id),
-    )  # fmt: skip
-    return [(photo, read) for photo, read in rows], next_cursor
+    if cursor is not None:
+        at, ident = decode_cursor(cursor)
+        query = query.where(tuple_(col(Photo.captured_at), col(Photo.id)) > (at, ident))
+    rows = session.exec(
+        query.order_by(col(Photo.captured_at), col(Photo.id)).limit(limit + 1)
+    ).all()
+    page = [(photo, read) for photo, read in rows[:limit]]
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor(page[-1][0].captured_at, page[-1][0].id)
 
 
 def count_bib_photos(session: Session, event_id: uuid.UUID, bib: str, min_confidence: float) -> int:

@@ -21,7 +21,8 @@ class BibPhoto(SQLModel):
     """An upright JPEG, 1600 px on its longest side."""
     thumb_url: str
     """An upright JPEG, 480 px on its longest side."""
-    found_at: datetime
+    taken_at: datetime
+    """When it was taken, on the event's timeline (the list runs along the course)."""
 
 
 class BibPhotos(SQLModel):

@@ -252,7 +252,7 @@ def _photos(
                 url=image,
                 preview_url=f"{image}?size=preview",
                 thumb_url=f"{image}?size=thumb",
-                found_at=photo.bibs_read_at or photo.created_at,
+                taken_at=photo.captured_at,
             )
         )
     return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=data,

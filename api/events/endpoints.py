@@ -42,8 +42,9 @@ def list_events(
 
 @router.get("/events/{event_id}", responses=responses(*_AUTH, NotFound))
 def read_event(session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID) -> EventDetail:
-    """An event with its indexing and matching progress."""
-    return service.read_event(session, service.get_owned_event(session, user, event_id))
+    """An event with its indexing and matching progress (its contributors see it too)."""
+    event = service.get_event_for_contributor(session, user, event_id)
+    return service.read_event(session, event, role=service.role_in(user, event))
 
 
 @router.patch("/events/{event_id}", responses=responses(*_AUTH, NotFound))

@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, text, update
+from sqlalchemy import exists, func, or_, text, update
 from sqlmodel import Session, col, select
 
 from api.pagination import count_rows, newest_first
 from core.config import settings
-from core.models import Event, EventStatus, FaceOptOut, Photo
+from core.models import Contributor, Event, EventStatus, FaceOptOut, Photo
 
 
 def get_event(
@@ -27,9 +27,19 @@ def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -
 
 
 def list_events(
-    session: Session, *, owner_id: uuid.UUID | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    owner_id: uuid.UUID | None,
+    contributor_email: str | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Event], str | None, int]:
-    where = [] if owner_id is None else [col(Event.owner_id) == owner_id]
+    """Every event (`owner_id` None), or the owner's and those `contributor_email` was
+    invited to."""
+    where = []
+    if owner_id is not None:
+        invited = select(Contributor.event_id).where(col(Contributor.email) == contributor_email)
+        where = [or_(col(Event.owner_id) == owner_id, col(Event.id).in_(invited))]
     query = select(Event).where(*where)
     events, next_cursor = newest_first(
         session, query, col(Event.created_at), col(Event.id), cursor=cursor, limit=limit
@@ -85,3 +95,10 @@ def events_to_close(session: Session, now: datetime) -> list[uuid.UUID]:
         idle_since + func.make_interval(0, 0, 0, days) < now,
     )
     return list(session.exec(query).all())
+
+
+def is_contributor(session: Session, event_id: uuid.UUID, email: str) -> bool:
+    query = select(
+        exists().where(col(Contributor.event_id) == event_id, col(Contributor.email) == email)
+    )
+    return bool(session.exec(query).one())

@@ -51,6 +51,9 @@ class EventUpdate(SQLModel):
 
 
 class EventPublic(EventBase):
+    your_role: Literal["owner", "admin", "contributor"] | None = None
+    """What the caller is at this event (in lists): a contributor uploads, sees the
+    event's counts and their own photos, and nothing else."""
     id: uuid.UUID
     code: str
     owner_id: uuid.UUID

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -75,8 +76,9 @@ def require_open(event: Event | None, *, closed: str = "this event is closed") -
     return event
 
 
-def to_public(event: Event) -> EventPublic:
+def to_public(event: Event, *, role: str | None = None) -> EventPublic:
     return EventPublic(
+        your_role=role,
         id=event.id,
         name=event.name,
         code=event.code,
@@ -111,12 +113,36 @@ def refuse_if_deleting(event: Event) -> None:
 
 
 def list_events(session: Session, user: User, *, cursor: str | None, limit: int) -> EventsPublic:
-    """The user's events; every event for an admin."""
+    """The user's events and those they contribute to; every event for an admin."""
     owner = None if user.role == Role.admin else user.id
     events, next_cursor, count = repository.list_events(
-        session, owner_id=owner, cursor=cursor, limit=limit
+        session, owner_id=owner, contributor_email=user.email.lower(), cursor=cursor, limit=limit
     )
-    return EventsPublic(data=[to_public(e) for e in events], count=count, next_cursor=next_cursor)
+    data = [to_public(e, role=role_in(user, e)) for e in events]
+    return EventsPublic(data=data, count=count, next_cursor=next_cursor)
+
+
+def role_in(user: User, event: Event) -> Literal["owner", "admin", "contributor"]:
+    """What the user is at an event they may see: its owner, an admin, or a contributor."""
+    if event.owner_id == user.id:
+        return "owner"
+    return "admin" if user.role == Role.admin else "contributor"
+
+
+def get_event_for_contributor(
+    session: Session, user: User, event_id: uuid.UUID, *, for_share: bool = False
+) -> Event:
+    """The event, if `user` owns it, is an admin, or was invited to contribute to it (an
+    active photographer account with the invited address): upload, see its counts and
+    their own photos. Everything else stays with the owner (`get_owned_event`)."""
+    event = repository.get_event(session, event_id, for_share=for_share)
+    if event is None:
+        raise NotFound("no such event", code="event_not_found")
+    if user.role == Role.admin or event.owner_id == user.id:
+        return event
+    if repository.is_contributor(session, event.id, user.email.lower()):
+        return event
+    raise NotPermitted("this event belongs to another photographer", code="not_owner")
 
 
 def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -> Event | None:
@@ -163,12 +189,12 @@ def get_owned_event(
     return event
 
 
-def read_event(session: Session, event: Event) -> EventDetail:
+def read_event(session: Session, event: Event, *, role: str | None = None) -> EventDetail:
     progress = EventProgress(
         **repository.progress_counts(session, event.id),
         rematch_pending=rematch_pending(event),
     )
-    return EventDetail(**to_public(event).model_dump(), progress=progress)
+    return EventDetail(**to_public(event, role=role).model_dump(), progress=progress)
 
 
 def update_event(session: Session, event: Event, data: EventUpdate) -> Event:

@@ -35,18 +35,31 @@ photos where it was read (less those they said "not me" to), one row a photo."""
 _MINE_PAGE = text(
     _MINE
     + """
-SELECT photo_id, found_at, distance, by_face, by_bib FROM found
+SELECT photo_id, found_at, distance, by_face, by_bib, found_at FROM found
 WHERE CAST(:after_at AS timestamptz) IS NULL
    OR (found_at, photo_id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
 ORDER BY found_at DESC, photo_id DESC LIMIT :limit
 """
 )
+_MINE_ALONG = text(
+    _MINE
+    + """
+SELECT f.photo_id, p.captured_at, f.distance, f.by_face, f.by_bib, f.found_at
+FROM found f JOIN photos p ON p.id = f.photo_id
+WHERE CAST(:after_at AS timestamptz) IS NULL
+   OR (p.captured_at, f.photo_id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
+ORDER BY p.captured_at, f.photo_id LIMIT :limit
+"""
+)
+"""The same photos along a race's course: by capture time, first taken first."""
 _MINE_DIGEST = text(
     _MINE
     + """
-SELECT count(*), coalesce(md5(string_agg(concat_ws('@', photo_id, found_at, distance, by_bib), ','
-                                         ORDER BY found_at, photo_id)), '')
-FROM found
+SELECT count(*),
+       coalesce(md5(string_agg(concat_ws('@', f.photo_id, f.found_at, f.distance, f.by_bib,
+                                         p.captured_at), ','
+                               ORDER BY f.found_at, f.photo_id)), '')
+FROM found f JOIN photos p ON p.id = f.photo_id
 """
 )
 
@@ -70,12 +83,13 @@ def _mine(attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None) -> dict[
 
 def page_attendee_photos(
     session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None,
-    *, cursor: str | None, limit: int,
+    *, cursor: str | None, limit: int, along_course: bool = False,
 ) -> tuple[list[Found], str | None]:  # fmt: skip
-    """A page of the attendee's photos (`_MINE`), most recently found first."""
+    """A page of the attendee's photos (`_MINE`): most recently found first, or along the
+    course (`_MINE_ALONG`)."""
     after = decode_cursor(cursor) if cursor is not None else (None, None)
     rows = session.execute(
-        _MINE_PAGE,
+        _MINE_ALONG if along_course else _MINE_PAGE,
         {**_mine(attendee_id, event_id, bib), "after_at": after[0], "after_id": after[1],
          "limit": limit + 1},
     ).all()  # fmt: skip
@@ -84,7 +98,9 @@ def page_attendee_photos(
         for p in session.exec(select(Photo).where(col(Photo.id).in_([r[0] for r in rows]))).all()
     }
     found = [
-        Found(photos[r[0]], r[1], r[2], r[3], r[4]) for r in rows if r[0] in photos
+        Found(photos[r[0]], r[5] if along_course else r[1], r[2], r[3], r[4])
+        for r in rows
+        if r[0] in photos
     ]  # a photo deleted between the two reads is left out
     if len(rows) <= limit:
         return found, None
@@ -104,8 +120,10 @@ def attendee_photos_digest(
 def list_attendee_photos(
     session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None
 ) -> list[Photo]:
-    """Every photo of the attendee's, most recently found first."""
-    found, _ = page_attendee_photos(session, attendee_id, event_id, bib, cursor=None, limit=100_000)
+    """Every photo of the attendee's, in the order they were taken."""
+    found, _ = page_attendee_photos(
+        session, attendee_id, event_id, bib, cursor=None, limit=100_000, along_course=True
+    )
     return [f.photo for f in found]
 
 

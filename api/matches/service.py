@@ -9,6 +9,7 @@ from sqlmodel import Session
 from api.archive import archive_names
 from api.bibs import service as bibs
 from api.errors import NotFound
+from api.events import service as events
 from api.matches import repository
 from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
 from core import queue
@@ -25,9 +26,13 @@ def my_photos(
     bib = bibs.counted_bib(session, attendee)
     count, digest = repository.attendee_photos_digest(session, attendee.id, attendee.event_id, bib)
     etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}".encode()).hexdigest()[:32]
+    # A race's photos come along the course (by capture time); another event's newest
+    # first, so that what just arrived is on top.
+    event = events.get_event(session, attendee.event_id)
     rows, next_cursor = repository.page_attendee_photos(
-        session, attendee.id, attendee.event_id, bib, cursor=cursor, limit=limit
-    )
+        session, attendee.id, attendee.event_id, bib, cursor=cursor, limit=limit,
+        along_course=bool(event and event.bibs_enabled),
+    )  # fmt: skip
     data = []
     for found in rows:
         photo = found.photo

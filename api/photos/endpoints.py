@@ -29,7 +29,7 @@ from api.errors import (
     Unauthorized,
     responses,
 )
-from api.events.service import get_owned_event
+from api.events.service import get_event_for_contributor, get_owned_event
 from api.photos import service
 from api.photos.schemas import (
     DownloadLink,
@@ -61,14 +61,14 @@ def upload_event_photos(
     already is answered with that photo (`duplicate`), and each bad one says why."""
     # Held FOR SHARE until the commit: a deletion waits for this upload, or it sees the
     # event `deleting` and stores nothing.
-    event = get_owned_event(session, user, event_id, for_share=True)
+    event = get_event_for_contributor(session, user, event_id, for_share=True)
     if len(files) > settings.MAX_FILES_PER_UPLOAD:
         raise PayloadTooLarge(
             f"at most {settings.MAX_FILES_PER_UPLOAD} files per request", code="too_many_files"
         )
     # Read one byte past the limit so an oversized file is refused without reading it all.
     contents = [(f.filename, f.file.read(settings.MAX_UPLOAD_BYTES + 1)) for f in files]
-    result = service.upload_photos(session, storage, event, contents)
+    result = service.upload_photos(session, storage, event, contents, uploaded_by=user.id)
     if result.accepted + result.duplicates == 0:
         raise InvalidImage(
             [r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files"
@@ -82,12 +82,18 @@ def list_event_photos(
     user: RequirePhotographer,
     event_id: uuid.UUID,
     status: PhotoStatus | None = None,
+    photographer: Annotated[
+        uuid.UUID | None, Query(description="only the photos this photographer uploaded")
+    ] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PhotosPublic:
-    """The event's photos with their indexing status, newest first, a page at a time."""
-    event = get_owned_event(session, user, event_id)
-    return service.list_event_photos(session, event, status=status, cursor=cursor, limit=limit)
+    """The event's photos with their indexing status, latest taken first, a page at a time;
+    a contributor sees their own uploads only."""
+    event = get_event_for_contributor(session, user, event_id)
+    return service.list_event_photos(
+        session, event, user, status=status, photographer=photographer, cursor=cursor, limit=limit
+    )
 
 
 @router.delete("/photos/{photo_id}", responses=responses(*_AUTH, NotFound))

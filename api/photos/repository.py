@@ -9,7 +9,17 @@ from sqlmodel import Session, col, select
 
 from api.pagination import count_rows, newest_first
 from core.config import settings
-from core.models import Attendee, Face, Match, MatchRejection, Photo, PhotoBib, PhotoStatus, User
+from core.models import (
+    Attendee,
+    EventClock,
+    Face,
+    Match,
+    MatchRejection,
+    Photo,
+    PhotoBib,
+    PhotoStatus,
+    User,
+)
 
 
 def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> Photo | None:
@@ -34,14 +44,18 @@ def list_event_photos(
     event_id: uuid.UUID,
     *,
     status: PhotoStatus | None,
+    uploaded_by: uuid.UUID | None = None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Photo], str | None, int]:
+    """Latest taken first (`ix_photos_event_captured`)."""
     where = [col(Photo.event_id) == event_id]
     if status is not None:
         where.append(col(Photo.status) == status)
+    if uploaded_by is not None:
+        where.append(col(Photo.uploaded_by) == uploaded_by)
     photos, next_cursor = newest_first(
-        session, select(Photo).where(*where), col(Photo.created_at), col(Photo.id),
+        session, select(Photo).where(*where), col(Photo.captured_at), col(Photo.id),
         cursor=cursor, limit=limit,
     )  # fmt: skip
     return photos, next_cursor, count_rows(session, Photo, *where)
@@ -113,3 +127,9 @@ def archive_rows(
         query = query.where(exists().where(col(Match.photo_id) == col(Photo.id)))
     rows = session.execute(query.order_by(col(Photo.created_at), col(Photo.id))).all()
     return [(filename, key) for filename, key in rows]
+
+
+def clock_offset(session: Session, event_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """The photographer's camera clock correction at the event, in seconds (0: none)."""
+    clock = session.get(EventClock, (event_id, user_id))
+    return clock.offset_seconds if clock is not None else 0

@@ -29,6 +29,13 @@ class PhotoPublic(SQLModel):
     error: str | None
     created_at: datetime
     indexed_at: datetime | None
+    uploaded_by: uuid.UUID | None = None
+    """The photographer who uploaded it."""
+    taken_at: datetime | None = None
+    """The camera's capture time (EXIF), as the file says it."""
+    captured_at: datetime
+    """The capture time on the event's timeline (with the photographer's clock correction);
+    the upload time when the file has none. Lists are ordered by it."""
     faces: list[FaceBox] = []
 
 

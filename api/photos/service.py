@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
+from datetime import timedelta
 from pathlib import PurePath
 from urllib.parse import quote
 
@@ -40,7 +41,12 @@ def _clean_filename(name: str | None) -> str:
 
 
 def store_photo(
-    session: Session, storage: Storage, event: Event, filename: str, data: bytes
+    session: Session,
+    storage: Storage,
+    event: Event,
+    filename: str,
+    data: bytes,
+    uploaded_by: uuid.UUID | None = None,
 ) -> tuple[Photo, bool]:
     """Check, store and register one photo; indexing is enqueued after the commit. The
     same bytes again are the event's photo already, and nothing is stored: (photo, True)."""
@@ -62,7 +68,15 @@ def store_photo(
         width=info.width,
         height=info.height,
         content_sha256=digest,
+        uploaded_by=uploaded_by,
+        taken_at=info.taken_at,
+        taken_offset_minutes=info.taken_offset_minutes,
     )
+    if info.taken_at is not None:
+        offset = repository.clock_offset(session, event.id, uploaded_by) if uploaded_by else 0
+        photo.captured_at = info.taken_at + timedelta(seconds=offset)
+    else:
+        photo.captured_at = photo.created_at
     try:
         with session.begin_nested():  # a savepoint: a lost race undoes this row alone
             session.add(photo)
@@ -78,14 +92,19 @@ def store_photo(
 
 
 def upload_photos(
-    session: Session, storage: Storage, event: Event, files: list[tuple[str | None, bytes]]
+    session: Session,
+    storage: Storage,
+    event: Event,
+    files: list[tuple[str | None, bytes]],
+    *,
+    uploaded_by: uuid.UUID | None = None,
 ) -> UploadAccepted:
     events.require_open(event)
     results = []
     for raw_name, data in files:
         filename = _clean_filename(raw_name)
         try:
-            photo, duplicate = store_photo(session, storage, event, filename, data)
+            photo, duplicate = store_photo(session, storage, event, filename, data, uploaded_by)
         except AppError as exc:
             results.append(
                 UploadResult(
@@ -118,10 +137,21 @@ def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Pho
 
 
 def list_event_photos(
-    session: Session, event: Event, *, status: PhotoStatus | None, cursor: str | None, limit: int
+    session: Session,
+    event: Event,
+    user: User,
+    *,
+    status: PhotoStatus | None,
+    photographer: uuid.UUID | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> PhotosPublic:
+    """Latest taken first (`captured_at`: EXIF time with each photographer's clock
+    correction). A contributor's list is their own uploads, whatever they ask."""
+    if events.role_in(user, event) == "contributor":
+        photographer = user.id
     photos, next_cursor, count = repository.list_event_photos(
-        session, event.id, status=status, cursor=cursor, limit=limit
+        session, event.id, status=status, uploaded_by=photographer, cursor=cursor, limit=limit
     )
     return to_public_list(session, photos, count, next_cursor)
 
@@ -154,6 +184,16 @@ def get_owned_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:
     return photo
 
 
+def get_deletable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:
+    """The photo, if `user` may delete it: its event's owner, an admin, or the contributor
+    who uploaded it while they still contribute."""
+    photo = repository.get_photo(session, photo_id)
+    if photo is not None and photo.uploaded_by == user.id:
+        events.get_event_for_contributor(session, user, photo.event_id)
+        return photo
+    return get_owned_photo(session, user, photo_id)
+
+
 def people_in_photo(session: Session, user: User, photo_id: uuid.UUID) -> PhotoPeople:
     """The attendees matched to the photo, by name, with the face each was found by."""
     photo = get_owned_photo(session, user, photo_id)
@@ -170,7 +210,7 @@ def delete_photo(
 ) -> PhotoDeleted:
     """The photo goes with everything made from it: its faces and their encodings, the
     matches they made, its file and previews, and its job if it has not started."""
-    photo = get_owned_photo(session, user, photo_id)
+    photo = get_deletable_photo(session, user, photo_id)
     lock_matching(session, photo.event_id)  # a photo or selfie job must not match it meanwhile
     faces, matches = repository.count_faces_and_matches(session, photo.id)
     keys = photo_keys(photo.event_id, photo.id, photo.storage_key)

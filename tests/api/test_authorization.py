@@ -104,6 +104,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/audit"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/rematch"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/owner"): ADMIN,
+    ("GET", "/api/events/{event_id}/photographers"): OWNER,
+    ("POST", "/api/events/{event_id}/contributors"): OWNER,
+    ("DELETE", "/api/events/{event_id}/contributors/{email}"): OWNER,
+    # And a contributor for their own clock (tests/api/photographers).
+    ("PUT", "/api/events/{event_id}/clocks/{user_id}"): OWNER,
     ("PUT", "/api/events/{event_id}/start-list"): OWNER,
     ("GET", "/api/events/{event_id}/start-list"): OWNER,
     ("DELETE", "/api/events/{event_id}/start-list"): OWNER,
@@ -208,6 +213,7 @@ def world(client: TestClient, session: Session) -> World:
             "selfie_id": str(uuid.uuid4()),
             "opt_out_id": str(uuid.uuid4()),
             "bib": "42",
+            "email": "nobody@example.com",
         },
     )
 
@@ -241,6 +247,8 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         ("POST", "/api/sign-in-link/redeem"): {"token": "x" * 43},
         ("PUT", "/api/me/notifications"): {"notify": True},
         ("PUT", "/api/me/bib"): {"bib": "42"},
+        ("POST", "/api/events/{event_id}/contributors"): {"email": "helper@example.com"},
+        ("PUT", "/api/events/{event_id}/clocks/{user_id}"): {"offset_seconds": 60},
         ("POST", "/api/e/{code}/bib-passes"): {"bib": "42"},
         ("POST", "/api/me/consent"): {"consent": True},
         ("POST", "/api/admin/users"): {"email": f"staff{n}@example.com", "password": PASSWORD},
