@@ -86,9 +86,10 @@ soak: $(VENV_STAMP)  ## SOAK_USERS attendees coming and going for SOAK_DURATION:
 		--duration $(SOAK_DURATION) --workers $(WORKERS) --photos 100000 --photo-interval 12 \
 		--attendee-visits 18 --max-rss-growth 10
 
-bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces; bib search on 100 k photos (minutes; not in make test)
+bench-scale: $(VENV_STAMP)  ## Matching at marathon scale: 20 k, 200 k and 1 M synthetic faces; bib search on 100 k photos; a 5,000-photo upload cut and resumed (minutes; not in make test)
 	$(UV) run --frozen python -m loadtest.bench_scale
 	$(UV) run --frozen python -m loadtest.bench_bib_search
+	$(UV) run --frozen python -m loadtest.bench_upload
 
 bench-mail: $(VENV_STAMP)  ## Digest mails for 1,000 and 10,000 attendees drained by 2 workers, SMTP at 0 and 150 ms (minutes)
 	$(UV) run --frozen python -m loadtest.bench_mail

@@ -123,6 +123,61 @@ def import_photos(
 
 
 @app.command()
+def upload(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+    event: Annotated[str, typer.Option("--event", help="the event's code, e.g. K7Q-4MZ")],
+    url: Annotated[str, typer.Option(envvar="FACEMATCH_URL")] = "http://localhost:8000",
+    email: Annotated[str | None, typer.Option(envvar="FACEMATCH_EMAIL")] = None,
+    password: Annotated[str | None, typer.Option(envvar="FACEMATCH_PASSWORD")] = None,
+    token: Annotated[str | None, typer.Option(envvar="FACEMATCH_TOKEN")] = None,
+    watch: Annotated[
+        float | None, typer.Option(help="keep looking for new files every SECONDS")
+    ] = None,
+    recursive: bool = True,
+) -> None:
+    """Upload a folder to an event over the API, hashes first: only files the event does
+    not have are sent, so running it again after an interruption resumes it."""
+    import time
+
+    from api.upload_client import Client, UploadError, photo_files, settled
+    from api.upload_client import upload as send
+
+    client = Client(url, token=token)
+    try:
+        if token is None:
+            if email is None:
+                email = typer.prompt("email")
+            client.sign_in(email, password or typer.prompt("password", hide_input=True))
+        event_id = client.event_id(event)
+    except UploadError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+
+    def report(path: Path, outcome: str) -> None:
+        if outcome != "known":
+            typer.echo(f"{outcome:<9} {path}")
+
+    seen: dict[Path, tuple[int, float, float]] = {}
+    done: set[Path] = set()
+    refused: list[str] = []
+    while True:
+        files = [p for p in photo_files(directory, recursive=recursive) if p not in done]
+        ready = settled(files, seen) if watch else files
+        tally = send(client, event_id, ready, on_file=report)
+        done.update(ready)
+        refused += tally.refused
+        typer.echo(
+            f"{tally.files} file(s): {tally.known} on the event already, {tally.accepted} sent,"
+            f" {tally.duplicates} duplicate(s), {len(tally.refused)} refused"
+        )
+        if not watch:
+            break
+        time.sleep(watch)
+    if refused:
+        raise typer.Exit(1)
+
+
+@app.command()
 def reconcile(
     forever: Annotated[
         bool, typer.Option(help="keep running: a pass every RECONCILE_INTERVAL_SECONDS")

@@ -76,7 +76,10 @@ def require_open(event: Event | None, *, closed: str = "this event is closed") -
     return event
 
 
-def to_public(event: Event, *, role: str | None = None) -> EventPublic:
+EventRole = Literal["owner", "admin", "contributor"]
+
+
+def to_public(event: Event, *, role: EventRole | None = None) -> EventPublic:
     return EventPublic(
         your_role=role,
         id=event.id,
@@ -122,7 +125,7 @@ def list_events(session: Session, user: User, *, cursor: str | None, limit: int)
     return EventsPublic(data=data, count=count, next_cursor=next_cursor)
 
 
-def role_in(user: User, event: Event) -> Literal["owner", "admin", "contributor"]:
+def role_in(user: User, event: Event) -> EventRole:
     """What the user is at an event they may see: its owner, an admin, or a contributor."""
     if event.owner_id == user.id:
         return "owner"
@@ -189,7 +192,7 @@ def get_owned_event(
     return event
 
 
-def read_event(session: Session, event: Event, *, role: str | None = None) -> EventDetail:
+def read_event(session: Session, event: Event, *, role: EventRole | None = None) -> EventDetail:
     progress = EventProgress(
         **repository.progress_counts(session, event.id),
         rematch_pending=rematch_pending(event),

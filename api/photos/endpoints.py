@@ -33,6 +33,8 @@ from api.events.service import get_event_for_contributor, get_owned_event
 from api.photos import service
 from api.photos.schemas import (
     DownloadLink,
+    KnownPhotos,
+    KnownPhotosQuery,
     PhotoDeleted,
     PhotoPeople,
     PhotosPublic,
@@ -74,6 +76,16 @@ def upload_event_photos(
             [r.model_dump(exclude_none=True) for r in result.data], code="no_valid_files"
         )
     return result
+
+
+@router.post("/events/{event_id}/photos/known", responses=responses(*_AUTH, NotFound))
+def find_known_photos(
+    session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID, body: KnownPhotosQuery
+) -> KnownPhotos:
+    """Which of these files (by SHA-256) the event has already: an upload client asks
+    first, and sends only the others (`facematch upload`)."""
+    event = get_event_for_contributor(session, user, event_id)
+    return service.known_photos(session, event, body)
 
 
 @router.get("/events/{event_id}/photos", responses=responses(*_AUTH, NotFound))

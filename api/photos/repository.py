@@ -29,6 +29,16 @@ def get_photo_by_content(session: Session, event_id: uuid.UUID, digest: str) -> 
     return session.exec(query).first()
 
 
+def known_contents(session: Session, event_id: uuid.UUID, digests: list[str]) -> list[str]:
+    """Which of these SHA-256 digests the event has a photo of (`ux_photos_event_content`)."""
+    if not digests:
+        return []
+    query = select(Photo.content_sha256).where(
+        col(Photo.event_id) == event_id, col(Photo.content_sha256).in_(digests)
+    )
+    return [d for d in session.exec(query).all() if d is not None]
+
+
 def count_faces_and_matches(session: Session, photo_id: uuid.UUID) -> tuple[int, int]:
     faces = session.exec(select(sa.func.count()).where(col(Face.photo_id) == photo_id)).one()
     matches = session.exec(select(sa.func.count()).where(col(Match.photo_id) == photo_id)).one()

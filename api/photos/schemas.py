@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from sqlmodel import SQLModel
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
 
 from core.models import PhotoStatus
 
@@ -64,6 +66,23 @@ class PhotoDeleted(SQLModel):
 
     faces: int
     matches: int
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+MAX_HASHES = 2_000
+"""Hashes a request may ask about: 2,000 are ~140 KB of JSON, under FACEMATCH_MAX_BODY_BYTES."""
+
+
+class KnownPhotosQuery(SQLModel):
+    """Hashes first: an upload client asks which of its files the event has already."""
+
+    sha256: list[Sha256] = Field(max_length=MAX_HASHES)
+    """Lower-case hex SHA-256 of each file's bytes, at most 2,000 a request."""
+
+
+class KnownPhotos(SQLModel):
+    known: list[str]
+    """The hashes the event has a photo of: a client sends only the others."""
 
 
 class UploadAccepted(SQLModel):

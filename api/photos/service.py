@@ -17,6 +17,8 @@ from api.images import PREVIEW_SIDES, inspect_image, make_preview
 from api.photos import repository
 from api.photos.schemas import (
     FaceBox,
+    KnownPhotos,
+    KnownPhotosQuery,
     PersonInPhoto,
     PhotoDeleted,
     PhotoPeople,
@@ -119,6 +121,11 @@ def upload_photos(
     duplicates = sum(1 for r in results if r.duplicate)
     return UploadAccepted(data=results, accepted=accepted, duplicates=duplicates,
                           rejected=len(results) - accepted - duplicates)  # fmt: skip
+
+
+def known_photos(session: Session, event: Event, query: KnownPhotosQuery) -> KnownPhotos:
+    """Hashes first: which files the event has, so a resumed upload sends only the rest."""
+    return KnownPhotos(known=sorted(repository.known_contents(session, event.id, query.sha256)))
 
 
 def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:

@@ -104,6 +104,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/audit"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/rematch"): ADMIN,
     ("POST", "/api/admin/events/{event_id}/owner"): ADMIN,
+    ("POST", "/api/events/{event_id}/photos/known"): OWNER,  # and its contributors
     ("GET", "/api/events/{event_id}/photographers"): OWNER,
     ("POST", "/api/events/{event_id}/contributors"): OWNER,
     ("DELETE", "/api/events/{event_id}/contributors/{email}"): OWNER,
@@ -247,6 +248,7 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         ("POST", "/api/sign-in-link/redeem"): {"token": "x" * 43},
         ("PUT", "/api/me/notifications"): {"notify": True},
         ("PUT", "/api/me/bib"): {"bib": "42"},
+        ("POST", "/api/events/{event_id}/photos/known"): {"sha256": ["0" * 64]},
         ("POST", "/api/events/{event_id}/contributors"): {"email": "helper@example.com"},
         ("PUT", "/api/events/{event_id}/clocks/{user_id}"): {"offset_seconds": 60},
         ("POST", "/api/e/{code}/bib-passes"): {"bib": "42"},

@@ -1,5 +1,5 @@
 // One event for its photographer: QR code, bulk upload, live progress, photos with face boxes.
-import { ApiError, api, describe, h, lazyImage, percent, poll, requireStaff, show, toast } from "/static/app.js";
+import { ApiError, api, describe, h, lazyImage, percent, poll, requireStaff, show, showError, toast } from "/static/app.js";
 
 const { token } = await requireStaff();
 const $ = (id) => document.getElementById(id);
@@ -53,8 +53,12 @@ async function refreshEvent() {
 }
 
 let headDone = false;
+let photographersLoaded = false;
 let deleting = false;
 function renderHead(event) {
+  // A contributor uploads and sees the counts and their own photos; the rest is the owner's.
+  $("event").classList.toggle("contributor", event.your_role === "contributor");
+  if (event.your_role !== "contributor" && !photographersLoaded) loadPhotographers();
   $("event-status").textContent = event.status;
   $("event-status").className = `badge ${event.status}`;
   const open = event.status === "open";
@@ -182,10 +186,10 @@ $("download-matched").addEventListener("click", () => downloadArchive(true));
 
 // --- photo grid -----------------------------------------------------------------------
 
-// Every photo of the event, a page at a time as the grid scrolls: each page remembers
-// the cursor it was read with, so that it can be read again in place. New uploads come
-// in at the top; the other pages are read again only where they hold photos still being
-// indexed, and only near the screen.
+// Every photo of the event, latest taken first, a page at a time as the grid scrolls: each
+// page remembers the cursor it was read with, so that it can be read again in place. New
+// uploads grow the first page; the other pages are read again only where they hold photos
+// still being indexed, and only near the screen.
 const tiles = new Map();
 let pages = [];
 let nextCursor = null;
@@ -198,12 +202,16 @@ function scheduleGridRefresh() {
   gridTimer = setTimeout(refreshGrid, 300);
 }
 
-const photosPage = (cursor, limit) =>
-  api(`/api/events/${eventId}/photos?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+const photosPage = (cursor, limit) => {
+  const by = $("photographer-filter").value;
+  return api(`/api/events/${eventId}/photos?limit=${limit}${by ? `&photographer=${by}` : ""}` +
+    `${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+};
 
 async function refreshGrid() {
   const first = pages[0];
-  const added = Math.max(0, Number(lastCounts.split("/")[0]) - photosTotal);
+  const total = Number(lastCounts.split("/")[0]);
+  const added = Math.max(0, total - photosTotal);
   if (!first || first.photos.length + added > 500) {
     const page = await photosPage(null, PAGE);
     pages = [{ cursor: null, photos: page.data }];
@@ -214,7 +222,9 @@ async function refreshGrid() {
     await Promise.all(wanted.map(async (pg) => {
       const page = await photosPage(pg.cursor, Math.max(1, pg.photos.length + (pg === first ? added : 0)));
       pg.photos = page.data;
-      photosTotal = page.count;
+      // The total this read was sized for: photos uploaded while it ran are read next time
+      // (the page's own count would already hold them, and they would never be read).
+      photosTotal = total;
       if (pg === pages.at(-1)) nextCursor = page.next_cursor;
     }));
   }
@@ -356,16 +366,47 @@ let active = 0;
 function addFiles(fileList) {
   const files = [...fileList];
   if (!files.length) return;
+  const added = [];
   for (const file of files) {
     const bar = h("progress", { max: file.size || 1, value: 0 });
-    const state = h("span", { class: "state" }, "queued");
-    const li = h("li", { class: "upload queued" }, h("span", { class: "filename", title: file.name }, file.name), bar, state);
-    uploads.push({ file, li, bar, stateNode: state, status: "queued", loaded: 0, attempts: 0 });
+    const state = h("span", { class: "state" }, "checking…");
+    const li = h("li", { class: "upload hashing" }, h("span", { class: "filename", title: file.name }, file.name), bar, state);
+    const item = { file, li, bar, stateNode: state, status: "hashing", loaded: 0, attempts: 0 };
+    uploads.push(item);
+    added.push(item);
     $("upload-list").append(li);
   }
   show($("upload-summary"));
   renderTotals();
-  pump();
+  skipKnown(added).finally(() => {
+    for (const item of added) if (item.status === "hashing") setState(item, "queued", "queued");
+    renderTotals();
+    pump();
+  });
+}
+
+// Hashes first: files the event has already (a card uploaded again after an interruption)
+// are not sent. Browsers hash only on HTTPS or localhost; elsewhere every file is sent,
+// and the API still stores each one once.
+async function sha256(file) {
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function skipKnown(items) {
+  if (!globalThis.crypto?.subtle) return;
+  for (const item of items) item.sha256 = await sha256(item.file);
+  for (let start = 0; start < items.length; start += 1000) {
+    const batch = items.slice(start, start + 1000);
+    const { known } = await api(`/api/events/${eventId}/photos/known`,
+      { method: "POST", token, json: { sha256: batch.map((i) => i.sha256) } });
+    const have = new Set(known);
+    for (const item of batch) {
+      if (!have.has(item.sha256)) continue;
+      item.bar.value = item.bar.max;
+      setState(item, "skipped", "skipped: already in this event");
+    }
+  }
 }
 
 function setState(item, status, text) {
@@ -576,4 +617,65 @@ $("rematch").addEventListener("click", async () => {
   } catch (error) {
     toast(error.message);
   }
+});
+
+// --- photographers ----------------------------------------------------------------------
+
+
+async function loadPhotographers() {
+  photographersLoaded = true;
+  let listed;
+  try {
+    listed = await api(`/api/events/${eventId}/photographers`, { token });
+  } catch (error) {
+    return showError($("photographers-error"), error);
+  }
+  $("photographer-count").textContent = String(listed.data.length);
+  const filter = $("photographer-filter");
+  const chosen = filter.value;
+  filter.replaceChildren(h("option", { value: "" }, "every photographer"),
+    ...listed.data.filter((p) => p.user_id).map((p) => h("option", { value: p.user_id }, p.name || p.email)));
+  filter.value = chosen;
+  $("photographer-table").tBodies[0].replaceChildren(...listed.data.map(photographerRow));
+}
+
+function photographerRow(p) {
+  const minutes = h("input", { type: "number", step: "1", value: String(Math.round(p.clock_offset_seconds / 60)),
+    "aria-label": `Clock correction of ${p.email} in minutes`, disabled: !p.user_id, class: "narrow" });
+  const save = h("button", { type: "button", class: "small", disabled: !p.user_id, onclick: async () => {
+    try {
+      const fixed = await api(`/api/events/${eventId}/clocks/${p.user_id}`,
+        { method: "PUT", token, json: { offset_seconds: Number(minutes.value) * 60 } });
+      toast(`${fixed.photos_moved} photos moved on the timeline.`);
+      scheduleGridRefresh();
+    } catch (error) {
+      showError($("photographers-error"), error);
+    }
+  } }, "Save");
+  const remove = p.role === "contributor" ? h("button", { type: "button", class: "small danger", onclick: async () => {
+    await api(`/api/events/${eventId}/contributors/${encodeURIComponent(p.email)}`, { method: "DELETE", token });
+    loadPhotographers();
+  } }, "Remove") : null;
+  const who = `${p.name || p.email}${p.role === "owner" ? " (you)" : p.role === "former" ? " (no longer invited)" : ""}` +
+    (p.role === "contributor" && !p.user_id ? " · no account yet" : "");
+  return h("tr", {}, h("td", {}, who), h("td", {}, String(p.photos)),
+    h("td", {}, minutes, " min ", save), h("td", {}, remove));
+}
+
+$("invite-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const email = new FormData(event.currentTarget).get("email");
+  try {
+    await api(`/api/events/${eventId}/contributors`, { method: "POST", token, json: { email } });
+    event.currentTarget.reset();
+    toast(`Invited ${email}.`);
+    loadPhotographers();
+  } catch (error) {
+    showError($("photographers-error"), error);
+  }
+});
+
+$("photographer-filter").addEventListener("change", () => {
+  pages = [];
+  scheduleGridRefresh();
 });

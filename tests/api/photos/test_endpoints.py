@@ -279,6 +279,29 @@ def test_the_same_bytes_again_are_the_same_photo_with_nothing_new_stored_or_queu
     assert (elsewhere["accepted"], elsewhere["duplicates"]) == (1, 0), "per event, not global"
 
 
+def test_hashes_first_the_event_says_which_files_it_has(
+    client: TestClient, session: Session
+) -> None:
+    import hashlib
+
+    owner = create_user(session, email="p@example.com")
+    event, other = create_event(session, owner=owner), create_event(session, owner=owner)
+    headers = token_headers(client, "p@example.com")
+    have, lack = image_bytes(size=(320, 240)), image_bytes(size=(320, 240), color="green")
+    client.post(f"/api/events/{event.id}/photos", files=[("files", ("a.jpg", have))],
+                headers=headers)  # fmt: skip
+    digests = [hashlib.sha256(d).hexdigest() for d in (have, lack)]
+
+    def ask(event_id: object, sha256: list[str]):  # type: ignore[no-untyped-def]
+        return client.post(f"/api/events/{event_id}/photos/known", json={"sha256": sha256},
+                           headers=headers)  # fmt: skip
+
+    assert ask(event.id, digests).json() == {"known": [digests[0]]}
+    assert ask(other.id, digests).json() == {"known": []}, "per event"
+    assert ask(event.id, ["A" * 64]).status_code == 422, "lower-case hex only"
+    assert ask(event.id, ["0" * 64] * 2001).status_code == 422, "2,000 a request at most"
+
+
 def test_two_requests_racing_with_the_same_bytes_store_one_photo(
     client: TestClient, session: Session, redis: Redis, monkeypatch: object
 ) -> None:
