@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import io
 import threading
+import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlmodel import SQLModel
 
 from api.errors import InvalidImage, PayloadTooLarge
 from core import decoding
 from core.config import settings
+from core.models import Photo
 from core.storage import PREVIEW_SIZES
 
 pillow_heif.register_heif_opener()
@@ -240,3 +244,25 @@ def _preview(image: Image.Image, max_side: int) -> bytes:
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=82)
     return out.getvalue()
+
+
+class ShownPhoto(SQLModel):
+    """A photo as an attendee or a runner sees it: its name, size and image links."""
+
+    id: uuid.UUID
+    filename: str
+    width: int
+    height: int
+    url: str
+    """The original file."""
+    preview_url: str
+    """An upright JPEG, 1600 px on its longest side."""
+    thumb_url: str
+    """An upright JPEG, 480 px on its longest side."""
+
+
+def shown(photo: Photo, image: str) -> dict[str, Any]:
+    """`ShownPhoto`'s fields for a photo whose image is served at `image`."""
+    return {"id": photo.id, "filename": photo.filename, "width": photo.width,
+            "height": photo.height, "url": image, "preview_url": f"{image}?size=preview",
+            "thumb_url": f"{image}?size=thumb"}  # fmt: skip

@@ -1,26 +1,17 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Literal
 
 from sqlmodel import Field, SQLModel
 
+from api.images import ShownPhoto
+
 Bib = str
 """A bib number as the API takes it: 1-6 digits, leading zeros ignored ("0042" is 42)."""
 
 
-class BibPhoto(SQLModel):
-    id: uuid.UUID
-    filename: str
-    width: int
-    height: int
-    url: str
-    """The original file."""
-    preview_url: str
-    """An upright JPEG, 1600 px on its longest side."""
-    thumb_url: str
-    """An upright JPEG, 480 px on its longest side."""
+class BibPhoto(ShownPhoto):
     taken_at: datetime
     """When it was taken, on the event's timeline (the list runs along the course)."""
 

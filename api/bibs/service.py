@@ -41,6 +41,7 @@ from api.bibs.schemas import (
 )
 from api.errors import BadRequest, InvalidFile, NotFound, NotPermitted
 from api.events import service as events
+from api.images import shown
 from api.links import public_url
 from api.mail.service import queue_mail
 from api.photos import service as photos
@@ -242,18 +243,8 @@ def _photos(
     count = repository.count_bib_photos(session, event.id, bib, settings.BIB_MIN_CONFIDENCE)
     data = []
     for photo, _ in rows:
-        image = f"{base}/photos/{photo.id}/image"
         data.append(
-            BibPhoto(
-                id=photo.id,
-                filename=photo.filename,
-                width=photo.width,
-                height=photo.height,
-                url=image,
-                preview_url=f"{image}?size=preview",
-                thumb_url=f"{image}?size=thumb",
-                taken_at=photo.captured_at,
-            )
+            BibPhoto(**shown(photo, f"{base}/photos/{photo.id}/image"), taken_at=photo.captured_at)
         )
     return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=data,
                      count=count, next_cursor=next_cursor)  # fmt: skip

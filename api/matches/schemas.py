@@ -6,18 +6,10 @@ from typing import Literal
 
 from sqlmodel import SQLModel
 
+from api.images import ShownPhoto
 
-class MatchedPhoto(SQLModel):
-    id: uuid.UUID
-    filename: str
-    width: int
-    height: int
-    url: str
-    """The original file."""
-    preview_url: str
-    """An upright JPEG, 1600 px on its longest side."""
-    thumb_url: str
-    """An upright JPEG, 480 px on its longest side."""
+
+class MatchedPhoto(ShownPhoto):
     distance: float | None
     """The face match's distance; none for a photo found by its bib alone."""
     matched_at: datetime

@@ -10,6 +10,7 @@ from api.archive import archive_names
 from api.bibs import service as bibs
 from api.errors import NotFound
 from api.events import service as events
+from api.images import shown
 from api.matches import repository
 from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
 from core import queue
@@ -36,16 +37,9 @@ def my_photos(
     data = []
     for found in rows:
         photo = found.photo
-        image = f"/api/photos/{photo.id}/image"
         data.append(
             MatchedPhoto(
-                id=photo.id,
-                filename=photo.filename,
-                width=photo.width,
-                height=photo.height,
-                url=image,
-                preview_url=f"{image}?size=preview",
-                thumb_url=f"{image}?size=thumb",
+                **shown(photo, f"/api/photos/{photo.id}/image"),
                 distance=round(found.distance, 4) if found.distance is not None else None,
                 matched_at=found.found_at,
                 found_by=found_by(found.by_face, found.by_bib),
