@@ -87,3 +87,64 @@ def test_where_search_is_open_the_event_page_shows_a_bibs_photos(
     phone.goto(f"{event['join_url']}/bib/87")
     expect(phone.locator("#bib-count")).to_have_text("0")
     expect(phone.locator("#bib-empty")).to_be_visible()
+
+
+def test_the_owner_sets_up_a_race_and_a_contributor_sees_only_their_part(
+    laptop: Any, api: Api, session: Session, tmp_path: Any
+) -> None:
+    from tests.web.test_photographer import _sign_in
+
+    create_user(session, email="organiser@example.com")
+    create_user(session, email="station2@example.com")
+    event = api.create_event(api.login("organiser@example.com"), name="Harbour 10K")
+    page = laptop
+    _sign_in(page, "organiser@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event['id']}")
+
+    race = page.locator("#race")
+    race.locator("summary").click()
+    race.get_by_label("Read bib numbers").check()
+    race.get_by_label("Bibs from").fill("1")
+    race.get_by_label("to", exact=True).fill("5000")
+    race.get_by_label("Who sees a bib's photos").select_option("open")
+    race.get_by_role("button", name="Save").click()
+    expect(page.locator("#race-summary")).to_have_text("bib numbers read · open search")
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("bib,email\n12,a@example.com\n9999,\n12,\n")
+    race.get_by_label("Start list CSV").set_input_files(str(bad))
+    race.get_by_role("button", name="Import").click()
+    expect(page.locator("#start-list-status")).to_contain_text("2 bad lines")
+    expect(page.locator("#start-list-errors li")).to_have_text(
+        ["line 3, bib: bib out of range", "line 4, bib: duplicate bib"]
+    )
+    good = tmp_path / "good.csv"
+    good.write_text("bib,name,email\n12,Ada,a@example.com\n13,Sam,\n")
+    race.get_by_label("Start list CSV").set_input_files(str(good))
+    race.get_by_role("button", name="Import").click()
+    expect(page.locator("#start-list-status")).to_have_text(
+        "2 runners imported, 1 with an address."
+    )
+
+    people = page.locator("#photographers")
+    people.locator("summary").click()
+    people.get_by_label("Email").fill("station2@example.com")
+    people.get_by_role("button", name="Invite").click()
+    expect(page.locator("#photographer-table tbody tr")).to_have_count(2)
+    expect(page.locator("#photographer-table")).to_contain_text("station2@example.com")
+    clock = people.get_by_label("Clock correction of station2@example.com in minutes")
+    clock.fill("-30")
+    people.locator("tr", has_text="station2@example.com").get_by_role("button", name="Save").click()
+    expect(page.locator("#toast")).to_contain_text("0 photos moved")
+    shot(page, "race-studio-owner")
+
+    page.evaluate("() => localStorage.clear()")  # signed out
+    _sign_in(page, "station2@example.com")
+    expect(page.get_by_text("Harbour 10K")).to_be_visible()
+    page.goto(f"/studio/events/{event['id']}")
+    expect(page.locator("#event-name")).to_have_text("Harbour 10K")
+    expect(page.locator("#dropzone")).to_be_visible()
+    for owner_only in ("#race", "#photographers", "#lifecycle", "#joining", "#tolerance-form"):
+        expect(page.locator(owner_only)).to_be_hidden()
+    shot(page, "race-studio-contributor")

@@ -92,7 +92,51 @@ function renderHead(event) {
   $("qr-svg").href = `/e/${event.code}/qr.svg?download=1`;
   $("tolerance").value = event.tolerance;
   if (!$("preview-tolerance").value) $("preview-tolerance").value = event.tolerance;
+  renderRace(event);
+  if (event.your_role !== "contributor") loadHeld().catch((error) => toast(error.message));
 }
+
+function renderRace(event) {
+  $("bibs-enabled").checked = event.bibs_enabled;
+  $("bib-min").value = event.bib_min ?? "";
+  $("bib-max").value = event.bib_max ?? "";
+  $("bib-search").value = event.bib_search;
+  $("race-summary").textContent = event.bibs_enabled
+    ? `bib numbers read · ${event.bib_search === "open" ? "open search" : "by the runner's link"}`
+    : "bib numbers off";
+}
+
+$("race-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const number = (id) => ($(id).value.trim() ? Number($(id).value) : null);
+  const json = { bibs_enabled: $("bibs-enabled").checked, bib_min: number("bib-min"),
+    bib_max: number("bib-max"), bib_search: $("bib-search").value };
+  try {
+    renderRace(await api(`/api/events/${eventId}`, { method: "PATCH", token, json }));
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast(json.bibs_enabled ? "Bib numbers are read from the photos." : "Bib numbers are off.");
+});
+
+$("start-list-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = new FormData();
+  form.append("file", $("start-list-file").files[0]);
+  $("start-list-errors").replaceChildren();
+  try {
+    const imported = await api(`/api/events/${eventId}/start-list`, { method: "PUT", token, form });
+    $("start-list-status").textContent =
+      `${imported.runners} runners imported, ${imported.with_email} with an address.`;
+  } catch (error) {
+    const detail = error.body?.detail;
+    $("start-list-status").textContent = detail?.error_count
+      ? `Not imported: ${detail.error_count} bad lines. The list before is unchanged.`
+      : `Not imported: ${error.message}`;
+    $("start-list-errors").replaceChildren(...(detail?.errors || []).map((row) =>
+      h("li", {}, `line ${row.row}${row.column ? `, ${row.column}` : ""}: ${row.error.replaceAll("_", " ")}`)));
+  }
+});
 
 const progressPoll = poll(refreshEvent, { min: 1500, max: 15000, factor: 1.5 });
 
@@ -151,8 +195,6 @@ async function review(row, verdict) {
   toast(verdict === "release" ? "Released: it is matched now." : "Refused: its encoding is deleted.");
   loadHeld();
 }
-
-loadHeld().catch((error) => toast(error.message));
 
 $("delete-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -664,10 +706,11 @@ function photographerRow(p) {
 
 $("invite-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const email = new FormData(event.currentTarget).get("email");
+  const form = event.currentTarget;
+  const email = new FormData(form).get("email");
   try {
     await api(`/api/events/${eventId}/contributors`, { method: "POST", token, json: { email } });
-    event.currentTarget.reset();
+    form.reset();
     toast(`Invited ${email}.`);
     loadPhotographers();
   } catch (error) {
