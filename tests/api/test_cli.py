@@ -121,3 +121,22 @@ def test_upload_to_an_event_that_is_not_yours_fails(
     result = runner.invoke(app, args)
     assert result.exit_code == 1
     assert "no event of yours" in result.output
+
+
+def test_a_watched_folder_sends_a_file_once_the_camera_has_finished_writing_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from api import upload_client
+
+    clock = [100.0]
+    monkeypatch.setattr(upload_client.time, "monotonic", lambda: clock[0])
+    seen: dict = {}
+    done, writing = tmp_path / "DSC_0001.JPG", tmp_path / "DSC_0002.JPG"
+    done.write_bytes(b"a whole photo")
+    writing.write_bytes(b"half")
+    assert upload_client.settled([done, writing], seen) == []  # first seen now
+    clock[0] += upload_client.SETTLE_SECONDS
+    writing.write_bytes(b"half a photo, and more")  # still being written
+    assert upload_client.settled([done, writing], seen) == [done]
+    clock[0] += upload_client.SETTLE_SECONDS
+    assert upload_client.settled([done, writing], seen) == [done, writing]
