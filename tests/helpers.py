@@ -208,6 +208,8 @@ def create_photo(session: Session, *, event, data: bytes | None = None, **fields
         "height": 1,
         **fields,
     }
+    if "created_at" in values and "captured_at" not in values:
+        values["captured_at"] = values["created_at"]  # no capture time: its upload time
     photo = Photo(id=photo_id, event_id=event.id, **values)
     if data is not None:
         get_storage().put(photo.storage_key, data)

@@ -124,7 +124,6 @@ class Reader:
         if len(characters) + 1 != classes:
             raise ModelFileError(f"{len(characters)} characters for {classes} classes")
         self.characters = ["", *characters]  # class 0 is CTC's blank
-        self.digit = np.array([c.isdigit() and c.isascii() for c in self.characters])
 
     def read(self, rgb: np.ndarray, faces: list[Box]) -> list[BibRead]:
         """The bibs below these faces, one read per number (the most confident)."""

@@ -28,7 +28,7 @@ def _walk(client: TestClient, path: str, headers: dict[str, str], limit: int,
             return rows
 
 
-def test_every_list_walked_page_by_page_gives_each_row_once_newest_first(
+def test_every_list_walked_page_by_page_gives_each_row_once_latest_first(
     client: TestClient, session: Session
 ) -> None:
     create_user(session, email="admin@example.com", role="admin")
@@ -47,7 +47,7 @@ def test_every_list_walked_page_by_page_gives_each_row_once_newest_first(
 
     listed = _walk(client, f"/api/events/{events[0].id}/photos", headers, limit=3)
     assert sorted(p["id"] for p in listed) == sorted(str(p.id) for p in photos)
-    order = [(p["created_at"], p["id"]) for p in listed]
+    order = [(p["captured_at"], p["id"]) for p in listed]  # latest taken first
     assert order == sorted(order, reverse=True)
 
     for path, query, expected in (
