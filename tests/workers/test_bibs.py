@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from api.reconciler.service import reconcile
 from core import queue
-from core.models import Event, Photo, PhotoBib
+from core.models import Attendee, Email, EmailKind, Event, Photo, PhotoBib
 from core.queue import JobQueue
 from core.text import bib_number
 from loadtest import bib_data
@@ -197,3 +197,33 @@ def test_a_deleted_photo_leaves_no_bib_behind(session: Session, heads: list) -> 
     session.delete(session.get(Photo, photo.id))
     session.commit()
     assert session.exec(select(func.count()).select_from(PhotoBib)).one() == 0
+
+
+def test_a_photo_of_my_bib_is_news_for_my_digest(
+    session: Session, redis: Redis, heads: list
+) -> None:
+    """The bib's photos arrive by themselves, as face matches do: matching marks the
+    attendees it matched, and reading a bib marks those who gave it."""
+    from api.reconciler.service import reconcile
+    from core.db import session_scope
+    from tests.workers.test_tasks import add_attendee
+
+    event = _race_event(session, bibs_enabled=True)
+    runner, other = add_attendee(session, event), add_attendee(session, event)
+    for attendee, bib in ((runner, "318"), (other, "4")):
+        attendee.bib, attendee.notify = bib, True
+        session.add(attendee)
+    session.commit()
+    runners = [bib_data.Runner("318", 45, "clean"), bib_data.Runner("90210", 40, "clean")]
+    race = bib_data.race_photo(list(zip(heads, runners, strict=False)), seed=6)
+    photo = add_photo(session, event, race.data)
+    tasks.index_photo(str(photo.id))
+
+    session.expire_all()
+    marked = {a.id for a in session.exec(select(Attendee)).all() if a.news_since is not None}
+    assert marked == {runner.id}
+    with session_scope() as scoped:
+        assert reconcile(scoped, JobQueue(redis)).digests == 1
+    session.expire_all()
+    digest = session.exec(select(Email).where(Email.kind == EmailKind.digest)).one()
+    assert (digest.attendee_id, digest.subject[:18]) == (runner.id, "1 new photo of you")

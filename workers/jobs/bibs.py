@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select, update
 
+from core.config import settings
 from core.db import session_scope
-from core.models import Event, Face, Photo, PhotoBib, PhotoStatus, utcnow
+from core.models import Attendee, Event, Face, Photo, PhotoBib, PhotoStatus, utcnow
 from core.storage import get_storage
 from workers import bibs, faces
 
@@ -48,6 +49,14 @@ def store(session: Session, photo: Photo, reads: list[bibs.BibRead]) -> None:
         )
     photo.bibs_read_at = utcnow()
     session.add(photo)
+    # The attendees who gave these bibs have news, as matching marks those it matched.
+    sure = sorted({r.bib for r in reads if r.confidence >= settings.BIB_MIN_CONFIDENCE})
+    if sure:
+        session.exec(
+            update(Attendee)
+            .where(col(Attendee.event_id) == photo.event_id, col(Attendee.bib).in_(sure))
+            .values(news_since=func.coalesce(col(Attendee.news_since), photo.bibs_read_at))
+        )
 
 
 def read_bibs(photo_id: str) -> dict[str, Any]:
