@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePath
 
 from core.storage import Storage
@@ -55,19 +56,28 @@ def archive_names(filenames: list[str]) -> list[str]:
     return names
 
 
-def stream_archive(storage: Storage, entries: list[tuple[str, str]]) -> Iterator[bytes]:
-    """A zip of (name, storage key) entries, one photo in memory at a time.
+ArchiveEntry = tuple[str, Callable[[], bytes]]
+"""A file of a zip: its name, and a call that reads its bytes when the zip reaches it."""
+
+
+def stream_archive(entries: list[ArchiveEntry]) -> Iterator[bytes]:
+    """A zip of (name, the file's bytes when called) entries, one photo in memory at a time.
 
     Photos are stored, not deflated: JPEGs do not compress, and the CPU is
     better spent elsewhere.
     """
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, key in entries:
+        for name, read in entries:
             try:
-                data = storage.get(key)
+                data = read()
             except FileNotFoundError:
                 continue  # deleted since the list was read
             archive.writestr(name, data)
             yield sink.take()
     yield sink.take()
+
+
+def stored(storage: Storage, key: str) -> Callable[[], bytes]:
+    """An entry's bytes: the file at `key`, read when the zip reaches it."""
+    return functools.partial(storage.get, key)

@@ -32,6 +32,8 @@ from core.models import Role
 MULTIPART_OVERHEAD = 64 * 1024
 """Boundaries, part headers and small form fields around a file's bytes."""
 SPOOL_IN_MEMORY = 1024 * 1024
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+"""The largest logo file an event takes (api/branding/)."""
 REPLAY_CHUNK = 256 * 1024
 
 
@@ -50,14 +52,20 @@ def body_rules(settings: Settings) -> list[BodyRule]:
     """The routes that take more than a JSON body; every other route gets MAX_BODY_BYTES."""
     frames = 4 * settings.MAX_LIVE_FRAME_BYTES + MULTIPART_OVERHEAD
 
-    def rule(path: str, limit: int, *, caller: bool = True, roles: set[Role] | None = None
-             ) -> BodyRule:  # fmt: skip
-        return BodyRule("POST", re.compile(path), limit, caller, frozenset(roles or Role))
+    def rule(path: str, limit: int, *, caller: bool = True, roles: set[Role] | None = None,
+             method: str = "POST") -> BodyRule:  # fmt: skip
+        return BodyRule(method, re.compile(path), limit, caller, frozenset(roles or Role))
 
     staff = {Role.photographer, Role.admin}
     return [
         rule(r"/api/events/[^/]+/photos", settings.MAX_UPLOAD_REQUEST_BYTES, roles=staff),
         rule(r"/api/upload-selfie", settings.MAX_SELFIE_BYTES + MULTIPART_OVERHEAD),
+        rule(
+            r"/api/events/[^/]+/logo",
+            LOGO_MAX_BYTES + MULTIPART_OVERHEAD,
+            roles=staff,
+            method="PUT",
+        ),
         rule(r"/api/me/live-selfie", frames),
         rule(r"/api/opt-outs", frames, caller=False),  # no account: its challenge is the key
     ]

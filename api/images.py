@@ -18,6 +18,7 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import SQLModel
 
+from api import watermark
 from api.errors import InvalidImage, PayloadTooLarge
 from core import decoding
 from core.config import settings
@@ -218,8 +219,20 @@ _whole_decodes = threading.BoundedSemaphore(1)
 """Non-JPEG originals decode whole, up to the decoding budget: one at a time per process."""
 
 
-def make_preview(data: bytes, max_side: int) -> bytes:
-    """An upright JPEG of the image, its longest side at most `max_side`.
+@dataclass(frozen=True)
+class Marking:
+    """A watermark for a preview, and the faces (in the photo's upright pixels, whose width
+    is `photo_width`) it should keep off."""
+
+    mark: watermark.Mark
+    faces: tuple[tuple[int, int, int, int], ...]
+    """(top, right, bottom, left), as the faces table has them."""
+    photo_width: int
+
+
+def make_preview(data: bytes, max_side: int, marking: Marking | None = None) -> bytes:
+    """An upright JPEG of the image, its longest side at most `max_side`, with the
+    watermark of `marking` burned in.
 
     JPEGs are decoded at a DCT scale near the target (`draft`), so a 24 MP
     photo costs tens of milliseconds, not a full decode. Other formats decode
@@ -228,12 +241,12 @@ def make_preview(data: bytes, max_side: int) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         if image.format in decoding.DRAFT_FORMATS:
             image.draft("RGB", (max_side, max_side))
-            return _preview(image, max_side)
+            return _preview(image, max_side, marking)
         with _whole_decodes:
-            return _preview(image, max_side)
+            return _preview(image, max_side, marking)
 
 
-def _preview(image: Image.Image, max_side: int) -> bytes:
+def _preview(image: Image.Image, max_side: int, marking: Marking | None) -> bytes:
     image.load()
     ImageOps.exif_transpose(image, in_place=True)  # no second full-size copy
     if image.mode in decoding.SIXTEEN_BIT:  # Pillow cannot shrink 16-bit modes
@@ -241,8 +254,14 @@ def _preview(image: Image.Image, max_side: int) -> bytes:
     # Bicubic, plain baseline JPEG: ~100 ms less than Lanczos with an optimised,
     # progressive file on a 24 MP photo, and no visible difference at these sizes.
     image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    image = image.convert("RGB")
+    if marking is not None:
+        scale = image.width / max(1, marking.photo_width)
+        faces = [watermark.Box(left * scale, top * scale, right * scale, bottom * scale)
+                 for top, right, bottom, left in marking.faces]  # fmt: skip
+        watermark.burn(image, marking.mark, faces)
     out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=82)
+    image.save(out, "JPEG", quality=82)
     return out.getvalue()
 
 
@@ -254,15 +273,24 @@ class ShownPhoto(SQLModel):
     width: int
     height: int
     url: str
-    """The original file."""
+    """What the viewer may download: the original file where the event's photographer
+    allows it, else the preview."""
+    download_url: str
+    """`url` as an attachment with the photo's file name."""
+    original: bool
+    """Whether `url` is the original file."""
     preview_url: str
-    """An upright JPEG, 1600 px on its longest side."""
+    """An upright JPEG, 1600 px on its longest side (with the photographer's watermark
+    when the event has one)."""
     thumb_url: str
-    """An upright JPEG, 480 px on its longest side."""
+    """An upright JPEG, 480 px on its longest side (watermarked as the preview)."""
 
 
-def shown(photo: Photo, image: str) -> dict[str, Any]:
-    """`ShownPhoto`'s fields for a photo whose image is served at `image`."""
+def shown(photo: Photo, image: str, *, original: bool) -> dict[str, Any]:
+    """`ShownPhoto`'s fields for a photo whose image is served at `image`; `original`:
+    whether the viewer may download the original file."""
+    url = image if original else f"{image}?size=preview"
+    download = f"{url}{'&' if '?' in url else '?'}download=1"
     return {"id": photo.id, "filename": photo.filename, "width": photo.width,
-            "height": photo.height, "url": image, "preview_url": f"{image}?size=preview",
-            "thumb_url": f"{image}?size=thumb"}  # fmt: skip
+            "height": photo.height, "url": url, "download_url": download, "original": original,
+            "preview_url": f"{image}?size=preview", "thumb_url": f"{image}?size=thumb"}  # fmt: skip

@@ -16,6 +16,7 @@ from api.attendees.endpoints import router as attendees_router
 from api.auth.endpoints import router as auth_router
 from api.bibs.endpoints import router as bibs_router
 from api.bodies import BodyGate
+from api.branding.endpoints import router as branding_router
 from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
 from api.errors import install_handlers
@@ -89,6 +90,7 @@ def create_app() -> FastAPI:
         attendees_router,
         matches_router,
         bibs_router,
+        branding_router,
         admin_router,
     ):
         api.include_router(router)

@@ -272,6 +272,27 @@ class Event(EventBase, table=True):
         sa_type=_enum(BibSearch),
         sa_column_kwargs={"server_default": BibSearch.runner.value},
     )
+    # The photographer's brand on the attendee pages and mails (api/branding/).
+    accent_color: str | None = Field(default=None, max_length=7)
+    welcome_text: str | None = Field(default=None, max_length=1000)
+    logo_key: str | None = Field(default=None, max_length=300)
+    logo_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Counts logo changes: the logo's public URL carries it, so caches refetch."""
+    # Burned into every preview and thumbnail (the logo, else `watermark_text`, else the
+    # event's name); originals are never marked.
+    watermark: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    watermark_text: str | None = Field(default=None, max_length=60)
+    mark_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Counts changes to what previews carry: a preview's storage key names it, so a
+    preview made under an older mark is never served (core.storage.preview_key)."""
+    marks_swept: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The `mark_version` whose older previews were deleted; a sweep is owed while less."""
+    # What an attendee (or a runner, or a gallery visitor) may download; the photographer
+    # and admins may download everything.
+    originals_downloadable: bool = Field(
+        default=True, sa_column_kwargs={"server_default": sa.true()}
+    )
+    zips_allowed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
@@ -280,6 +301,10 @@ class Event(EventBase, table=True):
     def allows_selfie_upload(self) -> bool:
         """Whether a selfie may be a file, or must be taken live on the camera."""
         return bool(settings.SELFIE_UPLOAD) if self.selfie_upload is None else self.selfie_upload
+
+    def preview_mark(self) -> int:
+        """The mark its previews are made under now: 0 for none (core.storage.preview_key)."""
+        return self.mark_version + 1 if self.watermark else 0
 
     def effective_auto_close_days(self) -> int | None:
         return (

@@ -160,6 +160,11 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
     return _spec("purge_unmatched_faces", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
 
 
+def sweep_previews(event_id: uuid.UUID) -> JobSpec:
+    """Delete the event's previews made under an older watermark (its `mark_version`)."""
+    return _spec("sweep_previews", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
+
+
 def send_email(email_id: uuid.UUID) -> JobSpec:
     """One row of the `emails` outbox, sent by SMTP (workers/jobs/mail.py)."""
     spec = _spec("send_email", EMAILS, email_id, SEND_EMAIL_TIMEOUT)

@@ -4,6 +4,7 @@ S3-compatible bucket. The interface is all callers see."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -38,13 +39,41 @@ def event_folder(event_id: uuid.UUID) -> str:
     return f"events/{event_id}/"
 
 
-def preview_key(event_id: uuid.UUID, photo_id: uuid.UUID, size: str) -> str:
-    return f"{event_folder(event_id)}previews/{photo_id}-{size}.jpg"
+def preview_key(event_id: uuid.UUID, photo_id: uuid.UUID, size: str, mark: int = 0) -> str:
+    """Where a preview made under the event's mark (`Event.preview_mark`) is kept: a new
+    watermark changes the key, so a preview made under the old one is never served."""
+    version = f"-m{mark}" if mark else ""
+    return f"{previews_folder(event_id)}{photo_id}-{size}{version}.jpg"
 
 
-def photo_keys(event_id: uuid.UUID, photo_id: uuid.UUID, original: str) -> list[str]:
-    """A photo's original and every preview that may have been made of it."""
-    return [original, *(preview_key(event_id, photo_id, size) for size in PREVIEW_SIZES)]
+def previews_folder(event_id: uuid.UUID) -> str:
+    return f"{event_folder(event_id)}previews/"
+
+
+_PREVIEW_NAME = re.compile(r"-[a-z]+(?:-m(\d+))?\.jpg$")
+
+
+def preview_mark_of(key: str) -> int | None:
+    """The mark a preview's key names (0: none); None for a key that is not a preview's."""
+    found = _PREVIEW_NAME.search(key)
+    if found is None:
+        return None
+    return int(found.group(1) or 0)
+
+
+def logo_key(event_id: uuid.UUID, version: int) -> str:
+    """The event's logo (a PNG the API made of the upload), one file per version: a new
+    logo never overwrites the one a transaction that may roll back replaces."""
+    return f"{event_folder(event_id)}brand/logo-{version}.png"
+
+
+def photo_keys(event_id: uuid.UUID, photo_id: uuid.UUID, original: str, mark: int = 0) -> list[str]:
+    """A photo's original and every preview that may have been made of it, under the
+    event's current mark and without one (previews under older marks are swept when the
+    mark changes: `workers.jobs.events.sweep_previews`)."""
+    marks = {0, mark}
+    return [original, *(preview_key(event_id, photo_id, size, m)
+                        for size in PREVIEW_SIZES for m in sorted(marks))]  # fmt: skip
 
 
 def _folder(prefix: str) -> str:

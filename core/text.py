@@ -1,5 +1,5 @@
-"""Text typed by a person that ends up in a mail, a page or a log line: one line of it;
-and bib numbers, as typed, listed or read from a photo."""
+"""Text typed by a person that ends up in a mail, a page or a log line: one line of it,
+or a few paragraphs; and bib numbers, as typed, listed or read from a photo."""
 
 from __future__ import annotations
 
@@ -26,6 +26,21 @@ def one_line(value: str | None) -> str | None:
 
 OneLine = Annotated[str, AfterValidator(one_line)]
 """A name or title: one line, no control characters."""
+
+
+def paragraphs(value: str) -> str:
+    """Lines of text (a welcome message): line breaks kept as LF, at most two in a row;
+    any other control character, separator or bidirectional override refused."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = [one_line(line) or "" for line in lines]
+    text = "\n".join(kept).strip()
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+Paragraphs = Annotated[str, AfterValidator(paragraphs)]
+"""A few lines of text a person wrote for others to read."""
 
 BIB_MAX_DIGITS = 6
 

@@ -176,6 +176,18 @@ def image_bytes(
     return buffer.getvalue()
 
 
+def logo_bytes(size: tuple[int, int] = (200, 80), fmt: str = "PNG") -> bytes:
+    """A logo: a dark bar with a transparent margin, so a mark made of it is findable."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    inner = (size[0] // 8, size[1] // 4, size[0] - size[0] // 8, size[1] - size[1] // 4)
+    image.paste((20, 30, 160, 255), inner)
+    if fmt == "JPEG":
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
 def face_photo(relative: str) -> bytes:
     return (FACES / relative).read_bytes()
 

@@ -16,6 +16,7 @@ from workers.jobs.events import (
     purge_unmatched_faces,
     rematch_attendee,
     rematch_event,
+    sweep_previews,
 )
 from workers.jobs.mail import send_email, send_emails
 from workers.jobs.optouts import judge_opt_out
@@ -38,5 +39,6 @@ __all__ = [
     "restore_match",
     "send_email",
     "send_emails",
+    "sweep_previews",
     "validate_selfie",
 ]

@@ -28,6 +28,8 @@ from api.errors import (
     responses,
 )
 from api.events.service import get_owned_event
+from api.photos.service import attachment, download_name
+from core.models import Photo
 
 router = APIRouter(tags=["bibs"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -39,6 +41,7 @@ _IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "the photo"}
 }
 _CACHE = {"Cache-Control": "private, max-age=3600"}
+Download = Annotated[bool, Query(description="as an attachment with its file name")]
 
 
 @router.put("/events/{event_id}/start-list", responses=responses(*_AUTH, NotFound, InvalidFile))
@@ -105,10 +108,12 @@ def read_bib_photo_image(
     bib: str,
     photo_id: uuid.UUID,
     size: Size = "full",
+    download: Download = False,
 ) -> Response:
-    """A photo of a bib, where the event's bib search is open."""
-    data, media_type = service.searched_image(session, storage, code, bib, photo_id, size)
-    return Response(data, media_type=media_type, headers=_CACHE)
+    """A photo of a bib, where the event's bib search is open (the original only where the
+    event lets visitors download it)."""
+    photo, data, media_type = service.searched_image(session, storage, code, bib, photo_id, size)
+    return Response(data, media_type=media_type, headers=_headers(photo, size, download))
 
 
 @router.post(
@@ -139,14 +144,25 @@ def read_bib_pass_photos(
 @router.get(
     "/bib-passes/{token}/photos/{photo_id}/image",
     response_class=Response,
-    responses={**_IMAGE, **responses(NotFound)},
+    responses={**_IMAGE, **responses(NotFound, NotPermitted)},
 )
 def read_bib_pass_photo_image(
-    session: SessionDep, storage: StorageDep, token: str, photo_id: uuid.UUID, size: Size = "full"
+    session: SessionDep,
+    storage: StorageDep,
+    token: str,
+    photo_id: uuid.UUID,
+    size: Size = "full",
+    download: Download = False,
 ) -> Response:
-    """A photo of a pass's bib."""
-    data, media_type = service.pass_image(session, storage, token, photo_id, size)
-    return Response(data, media_type=media_type, headers=_CACHE)
+    """A photo of a pass's bib (the original only where the event lets visitors download it)."""
+    photo, data, media_type = service.pass_image(session, storage, token, photo_id, size)
+    return Response(data, media_type=media_type, headers=_headers(photo, size, download))
+
+
+def _headers(photo: Photo, size: str, download: bool) -> dict[str, str]:
+    if not download:
+        return _CACHE
+    return {**_CACHE, "Content-Disposition": attachment(download_name(photo, size))}
 
 
 @router.post("/bib-passes/{token}/claim", responses=responses(*_AUTH, NotFound))

@@ -5,6 +5,7 @@ from typing import Literal
 
 from sqlmodel import Field, SQLModel
 
+from api.branding.schemas import Brand
 from api.images import ShownPhoto
 
 Bib = str
@@ -22,6 +23,8 @@ class BibPhotos(SQLModel):
     bib: str
     event_code: str
     event_name: str
+    brand: Brand
+    """The event's logo, accent and welcome text, for the page that shows these photos."""
     data: list[BibPhoto]
     count: int
     next_cursor: str | None = None

@@ -39,6 +39,7 @@ from api.bibs.schemas import (
     StartListImported,
     StartListRowError,
 )
+from api.branding import service as branding
 from api.errors import BadRequest, InvalidFile, NotFound, NotPermitted
 from api.events import service as events
 from api.images import shown
@@ -236,7 +237,8 @@ def _photos(
     session: Session, event: Event, bib: str, base: str, *, cursor: str | None, limit: int
 ) -> BibPhotos:
     if not counts(session, event, bib):
-        return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=[], count=0)
+        return BibPhotos(bib=bib, event_code=event.code, event_name=event.name,
+                         brand=branding.brand(event), data=[], count=0)  # fmt: skip
     rows, next_cursor = repository.page_bib_photos(
         session, event.id, bib, settings.BIB_MIN_CONFIDENCE, cursor=cursor, limit=limit
     )
@@ -244,9 +246,15 @@ def _photos(
     data = []
     for photo, _ in rows:
         data.append(
-            BibPhoto(**shown(photo, f"{base}/photos/{photo.id}/image"), taken_at=photo.captured_at)
+            BibPhoto(
+                **shown(
+                    photo, f"{base}/photos/{photo.id}/image", original=event.originals_downloadable
+                ),
+                taken_at=photo.captured_at,
+            )
         )
-    return BibPhotos(bib=bib, event_code=event.code, event_name=event.name, data=data,
+    return BibPhotos(bib=bib, event_code=event.code, event_name=event.name,
+                     brand=branding.brand(event), data=data,
                      count=count, next_cursor=next_cursor)  # fmt: skip
 
 
@@ -262,10 +270,11 @@ def search(
 
 def searched_image(
     session: Session, storage: Storage, code: str, bib_text: str, photo_id: uuid.UUID, size: str
-) -> tuple[bytes, str]:
+) -> tuple[Photo, bytes, str]:
     event = _open_event(session, code)
-    return photos.read_image(storage, _photo_of(session, event, parse_bib(bib_text), photo_id),
-                             size)  # fmt: skip
+    photo = _photo_of(session, event, parse_bib(bib_text), photo_id)
+    photos.check_visitor_image(event, size)
+    return photo, *photos.read_image(session, storage, event, photo, size)
 
 
 def _photo_of(session: Session, event: Event, bib: str, photo_id: uuid.UUID) -> Photo:
@@ -297,7 +306,8 @@ def request_pass(session: Session, code: str, body: BibPassRequest) -> BibPassSe
     )
     queue_mail(session, kind=EmailKind.sign_in, to=runner.email, template="bib_pass",
                event_id=event.id, expires_at=expires, name=runner.name, event_name=event.name,
-               bib=bib, link=public_url(f"/bib#{token}"), days=settings.BIB_PASS_DAYS)  # fmt: skip
+               bib=bib, link=public_url(f"/bib#{token}"), days=settings.BIB_PASS_DAYS,
+               brand=branding.mail_brand(event))  # fmt: skip
     return sent
 
 
@@ -319,9 +329,11 @@ def pass_photos(session: Session, token: str, *, cursor: str | None, limit: int)
 
 def pass_image(
     session: Session, storage: Storage, token: str, photo_id: uuid.UUID, size: str
-) -> tuple[bytes, str]:
+) -> tuple[Photo, bytes, str]:
     bib_pass, event = _pass(session, token)
-    return photos.read_image(storage, _photo_of(session, event, bib_pass.bib, photo_id), size)
+    photo = _photo_of(session, event, bib_pass.bib, photo_id)
+    photos.check_visitor_image(event, size)
+    return photo, *photos.read_image(session, storage, event, photo, size)
 
 
 def claim_pass(session: Session, attendee: Attendee, token: str) -> MyBib:

@@ -4,15 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, computed_field
+from pydantic import EmailStr, StringConstraints, computed_field
 from sqlmodel import Field, SQLModel
 
 from core.config import MAX_RETENTION_DAYS, MAX_TOLERANCE
 from core.models import BibSearch, EventBase, EventStatus
-from core.text import OneLine
+from core.text import OneLine, Paragraphs
 
 RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
 BibNumber = Annotated[int, Field(ge=0, le=999_999)]
+AccentColor = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$", to_lower=True)]
+WelcomeText = Annotated[Paragraphs, Field(min_length=1, max_length=1000)]
 
 
 class EventCreate(EventBase):
@@ -48,6 +50,19 @@ class EventUpdate(SQLModel):
     bib_min: BibNumber | None = None
     bib_max: BibNumber | None = None
     bib_search: BibSearch | None = None
+    accent_color: AccentColor | None = None
+    """The brand's accent, "#rrggbb", on buttons and highlights of the attendee pages."""
+    welcome_text: WelcomeText | None = None
+    """A few lines for attendees at the top of the event's page and its mails."""
+    watermark: bool | None = None
+    """Burn the photographer's mark (the logo, else `watermark_text`, else the event's
+    name) into every preview and thumbnail; originals are never marked."""
+    watermark_text: OneLine | None = Field(default=None, min_length=1, max_length=60)
+    originals_downloadable: bool | None = None
+    """Attendees (and runners, and gallery visitors) may download the original files;
+    otherwise the 1600 px preview only."""
+    zips_allowed: bool | None = None
+    """Attendees may download their photos as one zip."""
 
 
 class EventPublic(EventBase):
@@ -76,6 +91,13 @@ class EventPublic(EventBase):
     bib_min: int | None = None
     bib_max: int | None = None
     bib_search: BibSearch = BibSearch.runner
+    accent_color: str | None = None
+    welcome_text: str | None = None
+    logo_url: str | None = None
+    watermark: bool = False
+    watermark_text: str | None = None
+    originals_downloadable: bool = True
+    zips_allowed: bool = True
 
 
 class EventProgress(SQLModel):

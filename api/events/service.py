@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
+from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from api import ratelimit
 from api.auth.repository import get_user_by_email
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted
 from api.events import repository
@@ -27,6 +29,7 @@ from core.config import settings
 from core.db import defer
 from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, EventStatus, Role, User, utcnow
+from core.redis import get_redis
 
 _CODE_ATTEMPTS = 5
 
@@ -99,7 +102,22 @@ def to_public(event: Event, *, role: EventRole | None = None) -> EventPublic:
         bib_min=event.bib_min,
         bib_max=event.bib_max,
         bib_search=event.bib_search,
+        accent_color=event.accent_color,
+        welcome_text=event.welcome_text,
+        logo_url=logo_url(event),
+        watermark=event.watermark,
+        watermark_text=event.watermark_text,
+        originals_downloadable=event.originals_downloadable,
+        zips_allowed=event.zips_allowed,
     )
+
+
+def logo_url(event: Event) -> str | None:
+    """The logo's public address (api/branding/); its version changes with the logo, so
+    it may be cached."""
+    if event.logo_key is None:
+        return None
+    return f"/api/e/{event.code}/logo?v={event.logo_version}"
 
 
 def deletes_at(event: Event) -> datetime | None:
@@ -157,6 +175,18 @@ def get_event_by_code(session: Session, code: str, *, for_share: bool = False) -
     return repository.get_event_by_code(session, canonical, for_share=for_share)
 
 
+def event_for_code(session: Session, request: Request, code: str) -> Event | None:
+    """The event with this code, for a page or a route anyone may open. A client that missed
+    too often this minute is refused before the lookup: a code has 28 bits, and without a
+    limit they are worth guessing."""
+    redis = get_redis()
+    ratelimit.check_code_misses(redis, request)
+    event = get_event_by_code(session, code)
+    if event is None:
+        ratelimit.count_code_miss(redis, request)
+    return event
+
+
 def _check_bib_range(event: Event) -> None:
     if event.bib_min is not None and event.bib_max is not None and event.bib_min > event.bib_max:
         raise BadRequest("bib_min is more than bib_max", code="bad_bib_range")
@@ -208,9 +238,17 @@ def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
     for required in ("bibs_enabled", "bib_search"):  # null means "as it is"
         if changes.get(required, True) is None:
             del changes[required]
+    for required in ("watermark", "originals_downloadable", "zips_allowed"):
+        if changes.get(required, True) is None:
+            del changes[required]
+    marked_before = (event.watermark, event.watermark_text, event.name)
     for field, value in changes.items():
         setattr(event, field, value)
     _check_bib_range(event)
+    if (event.watermark, event.watermark_text, event.name) != marked_before and (
+        event.watermark or marked_before[0]
+    ):
+        change_mark(session, event)
     if closing and event.status == EventStatus.open:
         close_event(session, event, actor="photographer")
     elif closing:
@@ -219,6 +257,14 @@ def update_event(session: Session, event: Event, data: EventUpdate) -> Event:
     if tolerance_changed:
         request_rematch(session, event)
     return event
+
+
+def change_mark(session: Session, event: Event) -> None:
+    """What its previews carry changed (a watermark on or off, another text or logo):
+    previews are made again under a new `mark_version`, and a job deletes the old ones."""
+    event.mark_version += 1
+    session.add(event)
+    defer(session, queue.sweep_previews(event.id))
 
 
 def close_event(session: Session, event: Event, *, actor: str) -> None:

@@ -26,8 +26,17 @@ _templates = Environment(
 )
 
 
+PLATFORM_ACCENT = ("#5b4bdb", "#ffffff")
+"""A mail's button colours when its event has no brand."""
+
+
 def render(template: str, /, **context: object) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of `template`: its .txt's first line is the subject."""
+    """(subject, plain text, HTML) of `template`: its .txt's first line is the subject.
+    `brand` (an event's `Brand`, or None) puts the photographer's logo and accent on it."""
+    brand = context.setdefault("brand", None)
+    accent = (brand.accent, brand.accent_ink) if brand is not None else PLATFORM_ACCENT  # type: ignore[attr-defined]
+    context.setdefault("accent", accent[0])
+    context.setdefault("accent_ink", accent[1])
     text = _templates.get_template(f"{template}.txt").render(**context)
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Subject: ").strip()

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.archive import stream_archive
-from api.auth.deps import CurrentAttendee
-from api.deps import Cursor, SessionDep, StorageDep
+from api.auth import service as auth_service
+from api.auth.deps import Claims, CurrentAttendee, TokenDep, get_claims, get_current_user
+from api.auth.security import issue_download_link, spend_download_link
+from api.deps import Cursor, RedisDep, SessionDep, StorageDep
 from api.errors import NotFound, NotPermitted, Unauthorized, responses
 from api.matches import service
 from api.matches.schemas import HiddenPhotos, MatchedPhotos
+from api.photos.schemas import DownloadLink
 
 router = APIRouter(tags=["matches"])
 
@@ -42,6 +46,23 @@ def list_my_photos(
     return photos
 
 
+_MY_ARCHIVE = "/api/me/photos/archive"
+
+
+@router.post("/me/photos/archive-link", responses=responses(Unauthorized, NotPermitted))
+def create_my_archive_link(
+    session: SessionDep, redis: RedisDep, claims: Claims, attendee: CurrentAttendee
+) -> DownloadLink:
+    """A link for one download of your photos as one zip, valid for a few minutes: the
+    browser streams it to disk itself, so a phone holds none of it in its memory. 403
+    `zips_not_allowed` where the event's photographer offers no zips."""
+    service.check_archive(session, attendee)
+    path = f"{_MY_ARCHIVE}?attendee={attendee.id}"
+    link, expires = issue_download_link(redis, claims, path)
+    query = urlencode({"attendee": str(attendee.id), "link": link})
+    return DownloadLink(url=f"{_MY_ARCHIVE}?{query}", expires_at=expires)
+
+
 @router.get(
     "/me/photos/archive",
     response_class=StreamingResponse,
@@ -51,12 +72,29 @@ def list_my_photos(
     },
 )
 def download_my_photos(
-    session: SessionDep, storage: StorageDep, attendee: CurrentAttendee
+    session: SessionDep,
+    storage: StorageDep,
+    redis: RedisDep,
+    token: TokenDep,
+    attendee: Annotated[uuid.UUID | None, Query(description="with `link`: whose photos")] = None,
+    link: Annotated[
+        str | None, Query(max_length=64, description="a link's id, instead of a bearer token")
+    ] = None,
 ) -> StreamingResponse:
-    """Every photo the attendee is in, as originals in one zip."""
-    entries = service.archive_entries(session, attendee)
+    """Every photo you are in, in one zip, streamed a photo at a time: the originals, or
+    the previews where the event's photographer offers no originals. With a bearer token,
+    or through a link from `archive-link`, once."""
+    if link is not None:
+        grant = spend_download_link(redis, link, f"{_MY_ARCHIVE}?attendee={attendee}")
+        user = auth_service.user_of_session(session, grant.user_id, grant.session_id)
+        found = auth_service.attendee_of_token(session, attendee, user)
+    else:
+        claims = get_claims(token)
+        user = get_current_user(session, claims)
+        found = auth_service.attendee_of_token(session, claims.attendee_id, user)
+    entries = service.archive_entries(session, storage, found)
     return StreamingResponse(
-        stream_archive(storage, entries),
+        stream_archive(entries),
         media_type="application/zip",
         headers={
             "Content-Disposition": 'attachment; filename="my-photos.zip"',

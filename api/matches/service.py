@@ -6,16 +6,18 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from api.archive import archive_names
+from api.archive import ArchiveEntry
 from api.bibs import service as bibs
 from api.errors import NotFound
 from api.events import service as events
 from api.images import shown
 from api.matches import repository
 from api.matches.schemas import HiddenPhoto, HiddenPhotos, MatchedPhoto, MatchedPhotos
+from api.photos import service as photos
 from core import queue
 from core.db import defer, lock_matching
-from core.models import Attendee
+from core.models import Attendee, Event
+from core.storage import Storage
 
 
 def my_photos(
@@ -26,20 +28,22 @@ def my_photos(
     the rest again only on a change."""
     bib = bibs.counted_bib(session, attendee)
     count, digest = repository.attendee_photos_digest(session, attendee.id, attendee.event_id, bib)
-    etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}".encode()).hexdigest()[:32]
     # A race's photos come along the course (by capture time); another event's newest
     # first, so that what just arrived is on top.
     event = events.get_event(session, attendee.event_id)
+    rules = (event.originals_downloadable, event.mark_version) if event else None
+    etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}:{rules}".encode()).hexdigest()[:32]
     rows, next_cursor = repository.page_attendee_photos(
         session, attendee.id, attendee.event_id, bib, cursor=cursor, limit=limit,
         along_course=bool(event and event.bibs_enabled),
     )  # fmt: skip
+    original = event is None or event.originals_downloadable
     data = []
     for found in rows:
         photo = found.photo
         data.append(
             MatchedPhoto(
-                **shown(photo, f"/api/photos/{photo.id}/image"),
+                **shown(photo, f"/api/photos/{photo.id}/image", original=original),
                 distance=round(found.distance, 4) if found.distance is not None else None,
                 matched_at=found.found_at,
                 found_by=found_by(found.by_face, found.by_bib),
@@ -57,11 +61,21 @@ def found_by(by_face: bool, by_bib: bool) -> list[Literal["face", "bib"]]:
     return ways
 
 
-def archive_entries(session: Session, attendee: Attendee) -> list[tuple[str, str]]:
+def check_archive(session: Session, attendee: Attendee) -> Event:
+    """The attendee's event, if its rules let them download a zip."""
+    event = events.get_event(session, attendee.event_id)
+    if event is None:
+        raise NotFound("no such event", code="event_not_found")
+    photos.check_visitor_zip(event)
+    return event
+
+
+def archive_entries(session: Session, storage: Storage, attendee: Attendee) -> list[ArchiveEntry]:
+    """The attendee's photos for one zip, under their event's download rules."""
+    event = check_archive(session, attendee)
     bib = bibs.counted_bib(session, attendee)
-    photos = repository.list_attendee_photos(session, attendee.id, attendee.event_id, bib)
-    names = archive_names([p.filename for p in photos])
-    return [(name, photo.storage_key) for name, photo in zip(names, photos, strict=True)]
+    found = repository.list_attendee_photos(session, attendee.id, attendee.event_id, bib)
+    return photos.visitor_archive(session, storage, event, found)
 
 
 def reject_match(session: Session, attendee: Attendee, photo_id: uuid.UUID) -> None:

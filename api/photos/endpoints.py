@@ -167,10 +167,10 @@ def download_event_photos(
     else:
         user = get_current_user(session, get_claims(token))
     event = get_owned_event(session, require_photographer(user), event_id)
-    entries = service.archive_entries(session, event, matched_only=matched_only)
+    entries = service.archive_entries(session, storage, event, matched_only=matched_only)
     name = f"{event.code}{'-matched' if matched_only else ''}.zip"
     return StreamingResponse(
-        stream_archive(storage, entries),
+        stream_archive(entries),
         media_type="application/zip",
         headers={
             "Content-Disposition": service.attachment(name),
@@ -206,10 +206,10 @@ def read_photo_image(
     ] = "full",
     download: Annotated[bool, Query(description="as an attachment with its file name")] = False,
 ) -> Response:
-    """The photo, for its photographer, an admin, or an attendee matched to it."""
-    photo = service.get_viewable_photo(session, user, photo_id)
-    data, media_type = service.read_image(storage, photo, size)
+    """The photo, for its photographer, an admin, or an attendee matched to it (the original
+    only where the event lets attendees download it)."""
+    photo, data, media_type = service.read_viewable_image(session, storage, user, photo_id, size)
     headers = {"Cache-Control": "private, max-age=3600"}
     if download:
-        headers["Content-Disposition"] = service.attachment(photo.filename)
+        headers["Content-Disposition"] = service.attachment(service.download_name(photo, size))
     return Response(data, media_type=media_type, headers=headers)

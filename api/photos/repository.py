@@ -11,6 +11,7 @@ from api.pagination import count_rows, newest_first
 from core.config import settings
 from core.models import (
     Attendee,
+    Event,
     EventClock,
     Face,
     Match,
@@ -92,6 +93,18 @@ def user_is_matched_to(session: Session, user_id: uuid.UUID, photo_id: uuid.UUID
         ),
     )
     return bool(session.exec(select(matched | by_bib)).one())
+
+
+def preview_mark(session: Session, event_id: uuid.UUID) -> int | None:
+    """The event's current preview mark, read fresh (0: none; None: the event is gone)."""
+    row = (
+        session.connection()
+        .execute(
+            sa.select(Event.watermark, Event.mark_version).where(col(Event.id) == event_id)  # type: ignore[call-overload]
+        )
+        .first()
+    )
+    return None if row is None else (row[1] + 1 if row[0] else 0)
 
 
 def list_face_boxes(

@@ -10,10 +10,11 @@ from urllib.parse import quote
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.archive import archive_names
+from api.archive import ArchiveEntry, archive_names, entry_name, stored
+from api.branding import service as branding
 from api.errors import AppError, NotFound, NotPermitted
 from api.events import service as events
-from api.images import PREVIEW_SIDES, inspect_image, make_preview
+from api.images import PREVIEW_SIDES, Marking, inspect_image, make_preview
 from api.photos import repository
 from api.photos.schemas import (
     FaceBox,
@@ -128,19 +129,22 @@ def known_photos(session: Session, event: Event, query: KnownPhotosQuery) -> Kno
     return KnownPhotos(known=sorted(repository.known_contents(session, event.id, query.sha256)))
 
 
-def get_viewable_photo(session: Session, user: User, photo_id: uuid.UUID) -> Photo:
-    """The photo, if `user` may see it: its photographer, an admin, or an attendee matched to it."""
+def read_viewable_image(
+    session: Session, storage: Storage, user: User, photo_id: uuid.UUID, size: str
+) -> tuple[Photo, bytes, str]:
+    """The photo's image, if `user` may see it: its photographer or an admin, any size; an
+    attendee matched to it, what the event's download rules give visitors."""
     photo = repository.get_photo(session, photo_id)
     if photo is None:
         raise NotFound("no such photo", code="photo_not_found")
-    if user.role == Role.admin:
-        return photo
     event = events.get_event(session, photo.event_id)
-    if event is not None and event.owner_id == user.id:
-        return photo
-    if repository.user_is_matched_to(session, user.id, photo.id):
-        return photo
-    raise NotPermitted("you are not matched to this photo", code="not_matched")
+    if event is None:
+        raise NotFound("no such photo", code="photo_not_found")
+    if user.role != Role.admin and event.owner_id != user.id:
+        if not repository.user_is_matched_to(session, user.id, photo.id):
+            raise NotPermitted("you are not matched to this photo", code="not_matched")
+        check_visitor_image(event, size)
+    return photo, *read_image(session, storage, event, photo, size)
 
 
 def list_event_photos(
@@ -220,7 +224,9 @@ def delete_photo(
     photo = get_deletable_photo(session, user, photo_id)
     lock_matching(session, photo.event_id)  # a photo or selfie job must not match it meanwhile
     faces, matches = repository.count_faces_and_matches(session, photo.id)
-    keys = photo_keys(photo.event_id, photo.id, photo.storage_key)
+    event = events.get_event(session, photo.event_id)
+    mark = event.preview_mark() if event is not None else 0
+    keys = photo_keys(photo.event_id, photo.id, photo.storage_key, mark)
     session.delete(photo)  # faces, matches, nearest attendees and "not me"s cascade
     actor = f"{user.role.value}:{user.id}"
     erasure.record(session, Erased(face_encodings=faces, matches=matches),
@@ -230,40 +236,80 @@ def delete_photo(
     jobs = get_job_queue()
     specs = [job(photo.id) for job in queue.PHOTO_JOBS]
     on_commit(session, functools.partial(jobs.discard_many, specs))
-    if faces:
-        # Its faces counted in their attendees' look-alike groups (workers/matching/lookalikes.py):
-        # a look-alike's group that lost a photo may no longer hold back the rest. The
-        # event's rematch groups them again (one job however many photos go; owed until it
-        # has run, so the reconciler re-enqueues a lost one).
-        event = events.live_event(session, photo.event_id)
-        if event is not None:
-            event.rematch_requested_at = utcnow()
-            session.add(event)
-            defer(session, queue.rematch_event(event.id))
+    # Its faces counted in their attendees' look-alike groups (workers/matching/lookalikes.py):
+    # a look-alike's group that lost a photo may no longer hold back the rest. The
+    # event's rematch groups them again (one job however many photos go; owed until it
+    # has run, so the reconciler re-enqueues a lost one).
+    if faces and event is not None and events.is_live(event):
+        event.rematch_requested_at = utcnow()
+        session.add(event)
+        defer(session, queue.rematch_event(event.id))
     return PhotoDeleted(faces=faces, matches=matches)
 
 
-def read_image(storage: Storage, photo: Photo, size: str) -> tuple[bytes, str]:
-    """The original, or a derived upright JPEG made on first use and kept beside it."""
+def read_image(
+    session: Session, storage: Storage, event: Event, photo: Photo, size: str
+) -> tuple[bytes, str]:
+    """The original, or a derived upright JPEG made on first use and kept beside it, with
+    the event's watermark when it has one (kept once the photo's faces are known, so the
+    mark is placed off them)."""
     gone = NotFound("no such photo", code="photo_not_found")  # deleted meanwhile
+    marking: Marking | None = None
     try:
         if size == "full":
             return storage.get(photo.storage_key), photo.content_type
-        key = preview_key(photo.event_id, photo.id, size)
+        mark = event.preview_mark()
+        key = preview_key(photo.event_id, photo.id, size, mark)
         try:
             return storage.get(key), "image/jpeg"
         except FileNotFoundError:
             pass
-        data = make_preview(storage.get(photo.storage_key), PREVIEW_SIDES[size])
+        if mark:
+            faces = repository.list_face_boxes(session, [photo.id]).get(photo.id, [])
+            marking = Marking(branding.mark(storage, event), tuple(faces), photo.width)
+        data = make_preview(storage.get(photo.storage_key), PREVIEW_SIDES[size], marking)
     except FileNotFoundError as error:
         raise gone from error
+    if marking is not None and photo.status != PhotoStatus.indexed:
+        return data, "image/jpeg"  # kept once the worker has found its faces
     storage.put(key, data)
     # A deletion removes the original before the previews: if it is gone now, this preview
     # may have come after the deletion's, and must not outlive the photo.
     if not storage.exists(photo.storage_key):
         storage.delete(key)
         raise gone
+    # A new mark meanwhile: its sweep may have run before this preview was stored.
+    if repository.preview_mark(session, event.id) != mark:
+        storage.delete(key)
     return data, "image/jpeg"
+
+
+def check_visitor_image(event: Event, size: str) -> None:
+    """The one check of what an attendee, a runner or a gallery visitor may have of a photo:
+    previews always (watermarked when the event says so), the original only where the
+    event allows it. Its photographer and admins are not visitors."""
+    if size == "full" and not event.originals_downloadable:
+        raise NotPermitted("this event's photographer offers previews only, not the original "
+                           "files", code="originals_not_downloadable")  # fmt: skip
+
+
+def check_visitor_zip(event: Event) -> None:
+    """The one check of whether an attendee (or a runner) may download their photos as a zip."""
+    if not event.zips_allowed:
+        raise NotPermitted("this event's photographer does not offer zips",
+                           code="zips_not_allowed")  # fmt: skip
+
+
+def visitor_size(event: Event) -> str:
+    """What a visitor downloads of a photo: the original, else the 1600 px preview."""
+    return "full" if event.originals_downloadable else "preview"
+
+
+def download_name(photo: Photo, size: str) -> str:
+    """The file name a download of `size` gets: the photo's, as a JPEG for a preview."""
+    if size == "full":
+        return photo.filename
+    return f"{PurePath(entry_name(photo.filename)).stem}.jpg"
 
 
 def attachment(filename: str) -> str:
@@ -272,8 +318,40 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def archive_entries(session: Session, event: Event, *, matched_only: bool) -> list[tuple[str, str]]:
-    """(name in the zip, storage key) of every photo of the event, or of the matched ones."""
+def archive_entries(
+    session: Session, storage: Storage, event: Event, *, matched_only: bool
+) -> list[ArchiveEntry]:
+    """The originals of every photo of the event, or of the matched ones, for a zip."""
     rows = repository.archive_rows(session, event.id, matched_only=matched_only)
     names = archive_names([filename for filename, _ in rows])
-    return [(name, key) for name, (_, key) in zip(names, rows, strict=True)]
+    return [(name, stored(storage, key)) for name, (_, key) in zip(names, rows, strict=True)]
+
+
+def visitor_archive(
+    session: Session, storage: Storage, event: Event, photos: list[Photo]
+) -> list[ArchiveEntry]:
+    """`photos` for a zip an attendee downloads, under the event's rules: refused where it
+    offers no zips; the originals where it offers them, else the 1600 px previews (with
+    its watermark), each made when the zip reaches it if none is kept yet."""
+    check_visitor_zip(event)
+    if event.originals_downloadable:
+        names = archive_names([photo.filename for photo in photos])
+        return [
+            (name, stored(storage, p.storage_key)) for name, p in zip(names, photos, strict=True)
+        ]
+    mark = event.preview_mark()
+    marked = branding.mark(storage, event) if mark else None
+    boxes = repository.list_face_boxes(session, [p.id for p in photos]) if mark else {}
+
+    def preview(photo: Photo) -> bytes:
+        try:
+            return storage.get(preview_key(event.id, photo.id, "preview", mark))
+        except FileNotFoundError:
+            pass
+        marking = None
+        if marked is not None:
+            marking = Marking(marked, tuple(boxes.get(photo.id, [])), photo.width)
+        return make_preview(storage.get(photo.storage_key), PREVIEW_SIDES["preview"], marking)
+
+    names = archive_names([download_name(p, "preview") for p in photos])
+    return [(name, functools.partial(preview, p)) for name, p in zip(names, photos, strict=True)]

@@ -54,6 +54,15 @@ def rematches_owed(session: Session, cutoff: datetime) -> Sequence[uuid.UUID]:
     ).all()
 
 
+def sweeps_owed(session: Session) -> Sequence[uuid.UUID]:
+    """Events whose previews under an older watermark are not yet deleted."""
+    return session.exec(
+        select(Event.id).where(
+            col(Event.marks_swept) < col(Event.mark_version), Event.status != EventStatus.deleting
+        )
+    ).all()
+
+
 def deletions_owed(session: Session, cutoff: datetime) -> Sequence[uuid.UUID]:
     return session.exec(
         select(Event.id).where(

@@ -95,6 +95,8 @@ def reconcile(
     deleting = repository.deletions_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.delete_event(e) for e in deleting])
     report.enqueued += _start_retention_deletions(session)
+    sweeps = repository.sweeps_owed(session)
+    report.enqueued += _enqueue_idle(jobs, [queue.sweep_previews(e) for e in sweeps])
     _close_idle_events(session)
     forgets = repository.forgets_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.forget_attendee(a) for a in forgets])

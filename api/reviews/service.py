@@ -13,6 +13,7 @@ import uuid
 from sqlmodel import Session
 
 from api.auth.repository import get_user
+from api.branding import service as branding
 from api.errors import Conflict, NotFound
 from api.events.service import join_url, refuse_if_deleting
 from api.mail.service import queue_mail
@@ -96,6 +97,7 @@ def queue_notices(session: Session) -> int:
             event_name=event.name,
             event_url=join_url(event),
             contact=photographer.email if photographer else "",
+            brand=branding.mail_brand(event),
         )
         selfie.held_told_at = utcnow()
         session.add(selfie)

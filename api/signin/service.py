@@ -24,6 +24,7 @@ from api.attendees.service import record_consent, set_notify
 from api.auth import repository as auth_repository
 from api.auth.security import new_link_token, token_digest
 from api.auth.service import start_session
+from api.branding import service as branding
 from api.errors import BadRequest, ConsentRequired, NotFound
 from api.events import service as events
 from api.links import public_url
@@ -73,6 +74,7 @@ def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkS
                # that has confirmed it is its owner's (no text of a stranger's choosing).
                name=None if link.purpose == SignInLinkPurpose.joining else link.full_name,
                event_name=event.name if event else None, link=url,
+               brand=branding.mail_brand(event),
                minutes=settings.SIGN_IN_LINK_MINUTES)  # fmt: skip
     return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
 

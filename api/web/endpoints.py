@@ -9,8 +9,9 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.branding import service as branding
 from api.deps import SessionDep
-from api.events.service import join_url
+from api.events.service import event_for_code, join_url
 from api.web import service
 from api.web.pages import templates
 from core.config import settings
@@ -27,7 +28,7 @@ def _page(request: Request, name: str, status_code: int = 200, **context: object
 def _event_for_code(session: SessionDep, request: Request, code: str) -> Event | None:
     """The event with this code. A client that missed too often this minute is refused
     before the lookup: a code has 28 bits, and without a limit they are worth guessing."""
-    return service.event_for_code(session, request, code)
+    return event_for_code(session, request, code)
 
 
 @router.get("/")
@@ -57,6 +58,7 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
         request,
         "attendee.html",
         event=event,
+        brand=branding.brand(event),
         join_url=join_url(event),
         policy=service.privacy_policy(),
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
@@ -80,6 +82,17 @@ def read_event_qr(
     return Response(
         service.join_qr(event, kind), media_type=service.QR_MEDIA_TYPES[kind], headers=headers
     )
+
+
+@router.get("/e/{code}/brand.css", response_class=Response)
+def read_event_stylesheet(request: Request, session: SessionDep, code: str) -> Response:
+    """The event's accent colours as CSS variables: its pages link it (a stylesheet, since
+    the Content-Security-Policy allows no inline style)."""
+    event = _event_for_code(session, request, code)
+    if event is None:
+        return Response("/* no event has this code */", status_code=404, media_type="text/css")
+    return Response(branding.brand_css(branding.brand(event)), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
 
 
 @router.get("/login")
@@ -145,7 +158,7 @@ def read_unsubscribe(request: Request, token: str) -> Response:
 def read_bib_pass(request: Request) -> Response:
     """Where a mailed bib pass lands: its script reads the photos of the pass's bib (the
     token is in the URL's fragment, which the browser never sends)."""
-    return _page(request, "bib.html", code=None, bib=None)
+    return _page(request, "bib.html", code=None, bib=None, brand=None)
 
 
 @router.get("/e/{code}/bib/{bib}")
@@ -154,7 +167,8 @@ def read_bib_search(request: Request, session: SessionDep, code: str, bib: str) 
     event = _event_for_code(session, request, code)
     if event is None:
         return _page(request, "home.html", status_code=404, code=code, unknown=True)
-    return _page(request, "bib.html", code=event.code, bib=bib)
+    return _page(request, "bib.html", code=event.code, bib=bib, event=event,
+                 brand=branding.brand(event))  # fmt: skip
 
 
 @router.get("/privacy")

@@ -7,14 +7,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import segno
-from fastapi import Request
-from sqlmodel import Session
 
-from api import ratelimit
-from api.events.service import get_event_by_code, join_url
+from api.events.service import join_url
 from core.config import settings
 from core.models import Event
-from core.redis import get_redis
 
 QR_MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 
@@ -55,14 +51,3 @@ def privacy_policy() -> PrivacyPolicy:
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
         auto_close_days=settings.AUTO_CLOSE_DAYS,
     )
-
-
-def event_for_code(session: Session, request: Request, code: str) -> Event | None:
-    """The event with this code. A client that missed too often this minute is refused
-    before the lookup: a code has 28 bits, and without a limit they are worth guessing."""
-    redis = get_redis()
-    ratelimit.check_code_misses(redis, request)
-    event = get_event_by_code(session, code)
-    if event is None:
-        ratelimit.count_code_miss(redis, request)
-    return event

@@ -28,6 +28,7 @@ from tests.helpers import (
     create_photo,
     create_user,
     image_bytes,
+    logo_bytes,
     register_attendee,
     session_token,
 )
@@ -94,6 +95,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/me/face-data"): ATTENDEES,
     ("GET", "/api/me/photos"): ATTENDEES,
     ("GET", "/api/me/photos/archive"): ATTENDEES,
+    ("POST", "/api/me/photos/archive-link"): ATTENDEES,
+    ("PUT", "/api/events/{event_id}/logo"): OWNER,
+    ("DELETE", "/api/events/{event_id}/logo"): OWNER,
+    ("GET", "/api/e/{code}/logo"): PUBLIC,
+    ("GET", "/api/e/{code}/brand"): PUBLIC,
     ("POST", "/api/me/photos/{photo_id}/not-me"): ATTENDEES,
     ("DELETE", "/api/me/photos/{photo_id}/not-me"): ATTENDEES,
     ("GET", "/api/me/hidden-photos"): ATTENDEES,
@@ -138,6 +144,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/privacy"): PUBLIC,
     ("GET", "/bib"): PUBLIC,
     ("GET", "/e/{code}/bib/{bib}"): PUBLIC,
+    ("GET", "/e/{code}/brand.css"): PUBLIC,
     ("GET", "/signin"): PUBLIC,
     ("GET", "/me"): PUBLIC,
     ("GET", "/unsubscribe/{token}"): PUBLIC,
@@ -228,6 +235,8 @@ def _request(client: TestClient, method: str, path: str, world: World, caller: s
         return client.post(url, data=form, headers=headers)
     if path.endswith("/photos") and method == "POST":
         return client.post(url, files=[("files", ("a.jpg", image_bytes()))], headers=headers)
+    if path.endswith("/logo") and method == "PUT":
+        return client.put(url, files={"file": ("logo.png", logo_bytes())}, headers=headers)
     if path.endswith("/start-list") and method == "PUT":
         return client.put(url, files={"file": ("start.csv", b"bib\n7\n")}, headers=headers)
     if path == "/api/upload-selfie":

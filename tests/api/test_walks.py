@@ -65,9 +65,10 @@ def _traced() -> Iterator[set[str]]:
 API_SIDE = {
     "delete an event": {"events", "auth"},  # auth: who asks
     "upload a selfie": {"attendees", "auth", "events"},  # events: is it open
-    "sign in by link": {"signin", "attendees", "auth", "events", "mail"},
+    "sign in by link": {"signin", "attendees", "auth", "events", "mail", "branding"},
 }
-"""attendees: the attendance a join creates; mail: the outbox the link goes out by."""
+"""attendees: the attendance a join creates; mail: the outbox the link goes out by;
+branding: the event's logo and accent on the mail."""
 
 
 def _walk(name: str, run: Callable[[TestClient], None], client: TestClient) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from loadtest import bib_data
-from tests.helpers import create_user, mailed
+from tests.helpers import create_user, logo_bytes, mailed
 from tests.web.conftest import Api, shot, wait_until
 from workers import faces
 
@@ -44,9 +44,28 @@ def _race(api: Api, session: Session, faces_dir: Any, bib_search: str) -> tuple[
     listed = api.http.put(f"/api/events/{event['id']}/start-list", headers=headers,
                           files={"file": ("start.csv", start_list)})  # fmt: skip
     assert listed.status_code == 200, listed.text
+    branded = api.http.patch(f"/api/events/{event['id']}", headers=headers,
+                             json={"accent_color": ACCENT, "welcome_text": WELCOME})  # fmt: skip
+    assert branded.status_code == 200, branded.text
+    logo = api.http.put(f"/api/events/{event['id']}/logo", headers=headers,
+                        files={"file": ("logo.png", logo_bytes())})  # fmt: skip
+    assert logo.status_code == 200, logo.text
     api.upload(headers, event, {"finish.jpg": race.data})
     api.wait_indexed(headers, event, 1)
     return event, headers
+
+
+ACCENT = "#c2185b"
+WELCOME = "Welcome, runners!\nPhotos by Studio Mer."
+
+
+def expect_brand(page: Any) -> None:
+    """The photographer's logo, welcome text and accent on the page."""
+    wait_until(page, "() => document.getElementById('brand-logo')?.naturalWidth > 0")
+    expect(page.locator("#brand-logo")).to_have_attribute("alt", "Harbour 10K logo")
+    expect(page.locator("#welcome")).to_have_text(WELCOME)
+    accent = "() => getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()"
+    wait_until(page, f"() => ({accent})() === '{ACCENT}'")
 
 
 def test_a_runner_gets_their_photos_by_a_link_mailed_to_their_bibs_address(
@@ -54,18 +73,23 @@ def test_a_runner_gets_their_photos_by_a_link_mailed_to_their_bibs_address(
 ) -> None:
     event, _ = _race(api, session, faces_dir, "runner")
     phone.goto(event["join_url"])
+    expect_brand(phone)
     card = phone.locator("#bib-search")
     expect(card).to_contain_text("uses no biometrics")
     card.get_by_label("Bib number").fill("1207")
     card.get_by_role("button", name="Mail me the link").click()
     expect(phone.locator("#bib-sent")).to_contain_text("a link is on its way")
 
-    link = next(u for u in mailed("ada@example.com")[0].links if "/bib#" in u)
+    [mail] = mailed("ada@example.com")
+    assert f"/api/e/{event['code']}/logo?v=1" in mail.html, "the photographer's logo"
+    assert f"background:{ACCENT}" in mail.html, "the button in the event's accent"
+    link = next(u for u in mail.links if "/bib#" in u)
     phone.goto(link)
     expect(phone.locator("#bib-number")).to_have_text("1207")
     expect(phone.locator("#bib-event")).to_have_text("Harbour 10K")
     expect(phone.locator("#no-biometrics")).to_contain_text("no biometrics")
     expect(phone.locator("#bib-count")).to_have_text("1")
+    expect_brand(phone)
     loaded = "() => [...document.querySelectorAll('#bib-grid img')].every(i => i.naturalWidth > 0)"
     wait_until(phone, loaded)
     shot(phone, "race-bib-pass")
@@ -84,6 +108,7 @@ def test_where_search_is_open_the_event_page_shows_a_bibs_photos(
     card.get_by_role("button", name="Show the photos").click()
     expect(phone).to_have_url(f"{event['join_url']}/bib/86")
     expect(phone.locator("#bib-count")).to_have_text("1")
+    expect_brand(phone)
     phone.goto(f"{event['join_url']}/bib/87")
     expect(phone.locator("#bib-count")).to_have_text("0")
     expect(phone.locator("#bib-empty")).to_be_visible()

@@ -99,7 +99,9 @@ def _delete_photos(
 ) -> Counter[str]:
     ids = [photo.id for photo in photos]
     jobs.discard_many([spec(i) for i in ids for spec in queue.PHOTO_JOBS])
-    storage.delete_many([k for p in photos for k in photo_keys(event.id, p.id, p.storage_key)])
+    storage.delete_many(
+        [k for p in photos for k in photo_keys(event.id, p.id, p.storage_key, event.preview_mark())]
+    )
     lock_matching(session, event.id)  # no job matches these photos while they go
     faces = _count(session, Face, col(Face.photo_id).in_(ids))
     matches = _count(session, Match, col(Match.photo_id).in_(ids))

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func
+from sqlalchemy import exists, func, update
 from sqlmodel import col, delete, select
 
 from core import erasure
@@ -23,6 +23,7 @@ from core.models import (
     TolerancePreview,
     utcnow,
 )
+from core.storage import get_storage, preview_mark_of, previews_folder
 from workers import matching
 from workers.jobs.common import RowGone
 from workers.matching import rules
@@ -44,6 +45,28 @@ def rematch_event(event_id: str) -> dict[str, Any]:
         event.rematched_at = utcnow()
         session.add(event)
     return {"event_id": event_id, "matches": matched.count}
+
+
+def sweep_previews(event_id: str) -> dict[str, Any]:
+    """Delete the event's previews made under an older watermark than its current one: they
+    are never served again (their keys name the mark), and would outlive their photos."""
+    eid = uuid.UUID(event_id)
+    with session_scope() as session:
+        event = session.get(Event, eid)
+        if event is None:
+            raise RowGone(f"event {event_id}")
+        version, mark = event.mark_version, event.preview_mark()
+    storage = get_storage()
+    stale = [key for key in storage.keys(previews_folder(eid))
+             if preview_mark_of(key) not in (mark, None)]  # fmt: skip
+    storage.delete_many(stale)
+    with session_scope() as session:
+        session.exec(
+            update(Event)
+            .where(col(Event.id) == eid, col(Event.marks_swept) < version)
+            .values(marks_swept=version)
+        )
+    return {"event_id": event_id, "deleted": len(stale), "mark_version": version}
 
 
 def preview_tolerance(event_id: str, tolerance: float) -> dict[str, Any]:

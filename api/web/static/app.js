@@ -160,6 +160,17 @@ export async function download(url, token, fallbackName) {
   return name;
 }
 
+// Let the browser download a URL itself (a short-lived link): it streams the file to disk,
+// so nothing of it is held in the page's memory, however large.
+export function saveLink(url) {
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "";
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
 // document.createElement with properties and children.
 export function h(tag, props = {}, ...children) {
   const node = document.createElement(tag);

@@ -1,5 +1,5 @@
 // The attendee's page: register with consent, take or pick a selfie, watch "my photos".
-import { ApiError, api, download, h, lazyImage, loadImage, poll, show, showError, toast, tokens } from "/static/app.js";
+import { ApiError, api, download, h, lazyImage, loadImage, poll, saveLink, show, showError, toast, tokens } from "/static/app.js";
 import { framesForm, liveCapture } from "/static/live.js";
 
 const root = document.getElementById("attendee");
@@ -389,7 +389,7 @@ function renderPhotos() {
   $("photo-count").textContent = String(total);
   show($("gallery-empty"), total === 0);
   show($("more-photos"), Boolean(nextCursor));
-  $("download-all").disabled = total === 0;
+  if ($("download-all")) $("download-all").disabled = total === 0;
   requestAnimationFrame(() => {  // the observer says nothing while the button stays in view
     if (nextCursor && $("more-photos").getBoundingClientRect().top < innerHeight + 600) morePhotos();
   });
@@ -401,12 +401,13 @@ function openViewer(photo) {
   img.removeAttribute("src");
   img.alt = photo.filename;
   loadImage(img, photo.preview_url, token).catch(onFailure);
+  $("viewer-download").textContent = photo.original ? "Download" : "Download (preview)";
   $("viewer").showModal();
 }
 
 $("viewer-close").addEventListener("click", () => $("viewer").close());
 $("viewer-download").addEventListener("click", () =>
-  download(`${current.url}?download=1`, token, current.filename).catch(onFailure));
+  download(current.download_url, token, current.filename).catch(onFailure));
 $("viewer-not-me").addEventListener("click", async () => {
   try {
     await api(`/api/me/photos/${current.id}/not-me`, { method: "POST", token });
@@ -467,17 +468,17 @@ $("hidden-photos").addEventListener("toggle", () => {
   if ($("hidden-photos").open) loadHidden();
 });
 
-$("download-all").addEventListener("click", async (event) => {
+$("download-all")?.addEventListener("click", async (event) => {
   const button = event.currentTarget;
   button.disabled = true;
-  button.textContent = "Preparing zip…";
   try {
-    await download("/api/me/photos/archive", token, "my-photos.zip");
+    // A one-time link the browser streams to disk: a phone holds none of the zip in memory.
+    const link = await api("/api/me/photos/archive-link", { method: "POST", token });
+    saveLink(link.url);
   } catch (error) {
     onFailure(error);
   } finally {
     button.disabled = false;
-    button.textContent = "Download all (zip)";
   }
 });
 

@@ -21,6 +21,7 @@ async function loadPage(cursor) {
   $("bib-number").textContent = page.bib;
   $("bib-event").textContent = page.event_name;
   document.title = `Bib ${page.bib} · ${page.event_name} · facematch`;
+  if (!cursor && pass) showBrand(page);
   for (const photo of page.data) {
     const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
     lazyImage(img, photo.thumb_url);
@@ -36,11 +37,25 @@ async function loadPage(cursor) {
   offerClaim(page);
 }
 
+// A pass's page learns its event from the first answer: the photographer's brand then.
+function showBrand(page) {
+  const { brand } = page;
+  document.head.append(h("link", { rel: "stylesheet", href: `/e/${encodeURIComponent(page.event_code)}/brand.css` }));
+  if (brand.logo_url) {
+    $("brand-logo").src = brand.logo_url;
+    $("brand-logo").alt = `${brand.name} logo`;
+    show($("brand-logo"));
+  }
+  if (brand.welcome_text) {
+    $("welcome").textContent = brand.welcome_text;
+    show($("welcome"));
+  }
+}
+
 function openViewer(photo) {
   $("bib-viewer-img").src = photo.preview_url;
   $("bib-viewer-img").alt = photo.filename;
-  $("bib-viewer-download").href = photo.url;
-  $("bib-viewer-download").setAttribute("download", photo.filename);
+  $("bib-viewer-download").href = photo.download_url;
   $("bib-viewer").showModal();
 }
 

@@ -1,5 +1,5 @@
 // One event for its photographer: QR code, bulk upload, live progress, photos with face boxes.
-import { ApiError, api, describe, h, lazyImage, percent, poll, requireStaff, show, showError, toast } from "/static/app.js";
+import { ApiError, api, describe, h, lazyImage, percent, poll, requireStaff, saveLink, show, showError, toast } from "/static/app.js";
 
 const { token } = await requireStaff();
 const $ = (id) => document.getElementById(id);
@@ -215,10 +215,7 @@ $("delete-form").addEventListener("submit", async (e) => {
 async function downloadArchive(matchedOnly) {
   try {
     const link = await api(`/api/events/${eventId}/archive-link?matched_only=${matchedOnly}`, { method: "POST", token });
-    const a = h("a", { href: link.url, download: "" });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    saveLink(link.url);
   } catch (error) {
     toast(error.message);
   }

@@ -201,3 +201,35 @@ def test_a_pass_reads_only_attendees_with_news_and_clears_what_it_counted(
                       face_id=earlier.face_id, event_id=event.id, distance=0.3))  # fmt: skip
     session.commit()
     assert _pass(redis) == 0, "a match nobody announced is not read"
+
+
+def test_a_digest_and_a_sign_in_mail_carry_the_photographers_brand(
+    client: TestClient, session: Session, redis: Redis
+) -> None:
+    owner = create_user(session)
+    event = create_event(session, owner=owner, name="City Marathon")
+    event.accent_color, event.welcome_text = "#c2185b", "Well run!\nPhotos by Studio Mer."
+    event.logo_key, event.logo_version = f"events/{event.id}/brand/logo-3.png", 3
+    session.add(event)
+    session.commit()
+    ann = register_attendee(client, event.code, email="ann@example.com", notify=True)
+    logo = f"{settings.PUBLIC_URL}/api/e/{event.code}/logo?v=3"
+    [sign_in] = mailed("ann@example.com")
+    assert logo in sign_in.html and "background:#c2185b;color:#ffffff" in sign_in.html
+    assert "Well run!" not in sign_in.text, "the welcome goes to confirmed addresses only"
+
+    _matched(session, event, ann["attendee_id"], 2)
+    assert _pass(redis) == 1
+    digest = mailed("ann@example.com", count=2)[0]
+    assert logo in digest.html and "background:#c2185b" in digest.html
+    assert "Well run!\nPhotos by Studio Mer." in digest.text.replace("\r\n", "\n")
+    assert "Well run!\nPhotos by Studio Mer." in digest.html.replace("\r\n", "\n")
+
+
+def test_a_mail_without_an_event_keeps_the_platforms_look(
+    client: TestClient, session: Session
+) -> None:
+    from api.mail.service import render
+
+    _, _, html = render("delete_account", link="https://x/delete-account#t", minutes=15)
+    assert ">facematch</p>" in html

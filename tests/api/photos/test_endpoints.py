@@ -411,9 +411,9 @@ def test_a_preview_made_while_its_photo_is_deleted_does_not_outlive_it(
     photo = create_photo(session, event=event, status="indexed", data=image_bytes())
     real = service.make_preview
 
-    def deleted_meanwhile(data: bytes, side: int) -> bytes:
+    def deleted_meanwhile(data: bytes, side: int, marking: object) -> bytes:
         get_storage().delete(photo.storage_key)  # the deletion's commit, mid-request
-        return real(data, side)
+        return real(data, side, marking)
 
     monkeypatch.setattr(service, "make_preview", deleted_meanwhile)  # type: ignore[attr-defined]
     response = client.get(f"/api/photos/{photo.id}/image?size=thumb", headers=headers)
