@@ -34,6 +34,7 @@ from api.signin.endpoints import router as signin_router
 from api.users.endpoints import router as users_router
 from api.web.endpoints import STATIC_DIR
 from api.web.endpoints import router as web_router
+from api.webhooks.endpoints import router as webhooks_router
 from core.config import settings
 from core.db import get_engine
 from core.logs import configure
@@ -91,6 +92,7 @@ def create_app() -> FastAPI:
         matches_router,
         bibs_router,
         branding_router,
+        webhooks_router,
         admin_router,
     ):
         api.include_router(router)

@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     # (workers/liveness.py); an event may say otherwise. None: on in local mode, off in
     # cluster mode.
     SELFIE_UPLOAD: bool | None = None
+    # An event's webhook may name a loopback, private or link-local address (and plain
+    # http). None: in local mode only; in a cluster such a URL would reach its insides
+    # (the database, the cloud's metadata service) from the worker.
+    WEBHOOK_PRIVATE_ADDRESSES: bool | None = None
+    # Seconds a webhook receiver has to answer one delivery.
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=60)
     # A live selfie's challenge is spent once, within this many seconds.
     LIVE_CHALLENGE_SECONDS: int = Field(default=120, ge=10, le=900)
     MAX_LIVE_FRAME_BYTES: int = 4 * 1024 * 1024
@@ -236,6 +242,8 @@ class Settings(BaseSettings):
             )
         if self.SELFIE_UPLOAD is None:
             self.SELFIE_UPLOAD = self.MODE == "local"
+        if self.WEBHOOK_PRIVATE_ADDRESSES is None:
+            self.WEBHOOK_PRIVATE_ADDRESSES = self.MODE == "local"
         if self.API_DOCS is None:
             self.API_DOCS = self.MODE == "local"
         if self.MODE != "local" and "*" in self.trusted_proxies:

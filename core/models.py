@@ -226,6 +226,37 @@ class Email(SQLModel, table=True):
     """The RQ job that sends it (one mail's, or a batch's): the reconciler asks RQ about it."""
 
 
+class WebhookDelivery(SQLModel, table=True):
+    """A webhook to deliver: the outbox (core/webhooks.py). A worker's `deliver_webhooks`
+    job posts the owed ones of an event in order, each signed; a failure is tried again
+    after a back-off, and the reconciler re-enqueues the job of an event whose deliveries
+    are due. The body is kept as sent (the delivery log), and goes with its event."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_event", "event_id", "created_at"),
+        sa.Index("ix_webhook_deliveries_owed", "next_attempt_at",
+                 postgresql_where=sa.text("delivered_at IS NULL AND failed_at IS NULL")),
+    )  # fmt: skip
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    """`photo.indexed`, `match.created` or `ping`."""
+    body: str
+    """The JSON posted, byte for byte what was signed; emptied once delivered or given up
+    (an attendee's email may be in it)."""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    attempts: int = 0
+    delivered_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    failed_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """Given up after the last attempt."""
+    last_status: int | None = None
+    """The receiver's HTTP status at the last attempt; None if it never answered."""
+    last_error: str | None = Field(default=None, max_length=500)
+
+
 class EventBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
 
@@ -293,6 +324,9 @@ class Event(EventBase, table=True):
         default=True, sa_column_kwargs={"server_default": sa.true()}
     )
     zips_allowed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # Deliveries of what happens at the event, signed with the secret (core/webhooks.py).
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, max_length=100)
 
     def effective_tolerance(self) -> float:
         """The event's own match tolerance, else the platform default."""
@@ -523,11 +557,14 @@ class Attendee(SQLModel, table=True):
     digest_through: datetime | None = Field(default=None, sa_column=_timestamp(True))
     """Matches made up to this moment were counted in a digest (or predate opting in)."""
     news_since: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    """A match was made for the attendee since their news was last read (set by matching,
+    in the transaction that made it; cleared by the digest that counts it)."""
     bib: str | None = Field(default=None, max_length=8)
     """Their bib number, proven (by a bib pass, or given where the event's bib search is
     open): "my photos" is then their face matches and this bib's photos together."""
-    """A match was made for the attendee since their news was last read (set by matching,
-    in the transaction that made it; cleared by the digest that counts it)."""
+    share_email: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """They agreed that the event's organiser learns their email with their matches (the
+    event's webhook); otherwise the organiser gets an opaque id only."""
 
 
 class Selfie(SQLModel, table=True):

@@ -49,6 +49,8 @@ REMATCH_EVENT_TIMEOUT = 900
 """Seconds a whole event's rematch may take; it is SQL only."""
 SEND_EMAIL_TIMEOUT = 60
 """Seconds one mail may take: connect, TLS, authenticate and send (SMTP_TIMEOUT_SECONDS each)."""
+DELIVER_WEBHOOKS_TIMEOUT = 600
+"""Seconds one run of an event's webhook deliveries may take (a receiver has 10 s each)."""
 EMAIL_RETRY_INTERVALS = [30, 120, 600, 1800]
 """Seconds between a mail's retries: a mail server that refuses for a while (greylisting,
 a restart) is waited out with backing off, for about 40 minutes."""
@@ -163,6 +165,12 @@ def purge_unmatched_faces(event_id: uuid.UUID) -> JobSpec:
 def sweep_previews(event_id: uuid.UUID) -> JobSpec:
     """Delete the event's previews made under an older watermark (its `mark_version`)."""
     return _spec("sweep_previews", MAINTENANCE, event_id, REMATCH_EVENT_TIMEOUT)
+
+
+def deliver_webhooks(event_id: uuid.UUID) -> JobSpec:
+    """Post an event's owed webhook deliveries in order (workers/jobs/webhooks.py): one job
+    per event, so a double enqueue is a no-op; behind sign-in links, like digests."""
+    return _spec("deliver_webhooks", DIGESTS, event_id, DELIVER_WEBHOOKS_TIMEOUT)
 
 
 def send_email(email_id: uuid.UUID) -> JobSpec:

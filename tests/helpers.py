@@ -239,8 +239,11 @@ def create_match(session: Session, *, photo, attendee_id, distance: float = 0.3)
                 encoding=[0.0] * 128, detected_width=1, detected_height=1)  # fmt: skip
     session.add(face)
     session.flush()
+    from sqlalchemy import func, select
+
+    now = session.execute(select(func.now())).scalar_one()  # as matching's SQL stamps it
     match = Match(attendee_id=attendee_id, photo_id=photo.id, face_id=face.id,
-                  event_id=photo.event_id, distance=distance)  # fmt: skip
+                  event_id=photo.event_id, distance=distance, created_at=now)  # fmt: skip
     session.add(match)
     session.flush()
     announce(session, Written(1, {match.attendee_id}))

@@ -22,10 +22,12 @@ from workers.jobs.mail import send_email, send_emails
 from workers.jobs.optouts import judge_opt_out
 from workers.jobs.photos import index_photo, rematch_photo, restore_match
 from workers.jobs.selfies import release_selfie, validate_selfie
+from workers.jobs.webhooks import deliver_webhooks
 
 __all__ = [
     "RowGone",
     "delete_event",
+    "deliver_webhooks",
     "forget_attendee",
     "index_photo",
     "judge_opt_out",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import exists, text, tuple_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, func, select
 
 from core.models import (
     Event,
@@ -18,6 +18,7 @@ from core.models import (
     Photo,
     PhotoStatus,
     Selfie,
+    WebhookDelivery,
 )
 
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('facematch-reconciler'))")
@@ -52,6 +53,31 @@ def rematches_owed(session: Session, cutoff: datetime) -> Sequence[uuid.UUID]:
     return session.exec(
         select(Event.id).where(col(Event.rematch_requested_at) < cutoff, REMATCH_OWED)
     ).all()
+
+
+def webhooks_due(session: Session) -> Sequence[uuid.UUID]:
+    """Events with webhook deliveries owed and due."""
+    return session.exec(
+        select(WebhookDelivery.event_id)
+        .where(
+            col(WebhookDelivery.delivered_at).is_(None),
+            col(WebhookDelivery.failed_at).is_(None),
+            col(WebhookDelivery.next_attempt_at) <= func.now(),
+        )
+        .distinct()
+    ).all()
+
+
+def purge_webhook_log(session: Session, before: datetime) -> int:
+    """Delivered or given-up deliveries made before `before`: the studio's log is recent."""
+    result = session.exec(
+        delete(WebhookDelivery).where(
+            col(WebhookDelivery.created_at) < before,
+            (col(WebhookDelivery.delivered_at).is_not(None))
+            | (col(WebhookDelivery.failed_at).is_not(None)),
+        )
+    )
+    return int(result.rowcount)
 
 
 def sweeps_owed(session: Session) -> Sequence[uuid.UUID]:

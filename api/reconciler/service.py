@@ -61,6 +61,10 @@ class Report:
     """Mails to attendees whose face a held selfie is."""
 
 
+WEBHOOK_LOG_DAYS = 30
+"""A delivered or given-up webhook delivery stays in the studio's log this long."""
+
+
 def reconcile(
     session: Session,
     jobs: queue.JobQueue,
@@ -95,6 +99,9 @@ def reconcile(
     deleting = repository.deletions_owed(session, cutoff)
     report.enqueued += _enqueue_idle(jobs, [queue.delete_event(e) for e in deleting])
     report.enqueued += _start_retention_deletions(session)
+    hooks = repository.webhooks_due(session)
+    report.enqueued += _enqueue_idle(jobs, [queue.deliver_webhooks(e) for e in hooks])
+    repository.purge_webhook_log(session, utcnow() - timedelta(days=WEBHOOK_LOG_DAYS))
     sweeps = repository.sweeps_owed(session)
     report.enqueued += _enqueue_idle(jobs, [queue.sweep_previews(e) for e in sweeps])
     _close_idle_events(session)

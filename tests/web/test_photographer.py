@@ -486,3 +486,45 @@ def test_a_same_site_next_is_followed_after_signing_in(
     laptop.get_by_label("Password").fill(PASSWORD)
     laptop.get_by_role("button", name="Sign in").click()
     expect(laptop).to_have_url("/studio?view=all")
+
+
+def test_a_photographer_brands_an_event_and_sets_its_download_rules(
+    laptop: Any, session: Session, tmp_path: Path
+) -> None:
+    """Logo, accent, welcome text, watermark and rules from the studio; the event's page
+    then wears the brand."""
+    from tests.helpers import create_event, logo_bytes
+
+    owner = create_user(session, email="photographer@example.com")
+    event = create_event(session, owner=owner, name="Harbour Regatta")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(logo_bytes())
+    page = laptop
+    _sign_in(page, "photographer@example.com")
+    expect(page).to_have_url("/studio")
+    page.goto(f"/studio/events/{event.id}")
+    page.locator("#brand summary").click()
+    page.get_by_label("Logo").set_input_files(str(logo))
+    page.get_by_label("Accent colour").fill("#c2185b")
+    page.get_by_label("Welcome text for attendees").fill("Fair winds!")
+    page.get_by_label("Watermark the previews").check()
+    page.get_by_label("Watermark text").fill("Studio Mer")
+    page.get_by_label("Attendees may download the original files").uncheck()
+    page.get_by_label("Attendees may download all their photos as one zip").uncheck()
+    page.locator("#brand-form").get_by_role("button", name="Save").click()
+    expect(page.locator("#brand-summary")).to_have_text("watermarked · previews only · no zips")
+    wait_until(page, "() => document.getElementById('brand-logo-preview').naturalWidth > 0")
+    session.expire_all()
+    saved = session.get(Event, event.id)
+    assert saved is not None
+    assert (saved.accent_color, saved.welcome_text, saved.watermark_text) == (
+        "#c2185b", "Fair winds!", "Studio Mer")  # fmt: skip
+    assert (saved.watermark, saved.originals_downloadable, saved.zips_allowed) == (
+        True, False, False)  # fmt: skip
+    assert saved.logo_key is not None
+
+    page.goto(f"/e/{event.code}")
+    wait_until(page, "() => document.getElementById('brand-logo')?.naturalWidth > 0")
+    expect(page.locator("#welcome")).to_have_text("Fair winds!")
+    expect(page.locator("#download-all")).to_have_count(0)
+    shot(page, "branded-event-page")

@@ -15,7 +15,7 @@ from core.erasure import Erased, Reason
 from core.models import AuditAction, Event, Face, Photo, PhotoStatus, utcnow
 from core.redis import get_redis
 from core.storage import get_storage
-from workers import faces, matching
+from workers import faces, matching, webhooks
 from workers.jobs import bibs, optouts
 from workers.jobs.common import RowGone, audit_row
 from workers.matching import selfie_cache
@@ -118,6 +118,7 @@ def index_photo(photo_id: str) -> dict[str, Any]:
         photo.indexed_at = photo.updated_at = utcnow()
         session.add(photo)
         session.flush()
+        webhooks.record_indexed(session, event, photo)
         if found:
             with contextlib.suppress(Exception):  # a hint for the next jobs, never a failure
                 selfie_cache.mark_hot(get_redis(), event.id)

@@ -78,6 +78,7 @@ from sqlalchemy import TextClause
 from sqlmodel import Session
 
 from core.db import lock_matching
+from workers import webhooks
 from workers.matching import face_cache, lookalikes, selfie_cache
 from workers.matching import statements as sql
 from workers.matching.regroup import regroup
@@ -134,11 +135,15 @@ def _write(
 
 def announce(session: Session, written: Written) -> None:
     """A match was made: its attendee has news, in the transaction that made it. Digests
-    read the attendees with news (api/digests/); the webhook to come reacts here too.
-    The rows are an event's attendees, locked under its matching lock; the digests'
-    reader skips locked rows, so nothing waits in a circle."""
+    read the attendees with news (api/digests/), and an event's webhook gets a delivery
+    per photo with new matches (workers/webhooks.py). The rows are an event's attendees,
+    locked under its matching lock; the digests' reader skips locked rows, so nothing
+    waits in a circle."""
     if written.news:
-        session.connection().execute(sql.MARK_NEWS, {"attendee_ids": sorted(written.news)})
+        ids = {"attendee_ids": sorted(written.news)}
+        session.connection().execute(sql.MARK_NEWS, ids)
+        webhooks.record_matches(session, session.connection().execute(
+            sql.NEW_MATCHES_FOR_WEBHOOKS, ids).all())  # fmt: skip
 
 
 def _match_moved(

@@ -724,6 +724,21 @@ WHERE id = ANY(CAST(:attendee_ids AS uuid[])) AND notify
 )
 
 
+# The matches this transaction made for these attendees, at events with a webhook: what
+# the webhook tells (workers/webhooks.py). A new match's created_at is the transaction's.
+NEW_MATCHES_FOR_WEBHOOKS = text(
+    """
+SELECT m.event_id, m.photo_id, m.attendee_id, a.share_email, u.email
+FROM matches m
+JOIN events e ON e.id = m.event_id AND e.webhook_url IS NOT NULL
+JOIN attendees a ON a.id = m.attendee_id
+JOIN users u ON u.id = a.user_id
+WHERE m.attendee_id = ANY(CAST(:attendee_ids AS uuid[])) AND m.created_at = now()
+ORDER BY m.event_id, m.photo_id, m.attendee_id
+"""
+)
+
+
 # -- look-alike groups: each attendee's faces grouped into people (lookalikes.py) ------
 
 # The attendees named by some faces, within the grouping scope: theirs are the groups a

@@ -611,18 +611,34 @@ $("opt-out-start").addEventListener("click", () => {
 async function loadNotifications() {
   try {
     $("notify-toggle").checked = (await api("/api/me/notifications", { token })).notify;
+    if ($("share-email-toggle")) {
+      $("share-email-toggle").checked = (await api("/api/me/email-sharing", { token })).share_email;
+    }
   } catch (error) {
     onFailure(error);
   }
 }
 
 $("notify-toggle").addEventListener("change", async (event) => {
-  const notify = event.currentTarget.checked;
+  const box = event.currentTarget;
+  const notify = box.checked;
   try {
     await api("/api/me/notifications", { method: "PUT", token, json: { notify } });
     toast(notify ? "We will mail you when new photos of you arrive." : "No more mails about new photos.");
   } catch (error) {
-    event.currentTarget.checked = !notify;
+    box.checked = !notify;
+    onFailure(error);
+  }
+});
+
+$("share-email-toggle")?.addEventListener("change", async (event) => {
+  const box = event.currentTarget;
+  const share = box.checked;
+  try {
+    await api("/api/me/email-sharing", { method: "PUT", token, json: { share_email: share } });
+    toast(share ? "The organiser now learns your email with your photos." : "The organiser gets an anonymous id only.");
+  } catch (error) {
+    box.checked = !share;
     onFailure(error);
   }
 });

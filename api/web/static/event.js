@@ -93,6 +93,8 @@ function renderHead(event) {
   $("tolerance").value = event.tolerance;
   if (!$("preview-tolerance").value) $("preview-tolerance").value = event.tolerance;
   renderRace(event);
+  renderBrand(event);
+  if (event.your_role !== "contributor") loadWebhook().catch((error) => toast(error.message));
   if (event.your_role !== "contributor") loadHeld().catch((error) => toast(error.message));
 }
 
@@ -105,6 +107,90 @@ function renderRace(event) {
     ? `bib numbers read · ${event.bib_search === "open" ? "open search" : "by the runner's link"}`
     : "bib numbers off";
 }
+
+function renderBrand(event) {
+  $("accent-color").value = event.accent_color || "#2957d8";
+  $("welcome-text").value = event.welcome_text || "";
+  $("watermark").checked = event.watermark;
+  $("watermark-text").value = event.watermark_text || "";
+  $("originals-downloadable").checked = event.originals_downloadable;
+  $("zips-allowed").checked = event.zips_allowed;
+  const logo = $("brand-logo-preview");
+  if (event.logo_url) logo.src = event.logo_url;
+  show(logo, Boolean(event.logo_url));
+  show($("brand-logo-remove"), Boolean(event.logo_url));
+  const rules = [event.watermark ? "watermarked" : null,
+    event.originals_downloadable ? "originals" : "previews only",
+    event.zips_allowed ? "zips" : "no zips"];
+  $("brand-summary").textContent = rules.filter(Boolean).join(" · ");
+}
+
+$("brand-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const file = $("brand-logo-file").files[0];
+  try {
+    if (file) {
+      const form = new FormData();
+      form.append("file", file);
+      await api(`/api/events/${eventId}/logo`, { method: "PUT", token, form });
+      $("brand-logo-file").value = "";
+    }
+    const json = { accent_color: $("accent-color").value, welcome_text: $("welcome-text").value.trim() || null,
+      watermark: $("watermark").checked, watermark_text: $("watermark-text").value.trim() || null,
+      originals_downloadable: $("originals-downloadable").checked, zips_allowed: $("zips-allowed").checked };
+    renderBrand(await api(`/api/events/${eventId}`, { method: "PATCH", token, json }));
+  } catch (error) {
+    return toast(error.message);
+  }
+  toast("Saved: attendees see it now.");
+});
+
+$("brand-logo-remove").addEventListener("click", async () => {
+  try {
+    await api(`/api/events/${eventId}/logo`, { method: "DELETE", token });
+    renderBrand(await api(`/api/events/${eventId}`, { token }));
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+function renderWebhook(hook) {
+  $("webhook-summary").textContent = hook.url ? hook.url : "off";
+  if (hook.url && document.activeElement !== $("webhook-url")) $("webhook-url").value = hook.url;
+  show($("webhook-on"), Boolean(hook.url));
+  $("webhook-secret").textContent = hook.secret || "";
+  $("webhook-log").querySelector("tbody").replaceChildren(...hook.deliveries.map((d) => h("tr", {},
+    h("td", {}, new Date(d.created_at).toLocaleString()), h("td", {}, d.kind),
+    h("td", {}, d.state), h("td", {}, String(d.attempts)),
+    h("td", {}, d.last_error || (d.last_status ? String(d.last_status) : "")))));
+}
+
+async function loadWebhook() {
+  renderWebhook(await api(`/api/events/${eventId}/webhook`, { token }));
+}
+
+async function webhookAction(path, method, json) {
+  try {
+    const answer = await api(`/api/events/${eventId}/webhook${path}`, { method, token, json });
+    if (answer && answer.deliveries) renderWebhook(answer);
+    else await loadWebhook();
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+$("webhook-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  webhookAction("", "PUT", { url: $("webhook-url").value.trim() });
+});
+$("webhook-test").addEventListener("click", async () => {
+  await webhookAction("/test", "POST");
+  setTimeout(() => loadWebhook().catch(() => {}), 2000);
+});
+$("webhook-rotate").addEventListener("click", () => webhookAction("/secret", "POST"));
+$("webhook-remove").addEventListener("click", () => {
+  if (confirm("Remove the webhook? Its log and the deliveries still owed go too.")) webhookAction("", "DELETE");
+});
 
 $("race-form").addEventListener("submit", async (e) => {
   e.preventDefault();
