@@ -21,6 +21,7 @@ from api.calibration.endpoints import router as calibration_router
 from api.concurrency import ConcurrencyLimit
 from api.errors import install_handlers
 from api.events.endpoints import router as events_router
+from api.galleries.endpoints import router as galleries_router
 from api.headers import SecurityHeaders
 from api.health.endpoints import router as health_router
 from api.matches.endpoints import router as matches_router
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         bibs_router,
         branding_router,
         webhooks_router,
+        galleries_router,
         admin_router,
     ):
         api.include_router(router)

@@ -126,3 +126,10 @@ def count_code_miss(redis: Redis, request: Request) -> None:
 def check_bib_search(redis: Redis, request: Request) -> None:
     """A bib search or a pass request, per client."""
     _hit(redis, f"bib:ip:{client_address(request)}", settings.BIB_SEARCHES_PER_MINUTE_PER_IP)
+
+
+def check_gallery_password(redis: Redis, request: Request, token: str) -> None:
+    """Per client and per gallery: a password guessed from many addresses is still slow."""
+    _hit(redis, f"gallery:ip:{client_address(request)}", settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_IP)
+    _hit(redis, f"gallery:link:{_account(token)}",
+         settings.LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT)  # fmt: skip

@@ -169,6 +169,8 @@ class SignInLink(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     expires_at: datetime = Field(sa_column=_timestamp())
     used_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
+    locale: str | None = Field(default=None, max_length=8)
+    """The page's language when the link was asked for: its mail's, and then its attendee's."""
 
 
 class AuthSession(SQLModel, table=True):
@@ -324,6 +326,13 @@ class Event(EventBase, table=True):
         default=True, sa_column_kwargs={"server_default": sa.true()}
     )
     zips_allowed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # Browse-all: every indexed photo, for whoever has this link's token and the password
+    # (api/galleries/); off while the token is None or past its expiry.
+    gallery_token: str | None = Field(
+        default=None, max_length=64, sa_column_kwargs={"unique": True}
+    )
+    gallery_password_hash: str | None = Field(default=None, max_length=200)
+    gallery_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(True))
     # Deliveries of what happens at the event, signed with the secret (core/webhooks.py).
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(default=None, max_length=100)
@@ -335,6 +344,14 @@ class Event(EventBase, table=True):
     def allows_selfie_upload(self) -> bool:
         """Whether a selfie may be a file, or must be taken live on the camera."""
         return bool(settings.SELFIE_UPLOAD) if self.selfie_upload is None else self.selfie_upload
+
+    def gallery_open(self, now: datetime | None = None) -> bool:
+        """Whether its browse-all gallery is on (a link made, and not expired)."""
+        return (
+            self.gallery_token is not None
+            and self.gallery_expires_at is not None
+            and self.gallery_expires_at > (now or utcnow())
+        )
 
     def preview_mark(self) -> int:
         """The mark its previews are made under now: 0 for none (core.storage.preview_key)."""
@@ -562,6 +579,8 @@ class Attendee(SQLModel, table=True):
     bib: str | None = Field(default=None, max_length=8)
     """Their bib number, proven (by a bib pass, or given where the event's bib search is
     open): "my photos" is then their face matches and this bib's photos together."""
+    locale: str | None = Field(default=None, max_length=8)
+    """The language their pages were in when they last used them: their mails' (api/i18n.py)."""
     share_email: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     """They agreed that the event's organiser learns their email with their matches (the
     event's webhook); otherwise the organiser gets an opaque id only."""

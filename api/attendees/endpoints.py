@@ -13,6 +13,7 @@ from api.attendees.schemas import (
     GiveConsent,
     LiveChallenge,
     MyEvents,
+    MyLocale,
     Notifications,
     Registered,
     SelfieAccepted,
@@ -80,6 +81,12 @@ def update_my_notifications(
 ) -> Notifications:
     """Opt in to, or out of, mails about new photos of me at this event."""
     return service.set_notifications(session, attendee, body.notify)
+
+
+@router.put("/me/locale", responses=responses(Unauthorized, NotPermitted))
+def update_my_locale(session: SessionDep, attendee: CurrentAttendee, body: MyLocale) -> MyLocale:
+    """The language of your pages: your mails about this event come in it."""
+    return service.set_locale(session, attendee, body.locale)
 
 
 @router.post("/unsubscribe/{token}", responses=responses(BadRequest))

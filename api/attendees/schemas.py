@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from api.i18n import Language
 from core.models import SelfieStatus
 
 
@@ -92,3 +93,8 @@ class FaceDataDeleted(SQLModel):
     encodings: int
     """Face encodings computed from the selfies."""
     matches: int
+
+
+class MyLocale(SQLModel):
+    locale: Language
+    """The language of your pages and of your mails about this event."""

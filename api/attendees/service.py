@@ -15,6 +15,7 @@ from api.attendees.schemas import (
     LiveChallenge,
     MyEvent,
     MyEvents,
+    MyLocale,
     Notifications,
     Registered,
     SelfieAccepted,
@@ -282,6 +283,12 @@ def set_notifications(session: Session, attendee: Attendee, notify: bool) -> Not
     set_notify(attendee, notify)
     session.add(attendee)
     return Notifications(notify=attendee.notify)
+
+
+def set_locale(session: Session, attendee: Attendee, locale: str) -> MyLocale:
+    attendee.locale = locale
+    session.add(attendee)
+    return MyLocale(locale=locale)  # type: ignore[arg-type]
 
 
 def unsubscribe(session: Session, token: str) -> Notifications:

@@ -6,6 +6,7 @@ from typing import Literal
 from sqlmodel import Field, SQLModel
 
 from api.branding.schemas import Brand
+from api.i18n import Language
 from api.images import ShownPhoto
 
 Bib = str
@@ -37,6 +38,8 @@ class BibPhotos(SQLModel):
 
 class BibPassRequest(SQLModel):
     bib: str = Field(min_length=1, max_length=12)
+    locale: Language | None = None
+    """The page's language: the pass's mail is in it."""
 
 
 class BibPassSent(SQLModel):

@@ -307,7 +307,7 @@ def request_pass(session: Session, code: str, body: BibPassRequest) -> BibPassSe
     queue_mail(session, kind=EmailKind.sign_in, to=runner.email, template="bib_pass",
                event_id=event.id, expires_at=expires, name=runner.name, event_name=event.name,
                bib=bib, link=public_url(f"/bib#{token}"), days=settings.BIB_PASS_DAYS,
-               brand=branding.mail_brand(event))  # fmt: skip
+               brand=branding.mail_brand(event), locale=body.locale)  # fmt: skip
     return sent
 
 

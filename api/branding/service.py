@@ -148,13 +148,18 @@ def ink_on(accent: str) -> str:
     return "#000000" if contrast(accent, "#000000") >= contrast(accent, "#ffffff") else "#ffffff"
 
 
+PAGE_BACKGROUND = "#f5f6f9"
+"""app.css `--bg`, the page's background around the cards: a shade darker than white."""
+
+
 def readable_on_white(accent: str, minimum: float = 4.5) -> str:
-    """`accent`, darkened just enough for text on white to reach `minimum` contrast."""
+    """`accent`, darkened just enough for text to reach `minimum` contrast on the cards'
+    white and on the page's background around them."""
     r, g, b = (int(accent[i : i + 2], 16) for i in (1, 3, 5))
     for step in range(101):
         scale = 1 - step / 100
         colour = f"#{round(r * scale):02x}{round(g * scale):02x}{round(b * scale):02x}"
-        if contrast(colour, "#ffffff") >= minimum:
+        if contrast(colour, PAGE_BACKGROUND) >= minimum:
             return colour
     return "#000000"
 

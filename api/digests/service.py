@@ -79,7 +79,7 @@ def _compose_batch(session: Session, now: datetime) -> tuple[int, int]:
             unsubscribe_url=unsubscribe_url(attendee.id),
             list_unsubscribe=one_click_url(attendee.id),
             count=count, name=user.full_name, event_name=event.name,
-            brand=branding.mail_brand(event),
+            brand=branding.mail_brand(event), locale=attendee.locale,
             link=new_sign_in_link(session, attendee, user.email),
             event_url=join_url(event),
             minutes=settings.SIGN_IN_LINK_MINUTES, interval=settings.DIGEST_INTERVAL_MINUTES,

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.errors import NotFound
 from api.mail.caught import caught_mails
-from api.web.pages import templates
+from api.web.pages import render
 
 
 def loopback_only(request: Request) -> None:
@@ -32,7 +32,7 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,
 @router.get("/dev/mail")
 def list_caught_mail(request: Request) -> Response:
     """Every mail the local stack sent, newest first, with its links to click."""
-    return templates.TemplateResponse(request, "devmail.html", {"mails": caught_mails()[:200]})
+    return render(request, "devmail.html", {"mails": caught_mails()[:200]})
 
 
 @router.get("/dev/mail/{name}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
+from api import i18n
 from api.mail import repository
 from core import queue
 from core.db import defer
@@ -23,16 +24,20 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 
 
 PLATFORM_ACCENT = ("#5b4bdb", "#ffffff")
 """A mail's button colours when its event has no brand."""
 
 
-def render(template: str, /, **context: object) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of `template`: its .txt's first line is the subject.
-    `brand` (an event's `Brand`, or None) puts the photographer's logo and accent on it."""
+def render(template: str, /, locale: str | None = None, **context: object) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of `template` in `locale` (an attendee's language; None:
+    English): its .txt's first line is the subject. `brand` (an event's `Brand`, or None)
+    puts the photographer's logo and accent on it."""
+    context.update(i18n.template_context(locale or i18n.DEFAULT))
     brand = context.setdefault("brand", None)
     accent = (brand.accent, brand.accent_ink) if brand is not None else PLATFORM_ACCENT  # type: ignore[attr-defined]
     context.setdefault("accent", accent[0])
@@ -55,12 +60,13 @@ def queue_mail(
     list_unsubscribe: str | None = None,
     expires_at: datetime | None = None,
     send: bool = True,
+    locale: str | None = None,
     **context: object,
 ) -> Email:
     """Render `template` with `context` into an outbox row; its job is enqueued after
     the commit (unless `send` is false: the caller batches them, `send_in_batches`).
     `list_unsubscribe`: the one-click URL for the List-Unsubscribe header."""
-    subject, text, html = render(template, **context)
+    subject, text, html = render(template, locale, **context)
     email = Email(kind=kind, to_address=to, subject=subject, text_body=text, html_body=html,
                   event_id=event_id, attendee_id=attendee_id,
                   unsubscribe_url=list_unsubscribe, expires_at=expires_at)  # fmt: skip

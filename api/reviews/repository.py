@@ -35,7 +35,7 @@ def untold_held(session: Session, limit: int) -> list[Any]:
     """Held selfies whose earlier attendee was not told yet, with that attendee's user and
     the event, locked (skipping rows another pass holds)."""
     return list(session.exec(
-        select(Selfie, User, Event)
+        select(Selfie, User, Event, Attendee.locale)
         .join(Attendee, col(Attendee.id) == Selfie.held_for)
         .join(User, col(User.id) == Attendee.user_id)
         .join(Event, col(Event.id) == Selfie.event_id)

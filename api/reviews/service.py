@@ -84,7 +84,7 @@ NOTICES_BATCH = 500
 def queue_notices(session: Session) -> int:
     """Mail the attendees whose face a new held selfie is; how many mails."""
     rows = repository.untold_held(session, NOTICES_BATCH)
-    for selfie, user, event in rows:
+    for selfie, user, event, locale in rows:
         photographer = get_user(session, event.owner_id)
         queue_mail(
             session,
@@ -98,6 +98,7 @@ def queue_notices(session: Session) -> int:
             event_url=join_url(event),
             contact=photographer.email if photographer else "",
             brand=branding.mail_brand(event),
+            locale=locale,
         )
         selfie.held_told_at = utcnow()
         session.add(selfie)

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
+from api.i18n import Language
 from core.text import OneLine
 
 
@@ -14,6 +15,8 @@ class RegisterWithEventCode(SQLModel):
     name: OneLine | None = Field(default=None, max_length=200)
     consent: bool = Field(description="explicit consent to processing of the attendee's face")
     notify: bool = Field(default=False, description="mail me when new photos of me arrive")
+    locale: Language | None = None
+    """The page's language: the link's mail, and then the attendee's mails, are in it."""
 
 
 class SignInLinkRequest(SQLModel):
@@ -21,6 +24,8 @@ class SignInLinkRequest(SQLModel):
     event_code: str | None = Field(
         default=None, min_length=1, max_length=16, description="the event to land on"
     )
+    locale: Language | None = None
+    """The page's language: the link's mail is in it (and the attendee's, once it is used)."""
 
 
 class LinkSent(SQLModel):

@@ -74,7 +74,7 @@ def _mail_link(session: Session, link: SignInLink, event: Event | None) -> LinkS
                # that has confirmed it is its owner's (no text of a stranger's choosing).
                name=None if link.purpose == SignInLinkPurpose.joining else link.full_name,
                event_name=event.name if event else None, link=url,
-               brand=branding.mail_brand(event),
+               brand=branding.mail_brand(event), locale=link.locale,
                minutes=settings.SIGN_IN_LINK_MINUTES)  # fmt: skip
     return LinkSent(expires_in_minutes=settings.SIGN_IN_LINK_MINUTES)
 
@@ -100,7 +100,8 @@ def request_join(session: Session, body: RegisterWithEventCode) -> LinkSent:
     email = body.email.lower()
     link = SignInLink(email=email, purpose=SignInLinkPurpose.joining, event_id=event.id,
                       full_name=body.name, consent_policy_version=settings.CONSENT_POLICY_VERSION,
-                      notify=body.notify, token_sha256="", expires_at=utcnow())  # fmt: skip
+                      notify=body.notify, token_sha256="", expires_at=utcnow(),
+                      locale=body.locale)  # fmt: skip
     user = auth_repository.get_user_by_email(session, email)
     if user is not None and (user.role != Role.attendee or not user.is_active):
         # Staff sign in with passwords; a deactivated account stays out. Same answer.
@@ -124,7 +125,8 @@ def request_sign_in(session: Session, body: SignInLinkRequest) -> LinkSent:
         return sent
     event = event or events.get_event(session, attendee.event_id)
     link = SignInLink(email=user.email, purpose=SignInLinkPurpose.sign_in,
-                      event_id=attendee.event_id, token_sha256="", expires_at=utcnow())  # fmt: skip
+                      event_id=attendee.event_id, token_sha256="", expires_at=utcnow(),
+                      locale=body.locale or attendee.locale)  # fmt: skip
     return _mail_link(session, link, event)
 
 
@@ -179,6 +181,9 @@ def redeem(session: Session, token: str, user_agent: str | None) -> Registered:
         attendee = _join(session, link, user, event, attendee)
     if attendee is None:
         raise NotFound("this account has not joined this event", code="not_registered")
+    if link.locale:  # the language the link was asked for in: the attendee's mails' from now
+        attendee.locale = link.locale
+        session.add(attendee)
     access = start_session(session, user, attendee.id, user_agent)
     return Registered(access_token=access, attendee_id=attendee.id, event_id=event.id,
                       event_code=event.code)  # fmt: skip

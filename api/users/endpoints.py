@@ -54,7 +54,7 @@ def delete_my_account(
         if (body.email or "").strip().lower() != user.email:
             raise BadRequest("type this account's email to confirm", code="confirmation_mismatch")
         response.status_code = 202
-        return service.mail_deletion_link(session, redis, user)
+        return service.mail_deletion_link(session, redis, user, body.locale)
     ratelimit.check_login(redis, request, user.email)
     if not body.password or not verify_password(body.password, user.hashed_password):
         raise Unauthorized("the password is not this account's", code="bad_credentials")

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
+from api.i18n import Language
 from core.models import Role, UserBase
 from core.text import OneLine
 
@@ -16,6 +17,8 @@ class AccountDeletion(SQLModel):
 
     password: str | None = Field(default=None, min_length=1, max_length=128)
     email: str | None = Field(default=None, min_length=1, max_length=320)
+    locale: Language | None = None
+    """The page's language: an attendee's confirmation mail is in it."""
 
 
 class AccountDeleted(SQLModel):

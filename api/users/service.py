@@ -42,7 +42,9 @@ from core.storage import Storage
 DELETION_KEY = "account-deletion:{digest}"
 
 
-def mail_deletion_link(session: Session, redis: Redis, user: User) -> DeletionMailed:
+def mail_deletion_link(
+    session: Session, redis: Redis, user: User, locale: str | None = None
+) -> DeletionMailed:
     """An attendee has no password to give again, and "type your email" proves nothing
     against a stolen session: the deletion waits for a link mailed to the account's address,
     good once for SIGN_IN_LINK_MINUTES. Redis holds the token's digest only."""
@@ -51,7 +53,7 @@ def mail_deletion_link(session: Session, redis: Redis, user: User) -> DeletionMa
     redis.set(DELETION_KEY.format(digest=digest), str(user.id), ex=minutes * 60)
     queue_mail(session, kind=EmailKind.sign_in, to=user.email, template="delete_account",
                link=public_url(f"/delete-account#{token}"), minutes=minutes,
-               expires_at=utcnow() + timedelta(minutes=minutes))  # fmt: skip
+               expires_at=utcnow() + timedelta(minutes=minutes), locale=locale)  # fmt: skip
     return DeletionMailed(expires_in_minutes=minutes)
 
 

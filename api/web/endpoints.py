@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.branding import service as branding
 from api.deps import SessionDep
 from api.events.service import event_for_code, join_url
+from api.galleries.service import gallery_event
 from api.web import service
-from api.web.pages import templates
+from api.web.pages import render
 from core.config import settings
 from core.models import AuditAction, Event
 
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: object) -> Response:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    return render(request, name, context, status_code)
 
 
 def _event_for_code(session: SessionDep, request: Request, code: str) -> Event | None:
@@ -64,6 +65,7 @@ def read_event_page(request: Request, session: SessionDep, code: str) -> Respons
         digest_minutes=settings.DIGEST_INTERVAL_MINUTES,
         max_selfies=settings.MAX_SELFIES_PER_ATTENDEE,
         selfie_upload=event.allows_selfie_upload(),
+        gallery_until=event.gallery_expires_at if event.gallery_open() else None,
     )
 
 
@@ -169,6 +171,15 @@ def read_bib_search(request: Request, session: SessionDep, code: str, bib: str) 
         return _page(request, "home.html", status_code=404, code=code, unknown=True)
     return _page(request, "bib.html", code=event.code, bib=bib, event=event,
                  brand=branding.brand(event))  # fmt: skip
+
+
+@router.get("/g/{token}")
+def read_gallery_page(request: Request, session: SessionDep, token: str) -> Response:
+    """An event's browse-all gallery, behind its password (the photos come from the API)."""
+    event = gallery_event(session, token)
+    if event is None:
+        return _page(request, "home.html", status_code=404, gallery_gone=True)
+    return _page(request, "gallery.html", event=event, brand=branding.brand(event), token=token)
 
 
 @router.get("/privacy")

@@ -10,7 +10,7 @@ async function refreshQueues() {
     h("div", {}, h("dt", {}, "Workers"), h("dd", { dataset: { stat: "workers" } }, String(stats.workers))),
     ...Object.entries(stats.queues).map(([name, depth]) =>
       h("div", {}, h("dt", {}, `${name} queue`), h("dd", { dataset: { stat: `queue-${name}` } }, String(depth)),
-        h("small", { class: stats.failed[name] ? "error" : "muted" }, `${stats.failed[name] ?? 0} failed`))),
+        h("dd", {}, h("small", { class: stats.failed[name] ? "error" : "muted" }, `${stats.failed[name] ?? 0} failed`)))),
   );
   $("workers").replaceChildren(
     ...stats.worker_list.map((w) =>

@@ -3,6 +3,16 @@
 const STAFF_KEY = "facematch.token";
 const attendeeKey = (code) => `facematch.attendee.${code}`;
 
+// The page's language, and its scripts' strings in it (api/i18n.py puts the catalogue on
+// the page as JSON). `t("English text {name}", { name })`: the text is the catalogue's key.
+export const lang = document.documentElement.lang || "en";
+const messages = JSON.parse(document.getElementById("messages")?.textContent || "{}");
+export function t(text, values = {}) {
+  return (messages[text] || text).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+// One of two forms by a count: plural(n, t("{n} photo", { n }), t("{n} photos", { n })).
+export const plural = (n, one, many) => (n === 1 ? one : many);
+
 export const tokens = {
   staff: () => localStorage.getItem(STAFF_KEY),
   setStaff: (token) => localStorage.setItem(STAFF_KEY, token),
@@ -14,7 +24,7 @@ export const tokens = {
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(describe(body) || `request failed (${status})`);
+    super(describe(body) || t("The request failed ({status}).", { status }));
     this.status = status;
     this.code = body?.code ?? body?.error ?? null;
     this.body = body;
@@ -243,13 +253,13 @@ export async function requireStaff(roles = ["photographer", "admin"]) {
 // Signed in, but this page is for other roles: say so, and stay signed in.
 function notAllowed(user, roles) {
   const home = user.role === "attendee" ? "/" : "/studio";
-  document.title = "Not allowed · facematch";
+  document.title = `${t("Not allowed")} · facematch`;
   document.querySelector("main").replaceChildren(
     h("section", { class: "card", id: "not-allowed" },
-      h("h1", {}, "Not allowed"),
-      h("p", {}, `This page is for ${roles.join(" and ")}s. You are signed in as ${user.email} (${user.role}).`),
-      h("p", { class: "row" }, h("a", { class: "button primary", href: home }, "Go to your page"),
-        h("a", { class: "button", href: `/login?next=${encodeURIComponent(location.pathname)}` }, "Sign in as someone else"))),
+      h("h1", {}, t("Not allowed")),
+      h("p", {}, t("This page is for {roles}. You are signed in as {email} ({role}).", { roles: roles.join(", "), email: user.email, role: user.role })),
+      h("p", { class: "row" }, h("a", { class: "button primary", href: home }, t("Go to your page")),
+        h("a", { class: "button", href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("Sign in as someone else")))),
   );
   return new Promise(() => {});
 }

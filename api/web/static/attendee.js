@@ -1,5 +1,5 @@
 // The attendee's page: register with consent, take or pick a selfie, watch "my photos".
-import { ApiError, api, download, h, lazyImage, loadImage, poll, saveLink, show, showError, toast, tokens } from "/static/app.js";
+import { ApiError, api, download, h, lang, lazyImage, loadImage, plural, poll, saveLink, show, showError, t, toast, tokens } from "/static/app.js";
 import { framesForm, liveCapture } from "/static/live.js";
 
 const root = document.getElementById("attendee");
@@ -12,36 +12,52 @@ const sections = {
 };
 const uploadAllowed = root.dataset.selfieUpload === "yes";
 
-const REJECTION_TITLES = {
-  unreadable_image: "We could not read that image",
-  no_face: "No face found",
-  multiple_faces: "More than one face",
-  face_too_small: "Your face is too small",
-  too_blurry: "The photo is blurry",
-  too_dark: "The photo is too dark",
-  too_bright: "The photo is too bright",
-  face_cut_off: "Part of your face is cut off",
-  not_an_image: "That file is not a photo",
-  unsupported_format: "That format is not supported",
-  file_too_large: "That file is too big",
-  empty_file: "That file is empty",
-  truncated_image: "That photo is incomplete",
-  too_many_pixels: "That image is too large",
-  unreadable: "We could not read that image",
-  look_straight: "Look straight at the camera first",
-  turn_left: "Turn your head to your left",
-  turn_right: "Turn your head to your right",
-  different_faces: "Every picture must show you",
-  flat_picture: "That looked like a photo, not you",
-  frames_mismatch: "Some pictures are missing",
-  challenge_invalid: "That took too long",
-  live_capture_required: "Take your selfie live",
-  another_person: "Not the person of your first selfie",
-  refused: "Refused by the photographer",
-  rate_limited: "Too many tries",
+// What to do about a refusal, in the page's language (the API's own hints are English).
+const REJECTION_HINTS = {
+  no_face: t("try another photo: just you, facing the camera, in good light"),
+  multiple_faces: t("take it alone, with no one else in the picture"),
+  face_too_small: t("hold the phone closer, so that your face fills the oval"),
+  too_blurry: t("hold the phone still, in better light"),
+  too_dark: t("find more light, facing a window or a lamp"),
+  too_bright: t("step out of direct light"),
+  face_cut_off: t("keep your whole face inside the oval"),
+  look_straight: t("look straight at the camera for the first picture"),
+  turn_left: t("turn your head to your left when asked, a little further"),
+  turn_right: t("turn your head to your right when asked, a little further"),
+  different_faces: t("take every picture yourself, in one go"),
+  flat_picture: t("take the selfie of yourself, not of a photo or a screen"),
+  another_person: t("every selfie must be of the person of your first one"),
 };
 
-const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const REJECTION_TITLES = {
+  unreadable_image: t("We could not read that image"),
+  no_face: t("No face found"),
+  multiple_faces: t("More than one face"),
+  face_too_small: t("Your face is too small"),
+  too_blurry: t("The photo is blurry"),
+  too_dark: t("The photo is too dark"),
+  too_bright: t("The photo is too bright"),
+  face_cut_off: t("Part of your face is cut off"),
+  not_an_image: t("That file is not a photo"),
+  unsupported_format: t("That format is not supported"),
+  file_too_large: t("That file is too big"),
+  empty_file: t("That file is empty"),
+  truncated_image: t("That photo is incomplete"),
+  too_many_pixels: t("That image is too large"),
+  unreadable: t("We could not read that image"),
+  look_straight: t("Look straight at the camera first"),
+  turn_left: t("Turn your head to your left"),
+  turn_right: t("Turn your head to your right"),
+  different_faces: t("Every picture must show you"),
+  flat_picture: t("That looked like a photo, not you"),
+  frames_mismatch: t("Some pictures are missing"),
+  challenge_invalid: t("That took too long"),
+  live_capture_required: t("Take your selfie live"),
+  another_person: t("Not the person of your first selfie"),
+  refused: t("Refused by the photographer"),
+  rate_limited: t("Too many tries"),
+};
+
 
 let token = tokens.attendee(code);
 let galleryPoll = null;
@@ -66,15 +82,17 @@ function signedOut(message) {
 // 401 anywhere: the token expired or its account is gone; register again signs back in.
 function onFailure(error) {
   if (error instanceof ApiError && (error.status === 401 || error.code === "attendee_required")) {
-    signedOut("Your session has ended. Enter your email: we mail you a link to sign back in.");
+    signedOut(t("Your session has ended. Enter your email: we mail you a link to sign back in."));
     return true;
   }
-  toast(error.message || "Something went wrong; try again.");
+  toast(error.message || t("Something went wrong; try again."));
   return false;
 }
 
 async function start() {
   if (!token) return signedOut();
+  // This page's language becomes the attendee's mails' (no answer is awaited).
+  api("/api/me/locale", { method: "PUT", token, json: { locale: lang } }).catch(() => {});
   try {
     const consent = await api("/api/me/consent", { token });
     if (!consent.current) return only("reconsent");
@@ -109,19 +127,19 @@ $("reconsent-form").addEventListener("submit", async (event) => {
 });
 
 $("reconsent-decline").addEventListener("click", async () => {
-  if (!confirm("Delete your selfies, face encodings and matches at this event?")) return;
+  if (!confirm(t("Delete your selfies, face encodings and matches at this event?"))) return;
   try {
     await api("/api/me/face-data", { method: "DELETE", token });
   } catch (error) {
     return onFailure(error);
   }
   show($("reconsent-decline"), false);
-  toast("Your face data is deleted. Agree to the new policy only if you want to take a new selfie.");
+  toast(t("Your face data is deleted. Agree to the new policy only if you want to take a new selfie."));
 });
 
 function noSelfieWhenClosed() {
   only("closed");
-  showError($("sign-in-error"), new Error("You have no accepted selfie here, and the event is closed: it takes no new selfie."));
+  showError($("sign-in-error"), new Error(t("You have no accepted selfie here, and the event is closed: it takes no new selfie.")));
 }
 
 // --- registration, and signing back in to a closed event ---------------------------------
@@ -139,7 +157,7 @@ $("sign-in-form").addEventListener("submit", async (event) => {
   const email = new FormData(event.currentTarget).get("email");
   showError($("sign-in-error"), null);
   try {
-    const sent = await api("/api/sign-in-link", { method: "POST", json: { event_code: code, email } });
+    const sent = await api("/api/sign-in-link", { method: "POST", json: { event_code: code, email, locale: lang } });
     checkMail(email, sent);
   } catch (error) {
     showError($("sign-in-error"), error);
@@ -162,6 +180,7 @@ $("register-form").addEventListener("submit", async (event) => {
         email: data.get("email"),
         consent: data.get("consent") === "on",
         notify: data.get("notify") === "on",
+        locale: lang,
       },
     });
     checkMail(data.get("email"), sent);
@@ -183,8 +202,7 @@ function showSelfie() {
 
 function showHeld() {
   show($("selfie-actions"), false);
-  setStatus("Your face is already in another account at this event, so the photographer looks at your selfie first. " +
-    "Your photos appear here once it is released.");
+  setStatus(t("Your face is already in another account at this event, so the photographer looks at your selfie first. Your photos appear here once it is released."));
 }
 
 function setStatus(text) {
@@ -194,8 +212,8 @@ function setStatus(text) {
 
 function showRejection(reason, hint) {
   setStatus("");
-  $("selfie-rejected-title").textContent = REJECTION_TITLES[reason] || "Please retake your selfie";
-  const text = hint || "try another photo: just you, facing the camera, in good light";
+  $("selfie-rejected-title").textContent = REJECTION_TITLES[reason] || t("Please retake your selfie");
+  const text = (lang !== "en" && REJECTION_HINTS[reason]) || hint || t("try another photo: just you, facing the camera, in good light");
   $("selfie-hint").textContent = `${text[0].toUpperCase()}${text.slice(1)}.`.replace(/\.\.$/, ".");
   show($("selfie-rejected"));
   show($("selfie-actions"));
@@ -204,7 +222,7 @@ function showRejection(reason, hint) {
 async function uploadSelfie(file) {
   show($("selfie-rejected"), false);
   show($("selfie-actions"), false);
-  setStatus("Uploading your selfie…");
+  setStatus(t("Uploading your selfie…"));
   const form = new FormData();
   form.append("file", file, file.name || "selfie.jpg");
   try {
@@ -223,16 +241,16 @@ async function uploadSelfie(file) {
 function watchSelfie() {
   show($("selfie-actions"), false);
   const started = Date.now();
-  setStatus("Checking your selfie…");
+  setStatus(t("Checking your selfie…"));
   const watcher = poll(
     async () => {
       const state = await api("/api/me/selfie", { token });
       if (state.status === "pending") {
-        setStatus(`Checking your selfie… ${Math.round((Date.now() - started) / 1000)} s`);
+        setStatus(t("Checking your selfie… {seconds} s", { seconds: Math.round((Date.now() - started) / 1000) }));
         return false;
       }
       if (state.status === "valid") {
-        setStatus("Looks good! Finding your photos…");
+        setStatus(t("Looks good! Finding your photos…"));
         openGallery();
       } else if (state.status === "held") {
         showHeld();
@@ -271,7 +289,7 @@ function takeLive(container, actions, accepted, failed) {
   }).catch((error) => {
     show(actions);
     if (error instanceof ApiError) return failed(error);
-    toast(uploadAllowed ? "The camera is not available; choose a photo instead." : "The camera is not available.");
+    toast(uploadAllowed ? t("The camera is not available; choose a photo instead.") : t("The camera is not available."));
   });
 }
 
@@ -321,7 +339,7 @@ async function refreshPhotos() {
   let response;
   try {
     response = await photosPage(null, etag ? { "If-None-Match": etag } : {});
-    $("gallery-live").textContent = `Checked ${new Date().toLocaleTimeString()}; new photos appear by themselves.`;
+    $("gallery-live").textContent = t("Checked {time}; new photos appear by themselves.", { time: new Date().toLocaleTimeString(lang) });
     if (response.status === 304) return false;
     etag = response.headers.get("ETag");
     let page = await response.json();
@@ -375,12 +393,12 @@ function renderPhotos() {
   const nodes = loaded.map((photo) => {
     let tile = tiles.get(photo.id);
     if (!tile) {
-      const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
+      const img = h("img", { alt: t("Photo {name}", { name: photo.filename }), width: 240, height: 240 });
       lazyImage(img, photo.thumb_url, token);
       const byBib = (photo.found_by || []).includes("bib");
       tile = h("li", { class: "tile", dataset: { photoId: photo.id } },
-        h("button", { type: "button", class: "tile-open", "aria-label": `Open ${photo.filename}${byBib ? " (found by your bib)" : ""}`, onclick: () => openViewer(photo) }, img),
-        byBib ? h("span", { class: "tile-mark", title: "Found by your bib number" }, "bib") : null);
+        h("button", { type: "button", class: "tile-open", "aria-label": byBib ? t("Open {name} (found by your bib)", { name: photo.filename }) : t("Open {name}", { name: photo.filename }), onclick: () => openViewer(photo) }, img),
+        byBib ? h("span", { class: "tile-mark", title: t("Found by your bib number") }, t("bib")) : null);
       tiles.set(photo.id, tile);
     }
     return tile;
@@ -401,7 +419,7 @@ function openViewer(photo) {
   img.removeAttribute("src");
   img.alt = photo.filename;
   loadImage(img, photo.preview_url, token).catch(onFailure);
-  $("viewer-download").textContent = photo.original ? "Download" : "Download (preview)";
+  $("viewer-download").textContent = photo.original ? t("Download") : t("Download (preview)");
   $("viewer").showModal();
 }
 
@@ -438,7 +456,7 @@ async function restore(photoId) {
   } catch (error) {
     return onFailure(error);
   }
-  toast("Restored: it comes back in a moment if it is you.");
+  toast(t("Restored: it comes back in a moment if it is you."));
   // The photo is matched again by a job: look now, and again while it runs.
   for (const after of [0, 1500, 4000, 8000]) setTimeout(() => galleryPoll?.now(), after);
   if ($("hidden-photos").open) loadHidden();
@@ -460,7 +478,7 @@ async function loadHidden() {
   // Named, not shown: a "not me" photo is someone else's, and access ended with the match.
   $("hidden-list").replaceChildren(...hidden.map((photo) => {
     return h("li", { dataset: { photoId: photo.id } }, h("span", {}, photo.filename),
-      h("button", { type: "button", class: "small", onclick: () => restore(photo.id) }, "Restore"));
+      h("button", { type: "button", class: "small", onclick: () => restore(photo.id) }, t("Restore")));
   }));
   show($("hidden-empty"), hidden.length === 0);
 }
@@ -483,7 +501,7 @@ $("download-all")?.addEventListener("click", async (event) => {
 });
 
 $("delete-face-data").addEventListener("click", async () => {
-  if (!confirm("Delete your selfies, face encodings and matches? Your photos will disappear from this page.")) return;
+  if (!confirm(t("Delete your selfies, face encodings and matches? Your photos will disappear from this page."))) return;
   try {
     const deleted = await api("/api/me/face-data", { method: "DELETE", token });
     galleryPoll?.stop();
@@ -491,12 +509,8 @@ $("delete-face-data").addEventListener("click", async () => {
     $("photo-grid").replaceChildren();
     showSelfie();
     show($("selfie-actions"));
-    const parts = [
-      deleted.selfie_images ? count(deleted.selfie_images, "selfie image") : null,
-      count(deleted.encodings, "face encoding"),
-      count(deleted.matches, "match", "matches"),
-    ].filter(Boolean);
-    setStatus(`Deleted ${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}. Upload a new selfie any time.`);
+    setStatus(t("Deleted: {images} selfie images, {encodings} face encodings, {matches} matches. Upload a new selfie any time.",
+      { images: deleted.selfie_images || 0, encodings: deleted.encodings, matches: deleted.matches }));
   } catch (error) {
     onFailure(error);
   }
@@ -504,7 +518,7 @@ $("delete-face-data").addEventListener("click", async () => {
 
 // --- more selfies, from the gallery ------------------------------------------------------
 
-const SELFIE_STATES = { valid: "In use", pending: "Being checked…" };
+const SELFIE_STATES = { valid: t("In use"), pending: t("Being checked…") };
 
 async function loadSelfies() {
   let state;
@@ -517,8 +531,8 @@ async function loadSelfies() {
   $("selfie-count").textContent = String(state.selfies.filter((s) => s.status === "valid").length);
   $("selfie-list").replaceChildren(...state.selfies.map((selfie, n) => h("li",
     { dataset: { selfieId: selfie.id, status: selfie.status } },
-    h("span", {}, `Selfie ${state.selfies.length - n} · ${new Date(selfie.created_at).toLocaleString()}`),
-    h("strong", {}, SELFIE_STATES[selfie.status] || `Not used: ${REJECTION_TITLES[selfie.reason] || selfie.reason}`))));
+    h("span", {}, t("Selfie {n} · {time}", { n: state.selfies.length - n, time: new Date(selfie.created_at).toLocaleString(lang) })),
+    h("strong", {}, SELFIE_STATES[selfie.status] || t("Not used: {reason}", { reason: REJECTION_TITLES[selfie.reason] || selfie.reason })))));
   show($("add-selfie"), active < Number(root.dataset.maxSelfies));
   return state;
 }
@@ -529,15 +543,15 @@ $("my-selfies").addEventListener("toggle", () => {
 
 function watchExtra(selfieId) {
   const status = $("extra-selfie-status");
-  status.textContent = "Checking your selfie…";
+  status.textContent = t("Checking your selfie…");
   poll(async () => {
     const state = await loadSelfies();
     const mine = state?.selfies.find((s) => s.id === selfieId);
     if (!mine || mine.status === "pending") return false;
     status.textContent = mine.status === "valid"
-      ? "Added: photos it finds appear here by themselves."
-      : mine.status === "held" ? "Held: the photographer looks at it first."
-      : `Not added: ${REJECTION_TITLES[mine.reason] || mine.reason}. ${mine.detail || ""}`;
+      ? t("Added: photos it finds appear here by themselves.")
+      : mine.status === "held" ? t("Held: the photographer looks at it first.")
+      : t("Not added: {reason}. {detail}", { reason: REJECTION_TITLES[mine.reason] || mine.reason, detail: mine.detail || "" });
     return "stop";
   }, { min: 500, max: 3000, factor: 1.3 });
 }
@@ -547,7 +561,7 @@ $("extra-selfie-file")?.addEventListener("change", async (event) => {
   event.target.value = "";
   if (!file) return;
   const status = $("extra-selfie-status");
-  status.textContent = "Uploading…";
+  status.textContent = t("Uploading…");
   const form = new FormData();
   form.append("file", file, file.name || "selfie.jpg");
   try {
@@ -587,16 +601,17 @@ $("opt-out-start").addEventListener("click", () => {
         show($("opt-out-actions"));
         return say(error.message);
       }
-      say("Checking…");
+      say(t("Checking…"));
       poll(async () => {
         const state = await api(accepted.status_url);
         if (state.status === "pending") return false;
         if (state.status === "done") {
-          say(`Done: your face is left out of this event (${count(state.faces_removed, "face")} removed), ` +
-            "and of photos uploaded later.");
+          say(plural(state.faces_removed,
+            t("Done: your face is left out of this event ({n} face removed), and of photos uploaded later.", { n: state.faces_removed }),
+            t("Done: your face is left out of this event ({n} faces removed), and of photos uploaded later.", { n: state.faces_removed })));
         } else {
           show($("opt-out-actions"));
-          say(`${REJECTION_TITLES[state.reason] || "Not done"}: ${state.detail}. Try again.`);
+          say(t("{reason}: {detail}. Try again.", { reason: REJECTION_TITLES[state.reason] || t("Not done"), detail: state.detail }));
         }
         return "stop";
       }, { min: 500, max: 3000, factor: 1.3 });
@@ -604,7 +619,7 @@ $("opt-out-start").addEventListener("click", () => {
     onCancel: () => show($("opt-out-actions")),
   }).catch((error) => {
     show($("opt-out-actions"));
-    say(error.message || "The camera is not available.");
+    say(error.message || t("The camera is not available."));
   });
 });
 
@@ -624,7 +639,7 @@ $("notify-toggle").addEventListener("change", async (event) => {
   const notify = box.checked;
   try {
     await api("/api/me/notifications", { method: "PUT", token, json: { notify } });
-    toast(notify ? "We will mail you when new photos of you arrive." : "No more mails about new photos.");
+    toast(notify ? t("We will mail you when new photos of you arrive.") : t("No more mails about new photos."));
   } catch (error) {
     box.checked = !notify;
     onFailure(error);
@@ -636,7 +651,7 @@ $("share-email-toggle")?.addEventListener("change", async (event) => {
   const share = box.checked;
   try {
     await api("/api/me/email-sharing", { method: "PUT", token, json: { share_email: share } });
-    toast(share ? "The organiser now learns your email with your photos." : "The organiser gets an anonymous id only.");
+    toast(share ? t("The organiser now learns your email with your photos.") : t("The organiser gets an anonymous id only."));
   } catch (error) {
     box.checked = !share;
     onFailure(error);
@@ -655,17 +670,17 @@ $("sign-out").addEventListener("click", async () => {
 $("delete-account-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const email = new FormData(event.currentTarget).get("email");
-  if (!confirm("Delete your account, with every event you joined? This cannot be undone.")) return;
+  if (!confirm(t("Delete your account, with every event you joined? This cannot be undone."))) return;
   showError($("delete-account-error"), null);
   let mailed;
   try {
-    mailed = await api("/api/users/me", { method: "DELETE", token, json: { email } });
+    mailed = await api("/api/users/me", { method: "DELETE", token, json: { email, locale: lang } });
   } catch (error) {
     return showError($("delete-account-error"), error);
   }
   // Nothing is deleted yet: the link in the mail confirms it (a stolen session is not a mailbox).
   $("delete-account-mailed").textContent =
-    `Check your mail: the link we sent to ${email} deletes the account. It works for ${mailed.expires_in_minutes} minutes.`;
+    t("Check your mail: the link we sent to {email} deletes the account. It works for {minutes} minutes.", { email, minutes: mailed.expires_in_minutes });
   show($("delete-account-mailed"));
 });
 
@@ -682,8 +697,8 @@ $("bib-form")?.addEventListener("submit", async (event) => {
     return;
   }
   try {
-    const sent = await api(`/api/e/${code}/bib-passes`, { method: "POST", json: { bib } });
-    $("bib-sent").textContent = `Check the runner's mail: ${sent.detail}.`;
+    await api(`/api/e/${code}/bib-passes`, { method: "POST", json: { bib, locale: lang } });
+    $("bib-sent").textContent = t("If the start list gives an address for this bib, a link is on its way to it: check the runner's mail.");
     show($("bib-sent"));
   } catch (error) {
     showError($("bib-form-error"), error);
@@ -697,7 +712,7 @@ $("my-bib-form")?.addEventListener("submit", async (event) => {
     const saved = bib
       ? await api("/api/me/bib", { method: "PUT", token, json: { bib } })
       : await api("/api/me/bib", { method: "DELETE", token });
-    $("my-bib-status").textContent = saved.bib ? `Saved: bib ${saved.bib}.` : "No bib.";
+    $("my-bib-status").textContent = saved.bib ? t("Saved: bib {bib}.", { bib: saved.bib }) : t("No bib.");
     galleryPoll?.now();
   } catch (error) {
     $("my-bib-status").textContent = error.message;

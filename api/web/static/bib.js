@@ -1,6 +1,6 @@
 // A bib's photos: from a mailed pass (/bib#<token>) or an open search (/e/<code>/bib/<n>).
 // Nothing here uses a face: the photos were found by the number read on the bib.
-import { api, h, lazyImage, show, showError, tokens } from "/static/app.js";
+import { api, h, lazyImage, show, showError, t, tokens } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("bib-page");
@@ -20,13 +20,13 @@ async function loadPage(cursor) {
   const page = await api(`${base}?limit=60${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
   $("bib-number").textContent = page.bib;
   $("bib-event").textContent = page.event_name;
-  document.title = `Bib ${page.bib} · ${page.event_name} · facematch`;
+  document.title = [t("Bib {bib}", { bib: page.bib }), page.event_name, "facematch"].join(" · ");
   if (!cursor && pass) showBrand(page);
   for (const photo of page.data) {
-    const img = h("img", { alt: `Photo ${photo.filename}`, width: 240, height: 240 });
+    const img = h("img", { alt: t("Photo {name}", { name: photo.filename }), width: 240, height: 240 });
     lazyImage(img, photo.thumb_url);
     $("bib-grid").append(h("li", { class: "tile" },
-      h("button", { type: "button", class: "tile-open", "aria-label": `Open ${photo.filename}`, onclick: () => openViewer(photo) }, img)));
+      h("button", { type: "button", class: "tile-open", "aria-label": t("Open {name}", { name: photo.filename }), onclick: () => openViewer(photo) }, img)));
   }
   shown += page.data.length;
   nextCursor = page.next_cursor;
@@ -43,7 +43,7 @@ function showBrand(page) {
   document.head.append(h("link", { rel: "stylesheet", href: `/e/${encodeURIComponent(page.event_code)}/brand.css` }));
   if (brand.logo_url) {
     $("brand-logo").src = brand.logo_url;
-    $("brand-logo").alt = `${brand.name} logo`;
+    $("brand-logo").alt = t("{name} logo", { name: brand.name });
     show($("brand-logo"));
   }
   if (brand.welcome_text) {
@@ -68,7 +68,7 @@ function offerClaim(page) {
   $("bib-claim-button").onclick = async () => {
     try {
       await api(page.claim_url, { method: "POST", token });
-      $("bib-claimed").replaceChildren("Added. ", h("a", { href: `/e/${page.event_code}` }, "See my photos"));
+      $("bib-claimed").replaceChildren(t("Added."), " ", h("a", { href: `/e/${page.event_code}` }, t("See my photos")));
       show($("bib-claimed"));
       $("bib-claim-button").disabled = true;
     } catch (error) {
@@ -79,5 +79,5 @@ function offerClaim(page) {
 
 $("bib-viewer-close").addEventListener("click", () => $("bib-viewer").close());
 $("bib-more").addEventListener("click", () => nextCursor && loadPage(nextCursor).catch(failed));
-if (pass === "") failed(new Error("This page needs the link from your mail."));
+if (pass === "") failed(new Error(t("This page needs the link from your mail.")));
 else loadPage(null).catch(failed);

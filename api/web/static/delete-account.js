@@ -1,11 +1,10 @@
 // A mailed deletion link lands here: its token is in the fragment (never sent, nor fetched by
 // a mail scanner's prefetch), and nothing is deleted until the button is pressed.
-import { api, show, showError } from "/static/app.js";
+import { api, show, showError, t } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 const token = location.hash.slice(1);
-const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-if (!token) showError($("delete-error"), new Error("This page needs the link from the mail."));
+if (!token) showError($("delete-error"), new Error(t("This page needs the link from the mail.")));
 
 $("delete-confirm").addEventListener("click", async () => {
   showError($("delete-error"), null);
@@ -17,8 +16,7 @@ $("delete-confirm").addEventListener("click", async () => {
   }
   history.replaceState(null, "", location.pathname);  // the spent token leaves the address bar
   show($("delete-confirm"), false);
-  $("delete-done").textContent =
-    `Your account is deleted, with ${plural(deleted.events_joined, "event registration")}, ` +
-    `${plural(deleted.encodings, "face encoding")} and ${plural(deleted.matches, "match", "matches")}.`;
+  $("delete-done").textContent = t("Your account is deleted: {events} event registrations, {encodings} face encodings and {matches} matches.",
+    { events: deleted.events_joined, encodings: deleted.encodings, matches: deleted.matches });
   show($("delete-done"));
 });

@@ -94,7 +94,10 @@ function renderHead(event) {
   if (!$("preview-tolerance").value) $("preview-tolerance").value = event.tolerance;
   renderRace(event);
   renderBrand(event);
-  if (event.your_role !== "contributor") loadWebhook().catch((error) => toast(error.message));
+  if (event.your_role !== "contributor") {
+    loadWebhook().catch((error) => toast(error.message));
+    loadGallery().catch((error) => toast(error.message));
+  }
   if (event.your_role !== "contributor") loadHeld().catch((error) => toast(error.message));
 }
 
@@ -149,6 +152,42 @@ $("brand-logo-remove").addEventListener("click", async () => {
   try {
     await api(`/api/events/${eventId}/logo`, { method: "DELETE", token });
     renderBrand(await api(`/api/events/${eventId}`, { token }));
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+function renderGallery(gallery) {
+  $("gallery-summary").textContent = gallery.enabled ? `on until ${new Date(gallery.expires_at).toLocaleDateString()}` : "off";
+  show($("gallery-on"), gallery.enabled);
+  if (gallery.enabled) {
+    $("gallery-link").textContent = gallery.url;
+    $("gallery-link").href = gallery.url;
+    $("gallery-expiry").textContent = new Date(gallery.expires_at).toLocaleString();
+  }
+}
+
+async function loadGallery() {
+  renderGallery(await api(`/api/events/${eventId}/gallery`, { token }));
+}
+
+$("gallery-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const until = new Date(`${$("gallery-until").value}T23:59:59`);
+  const json = { password: $("gallery-password").value, expires_at: until.toISOString() };
+  try {
+    renderGallery(await api(`/api/events/${eventId}/gallery`, { method: "PUT", token, json }));
+    $("gallery-password").value = "";
+    toast("The gallery is on: share the link and, apart, the password.");
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+$("gallery-off").addEventListener("click", async () => {
+  try {
+    await api(`/api/events/${eventId}/gallery`, { method: "DELETE", token });
+    await loadGallery();
   } catch (error) {
     toast(error.message);
   }

@@ -2,12 +2,12 @@
 // order it chose), one frame per step from the front camera, then `send`. Used for a
 // selfie and for leaving an event's photos. The preview is mirrored like a mirror; the
 // frames sent are the camera's own pixels.
-import { h, show } from "/static/app.js";
+import { h, show, t } from "/static/app.js";
 
 const SAY = {
-  straight: ["Look straight at the camera", "Keep your face inside the oval, then tap the button."],
-  left: ["Turn your head to your left", "As far as is comfortable, still looking at the screen, then tap."],
-  right: ["Turn your head to your right", "As far as is comfortable, still looking at the screen, then tap."],
+  straight: [t("Look straight at the camera"), t("Keep your face inside the oval, then tap the button.")],
+  left: [t("Turn your head to your left"), t("As far as is comfortable, still looking at the screen, then tap.")],
+  right: [t("Turn your head to your right"), t("As far as is comfortable, still looking at the screen, then tap.")],
 };
 const ARROW = { straight: "●", left: "←", right: "→" };
 const LONG_SIDE = 960;
@@ -17,9 +17,9 @@ export function liveCapture(container, { start, send, onCancel }) {
   const arrow = h("div", { class: "live-arrow", "aria-hidden": "true" });
   const title = h("h3", { class: "live-title", id: `${container.id}-step` });
   const hint = h("p", { class: "live-hint small" });
-  const dots = h("ol", { class: "live-dots", "aria-label": "steps" });
-  const shutter = h("button", { type: "button", class: "primary live-shutter" }, "Take");
-  const cancel = h("button", { type: "button", class: "link" }, "Cancel");
+  const dots = h("ol", { class: "live-dots", "aria-label": t("steps") });
+  const shutter = h("button", { type: "button", class: "primary live-shutter" }, t("Take"));
+  const cancel = h("button", { type: "button", class: "link" }, t("Cancel"));
   const stage = h("div", { class: "live-stage" }, video, h("div", { class: "live-oval" }), arrow);
   container.replaceChildren(dots, title, hint, stage, h("div", { class: "live-controls" }, shutter, cancel));
   container.classList.add("live");
@@ -41,7 +41,7 @@ export function liveCapture(container, { start, send, onCancel }) {
     [title.textContent, hint.textContent] = SAY[step];
     arrow.textContent = ARROW[step];
     arrow.dataset.step = step;
-    shutter.textContent = frames.length === challenge.steps.length - 1 ? "Take and send" : "Take";
+    shutter.textContent = frames.length === challenge.steps.length - 1 ? t("Take and send") : t("Take");
     dots.replaceChildren(...challenge.steps.map((s, n) => h("li", {
       class: n < frames.length ? "done" : n === frames.length ? "now" : "",
     }, `${n + 1}`)));

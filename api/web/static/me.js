@@ -1,5 +1,5 @@
 // "My events": every event the account joined, from any attendee session this browser holds.
-import { ApiError, api, h, show, showError, tokens } from "/static/app.js";
+import { ApiError, api, h, plural, show, showError, t, tokens } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,12 +39,12 @@ async function main() {
     h("button", { type: "button", class: "link", onclick: () => open(found.token, event).catch((e) => showError($("me-error"), e)) },
       event.name),
     h("span", { class: "muted small" }, ` ${event.code} · ${event.status}`),
-    h("span", { class: "badge" }, `${event.photos} photo${event.photos === 1 ? "" : "s"}`))));
+    h("span", { class: "badge" }, plural(event.photos, t("{n} photo", { n: event.photos }), t("{n} photos", { n: event.photos }))))));
   $("delete-everywhere").addEventListener("click", async () => {
-    if (!confirm("Delete your selfies, face encodings and matches at every event?")) return;
+    if (!confirm(t("Delete your selfies, face encodings and matches at every event?"))) return;
     try {
       const deleted = await api("/api/me/face-data?every_event=true", { method: "DELETE", token: found.token });
-      $("deleted-everywhere").textContent = `Deleted ${deleted.encodings} face encodings and ${deleted.matches} matches.`;
+      $("deleted-everywhere").textContent = t("Deleted {encodings} face encodings and {matches} matches.", { encodings: deleted.encodings, matches: deleted.matches });
       show($("deleted-everywhere"));
     } catch (error) {
       showError($("me-error"), error);

@@ -15,7 +15,7 @@ from PIL import Image
 from redis import Redis
 from sqlmodel import Session
 
-from api.branding.service import contrast
+from api.branding.service import PAGE_BACKGROUND, contrast
 from core.models import Event, Face, PhotoBib, utcnow
 from core.storage import get_storage
 from tests.helpers import (
@@ -170,6 +170,7 @@ def test_the_brand_keeps_any_accent_readable(client: TestClient, session: Sessio
         assert brand["accent"] == accent.lower()
         assert contrast(brand["accent"], brand["accent_ink"]) >= 4.5, accent
         assert contrast(brand["accent_on_white"], "#ffffff") >= 4.5, accent
+        assert contrast(brand["accent_on_white"], PAGE_BACKGROUND) >= 4.5, accent
 
 
 def test_accent_and_welcome_text_are_checked(client: TestClient, session: Session) -> None:
