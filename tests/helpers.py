@@ -77,6 +77,17 @@ def create_event(session: Session, *, owner, name: str = "Summer party", toleran
     return event
 
 
+def owned_event(session: Session, *, name: str = "Harbour Regatta", **fields: object):  # type: ignore[no-untyped-def]
+    """An event with `fields` set, and its new owner's auth headers."""
+    owner = create_user(session)
+    event = create_event(session, owner=owner, name=name)
+    for field, value in fields.items():
+        setattr(event, field, value)
+    session.add(event)
+    session.commit()
+    return event, {"Authorization": f"Bearer {session_token(session, owner)}"}
+
+
 def token_headers(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
     response = client.post("/api/auth/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text

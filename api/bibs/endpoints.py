@@ -28,8 +28,7 @@ from api.errors import (
     responses,
 )
 from api.events.service import get_owned_event
-from api.photos.service import attachment, download_name
-from core.models import Photo
+from api.photos.service import image_headers
 
 router = APIRouter(tags=["bibs"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -40,7 +39,6 @@ Size = Annotated[
 _IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "the photo"}
 }
-_CACHE = {"Cache-Control": "private, max-age=3600"}
 Download = Annotated[bool, Query(description="as an attachment with its file name")]
 
 
@@ -113,7 +111,7 @@ def read_bib_photo_image(
     """A photo of a bib, where the event's bib search is open (the original only where the
     event lets visitors download it)."""
     photo, data, media_type = service.searched_image(session, storage, code, bib, photo_id, size)
-    return Response(data, media_type=media_type, headers=_headers(photo, size, download))
+    return Response(data, media_type=media_type, headers=image_headers(photo, size, download))
 
 
 @router.post(
@@ -156,13 +154,7 @@ def read_bib_pass_photo_image(
 ) -> Response:
     """A photo of a pass's bib (the original only where the event lets visitors download it)."""
     photo, data, media_type = service.pass_image(session, storage, token, photo_id, size)
-    return Response(data, media_type=media_type, headers=_headers(photo, size, download))
-
-
-def _headers(photo: Photo, size: str, download: bool) -> dict[str, str]:
-    if not download:
-        return _CACHE
-    return {**_CACHE, "Content-Disposition": attachment(download_name(photo, size))}
+    return Response(data, media_type=media_type, headers=image_headers(photo, size, download))
 
 
 @router.post("/bib-passes/{token}/claim", responses=responses(*_AUTH, NotFound))

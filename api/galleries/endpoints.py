@@ -28,7 +28,7 @@ from api.galleries.schemas import (
     GalleryPublic,
     GalleryUpdate,
 )
-from api.photos.service import attachment, download_name
+from api.photos.service import image_headers
 
 router = APIRouter(tags=["galleries"])
 _AUTH = (Unauthorized, NotPermitted)
@@ -116,7 +116,4 @@ def read_gallery_photo_image(
     photo, data, media_type = service.read_image(
         session, redis, storage, token, access, photo_id, size
     )
-    headers = {"Cache-Control": "private, max-age=3600"}
-    if download:
-        headers["Content-Disposition"] = attachment(download_name(photo, size))
-    return Response(data, media_type=media_type, headers=headers)
+    return Response(data, media_type=media_type, headers=image_headers(photo, size, download))

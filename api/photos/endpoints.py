@@ -209,7 +209,5 @@ def read_photo_image(
     """The photo, for its photographer, an admin, or an attendee matched to it (the original
     only where the event lets attendees download it)."""
     photo, data, media_type = service.read_viewable_image(session, storage, user, photo_id, size)
-    headers = {"Cache-Control": "private, max-age=3600"}
-    if download:
-        headers["Content-Disposition"] = service.attachment(service.download_name(photo, size))
-    return Response(data, media_type=media_type, headers=headers)
+    return Response(data, media_type=media_type,
+                    headers=service.image_headers(photo, size, download))  # fmt: skip

@@ -312,6 +312,18 @@ def download_name(photo: Photo, size: str) -> str:
     return f"{PurePath(entry_name(photo.filename)).stem}.jpg"
 
 
+IMAGE_CACHE = "private, max-age=3600"
+
+
+def image_headers(photo: Photo, size: str, download: bool) -> dict[str, str]:
+    """An image answer's headers: kept an hour by the browser alone; as an attachment with
+    its file name when it is downloaded."""
+    headers = {"Cache-Control": IMAGE_CACHE}
+    if download:
+        headers["Content-Disposition"] = attachment(download_name(photo, size))
+    return headers
+
+
 def attachment(filename: str) -> str:
     """A Content-Disposition that survives any file name (RFC 6266 / 5987)."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")

@@ -19,28 +19,18 @@ from api.branding.service import PAGE_BACKGROUND, contrast
 from core.models import Event, Face, PhotoBib, utcnow
 from core.storage import get_storage
 from tests.helpers import (
-    create_event,
     create_match,
     create_photo,
     create_user,
     image_bytes,
     logo_bytes,
+    owned_event,
     register_attendee,
     run_jobs,
     session_token,
 )
 
 GREY = (128, 128, 128)
-
-
-def _event(session: Session, **fields: object) -> tuple[Event, dict[str, str]]:
-    owner = create_user(session)
-    event = create_event(session, owner=owner, name="Harbour Regatta")
-    for name, value in fields.items():
-        setattr(event, name, value)
-    session.add(event)
-    session.commit()
-    return event, {"Authorization": f"Bearer {session_token(session, owner)}"}
 
 
 def _grey_photo(session: Session, event: Event, **fields: object):  # type: ignore[no-untyped-def]
@@ -79,7 +69,7 @@ def _marked_corner(jpeg: bytes) -> str | None:
 def test_a_logo_is_stored_as_a_png_the_api_drew_and_shown_to_anyone_with_the_code(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     upload = logo_bytes(size=(1600, 600), fmt="JPEG")
     response = client.put(f"/api/events/{event.id}/logo", headers=headers,
                           files={"file": ("logo.jpg", upload + b"PK\x05\x06trailer")})  # fmt: skip
@@ -106,7 +96,7 @@ def test_a_logo_is_stored_as_a_png_the_api_drew_and_shown_to_anyone_with_the_cod
 def test_bad_logos_are_refused_with_a_reason_and_nothing_is_stored(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     gif = io.BytesIO()
     Image.new("RGB", (100, 100)).save(gif, "GIF")
     cases = {
@@ -134,7 +124,7 @@ def test_bad_logos_are_refused_with_a_reason_and_nothing_is_stored(
 def test_a_new_logo_replaces_the_old_file_and_a_deleted_one_leaves_nothing(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     for n in (1, 2):
         response = client.put(f"/api/events/{event.id}/logo", headers=headers,
                               files={"file": ("logo.png", logo_bytes())})  # fmt: skip
@@ -149,7 +139,7 @@ def test_a_new_logo_replaces_the_old_file_and_a_deleted_one_leaves_nothing(
 def test_the_events_deletion_takes_its_logo(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     client.put(f"/api/events/{event.id}/logo", headers=headers,
                files={"file": ("logo.png", logo_bytes())})  # fmt: skip
     _grey_photo(session, event)
@@ -159,7 +149,7 @@ def test_the_events_deletion_takes_its_logo(
 
 
 def test_the_brand_keeps_any_accent_readable(client: TestClient, session: Session) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     plain = client.get(f"/api/e/{event.code}/brand").json()
     assert plain["accent"] == "#2957d8" and plain["welcome_text"] is None
     for accent in ("#FFD400", "#ffffff", "#101010", "#7f7f7f", "#00a0e0"):
@@ -174,7 +164,7 @@ def test_the_brand_keeps_any_accent_readable(client: TestClient, session: Sessio
 
 
 def test_accent_and_welcome_text_are_checked(client: TestClient, session: Session) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     for body in ({"accent_color": "red"}, {"accent_color": "#12345g"},
                  {"welcome_text": "Hi\u202eevil"}, {"welcome_text": "x" * 1001}):  # fmt: skip
         response = client.patch(f"/api/events/{event.id}", headers=headers, json=body)
@@ -191,7 +181,7 @@ def test_accent_and_welcome_text_are_checked(client: TestClient, session: Sessio
 def test_previews_and_thumbnails_carry_the_mark_and_originals_never(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     photo = _grey_photo(session, event)
     original = get_storage().get(photo.storage_key)
     image = f"/api/photos/{photo.id}/image"
@@ -217,7 +207,7 @@ def test_previews_and_thumbnails_carry_the_mark_and_originals_never(
 def test_the_mark_keeps_off_the_faces_the_worker_found(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session, watermark=True)
+    event, headers = owned_event(session, watermark=True)
     photo = _grey_photo(session, event)
     session.add(Face(photo_id=photo.id, event_id=event.id, top=250, right=590, bottom=390,
                      left=450, encoding=[0.0] * 128, detected_width=600,
@@ -230,7 +220,7 @@ def test_the_mark_keeps_off_the_faces_the_worker_found(
 def test_a_preview_of_a_photo_not_yet_indexed_is_marked_but_not_kept(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session, watermark=True)
+    event, headers = owned_event(session, watermark=True)
     photo = _grey_photo(session, event, status="pending")
     marked = client.get(f"/api/photos/{photo.id}/image?size=thumb", headers=headers).content
     assert _marked_corner(marked) is not None
@@ -240,7 +230,7 @@ def test_a_preview_of_a_photo_not_yet_indexed_is_marked_but_not_kept(
 def test_a_new_mark_sweeps_the_previews_made_under_the_old(
     client: TestClient, session: Session, redis: Redis
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     photo = _grey_photo(session, event)
     image = f"/api/photos/{photo.id}/image?size=thumb"
     client.get(image, headers=headers)
@@ -270,7 +260,7 @@ def test_a_sweep_lost_with_redis_is_enqueued_again_by_the_reconciler(
     from api.reconciler.service import reconcile
     from core.queue import JobQueue
 
-    event, _ = _event(session, watermark=True, mark_version=3)
+    event, _ = owned_event(session, watermark=True, mark_version=3)
     photo = _grey_photo(session, event)
     stale = f"events/{event.id}/previews/{photo.id}-preview-m2.jpg"
     get_storage().put(stale, b"old")
@@ -290,7 +280,7 @@ def _rules_world(client: TestClient, session: Session, **rules: object):  # type
     from api.auth.security import new_link_token
     from core.models import BibPass
 
-    event, owner = _event(session, bibs_enabled=True, bib_search="open", **rules)
+    event, owner = owned_event(session, bibs_enabled=True, bib_search="open", **rules)
     admin = create_user(session, role="admin")
     attendee = register_attendee(client, event.code)
     photo = _grey_photo(session, event, filename="IMG_7.JPG", bibs_read_at=utcnow())

@@ -11,19 +11,13 @@ from sqlmodel import Session
 
 from core.models import Event, utcnow
 from core.storage import get_storage
-from tests.helpers import create_event, create_photo, create_user, image_bytes, session_token
+from tests.helpers import (
+    create_photo,
+    image_bytes,
+    owned_event,
+)
 
 PASSWORD = "harbour-regatta-2026"
-
-
-def _event(session: Session, **fields: object) -> tuple[Event, dict[str, str]]:
-    owner = create_user(session)
-    event = create_event(session, owner=owner, name="Harbour Regatta")
-    for name, value in fields.items():
-        setattr(event, name, value)
-    session.add(event)
-    session.commit()
-    return event, {"Authorization": f"Bearer {session_token(session, owner)}"}
 
 
 def _open(client: TestClient, event: Event, headers: dict[str, str], days: int = 7) -> str:
@@ -42,7 +36,7 @@ def _enter(client: TestClient, token: str, password: str = PASSWORD):  # type: i
 def test_a_gallery_is_off_until_its_photographer_turns_it_on(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     assert client.get(f"/api/events/{event.id}/gallery", headers=headers).json() == {
         "enabled": False, "url": None, "expires_at": None}  # fmt: skip
     page = client.get(f"/e/{event.code}")
@@ -52,8 +46,8 @@ def test_a_gallery_is_off_until_its_photographer_turns_it_on(
 def test_the_password_opens_every_indexed_photo_and_nothing_else(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
-    other, _ = _event(session)
+    event, headers = owned_event(session)
+    other, _ = owned_event(session)
     shown = [create_photo(session, event=event, data=image_bytes(), status="indexed",
                           filename=f"IMG_{n}.JPG") for n in range(3)]  # fmt: skip
     pending = create_photo(session, event=event, data=image_bytes(), status="pending")
@@ -82,7 +76,7 @@ def test_the_password_opens_every_indexed_photo_and_nothing_else(
 def test_the_galleries_photos_follow_the_download_rules(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session, originals_downloadable=False, watermark=True)
+    event, headers = owned_event(session, originals_downloadable=False, watermark=True)
     photo = create_photo(session, event=event, data=image_bytes(size=(600, 400)),
                          status="indexed", width=600, height=400)  # fmt: skip
     token = _open(client, event, headers)
@@ -99,7 +93,7 @@ def test_the_galleries_photos_follow_the_download_rules(
 def test_expiry_turning_off_and_a_new_link_each_end_every_access(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     create_photo(session, event=event, data=image_bytes(), status="indexed")
     token = _open(client, event, headers)
     visitor = {"Authorization": f"Bearer {_enter(client, token).json()['access_token']}"}
@@ -129,7 +123,7 @@ def test_expiry_turning_off_and_a_new_link_each_end_every_access(
 def test_a_gallery_ends_within_ninety_days_and_its_password_is_hashed(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     for days in (-1, 91):
         until = (utcnow() + timedelta(days=days)).isoformat()
         response = client.put(f"/api/events/{event.id}/gallery", headers=headers,
@@ -148,7 +142,7 @@ def test_a_gallery_ends_within_ninety_days_and_its_password_is_hashed(
 def test_the_consent_text_says_what_a_gallery_means_for_the_people_in_it(
     client: TestClient, session: Session
 ) -> None:
-    event, headers = _event(session)
+    event, headers = owned_event(session)
     _open(client, event, headers, days=10)
     page = client.get(f"/e/{event.code}")
     assert 'id="gallery-notice"' in page.text
