@@ -26,7 +26,8 @@ def main() -> int:
             continue
         po = LOCALES / language / "LC_MESSAGES" / "messages.po"
         command = "update" if po.exists() else "init"
-        subprocess.run([*pybabel, command, "--no-wrap", "-i", str(LOCALES / "messages.pot"),
+        obsolete = ["--ignore-obsolete"] if command == "update" else []
+        subprocess.run([*pybabel, command, *obsolete, "--no-wrap", "-i", str(LOCALES / "messages.pot"),
                         "-d", str(LOCALES), "-l", language], cwd=ROOT, check=True)  # fmt: skip
     return 0
 

@@ -509,8 +509,13 @@ $("delete-face-data").addEventListener("click", async () => {
     $("photo-grid").replaceChildren();
     showSelfie();
     show($("selfie-actions"));
-    setStatus(t("Deleted: {images} selfie images, {encodings} face encodings, {matches} matches. Upload a new selfie any time.",
-      { images: deleted.selfie_images || 0, encodings: deleted.encodings, matches: deleted.matches }));
+    const parts = [
+      deleted.selfie_images ? plural(deleted.selfie_images, t("{n} selfie image", { n: deleted.selfie_images }), t("{n} selfie images", { n: deleted.selfie_images })) : null,
+      plural(deleted.encodings, t("{n} face encoding", { n: deleted.encodings }), t("{n} face encodings", { n: deleted.encodings })),
+      plural(deleted.matches, t("{n} match", { n: deleted.matches }), t("{n} matches", { n: deleted.matches })),
+    ].filter(Boolean);
+    // The list's "and" in the page's language: the browser's own list formatting.
+    setStatus(t("Deleted {list}. Upload a new selfie any time.", { list: new Intl.ListFormat(lang, { type: "conjunction" }).format(parts) }));
   } catch (error) {
     onFailure(error);
   }
