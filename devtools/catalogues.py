@@ -27,7 +27,8 @@ def main() -> int:
         po = LOCALES / language / "LC_MESSAGES" / "messages.po"
         command = "update" if po.exists() else "init"
         obsolete = ["--ignore-obsolete"] if command == "update" else []
-        subprocess.run([*pybabel, command, *obsolete, "--no-wrap", "-i", str(LOCALES / "messages.pot"),
+        template = str(LOCALES / "messages.pot")
+        subprocess.run([*pybabel, command, *obsolete, "--no-wrap", "-i", template,
                         "-d", str(LOCALES), "-l", language], cwd=ROOT, check=True)  # fmt: skip
     return 0
 
