@@ -113,18 +113,27 @@ def mark_width(width: int, height: int) -> int:
     return max(MIN_MARK_WIDTH, round(min(width, height) * MARK_SHARE))
 
 
+EDGE_STEPS = 6
+"""Places tried along each edge between its corners, after the corners themselves."""
+
+
 def place(size: tuple[int, int], stamp: tuple[int, int], faces: Sequence[Box]) -> tuple[int, int]:
-    """Where the mark's top-left corner goes: the first of the corners, then the edges'
-    middles, that covers no face; else the place covering the least face area."""
+    """Where the mark's top-left corner goes: the first of the corners, then of the places
+    along the edges (bottom and top first), that covers no face; else the place covering
+    the least face area."""
     width, height = size
     w, h = stamp
     margin = round(min(width, height) * MARGIN_SHARE)
     right, bottom = width - w - margin, height - h - margin
-    middle_x, middle_y = (width - w) // 2, (height - h) // 2
-    corners = [(right, bottom), (margin, bottom), (right, margin), (margin, margin)]
-    edges = [(middle_x, bottom), (middle_x, margin), (right, middle_y), (margin, middle_y)]
-    places = corners + edges
-    padded = [_pad(face) for face in faces]
+    places = [(right, bottom), (margin, bottom), (right, margin), (margin, margin)]
+    along_x = [margin + (right - margin) * n // (EDGE_STEPS + 1) for n in range(EDGE_STEPS, 0, -1)]
+    along_y = [margin + (bottom - margin) * n // (EDGE_STEPS + 1) for n in range(EDGE_STEPS, 0, -1)]
+    places += [(x, bottom) for x in along_x] + [(x, margin) for x in along_x]
+    places += [(right, y) for y in along_y] + [(margin, y) for y in along_y]
+    # Only faces that reach a band the mark can sit in matter (a crowd's middle does not).
+    padded = [
+        box for box in map(_pad, faces) if _in_band(box, margin + w, margin + h, right, bottom)
+    ]
     best, least = places[0], float("inf")
     for x, y in places:
         covered = sum(_overlap((x, y, x + w, y + h), face) for face in padded)
@@ -133,6 +142,12 @@ def place(size: tuple[int, int], stamp: tuple[int, int], faces: Sequence[Box]) -
         if covered < least:
             best, least = (x, y), covered
     return best
+
+
+def _in_band(box: tuple[float, float, float, float], left: float, top: float, right: float,
+             bottom: float) -> bool:  # fmt: skip
+    """Whether a box reaches into the band along the edges where a mark may sit."""
+    return box[0] < left or box[1] < top or box[2] > right or box[3] > bottom
 
 
 def _pad(face: Box) -> tuple[float, float, float, float]:

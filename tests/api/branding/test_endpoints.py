@@ -395,3 +395,22 @@ def test_an_archive_link_is_for_its_attendee_only(client: TestClient, session: S
     forged = url.replace(url.split("attendee=")[1].split("&")[0], other["attendee_id"])
     assert client.get(forged).status_code == 401
     assert client.get(url).status_code == 401, "a link tried on another path is spent"
+
+
+def test_the_mark_slides_along_an_edge_to_a_place_with_no_face() -> None:
+    from api import watermark
+
+    size, stamp = (1600, 1067), (256, 80)
+    # Faces in all four corners and along the bottom's left half: a crowd at the front.
+    crowd = [watermark.Box(left, 940, left + 110, 1060) for left in range(0, 800, 120)]
+    crowd += [watermark.Box(1450, 940, 1590, 1060), watermark.Box(0, 0, 140, 120),
+              watermark.Box(1450, 0, 1590, 120)]  # fmt: skip
+    x, y = watermark.place(size, stamp, crowd)
+    spot = (float(x), float(y), float(x + stamp[0]), float(y + stamp[1]))
+    assert all(watermark._overlap(spot, watermark._pad(face)) == 0 for face in crowd)
+    assert y > 900, "the bottom edge is tried before the top"
+
+    everywhere = [watermark.Box(x, y, x + 200, y + 200)
+                  for x in range(0, 1600, 150) for y in range(0, 1067, 150)]  # fmt: skip
+    x, y = watermark.place(size, stamp, everywhere)
+    assert 0 <= x <= size[0] - stamp[0] and 0 <= y <= size[1] - stamp[1], "still on the photo"
