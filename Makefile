@@ -66,10 +66,12 @@ format: $(VENV_STAMP)  ## Apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix core api workers devtools tests loadtest k8s
 	$(UV) run --frozen ruff format core api workers devtools tests loadtest k8s
 
-bench: $(VENV_STAMP)  ## The encoder against dlib, bib reading on 150 race photos, the watermark's cost on 24 MP crowds, a 24 MP crowd's profile, face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
+bench: $(VENV_STAMP)  ## The encoder against dlib, bib reading on 150 race photos, the watermark's cost on 24 MP crowds, a 50 MB zip on a phone in Chromium, a 24 MP crowd's profile, face-engine benchmarks, look-alike precision, live-selfie spoofs, worst-image RSS, the API's edges, then selfie latency
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_encoder --json loadtest/results/encoder.json
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_bibs --photos 150 --seed 7 --json loadtest/results/bibs.json
 	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_watermark --json loadtest/results/watermark.json
+	OMP_NUM_THREADS=1 $(UV) run --frozen python -m loadtest.bench_watermark --faces 80-120 --json loadtest/results/watermark_dense.json
+	$(UV) run --frozen python -m loadtest.bench_zip_memory --mb 50
 	$(UV) run --frozen python -m loadtest.profile_photo --json loadtest/results/profile.json
 	$(UV) run --frozen python loadtest/bench_engine.py all --big $(BIG)
 	$(UV) run --frozen python -m loadtest.bench_precision

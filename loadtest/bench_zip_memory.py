@@ -6,7 +6,8 @@ memory (issue 31's target: the page's memory grows by less than 20 MB).
 
 A local stack with one worker holds an open-search race whose attendee joined with a
 selfie (obama.jpg of ../shared) and gave bib 42; `--mb` of photos (24 MP JPEGs of noise,
-which do not compress) are read as bib 42, so that "my photos" holds them all. Debian's
+which do not compress) are indexed, then read as bib 42, so that "my photos" holds them
+all. Debian's
 Chromium opens the event's page in a phone's viewport with the attendee signed in, and:
 
 1. clicks "Download all (zip)", as an attendee does: a one-time link the browser streams
@@ -100,6 +101,13 @@ def _prepare(stack: Any, megabytes: int) -> tuple[dict[str, Any], str, int]:
         total += len(data)
         http.post(f"/api/events/{event['id']}/photos", headers=admin,
                   files=[("files", (f"DSC_{seed:04}.JPG", data))]).raise_for_status()  # fmt: skip
+    deadline = time.monotonic() + 600
+    while True:  # indexed first: indexing a race photo replaces its bib reads with its own
+        progress = http.get(f"/api/events/{event['id']}", headers=admin).json()["progress"]
+        if progress["photos_indexed"] + progress["photos_failed"] >= seed:
+            break
+        assert time.monotonic() < deadline, f"not indexed in 10 minutes: {progress}"
+        time.sleep(2)
     url = (stack.data_dir / "postgres.url").read_text().strip()
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(
