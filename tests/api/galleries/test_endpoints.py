@@ -149,5 +149,12 @@ def test_the_consent_text_says_what_a_gallery_means_for_the_people_in_it(
     notice = page.text.split('id="gallery-notice"', 1)[1].split("</li>", 1)[0]
     assert "<strong>every photo</strong>" in notice
     assert "deleting your face data does not take you out" in " ".join(notice.split())
+    session.refresh(event)
+    event.welcome_text, event.accent_color = "Fair winds!", "#c2185b"
+    event.logo_key, event.logo_version = f"events/{event.id}/brand/logo-1.png", 1
+    session.add(event)
+    session.commit()
     gallery = client.get(f"/g/{_open(client, event, headers)}")
     assert gallery.status_code == 200 and "Harbour Regatta" in gallery.text
+    for brand in (f"/e/{event.code}/brand.css", f"/api/e/{event.code}/logo?v=1", "Fair winds!"):
+        assert brand in gallery.text, "the photographer's brand on the gallery's page"
