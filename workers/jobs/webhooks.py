@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -35,7 +36,9 @@ from core.webhooks import MAX_ATTEMPTS, RETRY_SECONDS, signed_headers
 log = logging.getLogger(__name__)
 
 BATCH = 200
-"""Deliveries one run posts at most; the reconciler's next pass enqueues the rest."""
+"""Deliveries read at a time."""
+RUN_SECONDS = 480
+"""How long one run posts before it ends (its job's timeout is 600 s)."""
 
 
 class Unreachable(Exception):
@@ -136,25 +139,38 @@ def _attempt(delivery_id: uuid.UUID) -> str:
     return outcome
 
 
-def deliver_webhooks(event_id: str) -> dict[str, Any]:
-    """The event's due deliveries, oldest first, BATCH at most."""
-    eid = uuid.UUID(event_id)
+def _due(event_id: uuid.UUID) -> list[uuid.UUID]:
     with session_scope() as session:
-        due = session.exec(
-            select(WebhookDelivery.id)
-            .where(
-                col(WebhookDelivery.event_id) == eid,
-                col(WebhookDelivery.delivered_at).is_(None),
-                col(WebhookDelivery.failed_at).is_(None),
-                col(WebhookDelivery.next_attempt_at) <= utcnow(),
-            )
-            .order_by(col(WebhookDelivery.created_at))
-            .limit(BATCH)
-        ).all()
+        return list(
+            session.exec(
+                select(WebhookDelivery.id)
+                .where(
+                    col(WebhookDelivery.event_id) == event_id,
+                    col(WebhookDelivery.delivered_at).is_(None),
+                    col(WebhookDelivery.failed_at).is_(None),
+                    col(WebhookDelivery.next_attempt_at) <= utcnow(),
+                )
+                .order_by(col(WebhookDelivery.created_at))
+                .limit(BATCH)
+            ).all()
+        )
+
+
+def deliver_webhooks(event_id: str) -> dict[str, Any]:
+    """The event's due deliveries, oldest first, BATCH at a time until none is due or the
+    run has taken RUN_SECONDS (a rematch of a big event owes thousands); the reconciler's
+    next pass enqueues the rest."""
+    eid = uuid.UUID(event_id)
+    started = time.monotonic()
     outcomes: dict[str, int] = {}
-    for delivery_id in due:
-        outcome = _attempt(delivery_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    while time.monotonic() - started < RUN_SECONDS and (due := _due(eid)):
+        moved = 0
+        for delivery_id in due:
+            outcome = _attempt(delivery_id)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            moved += outcome != "gone"
+        if len(due) < BATCH or not moved:  # the rest is another run's, or done
+            break
     if outcomes.get("retry_later") or outcomes.get("given_up"):
         log.warning("webhook deliveries of event %s: %s", event_id, outcomes)
     return {"event_id": event_id, **outcomes}

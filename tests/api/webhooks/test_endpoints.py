@@ -310,3 +310,19 @@ def test_an_events_deletion_takes_its_deliveries(
     run_jobs(redis, "maintenance")
     assert session.exec(select(WebhookDelivery)).all() == []
     assert session.get(Attendee, uuid.uuid4()) is None
+
+
+def test_one_run_posts_batch_after_batch_in_order(
+    client: TestClient, session: Session, redis: Redis, receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from workers.jobs import webhooks as job
+
+    monkeypatch.setattr(job, "BATCH", 2)
+    event, headers, _ = _event(client, session, receiver)
+    sent = [client.post(f"/api/events/{event.id}/webhook/test", headers=headers).json()["id"]
+            for _ in range(5)]  # fmt: skip
+    assert job.deliver_webhooks(str(event.id)) == {"event_id": str(event.id), "delivered": 5}
+    assert [headers["webhook-id"] for headers, _ in receiver.received] == sent, "in order"
+    run_jobs(redis, "digests")  # the jobs the requests enqueued find nothing owed
+    assert len(receiver.received) == 5
