@@ -129,11 +129,11 @@ def _write(
     params = sql.params(event_id, tolerance, margin, **scope)
     count, news = session.connection().execute(statement, params).one()
     written = Written(count, set(news))
-    announce(session, written)
+    announce(session, written, event_id)
     return written
 
 
-def announce(session: Session, written: Written) -> None:
+def announce(session: Session, written: Written, event_id: uuid.UUID | None = None) -> None:
     """A match was made: its attendee has news, in the transaction that made it. Digests
     read the attendees with news (api/digests/), and an event's webhook gets a delivery
     per photo with new matches (workers/webhooks.py). The rows are an event's attendees,
@@ -142,6 +142,9 @@ def announce(session: Session, written: Written) -> None:
     if written.news:
         ids = {"attendee_ids": sorted(written.news)}
         session.connection().execute(sql.MARK_NEWS, ids)
+        if event_id is not None and not session.connection().execute(
+            sql.HAS_WEBHOOK, {"event_id": event_id}).scalar():  # fmt: skip
+            return  # most events have none: their matches are not read again
         webhooks.record_matches(session, session.connection().execute(
             sql.NEW_MATCHES_FOR_WEBHOOKS, ids).all())  # fmt: skip
 

@@ -724,6 +724,9 @@ WHERE id = ANY(CAST(:attendee_ids AS uuid[])) AND notify
 )
 
 
+# Whether an event tells a webhook about its matches.
+HAS_WEBHOOK = text("SELECT webhook_url IS NOT NULL FROM events WHERE id = :event_id")
+
 # The matches this transaction made for these attendees, at events with a webhook: what
 # the webhook tells (workers/webhooks.py). A new match's created_at is the transaction's.
 NEW_MATCHES_FOR_WEBHOOKS = text(
