@@ -12,6 +12,15 @@ export function t(text, values = {}) {
 }
 // One of two forms by a count: plural(n, t("{n} photo", { n }), t("{n} photos", { n })).
 export const plural = (n, one, many) => (n === 1 ? one : many);
+// Counts of deleted face data as the page's language lists them: "2 face encodings and 5 matches".
+export function deletedCounts({ events, encodings, matches }) {
+  const parts = [
+    events === undefined ? null : plural(events, t("{n} event registration", { n: events }), t("{n} event registrations", { n: events })),
+    plural(encodings, t("{n} face encoding", { n: encodings }), t("{n} face encodings", { n: encodings })),
+    plural(matches, t("{n} match", { n: matches }), t("{n} matches", { n: matches })),
+  ].filter(Boolean);
+  return new Intl.ListFormat(lang, { type: "conjunction" }).format(parts);
+}
 
 export const tokens = {
   staff: () => localStorage.getItem(STAFF_KEY),

@@ -1,6 +1,6 @@
 // A mailed deletion link lands here: its token is in the fragment (never sent, nor fetched by
 // a mail scanner's prefetch), and nothing is deleted until the button is pressed.
-import { api, show, showError, t } from "/static/app.js";
+import { api, deletedCounts, show, showError, t } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 const token = location.hash.slice(1);
@@ -16,7 +16,6 @@ $("delete-confirm").addEventListener("click", async () => {
   }
   history.replaceState(null, "", location.pathname);  // the spent token leaves the address bar
   show($("delete-confirm"), false);
-  $("delete-done").textContent = t("Your account is deleted: {events} event registrations, {encodings} face encodings and {matches} matches.",
-    { events: deleted.events_joined, encodings: deleted.encodings, matches: deleted.matches });
+  $("delete-done").textContent = t("Your account is deleted, with {list}.", { list: deletedCounts({ events: deleted.events_joined, encodings: deleted.encodings, matches: deleted.matches }) });
   show($("delete-done"));
 });

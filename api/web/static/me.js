@@ -1,5 +1,5 @@
 // "My events": every event the account joined, from any attendee session this browser holds.
-import { ApiError, api, h, plural, show, showError, t, tokens } from "/static/app.js";
+import { ApiError, api, deletedCounts, h, plural, show, showError, t, tokens } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -44,7 +44,7 @@ async function main() {
     if (!confirm(t("Delete your selfies, face encodings and matches at every event?"))) return;
     try {
       const deleted = await api("/api/me/face-data?every_event=true", { method: "DELETE", token: found.token });
-      $("deleted-everywhere").textContent = t("Deleted {encodings} face encodings and {matches} matches.", { encodings: deleted.encodings, matches: deleted.matches });
+      $("deleted-everywhere").textContent = t("Deleted {list}.", { list: deletedCounts({ encodings: deleted.encodings, matches: deleted.matches }) });
       show($("deleted-everywhere"));
     } catch (error) {
       showError($("me-error"), error);
