@@ -6,6 +6,8 @@ import io
 import itertools
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -86,6 +88,27 @@ def owned_event(session: Session, *, name: str = "Harbour Regatta", **fields: ob
     session.add(event)
     session.commit()
     return event, {"Authorization": f"Bearer {session_token(session, owner)}"}
+
+
+@contextmanager
+def committed_after(marker: str, commit: Callable[[], object]) -> Iterator[list[object]]:
+    """Run `commit` (on another connection) right after the first SQL statement containing
+    `marker`, as a concurrent request or job would: what it returned is listed."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    done: list[object] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if marker in statement and not done:
+            done.append(commit())
+
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        yield done
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+    assert done, f"no statement with {marker!r} ran"
 
 
 def token_headers(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:

@@ -32,36 +32,52 @@ WITH mine AS (
 """
 """An attendee's photos: their face matches and, when they have a bib that counts, the
 photos where it was read (less those they said "not me" to), one row a photo."""
+_MINE_DIGEST = """
+, digest AS (
+    SELECT count(*) AS n,
+           coalesce(md5(string_agg(concat_ws('@', f.photo_id, f.found_at, f.distance, f.by_bib,
+                                             p.captured_at), ','
+                                   ORDER BY f.found_at, f.photo_id)), '') AS digest
+    FROM found f JOIN photos p ON p.id = f.photo_id
+)
+"""
+"""How many photos the attendee has, and a digest that changes whenever one of them comes,
+goes or changes."""
+_PAGE_AND_DIGEST = """
+SELECT d.n, d.digest, page.* FROM digest d LEFT JOIN page ON true ORDER BY {order}
+"""
+"""A page with the count and digest of all the photos: one statement, so one snapshot.
+Read apart, a match committed between the two reads made a page list more photos than
+its count."""
 _MINE_PAGE = text(
     _MINE
+    + _MINE_DIGEST
     + """
-SELECT photo_id, found_at, distance, by_face, by_bib, found_at FROM found
-WHERE CAST(:after_at AS timestamptz) IS NULL
-   OR (found_at, photo_id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
-ORDER BY found_at DESC, photo_id DESC LIMIT :limit
-"""
+, page AS (
+    SELECT photo_id, found_at AS position, distance, by_face, by_bib, found_at FROM found
+    WHERE CAST(:after_at AS timestamptz) IS NULL
+       OR (found_at, photo_id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
+    ORDER BY found_at DESC, photo_id DESC LIMIT :limit
 )
+"""
+    + _PAGE_AND_DIGEST.format(order="page.position DESC, page.photo_id DESC")
+)
+"""Most recently found first."""
 _MINE_ALONG = text(
     _MINE
+    + _MINE_DIGEST
     + """
-SELECT f.photo_id, p.captured_at, f.distance, f.by_face, f.by_bib, f.found_at
-FROM found f JOIN photos p ON p.id = f.photo_id
-WHERE CAST(:after_at AS timestamptz) IS NULL
-   OR (p.captured_at, f.photo_id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
-ORDER BY p.captured_at, f.photo_id LIMIT :limit
+, page AS (
+    SELECT f.photo_id, p.captured_at AS position, f.distance, f.by_face, f.by_bib, f.found_at
+    FROM found f JOIN photos p ON p.id = f.photo_id
+    WHERE CAST(:after_at AS timestamptz) IS NULL
+       OR (p.captured_at, f.photo_id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))
+    ORDER BY p.captured_at, f.photo_id LIMIT :limit
+)
 """
+    + _PAGE_AND_DIGEST.format(order="page.position, page.photo_id")
 )
 """The same photos along a race's course: by capture time, first taken first."""
-_MINE_DIGEST = text(
-    _MINE
-    + """
-SELECT count(*),
-       coalesce(md5(string_agg(concat_ws('@', f.photo_id, f.found_at, f.distance, f.by_bib,
-                                         p.captured_at), ','
-                               ORDER BY f.found_at, f.photo_id)), '')
-FROM found f JOIN photos p ON p.id = f.photo_id
-"""
-)
 
 
 @dataclass(frozen=True)
@@ -81,18 +97,32 @@ def _mine(attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None) -> dict[
             "min_confidence": settings.BIB_MIN_CONFIDENCE}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of an attendee's photos, with the count and digest of all of them, as of one
+    moment."""
+
+    found: list[Found]
+    next_cursor: str | None
+    count: int
+    digest: str
+
+
 def page_attendee_photos(
     session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None,
     *, cursor: str | None, limit: int, along_course: bool = False,
-) -> tuple[list[Found], str | None]:  # fmt: skip
+) -> Page:  # fmt: skip
     """A page of the attendee's photos (`_MINE`): most recently found first, or along the
     course (`_MINE_ALONG`)."""
     after = decode_cursor(cursor) if cursor is not None else (None, None)
-    rows = session.execute(
+    result = session.execute(
         _MINE_ALONG if along_course else _MINE_PAGE,
         {**_mine(attendee_id, event_id, bib), "after_at": after[0], "after_id": after[1],
          "limit": limit + 1},
     ).all()  # fmt: skip
+    count, digest = result[0][0], result[0][1]
+    # (photo, position, distance, by face, by bib, found at); none on an empty page
+    rows = [tuple(r[2:]) for r in result if r[2] is not None]
     photos = {
         p.id: p
         for p in session.exec(select(Photo).where(col(Photo.id).in_([r[0] for r in rows]))).all()
@@ -103,28 +133,19 @@ def page_attendee_photos(
         if r[0] in photos
     ]  # a photo deleted between the two reads is left out
     if len(rows) <= limit:
-        return found, None
+        return Page(found, None, count, digest)
     last = rows[limit - 1]
-    return found[:limit], encode_cursor(last[1], last[0])
-
-
-def attendee_photos_digest(
-    session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None
-) -> tuple[int, str]:
-    """How many photos the attendee has, and a digest that changes whenever one of them
-    comes, goes or changes."""
-    count, digest = session.execute(_MINE_DIGEST, _mine(attendee_id, event_id, bib)).one()
-    return count, digest
+    return Page(found[:limit], encode_cursor(last[1], last[0]), count, digest)
 
 
 def list_attendee_photos(
     session: Session, attendee_id: uuid.UUID, event_id: uuid.UUID, bib: str | None
 ) -> list[Photo]:
     """Every photo of the attendee's, in the order they were taken."""
-    found, _ = page_attendee_photos(
+    page = page_attendee_photos(
         session, attendee_id, event_id, bib, cursor=None, limit=100_000, along_course=True
     )
-    return [f.photo for f in found]
+    return [f.photo for f in page.found]
 
 
 def has_bib_photo(

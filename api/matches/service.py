@@ -27,19 +27,19 @@ def my_photos(
     changes whenever any page would: a client polls the first page with it, and reads
     the rest again only on a change."""
     bib = bibs.counted_bib(session, attendee)
-    count, digest = repository.attendee_photos_digest(session, attendee.id, attendee.event_id, bib)
     # A race's photos come along the course (by capture time); another event's newest
     # first, so that what just arrived is on top.
     event = events.get_event(session, attendee.event_id)
-    rules = (event.originals_downloadable, event.mark_version) if event else None
-    etag = hashlib.sha256(f"{digest}:{count}:{cursor}:{limit}:{rules}".encode()).hexdigest()[:32]
-    rows, next_cursor = repository.page_attendee_photos(
+    page = repository.page_attendee_photos(
         session, attendee.id, attendee.event_id, bib, cursor=cursor, limit=limit,
         along_course=bool(event and event.bibs_enabled),
     )  # fmt: skip
+    rules = (event.originals_downloadable, event.mark_version) if event else None
+    state = f"{page.digest}:{page.count}:{cursor}:{limit}:{rules}"
+    etag = hashlib.sha256(state.encode()).hexdigest()[:32]
     original = event is None or event.originals_downloadable
     data = []
-    for found in rows:
+    for found in page.found:
         photo = found.photo
         data.append(
             MatchedPhoto(
@@ -49,7 +49,8 @@ def my_photos(
                 found_by=found_by(found.by_face, found.by_bib),
             )
         )
-    return MatchedPhotos(data=data, count=count, next_cursor=next_cursor), f'"{etag}"'
+    photos = MatchedPhotos(data=data, count=page.count, next_cursor=page.next_cursor)
+    return photos, f'"{etag}"'
 
 
 def found_by(by_face: bool, by_bib: bool) -> list[Literal["face", "bib"]]:

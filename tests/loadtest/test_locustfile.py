@@ -42,7 +42,9 @@ def test_the_traffic_mix_runs_without_failures(
 
     with (tmp_path / "run_stats.csv").open() as f:
         stats = {row["Name"]: row for row in csv.DictReader(f)}
-    assert result.returncode == 0, result.stderr[:3000]
+    failures = tmp_path / "run_failures.csv"  # which request failed, and why
+    why = failures.read_text() if failures.exists() else ""
+    assert result.returncode == 0, why + result.stderr[:3000]
     for name in ("[Attendee] register", "[Attendee] open sign-in link",
                  "[Attendee] upload selfie", "[Attendee] selfie status",
                  "[Attendee] selfie verdict", "[Attendee] my photos",

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from tests.helpers import (
+    committed_after,
     create_event,
     create_match,
     create_photo,
@@ -159,3 +160,25 @@ def test_not_me_is_listed_as_hidden_and_can_be_taken_back(
     assert client.get(thumb, headers=headers).status_code == 200, "theirs again, seen again"
     other = register_attendee(client, event.code)
     assert client.get(thumb, headers=other["headers"]).status_code == 403
+
+
+def test_a_page_never_lists_more_photos_than_its_count_while_matches_arrive(
+    client: TestClient, session: Session
+) -> None:
+    """A match committed while "my photos" is read: the page and its count must be of one
+    moment, or the page lists a photo its count leaves out ("2 of 1 photos")."""
+    event = create_event(session, owner=create_user(session))
+    attendee = register_attendee(client, event.code)
+    me = attendee["attendee_id"]
+    create_match(session, photo=create_photo(session, event=event), attendee_id=me)
+
+    def a_match_arrives() -> object:
+        photo = create_photo(session, event=event, filename="late.jpg")
+        return create_match(session, photo=photo, attendee_id=me)
+
+    with committed_after("WITH mine AS", a_match_arrives):
+        during = client.get("/api/me/photos", headers=attendee["headers"]).json()
+    assert during["count"] == len(during["data"]) == 1
+    after = client.get("/api/me/photos", headers=attendee["headers"]).json()
+    assert after["count"] == len(after["data"]) == 2
+    assert after["data"][0]["filename"] == "late.jpg"
