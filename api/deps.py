@@ -11,7 +11,7 @@ from fastapi import Depends, Query
 from redis import Redis
 from sqlmodel import Session
 
-from core.db import session_scope
+from core.db import begin_snapshot, session_scope
 from core.queue import JobQueue, get_job_queue
 from core.redis import get_redis
 from core.storage import Storage, get_storage
@@ -35,3 +35,14 @@ def get_session(jobs: QueueDep) -> Iterator[Session]:
 # scope="function": commit before the response is sent, so a client never sees
 # a 2xx for a transaction that then failed.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_snapshot(session: SessionDep) -> Session:
+    """The request's session, reading as of one moment, read-only: for a page and its
+    count, or progress figures that must add up. It must be the endpoint's first
+    parameter, so that it begins the session before authentication reads with it."""
+    begin_snapshot(session)
+    return session
+
+
+SnapshotDep = Annotated[Session, Depends(get_snapshot)]

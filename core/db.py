@@ -67,6 +67,21 @@ def session_scope(jobs: JobQueue | None = None) -> Iterator[Session]:
         _after_commit(session, jobs)
 
 
+def begin_snapshot(session: Session) -> None:
+    """Make the session's reads, from here to its end, all of one moment and read-only.
+
+    A list's page and its count read in two statements otherwise see different moments:
+    a photo committed between them is listed but not counted. Under REPEATABLE READ a
+    read-only transaction never fails for a concurrent write. It must begin the session's
+    work, since a transaction's isolation is set before its first statement.
+    """
+    if session.in_transaction():
+        raise RuntimeError("a snapshot must begin before the session's first read")
+    session.connection(
+        execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    )
+
+
 _MATCHING_LOCK_NAMESPACE = 0x666D  # "fm": the first key of the two-int advisory lock space
 _MATCHING_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(CAST(:event_id AS text)))")
 

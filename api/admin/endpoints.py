@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.admin import service
 from api.admin.schemas import AuditLog, QueueStats, Throughput
 from api.auth.deps import RequireAdmin
-from api.deps import Cursor, QueueDep, SessionDep
+from api.deps import Cursor, QueueDep, SessionDep, SnapshotDep
 from api.errors import BadRequest, Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service as event_service
 from api.events.schemas import EventPublic, HandOver, RematchAccepted
@@ -39,7 +39,7 @@ def read_throughput(
 
 @router.get("/audit", responses=responses(*_AUTH))
 def list_audit_log(
-    session: SessionDep,
+    session: SnapshotDep,
     _: RequireAdmin,
     event_id: uuid.UUID | None = None,
     action: AuditAction | None = None,

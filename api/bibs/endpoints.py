@@ -17,7 +17,7 @@ from api.bibs.schemas import (
     RunnersPublic,
     StartListImported,
 )
-from api.deps import Cursor, RedisDep, SessionDep, StorageDep
+from api.deps import Cursor, RedisDep, SessionDep, SnapshotDep, StorageDep
 from api.errors import (
     BadRequest,
     InvalidFile,
@@ -57,7 +57,7 @@ def replace_start_list(
 
 @router.get("/events/{event_id}/start-list", responses=responses(*_AUTH, NotFound))
 def read_start_list(
-    session: SessionDep,
+    session: SnapshotDep,
     user: RequirePhotographer,
     event_id: uuid.UUID,
     cursor: Cursor = None,
@@ -81,8 +81,8 @@ def delete_start_list(session: SessionDep, user: RequirePhotographer, event_id: 
     responses=responses(BadRequest, NotFound, NotPermitted, TooManyRequests),
 )
 def search_bib_photos(
+    session: SnapshotDep,
     request: Request,
-    session: SessionDep,
     redis: RedisDep,
     code: str,
     bib: str,
@@ -130,7 +130,7 @@ def request_bib_pass(
 
 @router.get("/bib-passes/{token}/photos", responses=responses(BadRequest, NotFound))
 def read_bib_pass_photos(
-    session: SessionDep,
+    session: SnapshotDep,
     token: str,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 60,

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auth.deps import RequirePhotographer
-from api.deps import Cursor, SessionDep
+from api.deps import Cursor, SessionDep, SnapshotDep
 from api.errors import Conflict, NotFound, NotPermitted, Unauthorized, responses
 from api.events import service
 from api.events.schemas import (
@@ -31,7 +31,7 @@ def create_event(session: SessionDep, user: RequirePhotographer, body: EventCrea
 
 @router.get("/events", responses=responses(*_AUTH))
 def list_events(
-    session: SessionDep,
+    session: SnapshotDep,
     user: RequirePhotographer,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -41,7 +41,7 @@ def list_events(
 
 
 @router.get("/events/{event_id}", responses=responses(*_AUTH, NotFound))
-def read_event(session: SessionDep, user: RequirePhotographer, event_id: uuid.UUID) -> EventDetail:
+def read_event(session: SnapshotDep, user: RequirePhotographer, event_id: uuid.UUID) -> EventDetail:
     """An event with its indexing and matching progress (its contributors see it too)."""
     event = service.get_event_for_contributor(session, user, event_id)
     return service.read_event(session, event, role=service.role_in(user, event))

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import ratelimit
 from api.auth.deps import RequirePhotographer, TokenDep
-from api.deps import Cursor, RedisDep, SessionDep, StorageDep
+from api.deps import Cursor, RedisDep, SessionDep, SnapshotDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -83,7 +83,7 @@ async def open_gallery(
 
 @router.get("/galleries/{token}/photos", responses=responses(NotFound, Unauthorized))
 def list_gallery_photos(
-    session: SessionDep,
+    session: SnapshotDep,
     redis: RedisDep,
     access: TokenDep,
     token: str,

@@ -19,7 +19,7 @@ from api.auth.deps import (
     require_photographer,
 )
 from api.auth.security import issue_download_link, spend_download_link
-from api.deps import Cursor, RedisDep, SessionDep, StorageDep
+from api.deps import Cursor, RedisDep, SessionDep, SnapshotDep, StorageDep
 from api.errors import (
     Conflict,
     InvalidImage,
@@ -90,7 +90,7 @@ def find_known_photos(
 
 @router.get("/events/{event_id}/photos", responses=responses(*_AUTH, NotFound))
 def list_event_photos(
-    session: SessionDep,
+    session: SnapshotDep,
     user: RequirePhotographer,
     event_id: uuid.UUID,
     status: PhotoStatus | None = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api import ratelimit
 from api.auth.deps import CurrentUser, RequireAdmin
 from api.auth.security import verify_password
-from api.deps import Cursor, RedisDep, SessionDep, StorageDep
+from api.deps import Cursor, RedisDep, SessionDep, SnapshotDep, StorageDep
 from api.errors import (
     BadRequest,
     Conflict,
@@ -126,7 +126,7 @@ def create_user(session: SessionDep, _: RequireAdmin, body: UserCreate) -> UserP
 
 @router.get("/admin/users", responses=responses(*_AUTH))
 def list_users(
-    session: SessionDep,
+    session: SnapshotDep,
     _: RequireAdmin,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -8,7 +8,7 @@ from core import queue
 from core.db import session_scope
 from core.models import Photo
 from core.storage import get_storage
-from tests.helpers import create_event, create_user, image_bytes
+from tests.helpers import create_event, create_photo, create_user, image_bytes
 
 
 def test_a_rolled_back_transaction_enqueues_nothing_and_deletes_its_files(
@@ -47,3 +47,30 @@ def test_enqueueing_the_same_entity_twice_queues_one_job(redis: Redis) -> None:
     assert jobs.depths()["photos"] == 1
     assert first.timeout == queue.INDEX_PHOTO_TIMEOUT
     assert first.retries_left == len(queue.RETRY_INTERVALS)
+
+
+def test_a_snapshot_reads_one_moment_refuses_writes_and_must_come_first(
+    session: Session,
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import InternalError
+    from sqlmodel import func, select
+
+    from core.db import begin_snapshot
+
+    event = create_event(session, owner=create_user(session))
+    count = select(func.count()).select_from(Photo).where(Photo.event_id == event.id)
+    with session_scope() as scoped:
+        begin_snapshot(scoped)
+        assert scoped.exec(count).one() == 0
+        create_photo(session, event=event)  # committed by another connection
+        assert scoped.exec(count).one() == 0, "still the snapshot's moment"
+    with pytest.raises(InternalError, match="read-only transaction"), session_scope() as scoped:
+        begin_snapshot(scoped)
+        scoped.execute(text("UPDATE events SET name = 'changed' WHERE id = :id"), {"id": event.id})
+    too_late = pytest.raises(RuntimeError, match="before the session's first read")
+    with too_late, session_scope() as scoped:
+        scoped.exec(count).one()
+        begin_snapshot(scoped)
+    with session_scope() as scoped:
+        assert scoped.exec(count).one() == 1, "a session without a snapshot sees the commit"

@@ -10,11 +10,13 @@ from core.config import settings
 from core.models import Attendee, Photo
 from core.queue import JobQueue, index_photo, rematch_event
 from tests.helpers import (
+    committed_after,
     create_event,
     create_match,
     create_photo,
     create_user,
     image_bytes,
+    owned_event,
     register_attendee,
     token_headers,
 )
@@ -510,3 +512,21 @@ def test_the_event_downloads_as_a_zip_through_a_short_lived_link_only_for_its_pa
     refused = client.post(f"/api/events/{event.id}/archive-link",
                           headers=token_headers(client, "q@example.com"))  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_the_photo_list_and_its_count_are_of_one_moment_while_uploads_arrive(
+    client: TestClient, session: Session
+) -> None:
+    """The page is read, then the count: a photo committed between them is in neither
+    (`api.deps.SnapshotDep`), so the studio never shows "1 of 2" or "2 of 1"."""
+    event, headers = owned_event(session)
+    create_photo(session, event=event, filename="first.jpg")
+
+    def a_photo_arrives() -> object:
+        return create_photo(session, event=event, filename="second.jpg")
+
+    with committed_after("LIMIT", a_photo_arrives):
+        during = client.get(f"/api/events/{event.id}/photos", headers=headers).json()
+    assert (during["count"], [p["filename"] for p in during["data"]]) == (1, ["first.jpg"])
+    after = client.get(f"/api/events/{event.id}/photos", headers=headers).json()
+    assert after["count"] == len(after["data"]) == 2
