@@ -10,8 +10,10 @@ const messages = JSON.parse(document.getElementById("messages")?.textContent || 
 export function t(text, values = {}) {
   return (messages[text] || text).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }
-// One of two forms by a count: plural(n, t("{n} photo", { n }), t("{n} photos", { n })).
-export const plural = (n, one, many) => (n === 1 ? one : many);
+// One of two forms by a count, by the page language's rule (CLDR's, as the browser knows
+// it: French says "0 photo"): plural(n, t("{n} photo", { n }), t("{n} photos", { n })).
+const pluralRules = new Intl.PluralRules(lang);
+export const plural = (n, one, many) => (pluralRules.select(n) === "one" ? one : many);
 // Counts of deleted face data as the page's language lists them: "2 face encodings and 5 matches".
 export function deletedCounts({ events, encodings, matches }) {
   const parts = [
