@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "facematch"
 KUBERNETES_VERSION = "1.33.0"
 CHECKOV = "checkov==3.3.30"
+VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 PROFILES: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -273,6 +274,46 @@ def test_the_reconciler_runs_in_its_own_pods_beside_no_api(tmp_path: Path) -> No
     assert subprocess.run(argv, timeout=30).returncode == 1
     heartbeat.touch()
     assert subprocess.run(argv, timeout=30).returncode == 0
+
+
+def test_webhooks_leave_from_the_pools_that_deliver_them_to_public_https_only() -> None:
+    """The pools with the digests queue post events' webhooks (workers/jobs/webhooks.py): the
+    worker policy alone would drop every delivery."""
+    objects = render({})
+    (config,) = of_kind(objects, "ConfigMap")
+    data = config["data"]
+    settings = Settings(**{k.removeprefix("FACEMATCH_"): v for k, v in data.items()
+                           if k.startswith("FACEMATCH_WEBHOOK_")})  # fmt: skip
+    # "false" wins over local mode's default (true): the value reaches the setting.
+    assert (settings.WEBHOOK_PRIVATE_ADDRESSES, settings.WEBHOOK_TIMEOUT_SECONDS) == (False, 10)
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "NetworkPolicy")}
+    webhooks = policies["fm-facematch-webhooks"]
+    assert webhooks["policyTypes"] == ["Egress"], "a way out only, no way in"
+    [pools] = webhooks["podSelector"]["matchExpressions"]
+    delivering = [p["name"] for p in VALUES["worker"]["pools"] if "digests" in p["queues"]]
+    assert pools == {"key": "facematch.io/pool", "operator": "In", "values": delivering}
+    assert delivering == ["bulk"], "the interactive pool takes no digests and posts nothing"
+    [rule] = webhooks["egress"]
+    assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+    v4, v6 = (peer["ipBlock"] for peer in rule["to"])
+    assert (v4["cidr"], v6["cidr"]) == ("0.0.0.0/0", "::/0")
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(v4["except"])
+    assert {"fc00::/7", "fe80::/10"} <= set(v6["except"])
+
+    receiver = {"ipBlock": {"cidr": "10.20.0.0/16"}}
+    inside = render({"webhooks": {"privateAddresses": True, "egressPorts": [8443],
+                                  "egressTo": [receiver]}})  # fmt: skip
+    (config,) = of_kind(inside, "ConfigMap")
+    assert config["data"]["FACEMATCH_WEBHOOK_PRIVATE_ADDRESSES"] == "true"
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(inside, "NetworkPolicy")}
+    [rule] = policies["fm-facematch-webhooks"]["egress"]
+    assert rule == {"to": [receiver], "ports": [{"port": 8443, "protocol": "TCP"}]}
+    closed = render({"webhooks": {"egressTo": []}})
+    assert "fm-facematch-webhooks" not in {
+        p["metadata"]["name"] for p in of_kind(closed, "NetworkPolicy")
+    }
+    with pytest.raises(helm.HelmError):
+        render({"webhooks": {"timeoutSeconds": 0}})
 
 
 def test_network_policies_close_workers_and_open_the_api_to_the_ingress_only() -> None:
