@@ -24,6 +24,50 @@ export function deletedCounts({ events, encodings, matches }) {
   return new Intl.ListFormat(lang, { type: "conjunction" }).format(parts);
 }
 
+// The API's refusals in the page's language, by their code (else their kind). An English
+// page keeps the API's own sentence, which may say more (a limit, a wait in seconds).
+const ERRORS = {
+  attendee_required: t("Open this event's page to sign in to it."),
+  bad_bib: t("That is not a bib number: 1 to 6 digits."),
+  bib_needs_link: t("Ask for a link on the event's page: it goes to the address on the start list."),
+  bib_search_by_link: t("This event shows a bib's photos only to its runner, by a link mailed to the address on the start list."),
+  bibs_off: t("This event's photos are not searched by bib."),
+  consent_outdated: t("The privacy policy changed: consent to the new one first."),
+  consent_required: t("Face matching needs your explicit consent."),
+  event_closed: t("This event is closed."),
+  event_deleting: t("This event is being deleted."),
+  event_not_found: t("This event does not exist."),
+  gallery_locked: t("Enter the gallery's password first."),
+  gallery_not_found: t("This gallery link has expired, was turned off, or is not valid."),
+  invalid_link: t("This link was used, has expired or is not valid."),
+  invalid_token: t("Your session has ended: sign in again."),
+  link_expired: t("This link has expired: ask for a new one."),
+  link_used: t("This link was used already: ask for a new one."),
+  live_capture_required: t("This event wants a selfie taken live on the camera, not a file."),
+  match_not_found: t("This photo is not among yours."),
+  no_selfie: t("You have not taken a selfie yet."),
+  not_hidden: t("This photo is not hidden from you."),
+  not_registered: t("You have not joined this event."),
+  originals_not_downloadable: t("The photographer offers previews only, not the original files."),
+  pass_not_found: t("This link has expired or is not valid."),
+  photo_not_found: t("This photo no longer exists."),
+  selfie_limit: t("You have taken as many selfies as this event allows."),
+  unknown_bib: t("This bib is not one of the event's."),
+  wrong_gallery_password: t("Wrong password for this gallery."),
+  zips_not_allowed: t("The photographer does not offer zips."),
+  other_event: t("This link is for another event."),
+  confirmation_mismatch: t("Type this account's email to confirm."),
+  rate_limited: t("Too many tries: wait a minute, then try again."),
+  body_too_large: t("That is more than can be sent at once."),
+  invalid_value: t("Something you entered cannot be stored."),
+  ValidationError: t("Something you entered is not valid."),
+  ServiceUnavailable: t("The service is busy: try again in a moment."),
+};
+for (const code of ["token_expired", "session_ended", "not_authenticated"]) ERRORS[code] = ERRORS.invalid_token;
+ERRORS.not_matched = ERRORS.match_not_found;
+const errorIn = (key) => (typeof key === "string" && Object.hasOwn(ERRORS, key) ? ERRORS[key] : "");
+const translatedError = (body) => (lang === "en" || !body ? "" : errorIn(body.code) || errorIn(body.error));
+
 export const tokens = {
   staff: () => localStorage.getItem(STAFF_KEY),
   setStaff: (token) => localStorage.setItem(STAFF_KEY, token),
@@ -35,7 +79,7 @@ export const tokens = {
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(describe(body) || t("The request failed ({status}).", { status }));
+    super(translatedError(body) || describe(body) || t("The request failed ({status}).", { status }));
     this.status = status;
     this.code = body?.code ?? body?.error ?? null;
     this.body = body;
