@@ -131,6 +131,20 @@ def test_the_script_check_finds_a_string_left_outside() -> None:
     assert _prose_outside_t('toast(t("Kept here")); toast("Left out here");') == ["Left out here"]
 
 
+def test_every_error_the_pages_translate_is_one_the_api_gives() -> None:
+    """`ERRORS` in app.js is keyed by the API's codes (and the kinds of error that have
+    none): a key the API never sends is a refusal left in English."""
+    script = (WEB / "static" / "app.js").read_text()
+    block = script[
+        script.index("const ERRORS = {") : script.index("};", script.index("const ERRORS = {"))
+    ]
+    keys = re.findall(r"^  (\w+): t\(", block, re.MULTILINE)
+    assert len(keys) >= 30
+    source = "\n".join(path.read_text() for path in Path(i18n.__file__).parent.rglob("*.py"))
+    said = set(re.findall(r'"(\w+)"', source))  # codes, and the kinds of error (`_body`)
+    assert [key for key in keys if key not in said] == []
+
+
 def test_the_language_comes_from_the_browser_and_the_switcher_keeps_its_choice(
     client: TestClient, session: Session
 ) -> None:
