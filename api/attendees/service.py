@@ -28,6 +28,7 @@ from api.auth.service import start_session
 from api.errors import Conflict, ConsentRequired, NotFound
 from api.events import service as events
 from api.images import inspect_image
+from api.webhooks import service as webhooks
 from core import audit, erasure, queue
 from core.config import settings
 from core.db import defer, lock_matching, on_commit, on_rollback
@@ -216,6 +217,8 @@ def delete_face_data(
         session.delete(selfie)
     attendee.notify = False  # no mail about photos that can no longer be matched
     session.add(attendee)
+    # Nor will the organiser's webhook tell of matches that are gone, or of their email.
+    webhooks.withdraw(session, attendee.event_id, attendee.id)
     actor = actor or f"attendee:{attendee.user_id}"
     erased = Erased(selfie_images=len(keys), selfie_encodings=encodings, matches=matches)
     erasure.record(session, erased, event_id=attendee.event_id, subject_id=attendee.id,

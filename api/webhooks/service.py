@@ -5,6 +5,8 @@ not an address inside the platform) and again, on what it resolves to, at every 
 from __future__ import annotations
 
 import ipaddress
+import json
+import uuid
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -24,7 +26,7 @@ from core import queue
 from core.config import settings
 from core.db import defer
 from core.models import Attendee, Event, WebhookDelivery
-from core.webhooks import body, new_secret
+from core.webhooks import attendee_ref, body, new_secret
 
 LOG_SIZE = 50
 
@@ -113,7 +115,35 @@ def email_sharing(session: Session, attendee: Attendee) -> EmailSharingState:
 
 
 def set_email_sharing(session: Session, attendee: Attendee, share: bool) -> EmailSharingState:
-    """From now on: deliveries already made keep what they said."""
+    """From now on; turned off, the deliveries still owed lose the email too. Deliveries
+    already made keep what they said."""
+    if attendee.share_email and not share:
+        withdraw(session, attendee.event_id, attendee.id, email_only=True)
     attendee.share_email = share
     session.add(attendee)
     return email_sharing(session, attendee)
+
+
+def withdraw(
+    session: Session, event_id: uuid.UUID, attendee_id: uuid.UUID, *, email_only: bool = False
+) -> int:
+    """Take an attendee out of the event's `match.created` deliveries still owed (their
+    face data is deleted: the matches those tell of are gone), or only their email (they
+    stopped sharing it). A delivery left naming nobody is dropped. How many changed."""
+    ref = attendee_ref(event_id, attendee_id)
+    owed = repository.owed_naming(session, event_id, ref)
+    for delivery in owed:
+        posted = json.loads(delivery.body)
+        named = posted["data"]["attendees"]
+        if email_only:
+            for entry in named:
+                if entry["id"] == ref:
+                    entry.pop("email", None)
+        else:
+            named[:] = [entry for entry in named if entry["id"] != ref]
+        if not named:
+            repository.delete_delivery(session, delivery)
+            continue
+        delivery.body = json.dumps(posted, separators=(",", ":"))
+        session.add(delivery)
+    return len(owed)

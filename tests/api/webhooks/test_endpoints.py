@@ -326,3 +326,42 @@ def test_one_run_posts_batch_after_batch_in_order(
     assert [headers["webhook-id"] for headers, _ in receiver.received] == sent, "in order"
     run_jobs(redis, "digests")  # the jobs the requests enqueued find nothing owed
     assert len(receiver.received) == 5
+
+
+def test_an_attendee_who_leaves_is_taken_out_of_the_deliveries_still_owed(
+    client: TestClient, session: Session, redis: Redis, receiver: Receiver
+) -> None:
+    """Deleting one's face data takes one out of the `match.created` deliveries not yet
+    posted (the matches they tell of are gone); no longer sharing one's email takes the
+    email out of them. A delivery left naming nobody is not posted."""
+    from workers.webhooks import record_matches
+
+    event, _, _ = _event(client, session, receiver)
+    people = {name: register_attendee(client, event.code, email=f"{name}@example.com")
+              for name in ("leaving", "staying", "private")}  # fmt: skip
+    leaving, _, private = people.values()
+    assert client.put("/api/me/email-sharing", headers=private["headers"],
+                      json={"share_email": True}).status_code == 200  # fmt: skip
+    ids = {name: uuid.UUID(who["attendee_id"]) for name, who in people.items()}
+    ref = {name: webhooks.attendee_ref(event.id, id_) for name, id_ in ids.items()}
+    both, alone, shared = (create_photo(session, event=event, status="indexed") for _ in "abc")
+    record_matches(session, [
+        (event.id, both.id, ids["leaving"], True, "leaving@example.com"),
+        (event.id, both.id, ids["staying"], False, "staying@example.com"),
+        (event.id, alone.id, ids["leaving"], True, "leaving@example.com"),
+        (event.id, shared.id, ids["private"], True, "private@example.com"),
+    ])  # fmt: skip
+    session.commit()
+    assert sum(ref["leaving"] in d.body for d in _deliveries(session, event)) == 2
+
+    assert client.delete("/api/me/face-data", headers=leaving["headers"]).status_code == 200
+    assert client.put("/api/me/email-sharing", headers=private["headers"],
+                      json={"share_email": False}).status_code == 200  # fmt: skip
+    owed = _deliveries(session, event)
+    assert len(owed) == 2, "the delivery that named only the leaver is dropped"
+    assert not any(ref["leaving"] in d.body or "@example.com" in d.body for d in owed)
+
+    _deliver(redis, event)
+    posted = {b["data"]["photo_id"]: b["data"]["attendees"] for b in receiver.bodies()}
+    assert posted == {str(both.id): [{"id": ref["staying"]}],
+                      str(shared.id): [{"id": ref["private"]}]}  # fmt: skip
