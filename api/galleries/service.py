@@ -1,12 +1,12 @@
 """Browse-all galleries. The link's token finds the event; the password (argon2id, hashed
 and checked off the event loop, rate-limited per client and per gallery) gives an access
-token that lives in Redis until the gallery's expiry, four hours at most. Turning the
-gallery off, or making a new link, ends every access at once: an access names the link
-it was given for."""
+token that lives in Redis (core/galleries.py) until the gallery's expiry, four hours at
+most. Turning the gallery off, making a new link or deleting the event ends every access
+at once: an access names the link it was given for, and each is deleted."""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import secrets
 import uuid
 from datetime import UTC, timedelta
@@ -31,7 +31,10 @@ from api.images import ShownPhoto, shown
 from api.links import public_url
 from api.photos import repository as photos_repository
 from api.photos import service as photos
+from core.db import on_commit
+from core.galleries import access_key, revoke_all
 from core.models import Event, Photo, PhotoStatus, utcnow
+from core.redis import get_redis
 from core.storage import Storage
 
 ACCESS_SECONDS = 4 * 3600
@@ -56,6 +59,7 @@ def set_gallery(session: Session, event: Event, body: GalleryUpdate) -> GalleryP
     if not now < expires <= now + timedelta(days=MAX_GALLERY_DAYS):
         raise BadRequest(f"a gallery's link expires within {MAX_GALLERY_DAYS} days from now",
                          code="bad_gallery_expiry")  # fmt: skip
+    _revoke_accesses(session, event)
     event.gallery_token = secrets.token_urlsafe(24)
     event.gallery_password_hash = hash_password(body.password)
     event.gallery_expires_at = expires
@@ -63,7 +67,14 @@ def set_gallery(session: Session, event: Event, body: GalleryUpdate) -> GalleryP
     return gallery_of(event)
 
 
+def _revoke_accesses(session: Session, event: Event) -> None:
+    """Once the change commits, the accesses given through the old link are deleted (an
+    access names its link, so none opens the new one meanwhile)."""
+    on_commit(session, functools.partial(revoke_all, get_redis(), event.id))
+
+
 def delete_gallery(session: Session, event: Event) -> None:
+    _revoke_accesses(session, event)
     event.gallery_token = event.gallery_password_hash = None
     event.gallery_expires_at = None
     session.add(event)
@@ -91,10 +102,6 @@ def info(session: Session, token: str) -> GalleryInfo:
                        expires_at=event.gallery_expires_at)  # fmt: skip
 
 
-def _access_key(access: str) -> str:
-    return f"gallery-access:{hashlib.sha256(access.encode()).hexdigest()}"
-
-
 def open_gallery(session: Session, redis: Redis, token: str, password: str) -> GalleryAccess:
     """An access token for the gallery, if the password is its own."""
     event = repository.event_of_token(session, token) if len(token) <= 64 else None
@@ -107,14 +114,14 @@ def open_gallery(session: Session, redis: Redis, token: str, password: str) -> G
     expires = min(event.gallery_expires_at, utcnow() + timedelta(seconds=ACCESS_SECONDS))
     access = secrets.token_urlsafe(32)
     seconds = max(1, int((expires - utcnow()).total_seconds()))
-    redis.set(_access_key(access), f"{event.id}|{token}", ex=seconds)
+    redis.set(access_key(event.id, access), f"{event.id}|{token}", ex=seconds)
     return GalleryAccess(access_token=access, expires_at=expires)
 
 
 def _entered(session: Session, redis: Redis, token: str, access: str | None) -> Event:
     """The gallery's event, if `access` was given for this link and the link still works."""
     event = _open_event(session, token)
-    raw = redis.get(_access_key(access)) if access and len(access) <= 64 else None
+    raw = redis.get(access_key(event.id, access)) if access and len(access) <= 64 else None
     granted = raw.decode() if isinstance(raw, bytes) else raw
     if granted != f"{event.id}|{token}":
         raise Unauthorized("enter the gallery's password first", code="gallery_locked")

@@ -13,10 +13,11 @@ files again (a missing file is no error); the other way round, a killed batch wo
 leave files that no row names.
 
 Then, in one transaction: the selfies' images and jobs, the event's other jobs, the
-files left in the event's folder (an upload killed between its file and its row), the
-event's row (selfies, attendees and what is owed them cascade), and the accounts of
-attendees who joined no other event. Every step is counted in the audit log, which
-keeps counts and ids, never the data; who asked is in its `event.deletion_requested` row.
+files left in the event's folder (an upload killed between its file and its row), its
+gallery's accesses in Redis, the event's row (selfies, attendees and what is owed them
+cascade), and the accounts of attendees who joined no other event. Every step is counted
+in the audit log, which keeps counts and ids, never the data; who asked is in its
+`event.deletion_requested` row.
 
 Uploads and registrations lock the event's row FOR SHARE and check its status, so once
 the status says `deleting` no new photo, selfie or attendee can join it.
@@ -32,7 +33,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from core import erasure, queue
+from core import erasure, galleries, queue
 from core.config import settings
 from core.db import lock_matching, session_scope
 from core.erasure import Erased, Reason
@@ -141,6 +142,7 @@ def _delete_the_rest(
     images = [s.storage_key for s in selfies if s.storage_key]
     storage.delete_many(images)
     strays = storage.delete_prefix(event_folder(event.id))
+    accesses = galleries.revoke_all(get_redis(), event.id)
     lock_matching(session, event.id)
     encodings = sum(1 for s in selfies if s.encoding is not None)
     matches = _count(session, Match, Match.event_id == event.id)
@@ -158,7 +160,8 @@ def _delete_the_rest(
     erasure.record(session, erased, event_id=event.id, subject_id=event.id, actor=_ACTOR,
                    reason=_REASON)  # fmt: skip
     return Counter(selfies=len(selfies), selfie_images=len(images), attendees=len(attendees),
-                   accounts=len(lonely), stray_files=strays, matches=matches)  # fmt: skip
+                   accounts=len(lonely), stray_files=strays, matches=matches,
+                   gallery_accesses=accesses)  # fmt: skip
 
 
 def _count(session: Session, model: Any, where: Any) -> int:

@@ -68,10 +68,17 @@ def test_deleting_an_event_leaves_no_row_file_or_queue_entry_and_keeps_the_audit
     event_id = event.id  # the row goes: its id is all that is left to ask about
     for photo_id in ids["photos"]:  # index jobs still queued: they must go too
         queue.JobQueue(redis).enqueue(queue.index_photo(photo_id))
+    until = (utcnow() + timedelta(days=2)).isoformat()
+    gallery = client.put(f"/api/events/{event.id}/gallery", headers=headers,
+                         json={"password": "harbour-regatta", "expires_at": until})  # fmt: skip
+    token = gallery.json()["url"].rsplit("/g/", 1)[1]
+    entered = client.post(f"/api/galleries/{token}/access", json={"password": "harbour-regatta"})
+    assert entered.status_code == 200, "a visitor's access, alive for hours"
     everything = [*ids["photos"], ids["selfie"], *ids["attendees"], ids["lonely_user"]]
     before = traces_of_event(session, redis, event.id, *everything)
     assert before["rows"]["photos.event_id"] == 3 and len(before["files"]) == 5
     assert before["redis"], "the queued jobs name the photos"
+    assert any(key.startswith("gallery-access:") for key in before["redis"])
 
     response = client.delete(f"/api/events/{event.id}", headers=headers)
     assert response.status_code == 202

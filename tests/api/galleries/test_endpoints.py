@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from redis import Redis
 from sqlmodel import Session
 
 from core.models import Event, utcnow
@@ -91,7 +92,7 @@ def test_the_galleries_photos_follow_the_download_rules(
 
 
 def test_expiry_turning_off_and_a_new_link_each_end_every_access(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, redis: Redis
 ) -> None:
     event, headers = owned_event(session)
     create_photo(session, event=event, data=image_bytes(), status="indexed")
@@ -99,8 +100,11 @@ def test_expiry_turning_off_and_a_new_link_each_end_every_access(
     visitor = {"Authorization": f"Bearer {_enter(client, token).json()['access_token']}"}
     assert client.get(f"/api/galleries/{token}/photos", headers=visitor).status_code == 200
 
+    accesses = f"gallery-access:{event.id}:*"
+    assert len(list(redis.scan_iter(match=accesses))) == 1
     fresh = _open(client, event, headers)
     assert fresh != token
+    assert list(redis.scan_iter(match=accesses)) == [], "the old link's accesses are deleted"
     assert client.get(f"/api/galleries/{token}/photos", headers=visitor).status_code == 404
     assert _enter(client, token).status_code == 404, "the old link is gone"
     visitor = {"Authorization": f"Bearer {_enter(client, fresh).json()['access_token']}"}
@@ -116,6 +120,7 @@ def test_expiry_turning_off_and_a_new_link_each_end_every_access(
     visitor = {"Authorization": f"Bearer {_enter(client, fresh).json()['access_token']}"}
     assert client.delete(f"/api/events/{event.id}/gallery", headers=headers).status_code == 204
     assert client.get(f"/api/galleries/{fresh}/photos", headers=visitor).status_code == 404
+    assert list(redis.scan_iter(match=accesses)) == []
     session.refresh(event)
     assert (event.gallery_token, event.gallery_password_hash) == (None, None)
 
