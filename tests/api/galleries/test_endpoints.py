@@ -148,9 +148,13 @@ def test_the_consent_text_says_what_a_gallery_means_for_the_people_in_it(
     client: TestClient, session: Session
 ) -> None:
     event, headers = owned_event(session)
+    closed = client.get(f"/e/{event.code}").text
+    assert 'id="gallery-notice"' not in closed and 'id="opt-out-gallery"' not in closed
     _open(client, event, headers, days=10)
     page = client.get(f"/e/{event.code}")
     assert 'id="gallery-notice"' in page.text
+    bystander = page.text.split('id="opt-out-gallery"', 1)[1].split("</p>", 1)[0]
+    assert "does not take you out of the photos there" in bystander, "the opt-out says it too"
     notice = page.text.split('id="gallery-notice"', 1)[1].split("</li>", 1)[0]
     assert "<strong>every photo</strong>" in notice
     assert "deleting your face data does not take you out" in " ".join(notice.split())
