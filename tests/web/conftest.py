@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,16 @@ class Api:
         response = self.http.post("/api/events", json={"name": name}, headers=headers)
         response.raise_for_status()
         return dict(response.json())
+
+    def open_gallery(
+        self, headers: dict[str, str], event: dict[str, Any], password: str, days: int = 3
+    ) -> str:
+        """Turn on the event's browse-all gallery: its link."""
+        until = (datetime.now(UTC) + timedelta(days=days)).isoformat()
+        response = self.http.put(f"/api/events/{event['id']}/gallery", headers=headers,
+                                 json={"password": password, "expires_at": until})  # fmt: skip
+        assert response.status_code == 200, response.text
+        return str(response.json()["url"])
 
     def upload(
         self, headers: dict[str, str], event: dict[str, Any], files: dict[str, bytes]

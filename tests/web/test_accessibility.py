@@ -6,7 +6,6 @@ too. The event wears a pale yellow accent: the hard case for contrast."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,12 +51,10 @@ def world(api: Api, session: Session) -> dict[str, Any]:
     assert changed.status_code == 200, changed.text
     api.http.put(f"/api/events/{event['id']}/logo", headers=headers,
                  files={"file": ("logo.png", logo_bytes())}).raise_for_status()  # fmt: skip
-    until = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-    gallery = api.http.put(f"/api/events/{event['id']}/gallery", headers=headers,
-                           json={"password": "harbour-regatta", "expires_at": until})  # fmt: skip
+    gallery = api.open_gallery(headers, event, "harbour-regatta")
     return {
         "event": event,
-        "gallery": gallery.json()["url"],
+        "gallery": gallery,
         "staff": headers["Authorization"].removeprefix("Bearer "),
         "admin": api.login("root@example.com")["Authorization"].removeprefix("Bearer "),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,12 +25,9 @@ def test_a_visitor_opens_the_gallery_with_its_password(
     }
     api.upload(headers, event, photos)
     api.wait_indexed(headers, event, 3)
-    until = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-    gallery = api.http.put(f"/api/events/{event['id']}/gallery", headers=headers,
-                           json={"password": "harbour-regatta", "expires_at": until})  # fmt: skip
-    assert gallery.status_code == 200, gallery.text
+    gallery = api.open_gallery(headers, event, "harbour-regatta")
 
-    phone.goto(gallery.json()["url"])
+    phone.goto(gallery)
     expect(phone.get_by_role("heading", name="Harbour Regatta")).to_be_visible()
     phone.get_by_label("Password").fill("wrong password")
     phone.get_by_role("button", name="Show the photos").click()

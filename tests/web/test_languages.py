@@ -4,7 +4,6 @@ code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -70,13 +69,10 @@ def test_a_wrong_gallery_password_is_refused_in_french(
     create_user(session, email="studio@example.com")
     headers = api.login("studio@example.com")
     event = api.create_event(headers, name="Régates du port")
-    until = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-    gallery = api.http.put(f"/api/events/{event['id']}/gallery", headers=headers,
-                           json={"password": "harbour-regatta", "expires_at": until})  # fmt: skip
-    assert gallery.status_code == 200, gallery.text
+    gallery = api.open_gallery(headers, event, "harbour-regatta")
 
     phone.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9"})
-    phone.goto(gallery.json()["url"])
+    phone.goto(gallery)
     phone.locator("#gallery-form input[name=password]").fill("wrong password")
     phone.locator("#gallery-form button[type=submit]").click()
     expect(phone.locator("#gallery-error")).to_have_text(
